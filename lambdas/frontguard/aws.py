@@ -1,0 +1,306 @@
+"""ELBv2 and EC2 adapters: read load balancers, find/create/converge frontguard's SG.
+
+Every function takes its boto3 client as an argument and raises frontguard's errors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from frontguard import tags as t
+from frontguard.aws_errors import error_code, translate
+from frontguard.errors import NotFoundError
+from frontguard.model import Listener, LoadBalancer, OwnerRef, PermissionRule
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_ec2.type_defs import IpPermissionTypeDef
+    from mypy_boto3_elbv2 import ElasticLoadBalancingv2Client
+
+# One botocore configuration for every client: adaptive retries share the account's rate
+# limits politely with the controller and everything else.
+CLIENT_CONFIG = Config(
+    retries={"mode": "adaptive", "max_attempts": 8},
+    connect_timeout=5,
+    read_timeout=20,
+    user_agent_appid="frontguard",
+)
+DESCRIBE_TAGS_BATCH = 20
+DESCRIBE_LB_PAGE = 400
+RULE_DESCRIPTION = "frontguard: admitted by policy"
+
+
+def _load_balancer(raw: Mapping[str, Any], tags: Mapping[str, str]) -> LoadBalancer:
+    return LoadBalancer(
+        arn=raw["LoadBalancerArn"],
+        name=raw["LoadBalancerName"],
+        type=raw.get("Type", "application"),
+        scheme=raw.get("Scheme", "internet-facing"),
+        vpc_id=raw.get("VpcId", ""),
+        security_groups=tuple(raw.get("SecurityGroups") or ()),
+        tags=dict(tags),
+    )
+
+
+def describe_load_balancer(elbv2: ElasticLoadBalancingv2Client, arn: str) -> LoadBalancer:
+    """The load balancer and its tags; :class:`NotFoundError` when it is not (yet) listed."""
+    try:
+        found = elbv2.describe_load_balancers(LoadBalancerArns=[arn])["LoadBalancers"]
+        if not found:
+            raise NotFoundError(f"load balancer {arn} is not listed")
+        descriptions = elbv2.describe_tags(ResourceArns=[arn])["TagDescriptions"]
+    except ClientError as error:
+        raise translate(error, f"describe load balancer {arn}") from error
+    tags = {tag["Key"]: tag.get("Value", "") for d in descriptions for tag in d.get("Tags", [])}
+    return _load_balancer(found[0], tags)
+
+
+def iter_load_balancers(elbv2: ElasticLoadBalancingv2Client) -> Iterator[LoadBalancer]:
+    """Every ELBv2 load balancer in the region with its tags: pages of 400, tags by 20."""
+    try:
+        paginator = elbv2.get_paginator("describe_load_balancers")
+        for page in paginator.paginate(PaginationConfig={"PageSize": DESCRIBE_LB_PAGE}):
+            raws = page["LoadBalancers"]
+            for start in range(0, len(raws), DESCRIBE_TAGS_BATCH):
+                batch = raws[start : start + DESCRIBE_TAGS_BATCH]
+                arns = [lb["LoadBalancerArn"] for lb in batch]
+                descriptions = elbv2.describe_tags(ResourceArns=arns)["TagDescriptions"]
+                tags_by_arn = {
+                    d["ResourceArn"]: {tag["Key"]: tag.get("Value", "") for tag in d.get("Tags", [])}
+                    for d in descriptions
+                }
+                for raw in batch:
+                    yield _load_balancer(raw, tags_by_arn.get(raw["LoadBalancerArn"], {}))
+    except ClientError as error:
+        raise translate(error, "list load balancers") from error
+
+
+def describe_listeners(elbv2: ElasticLoadBalancingv2Client, arn: str) -> list[Listener]:
+    try:
+        pages = elbv2.get_paginator("describe_listeners").paginate(LoadBalancerArn=arn)
+        return [
+            Listener(int(listener["Port"]), listener["Protocol"])
+            for page in pages
+            for listener in page["Listeners"]
+        ]
+    except ClientError as error:
+        raise translate(error, f"describe listeners of {arn}") from error
+
+
+def vpc_cidrs(ec2: EC2Client, vpc_id: str) -> list[str]:
+    try:
+        vpcs = ec2.describe_vpcs(VpcIds=[vpc_id])["Vpcs"]
+    except ClientError as error:
+        raise translate(error, f"describe VPC {vpc_id}") from error
+    cidrs: list[str] = []
+    for vpc in vpcs:
+        for assoc in vpc.get("CidrBlockAssociationSet", []):
+            if assoc.get("CidrBlockState", {}).get("State", "associated") == "associated":
+                cidrs.append(assoc["CidrBlock"])
+        for assoc6 in vpc.get("Ipv6CidrBlockAssociationSet", []):
+            if assoc6.get("Ipv6CidrBlockState", {}).get("State", "associated") == "associated":
+                cidrs.append(assoc6["Ipv6CidrBlock"])
+    return cidrs
+
+
+# --- frontguard's security group ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SecurityGroup:
+    id: str
+    name: str
+    vpc_id: str
+    tags: Mapping[str, str]
+    rules: frozenset[PermissionRule]
+    # Inbound permissions that are not single-port TCP/UDP rules (someone added them by hand).
+    foreign_permissions: tuple[Mapping[str, Any], ...] = field(default=())
+
+    @property
+    def managed_by_frontguard(self) -> bool:
+        return self.tags.get(t.MANAGED_BY_TAG) == t.MANAGED_BY_VALUE
+
+
+def parse_security_group(raw: Mapping[str, Any]) -> SecurityGroup:
+    rules: set[PermissionRule] = set()
+    foreign: list[Mapping[str, Any]] = []
+    for permission in raw.get("IpPermissions", []):
+        protocol = permission.get("IpProtocol")
+        from_port, to_port = permission.get("FromPort"), permission.get("ToPort")
+        if protocol not in ("tcp", "udp") or from_port is None or from_port != to_port:
+            foreign.append(permission)
+            continue
+        sources = [
+            *(r["CidrIp"] for r in permission.get("IpRanges", [])),
+            *(r["CidrIpv6"] for r in permission.get("Ipv6Ranges", [])),
+            *(p["PrefixListId"] for p in permission.get("PrefixListIds", [])),
+            *(g["GroupId"] for g in permission.get("UserIdGroupPairs", [])),
+        ]
+        rules.update(PermissionRule(protocol, int(from_port), source) for source in sources)
+    return SecurityGroup(
+        id=raw["GroupId"],
+        name=raw.get("GroupName", ""),
+        vpc_id=raw.get("VpcId", ""),
+        tags={tag["Key"]: tag.get("Value", "") for tag in raw.get("Tags", [])},
+        rules=frozenset(rules),
+        foreign_permissions=tuple(foreign),
+    )
+
+
+def security_group_name(lb: LoadBalancer) -> str:
+    """Deterministic: concurrent remediations of one LB collide on the name, not duplicate."""
+    digest = hashlib.sha256(lb.arn.encode()).hexdigest()[:10]
+    return f"frontguard-{lb.name[:32]}-{digest}"
+
+
+def find_security_group(ec2: EC2Client, lb_arn: str) -> SecurityGroup | None:
+    """frontguard's SG for this load balancer, found by its tags."""
+    try:
+        groups = ec2.describe_security_groups(
+            Filters=[
+                {"Name": f"tag:{t.LOAD_BALANCER_TAG}", "Values": [lb_arn]},
+                {"Name": f"tag:{t.MANAGED_BY_TAG}", "Values": [t.MANAGED_BY_VALUE]},
+            ]
+        )["SecurityGroups"]
+    except ClientError as error:
+        raise translate(error, f"find frontguard SG for {lb_arn}") from error
+    if not groups:
+        return None
+    return parse_security_group(sorted(groups, key=lambda g: g["GroupId"])[0])
+
+
+def describe_security_groups(ec2: EC2Client, group_ids: Sequence[str]) -> dict[str, SecurityGroup]:
+    """The named SGs that still exist (missing ones are simply absent from the result)."""
+    found: dict[str, SecurityGroup] = {}
+    for group_id in group_ids:
+        try:
+            groups = ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"]
+        except ClientError as error:
+            if error_code(error) == "InvalidGroup.NotFound":
+                continue
+            raise translate(error, f"describe SG {group_id}") from error
+        found.update((g["GroupId"], parse_security_group(g)) for g in groups)
+    return found
+
+
+def iter_frontguard_security_groups(ec2: EC2Client) -> Iterator[SecurityGroup]:
+    """Every SG frontguard created in the region, in bulk pages."""
+    try:
+        pages = ec2.get_paginator("describe_security_groups").paginate(
+            Filters=[{"Name": f"tag:{t.MANAGED_BY_TAG}", "Values": [t.MANAGED_BY_VALUE]}],
+            PaginationConfig={"PageSize": 1000},
+        )
+        for page in pages:
+            yield from (parse_security_group(g) for g in page["SecurityGroups"])
+    except ClientError as error:
+        raise translate(error, "list frontguard SGs") from error
+
+
+def create_security_group(
+    ec2: EC2Client, lb: LoadBalancer, *, cluster: str, owner: OwnerRef
+) -> SecurityGroup:
+    """Create frontguard's SG for ``lb`` with its own tags only (never the controller's)."""
+    name = security_group_name(lb)
+    tag_list = [
+        {"Key": "Name", "Value": name},
+        {"Key": t.MANAGED_BY_TAG, "Value": t.MANAGED_BY_VALUE},
+        {"Key": t.LOAD_BALANCER_TAG, "Value": lb.arn},
+        {"Key": t.FG_CLUSTER_TAG, "Value": cluster},
+        {"Key": t.OWNER_TAG, "Value": owner.describe()[:255]},
+    ]
+    try:
+        created = ec2.create_security_group(
+            GroupName=name,
+            Description=f"frontguard frontend SG for load balancer {lb.name}",
+            VpcId=lb.vpc_id,
+            TagSpecifications=[{"ResourceType": "security-group", "Tags": tag_list}],  # type: ignore[typeddict-item]
+        )
+    except ClientError as error:
+        if error_code(error) == "InvalidGroup.Duplicate":
+            # Another invocation created it a moment ago: use theirs.
+            existing = find_security_group(ec2, lb.arn)
+            if existing is not None:
+                return existing
+        raise translate(error, f"create SG {name}") from error
+    return SecurityGroup(
+        id=created["GroupId"],
+        name=name,
+        vpc_id=lb.vpc_id,
+        tags={tag["Key"]: tag["Value"] for tag in tag_list},
+        rules=frozenset(),
+    )
+
+
+def _permissions(rules: Iterable[PermissionRule]) -> list[IpPermissionTypeDef]:
+    permissions: list[IpPermissionTypeDef] = []
+    for rule in sorted(rules):
+        permission: IpPermissionTypeDef = {
+            "IpProtocol": rule.protocol,
+            "FromPort": rule.port,
+            "ToPort": rule.port,
+        }
+        kind = rule.source_kind
+        if kind == "ipv4":
+            permission["IpRanges"] = [{"CidrIp": rule.source, "Description": RULE_DESCRIPTION}]
+        elif kind == "ipv6":
+            permission["Ipv6Ranges"] = [{"CidrIpv6": rule.source, "Description": RULE_DESCRIPTION}]
+        elif kind == "prefix-list":
+            permission["PrefixListIds"] = [
+                {"PrefixListId": rule.source, "Description": RULE_DESCRIPTION}
+            ]
+        else:
+            permission["UserIdGroupPairs"] = [
+                {"GroupId": rule.source, "Description": RULE_DESCRIPTION}
+            ]
+        permissions.append(permission)
+    return permissions
+
+
+@dataclass(frozen=True)
+class RuleChanges:
+    added: frozenset[PermissionRule]
+    removed: frozenset[PermissionRule]
+    foreign_removed: int
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.removed or self.foreign_removed)
+
+
+def rule_changes(group: SecurityGroup, planned: frozenset[PermissionRule]) -> RuleChanges:
+    return RuleChanges(
+        added=planned - group.rules,
+        removed=group.rules - planned,
+        foreign_removed=len(group.foreign_permissions),
+    )
+
+
+def converge_rules(
+    ec2: EC2Client, group: SecurityGroup, planned: frozenset[PermissionRule]
+) -> RuleChanges:
+    """Make the SG's inbound rules exactly the plan: revoke the extra, add the missing."""
+    changes = rule_changes(group, planned)
+    try:
+        revoke: list[Any] = [*_permissions(changes.removed), *group.foreign_permissions]
+        if revoke:
+            ec2.revoke_security_group_ingress(GroupId=group.id, IpPermissions=revoke)
+        if changes.added:
+            ec2.authorize_security_group_ingress(
+                GroupId=group.id, IpPermissions=_permissions(changes.added)
+            )
+    except ClientError as error:
+        raise translate(error, f"converge rules of {group.id}") from error
+    return changes
+
+
+def delete_security_group(ec2: EC2Client, group_id: str) -> None:
+    try:
+        ec2.delete_security_group(GroupId=group_id)
+    except ClientError as error:
+        raise translate(error, f"delete SG {group_id}") from error

@@ -1,0 +1,182 @@
+"""The Kubernetes adapter: the few reads and merge patches frontguard makes, as plain JSON.
+
+It talks REST through the official client's ``ApiClient`` (TLS, auth, proxies) without the
+generated models: objects stay the JSON the API server sent, which keeps both memory and
+import time low. Each cluster gets its own explicit ``Configuration``; no kubeconfig, no
+global state. The ``kubernetes`` package is imported only when a cluster is first contacted.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from frontguard import tags as t
+from frontguard.eks import TOKEN_LIFETIME, ClusterEndpoint
+from frontguard.errors import NotFoundError, PermanentError, RetryableError
+
+KubeObject = dict[str, Any]
+
+CORE = "/api/v1"
+NETWORKING = "/apis/networking.k8s.io/v1"
+ELBV2 = "/apis/elbv2.k8s.aws/v1beta1"
+MERGE_PATCH = "application/merge-patch+json"
+RETRYABLE_STATUSES = frozenset({0, 408, 409, 429, 500, 502, 503, 504})
+
+
+class KubeApiError(PermanentError):
+    """The API server refused a request and retrying will not change its mind (401/403/4xx)."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class ObjectPath:
+    """Where one namespaced object lives in the API."""
+
+    collection: str  # e.g. /api/v1 + "services"
+    namespace: str
+    name: str
+
+    @property
+    def url(self) -> str:
+        base, _, plural = self.collection.rpartition("/")
+        return f"{base}/namespaces/{quote(self.namespace)}/{plural}/{quote(self.name)}"
+
+
+def service_path(namespace: str, name: str) -> ObjectPath:
+    return ObjectPath(f"{CORE}/services", namespace, name)
+
+
+def ingress_path(namespace: str, name: str) -> ObjectPath:
+    return ObjectPath(f"{NETWORKING}/ingresses", namespace, name)
+
+
+class KubeClient:
+    """One cluster's API, authenticated with an EKS token refreshed before it expires."""
+
+    def __init__(
+        self,
+        endpoint: ClusterEndpoint,
+        token_provider: Callable[[], str],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        from kubernetes.client import ApiClient, Configuration
+
+        self.cluster = endpoint.name
+        self._token_provider = token_provider
+        self._clock = clock
+        self._token_expires = 0.0
+        config = Configuration(host=endpoint.endpoint, ca_cert_data=endpoint.ca_pem.decode())
+        config.api_key = {"BearerToken": ""}
+        config.api_key_prefix = {"BearerToken": "Bearer"}
+        config.refresh_api_key_hook = self._refresh
+        config.retries = False  # frontguard's own retry policy decides (RetryableError)
+        self._api = ApiClient(config)
+        self.calls: dict[str, int] = {}
+
+    def _refresh(self, config: Any) -> None:
+        now = self._clock()
+        if now >= self._token_expires:
+            config.api_key["BearerToken"] = self._token_provider()
+            self._token_expires = now + TOKEN_LIFETIME
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: dict[str, str] | None = None,
+        body: Any = None,
+        content_type: str | None = None,
+    ) -> KubeObject:
+        from kubernetes.client.exceptions import ApiException
+
+        url = self._api.configuration.host + path + (f"?{urlencode(query)}" if query else "")
+        headers = {"Accept": "application/json"}
+        if content_type:
+            headers["Content-Type"] = content_type
+        auth = self._api.configuration.auth_settings()["BearerToken"]
+        headers[auth["key"]] = auth["value"]
+        self.calls[method] = self.calls.get(method, 0) + 1
+        try:
+            response = self._api.call_api(method, url, header_params=headers, body=body)
+            data = response.read()
+        except ApiException as error:  # transport failures arrive with status 0
+            raise RetryableError(f"{method} {path} on {self.cluster}: {error.reason}") from error
+        status = int(response.status)
+        if status == 404:
+            raise NotFoundError(f"{method} {path} on {self.cluster}: not found")
+        if status in RETRYABLE_STATUSES:
+            raise RetryableError(f"{method} {path} on {self.cluster}: HTTP {status}")
+        if status >= 400:
+            raise KubeApiError(
+                f"{method} {path} on {self.cluster}: HTTP {status}: {_status_message(data)}",
+                status,
+            )
+        result: KubeObject = json.loads(data) if data else {}
+        return result
+
+    # --- reads -----------------------------------------------------------------------------
+
+    def get(self, path: ObjectPath) -> KubeObject:
+        return self._request("GET", path.url)
+
+    def list(self, collection: str, **query: str) -> list[KubeObject]:
+        items: list[KubeObject] = self._request("GET", collection, query=query or None).get(
+            "items", []
+        )
+        return items
+
+    def list_paged(self, collection: str, page_size: int = 500) -> Iterator[KubeObject]:
+        """Every object of a collection, in pages (``continue`` tokens)."""
+        token = ""
+        while True:
+            query = {"limit": str(page_size)}
+            if token:
+                query["continue"] = token
+            page = self._request("GET", collection, query=query)
+            yield from page.get("items", [])
+            token = page.get("metadata", {}).get("continue") or ""
+            if not token:
+                return
+
+    def ingress_classes(self) -> list[KubeObject]:
+        return self.list(f"{NETWORKING}/ingressclasses")
+
+    def ingress_class_params(self, name: str) -> KubeObject:
+        return self._request("GET", f"{ELBV2}/ingressclassparams/{quote(name)}")
+
+    def events_for(self, namespace: str, name: str) -> list[KubeObject]:
+        events = self.list(
+            f"{CORE}/namespaces/{quote(namespace)}/events",
+            fieldSelector=f"involvedObject.name={name}",
+        )
+        # Emulators may ignore field selectors: filter again.
+        return [e for e in events if e.get("involvedObject", {}).get("name") == name]
+
+    # --- writes ----------------------------------------------------------------------------
+
+    def patch_annotations(self, path: ObjectPath, changes: dict[str, str | None]) -> KubeObject:
+        """One JSON merge patch of ``metadata.annotations`` (``None`` deletes a key)."""
+        return self._request(
+            "PATCH",
+            path.url,
+            query={"fieldManager": t.FIELD_MANAGER},
+            body={"metadata": {"annotations": changes}},
+            content_type=MERGE_PATCH,
+        )
+
+
+def _status_message(data: bytes | None) -> str:
+    try:
+        return str(json.loads(data or b"{}").get("message", ""))
+    except ValueError:
+        return (data or b"")[:200].decode(errors="replace")

@@ -1,0 +1,66 @@
+"""IAM actions each Lambda function calls, declared next to the code that calls them.
+
+The CDK stack grants exactly these (with the conditions in ``infra/``), and a test checks
+that each function's role grants no more and no less. When an adapter starts calling a new
+AWS API, add the action here first.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# Reads that AWS does not allow to scope by resource: granted on "*".
+ELBV2_READ: Final = (
+    "elasticloadbalancing:DescribeLoadBalancers",
+    "elasticloadbalancing:DescribeTags",
+    "elasticloadbalancing:DescribeListeners",
+)
+EC2_READ: Final = (
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeVpcs",
+    "ec2:DescribeManagedPrefixLists",
+)
+# Mutations, always conditioned on frontguard's own tag (infra/ adds the conditions):
+# CreateSecurityGroup on aws:RequestTag, CreateTags only with ec2:CreateAction =
+# CreateSecurityGroup, the rest on aws:ResourceTag.
+EC2_CREATE_SG: Final = ("ec2:CreateSecurityGroup", "ec2:CreateTags")
+EC2_CONVERGE_SG: Final = (
+    "ec2:AuthorizeSecurityGroupIngress",
+    "ec2:RevokeSecurityGroupIngress",
+)
+EC2_DELETE_SG: Final = ("ec2:DeleteSecurityGroup",)
+EKS_READ: Final = ("eks:DescribeCluster",)  # scoped to the configured clusters
+ALERTS: Final = ("sns:Publish",)
+VERIFY_QUEUE_SEND: Final = ("sqs:SendMessage",)
+POLICY_PARAMETER: Final = ("ssm:GetParameter",)  # only when FRONTGUARD_POLICY_PARAMETER is used
+STATE_TABLE: Final = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
+
+EVENTS_FUNCTION: Final = (
+    *ELBV2_READ,
+    *EC2_READ,
+    *EC2_CREATE_SG,
+    *EC2_CONVERGE_SG,
+    *EKS_READ,
+    *ALERTS,
+    *VERIFY_QUEUE_SEND,
+    *STATE_TABLE,
+)
+VERIFY_FUNCTION: Final = (
+    *ELBV2_READ,
+    *EC2_READ,
+    *EKS_READ,
+    *ALERTS,
+    *VERIFY_QUEUE_SEND,
+    *STATE_TABLE,
+)
+SCAN_FUNCTION: Final = (
+    *ELBV2_READ,
+    *EC2_READ,
+    *EC2_CREATE_SG,
+    *EC2_CONVERGE_SG,
+    *EC2_DELETE_SG,
+    *EKS_READ,
+    *ALERTS,
+    *VERIFY_QUEUE_SEND,
+    *STATE_TABLE,
+)

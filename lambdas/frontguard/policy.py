@@ -1,0 +1,139 @@
+"""The policy document (DESIGN.md, "Contracts"): what sources each load balancer may admit.
+
+Validated with pydantic; an invalid document is rejected with an error naming the field.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from enum import StrEnum
+from fnmatch import fnmatchcase
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from frontguard.errors import ConfigurationError
+
+PREFIX_LIST_ID = re.compile(r"^pl-[0-9a-f]{8,17}$")
+SECURITY_GROUP_ID = re.compile(r"^sg-[0-9a-f]{8,17}$")
+VPC_SOURCE = "vpc"
+
+
+class Mode(StrEnum):
+    AUDIT = "audit"
+    ENFORCE = "enforce"
+
+
+class GitOpsAction(StrEnum):
+    ALERT = "alert"  # publish `gitops-pending` with the exact annotations to commit
+    PATCH = "patch"  # patch anyway (the GitOps tool may revert it: verification will tell)
+
+
+def validate_source(value: str) -> str:
+    """A source is a CIDR (IPv4/IPv6), a prefix-list ID, an SG ID, or ``vpc``."""
+    if value == VPC_SOURCE or PREFIX_LIST_ID.match(value) or SECURITY_GROUP_ID.match(value):
+        return value
+    try:
+        return str(ipaddress.ip_network(value, strict=True))
+    except ValueError as error:
+        raise ValueError(
+            f"{value!r} is not a CIDR, a prefix-list ID (pl-...), an SG ID (sg-...) or 'vpc'"
+        ) from error
+
+
+Source = Annotated[str, Field(min_length=1)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Rule(_Strict):
+    """First matching rule wins. Globs match cluster and namespace; ``*`` matches all."""
+
+    cluster: str = "*"
+    namespace: str = "*"
+    scheme: Literal["internet-facing", "internal", "*"] = "*"
+    kind: Literal["ingress", "service", "gateway", "*"] = "*"
+    sources: tuple[Source, ...]
+
+    @field_validator("sources")
+    @classmethod
+    def _sources(cls, sources: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(validate_source(s) for s in sources)
+
+    def matches(self, *, cluster: str, namespace: str, scheme: str, kind: str) -> bool:
+        return (
+            fnmatchcase(cluster, self.cluster)
+            and fnmatchcase(namespace, self.namespace)
+            and self.scheme in ("*", scheme)
+            and self.kind in ("*", kind)
+        )
+
+
+class Policy(_Strict):
+    mode: Mode = Mode.AUDIT
+    clusters: tuple[str, ...] = ("*",)
+    rules: tuple[Rule, ...] = ()
+    default_sources: tuple[Source, ...] = (VPC_SOURCE,)
+    approved_security_groups: frozenset[str] = frozenset()
+    exempt_namespaces: frozenset[str] = frozenset({"kube-system"})
+    gitops: GitOpsAction = GitOpsAction.ALERT
+    # Rules per security group: AWS's default quota is 60 inbound rules.
+    max_rules_per_security_group: int = Field(default=60, ge=1, le=1000)
+    # Seconds before the first verification of a remediation.
+    verify_delay_seconds: int = Field(default=120, ge=0, le=900)
+    # Whether `verified` outcomes are published too (otherwise only a metric).
+    notify_on_success: bool = False
+    # Hours during which the same open finding for the same LB alerts only once.
+    alert_period_hours: float = Field(default=24, gt=0)
+    # Loop detection: this many re-patches of one object within the window → stop, `conflict`.
+    loop_threshold: int = Field(default=3, ge=2)
+    loop_window_minutes: int = Field(default=60, ge=1)
+    # EKS Auto Mode's SG annotation support is undocumented: only report unless switched on.
+    remediate_auto_mode: bool = False
+
+    @field_validator("default_sources")
+    @classmethod
+    def _default_sources(cls, sources: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(validate_source(s) for s in sources)
+
+    @field_validator("approved_security_groups")
+    @classmethod
+    def _approved(cls, groups: frozenset[str]) -> frozenset[str]:
+        for group in groups:
+            if not SECURITY_GROUP_ID.match(group):
+                raise ValueError(f"{group!r} is not a security group ID (sg-...)")
+        return groups
+
+    def selects_cluster(self, cluster: str) -> bool:
+        return any(fnmatchcase(cluster, pattern) for pattern in self.clusters)
+
+    def sources_for(
+        self, *, cluster: str, namespace: str, scheme: str, kind: str
+    ) -> tuple[str, ...]:
+        for rule in self.rules:
+            if rule.matches(cluster=cluster, namespace=namespace, scheme=scheme, kind=kind):
+                return rule.sources
+        return self.default_sources
+
+    @classmethod
+    def from_json(cls, text: str) -> Policy:
+        try:
+            document = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ConfigurationError(f"policy document is not valid JSON: {error}") from error
+        return cls.from_document(document)
+
+    @classmethod
+    def from_document(cls, document: object) -> Policy:
+        try:
+            return cls.model_validate(document)
+        except ValidationError as error:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or '<document>'}: {e['msg']}"
+                for e in error.errors()
+            )
+            raise ConfigurationError(f"invalid policy document: {problems}") from error

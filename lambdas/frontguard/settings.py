@@ -1,0 +1,50 @@
+"""Typed runtime settings read from the environment on first use, never at import."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from frontguard.errors import ConfigurationError
+
+
+@dataclass(frozen=True)
+class Settings:
+    policy_json: str | None
+    policy_parameter: str | None
+    alert_topic_arn: str | None
+    verify_queue_url: str | None
+    state_table: str | None
+    # Seconds to wait between re-reads while the controller has not finished creating the LB.
+    discovery_delays: tuple[float, ...] = field(default=(1.0, 2.0, 4.0))
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        policy_json = env.get("FRONTGUARD_POLICY") or None
+        policy_parameter = env.get("FRONTGUARD_POLICY_PARAMETER") or None
+        if policy_json is None and policy_parameter is None:
+            raise ConfigurationError(
+                "set FRONTGUARD_POLICY (the policy document, JSON) or "
+                "FRONTGUARD_POLICY_PARAMETER (an SSM parameter holding it)"
+            )
+        delays_text = env.get("FRONTGUARD_DISCOVERY_DELAYS")
+        try:
+            delays = (
+                tuple(float(d) for d in delays_text.split(",") if d.strip())
+                if delays_text is not None
+                else (1.0, 2.0, 4.0)
+            )
+        except ValueError as error:
+            raise ConfigurationError(
+                "FRONTGUARD_DISCOVERY_DELAYS must be comma-separated seconds"
+            ) from error
+        return cls(
+            policy_json=policy_json,
+            policy_parameter=policy_parameter,
+            alert_topic_arn=env.get("FRONTGUARD_ALERT_TOPIC_ARN") or None,
+            verify_queue_url=env.get("FRONTGUARD_VERIFY_QUEUE_URL") or None,
+            state_table=env.get("FRONTGUARD_STATE_TABLE") or None,
+            discovery_delays=delays,
+        )

@@ -1,0 +1,63 @@
+"""Names the AWS Load Balancer Controller and frontguard use: tags, annotations, labels.
+
+All controller facts come from DESIGN.md ("Facts about the controller").
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# --- Tags the controller puts on what it creates -------------------------------------------
+CLUSTER_TAG: Final = "elbv2.k8s.aws/cluster"
+INGRESS_STACK_TAG: Final = "ingress.k8s.aws/stack"
+SERVICE_STACK_TAG: Final = "service.k8s.aws/stack"
+INGRESS_RESOURCE_TAG: Final = "ingress.k8s.aws/resource"
+SERVICE_RESOURCE_TAG: Final = "service.k8s.aws/resource"
+GATEWAY_ALB_STACK_TAG: Final = "gateway.k8s.aws.alb/stack"
+GATEWAY_NLB_STACK_TAG: Final = "gateway.k8s.aws.nlb/stack"
+CONTROLLER_RESOURCE_TAG: Final = "elbv2.k8s.aws/resource"
+FRONTEND_NLB: Final = "FrontendNlb"
+MANAGED_LB_SG: Final = "ManagedLBSecurityGroup"
+BACKEND_SG: Final = "backend-sg"
+# EKS Auto Mode's built-in controller.
+AUTO_MODE_CLUSTER_TAG: Final = "eks:eks-cluster-name"
+AUTO_MODE_STACK_TAGS: Final = (
+    "ingress.eks.amazonaws.com/stack",
+    "service.eks.amazonaws.com/stack",
+    "gateway.eks.amazonaws.com.alb/stack",
+    "gateway.eks.amazonaws.com.nlb/stack",
+)
+
+# --- frontguard's own tags (never the controller's stack tags: it would delete the SG) -----
+MANAGED_BY_TAG: Final = "frontguard.io/managed-by"
+MANAGED_BY_VALUE: Final = "frontguard"
+LOAD_BALANCER_TAG: Final = "frontguard.io/load-balancer"
+FG_CLUSTER_TAG: Final = "frontguard.io/cluster"
+OWNER_TAG: Final = "frontguard.io/owner"
+PLAN_TAG: Final = "frontguard.io/plan"
+
+# --- Annotations -------------------------------------------------------------------------------
+INGRESS_SG_ANNOTATION: Final = "alb.ingress.kubernetes.io/security-groups"
+INGRESS_BACKEND_ANNOTATION: Final = "alb.ingress.kubernetes.io/manage-backend-security-group-rules"
+FRONTEND_NLB_SG_ANNOTATION: Final = "alb.ingress.kubernetes.io/frontend-nlb-security-groups"
+INGRESS_GROUP_ANNOTATION: Final = "alb.ingress.kubernetes.io/group.name"
+INGRESS_INBOUND_CIDRS: Final = "alb.ingress.kubernetes.io/inbound-cidrs"
+INGRESS_PREFIX_LISTS: Final = "alb.ingress.kubernetes.io/security-group-prefix-lists"
+SERVICE_SG_ANNOTATION: Final = "service.beta.kubernetes.io/aws-load-balancer-security-groups"
+SERVICE_BACKEND_ANNOTATION: Final = (
+    "service.beta.kubernetes.io/aws-load-balancer-manage-backend-security-group-rules"
+)
+SERVICE_TYPE_ANNOTATION: Final = "service.beta.kubernetes.io/aws-load-balancer-type"
+SERVICE_SOURCE_RANGES: Final = "service.beta.kubernetes.io/load-balancer-source-ranges"
+SERVICE_PREFIX_LISTS: Final = "service.beta.kubernetes.io/aws-load-balancer-security-group-prefix-lists"
+NLB_LOAD_BALANCER_CLASS: Final = "service.k8s.aws/nlb"
+ALB_CONTROLLER: Final = "ingress.k8s.aws/alb"
+
+EXEMPT_ANNOTATION: Final = "frontguard.io/exempt"
+# What frontguard replaced, as JSON {annotation: previous value or null}, for `revert`.
+REPLACED_ANNOTATION: Final = "frontguard.io/replaced"
+FIELD_MANAGER: Final = "frontguard"
+
+# GitOps ownership markers.
+ARGOCD_TRACKING_ANNOTATION: Final = "argocd.argoproj.io/tracking-id"
+FLUX_LABELS: Final = ("kustomize.toolkit.fluxcd.io/name", "helm.toolkit.fluxcd.io/name")
