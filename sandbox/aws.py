@@ -1,0 +1,290 @@
+"""moto in server mode, in-process, with the fidelity fixes frontguard depends on.
+
+`MotoServer` serves moto's backends over HTTP on a free 127.0.0.1 port in a background
+thread; boto3 reaches it through ``AWS_ENDPOINT_URL`` (see `MotoServer.environment`). Because
+the server runs in this process, the sandbox can patch and read moto's backends directly.
+
+Fidelity fixes (`install_fidelity_fixes`, moto 5.2.5), each a small wrapper of one backend
+method, documented with the real AWS behaviour:
+
+- `_set_security_groups`: ``SetSecurityGroups`` on a Network Load Balancer created without
+  security groups fails with ``InvalidConfigurationRequest`` (moto accepts it), and removing
+  every SG from an NLB created with SGs fails the same way.
+- `_delete_security_group`: ``DeleteSecurityGroup`` fails with ``DependencyViolation`` while
+  the group is attached to an ELBv2 load balancer or referenced by another group's
+  ingress/egress rule (moto deletes it).
+- `_create_load_balancer`: NLB ARNs read ``loadbalancer/net/...`` (moto writes ``/app/`` for
+  every type).
+- `_create_cluster`: EKS clusters report ``resourcesVpcConfig.vpcId``, the VPC of their
+  subnets (moto omits it). The endpoint and CA are set per cluster by
+  `set_cluster_endpoint` to the cluster's Kubernetes emulator and the sandbox CA.
+
+Remaining gaps (measured; tests must not rely on them): ``describe_security_groups`` ignores
+``MaxResults``; there is no EKS access-entry API; EventBridge schedules never fire; no error
+injection (use a botocore ``before-send`` hook).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import threading
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from moto.ec2.exceptions import DependencyViolationError
+from moto.ec2.models import ec2_backends
+from moto.ec2.models.security_groups import SecurityGroupBackend
+from moto.eks.models import EKSBackend, eks_backends
+from moto.elbv2.exceptions import InvalidConfigurationRequest
+from moto.elbv2.models import ELBv2Backend, FakeLoadBalancer, elbv2_backends
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from moto.sns.models import sns_backends
+from werkzeug.serving import BaseWSGIServer, make_server
+
+ACCOUNT_ID = "123456789012"
+REGION = "eu-west-1"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_ENVIRONMENT_KEYS = (
+    "AWS_ENDPOINT_URL",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
+    "AWS_PROFILE",
+)
+
+
+class _QuietRequestHandler(MotoRequestHandler):  # type: ignore[misc]
+    """moto's request handler without werkzeug's one-line-per-request access log."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        return
+
+
+class MotoServer:
+    """moto's server on 127.0.0.1, in a daemon thread of this process.
+
+    ``start()`` binds the port synchronously, so a failure to start raises right there (an
+    ``OSError`` saying why); ``stop()`` shuts the server down and joins the thread.
+    """
+
+    def __init__(self, port: int = 0) -> None:
+        self._requested_port = port
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def endpoint_url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("moto server is not running")
+        return f"http://127.0.0.1:{self._server.server_port}"
+
+    def start(self) -> None:
+        if self._server is not None:
+            raise RuntimeError("moto server already started")
+        install_fidelity_fixes()
+        app = DomainDispatcherApplication(create_backend_app)
+        self._server = make_server(
+            "127.0.0.1", self._requested_port, app, True, request_handler=_QuietRequestHandler
+        )
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="moto-server", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._server is None or self._thread is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+        self._server = None
+        self._thread = None
+
+    def reset(self) -> None:
+        """Forget every AWS resource (moto's ``/moto-api/reset``)."""
+        request = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback
+            response.read()
+
+    @contextmanager
+    def environment(self) -> Iterator[None]:
+        """Point boto3 at this server with fake credentials; restore ``os.environ`` on exit."""
+        saved = {key: os.environ.get(key) for key in _ENVIRONMENT_KEYS}
+        for key in ("AWS_SESSION_TOKEN", "AWS_PROFILE"):
+            os.environ.pop(key, None)
+        os.environ.update(
+            {
+                "AWS_ENDPOINT_URL": self.endpoint_url,
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105 - moto accepts anything
+                "AWS_DEFAULT_REGION": REGION,
+                "AWS_REGION": REGION,
+            }
+        )
+        try:
+            yield
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+
+def elbv2_backend() -> ELBv2Backend:
+    return elbv2_backends[ACCOUNT_ID][REGION]
+
+
+def ec2_backend() -> Any:
+    return ec2_backends[ACCOUNT_ID][REGION]
+
+
+def set_cluster_endpoint(cluster_name: str, endpoint: str, ca_data: str) -> None:
+    """Make ``DescribeCluster`` return ``endpoint`` and ``ca_data`` (base64 PEM)."""
+    cluster = eks_backends[ACCOUNT_ID][REGION].clusters[cluster_name]
+    cluster.endpoint = endpoint
+    cluster.certificate_authority = {"data": ca_data}
+
+
+def published_messages(topic_arn: str) -> list[dict[str, Any]]:
+    """Messages published to an SNS topic: ``MessageId``, ``Subject``, ``Message``."""
+    region = topic_arn.split(":")[3]
+    topic = sns_backends[ACCOUNT_ID][region].topics[topic_arn]
+    return [
+        {"MessageId": message_id, "Subject": subject, "Message": message}
+        for message_id, message, subject, _attributes, _group in topic.sent_notifications
+    ]
+
+
+# --- fidelity fixes --------------------------------------------------------------------------
+
+
+def _wraps(original: F) -> Callable[[F], F]:
+    return functools.wraps(original)  # type: ignore[return-value]
+
+
+def _set_security_groups(original: F) -> F:
+    """Real AWS refuses SGs on an NLB created without them, and refuses to remove them all.
+
+    AWS: "You cannot set security groups on a Network Load Balancer which was created without
+    any security groups." (``InvalidConfigurationRequest``). An NLB's SGs can never be
+    emptied, so an NLB without SGs is exactly one that was created without any.
+    """
+
+    @_wraps(original)
+    def wrapper(self: ELBv2Backend, arn: str, sec_groups: list[str]) -> None:
+        balancer: FakeLoadBalancer | None = self.load_balancers.get(arn)
+        if balancer is not None and balancer.type == "network":
+            if not balancer.security_groups:
+                raise InvalidConfigurationRequest(
+                    "You cannot set security groups on a Network Load Balancer which was "
+                    "created without any security groups."
+                )
+            if not sec_groups:
+                raise InvalidConfigurationRequest(
+                    "You cannot remove all security groups from a Network Load Balancer "
+                    "which was created with security groups."
+                )
+        original(self, arn, sec_groups)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _security_group_dependents(ec2: Any, group_id: str) -> list[str]:
+    """What keeps ``group_id`` from being deleted: attached LBs and referencing SGs."""
+    dependents = [
+        balancer.arn
+        for balancer in elbv2_backends[ec2.account_id][ec2.region_name].load_balancers.values()
+        if group_id in (balancer.security_groups or [])
+    ]
+    for groups in ec2.groups.values():
+        for group in groups.values():
+            if group.id == group_id:
+                continue
+            rules = [*group.ingress_rules, *group.egress_rules]
+            if any(rule.source_group.get("GroupId") == group_id for rule in rules):
+                dependents.append(group.id)
+    return dependents
+
+
+def _delete_security_group(original: F) -> F:
+    """Real AWS refuses to delete an SG that is in use.
+
+    AWS: ``DependencyViolation`` "resource sg-... has a dependent object" while the group is
+    attached to a network interface (an ELBv2 load balancer's) or referenced by a rule of
+    another group. A group's rules referencing itself do not count.
+    """
+
+    @_wraps(original)
+    def wrapper(self: Any, name: str | None = None, group_id: str | None = None) -> None:
+        group = self.get_security_group_by_name_or_id(group_id or name) if group_id or name else None
+        if group is not None and _security_group_dependents(self, group.id):
+            raise DependencyViolationError(f"resource {group.id} has a dependent object")
+        original(self, name=name, group_id=group_id)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _create_load_balancer(original: F) -> F:
+    """Real NLB ARNs read ``:loadbalancer/net/<name>/<id>`` (ALBs ``/app/``); moto says ``/app/``."""
+
+    @_wraps(original)
+    def wrapper(self: ELBv2Backend, *args: Any, **kwargs: Any) -> FakeLoadBalancer:
+        balancer: FakeLoadBalancer = original(self, *args, **kwargs)
+        if balancer.type == "network" and "/app/" in balancer.arn:
+            old_arn = balancer.arn
+            balancer.arn = old_arn.replace(":loadbalancer/app/", ":loadbalancer/net/")
+            self.load_balancers[balancer.arn] = self.load_balancers.pop(old_arn)
+            tags = self.tagging_service.tags
+            if old_arn in tags:
+                tags[balancer.arn] = tags.pop(old_arn)
+        return balancer
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _create_cluster(original: F) -> F:
+    """Real EKS reports ``resourcesVpcConfig.vpcId``: the VPC of the cluster's subnets."""
+
+    @_wraps(original)
+    def wrapper(self: EKSBackend, *args: Any, **kwargs: Any) -> Any:
+        cluster = original(self, *args, **kwargs)
+        config = cluster.resources_vpc_config
+        subnet_ids = config.get("subnetIds") or []
+        if subnet_ids and "vpcId" not in config:
+            subnet = ec2_backends[self.account_id][self.region_name].get_subnet(subnet_ids[0])
+            config["vpcId"] = subnet.vpc_id
+        return cluster
+
+    return wrapper  # type: ignore[return-value]
+
+
+_FIXES: list[tuple[type, str, Callable[[Any], Any]]] = [
+    (ELBv2Backend, "set_security_groups", _set_security_groups),
+    (ELBv2Backend, "create_load_balancer", _create_load_balancer),
+    (SecurityGroupBackend, "delete_security_group", _delete_security_group),
+    (EKSBackend, "create_cluster", _create_cluster),
+]
+_installed = threading.Lock()
+_done: list[bool] = []
+
+
+def install_fidelity_fixes() -> None:
+    """Patch moto's backend classes (once per process; the fixes apply to every backend)."""
+    with _installed:
+        if _done:
+            return
+        for cls, method, fix in _FIXES:
+            setattr(cls, method, fix(getattr(cls, method)))
+        _done.append(True)
