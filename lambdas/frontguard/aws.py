@@ -20,7 +20,7 @@ from frontguard.model import Listener, LoadBalancer, OwnerRef, PermissionRule
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
-    from mypy_boto3_ec2.type_defs import IpPermissionTypeDef
+    from mypy_boto3_ec2.type_defs import IpPermissionTypeDef, TagTypeDef
     from mypy_boto3_elbv2 import ElasticLoadBalancingv2Client
 
 # One botocore configuration for every client: adaptive retries share the account's rate
@@ -29,7 +29,7 @@ CLIENT_CONFIG = Config(
     retries={"mode": "adaptive", "max_attempts": 8},
     connect_timeout=5,
     read_timeout=20,
-    user_agent_appid="frontguard",
+    user_agent_extra="frontguard",
 )
 DESCRIBE_TAGS_BATCH = 20
 DESCRIBE_LB_PAGE = 400
@@ -72,7 +72,9 @@ def iter_load_balancers(elbv2: ElasticLoadBalancingv2Client) -> Iterator[LoadBal
                 arns = [lb["LoadBalancerArn"] for lb in batch]
                 descriptions = elbv2.describe_tags(ResourceArns=arns)["TagDescriptions"]
                 tags_by_arn = {
-                    d["ResourceArn"]: {tag["Key"]: tag.get("Value", "") for tag in d.get("Tags", [])}
+                    d["ResourceArn"]: {
+                        tag["Key"]: tag.get("Value", "") for tag in d.get("Tags", [])
+                    }
                     for d in descriptions
                 }
                 for raw in batch:
@@ -207,7 +209,7 @@ def create_security_group(
 ) -> SecurityGroup:
     """Create frontguard's SG for ``lb`` with its own tags only (never the controller's)."""
     name = security_group_name(lb)
-    tag_list = [
+    tag_list: list[TagTypeDef] = [
         {"Key": "Name", "Value": name},
         {"Key": t.MANAGED_BY_TAG, "Value": t.MANAGED_BY_VALUE},
         {"Key": t.LOAD_BALANCER_TAG, "Value": lb.arn},
@@ -219,7 +221,7 @@ def create_security_group(
             GroupName=name,
             Description=f"frontguard frontend SG for load balancer {lb.name}",
             VpcId=lb.vpc_id,
-            TagSpecifications=[{"ResourceType": "security-group", "Tags": tag_list}],  # type: ignore[typeddict-item]
+            TagSpecifications=[{"ResourceType": "security-group", "Tags": tag_list}],
         )
     except ClientError as error:
         if error_code(error) == "InvalidGroup.Duplicate":

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from mypy_boto3_eks import EKSClient
     from mypy_boto3_sts import STSClient
 
-TOKEN_PREFIX = "k8s-aws-v1."
+TOKEN_PREFIX = "k8s-aws-v1."  # noqa: S105 - a format prefix, not a secret
 TOKEN_LIFETIME = 14 * 60
 CLUSTER_ID_HEADER = "x-k8s-aws-id"
 

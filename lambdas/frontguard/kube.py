@@ -77,7 +77,7 @@ class KubeClient:
         config = Configuration(host=endpoint.endpoint, ca_cert_data=endpoint.ca_pem.decode())
         config.api_key = {"BearerToken": ""}
         config.api_key_prefix = {"BearerToken": "Bearer"}
-        config.refresh_api_key_hook = self._refresh
+        config.refresh_api_key_hook = self._refresh  # type: ignore[assignment]
         config.retries = False  # frontguard's own retry policy decides (RetryableError)
         self._api = ApiClient(config)
         self.calls: dict[str, int] = {}
@@ -108,7 +108,7 @@ class KubeClient:
         self.calls[method] = self.calls.get(method, 0) + 1
         try:
             response = self._api.call_api(method, url, header_params=headers, body=body)
-            data = response.read()
+            data = response.read()  # type: ignore[no-untyped-call]
         except ApiException as error:  # transport failures arrive with status 0
             raise RetryableError(f"{method} {path} on {self.cluster}: {error.reason}") from error
         status = int(response.status)
@@ -129,7 +129,7 @@ class KubeClient:
     def get(self, path: ObjectPath) -> KubeObject:
         return self._request("GET", path.url)
 
-    def list(self, collection: str, **query: str) -> list[KubeObject]:
+    def list_items(self, collection: str, **query: str) -> list[KubeObject]:
         items: list[KubeObject] = self._request("GET", collection, query=query or None).get(
             "items", []
         )
@@ -149,13 +149,13 @@ class KubeClient:
                 return
 
     def ingress_classes(self) -> list[KubeObject]:
-        return self.list(f"{NETWORKING}/ingressclasses")
+        return self.list_items(f"{NETWORKING}/ingressclasses")
 
     def ingress_class_params(self, name: str) -> KubeObject:
         return self._request("GET", f"{ELBV2}/ingressclassparams/{quote(name)}")
 
     def events_for(self, namespace: str, name: str) -> list[KubeObject]:
-        events = self.list(
+        events = self.list_items(
             f"{CORE}/namespaces/{quote(namespace)}/events",
             fieldSelector=f"involvedObject.name={name}",
         )

@@ -109,16 +109,16 @@ def classify(tags: Mapping[str, str]) -> Classification:
             )
         return Classification(None, "not created by the AWS Load Balancer Controller")
     if t.GATEWAY_ALB_STACK_TAG in tags or t.GATEWAY_NLB_STACK_TAG in tags:
-        stack = tags.get(t.GATEWAY_ALB_STACK_TAG) or tags.get(t.GATEWAY_NLB_STACK_TAG) or ""
-        namespace, _, name = stack.partition("/")
+        gateway = tags.get(t.GATEWAY_ALB_STACK_TAG) or tags.get(t.GATEWAY_NLB_STACK_TAG) or ""
+        namespace, _, name = gateway.partition("/")
         return Classification(
             OwnerRef(OwnerKind.GATEWAY, namespace, name),
             "Gateway API load balancer: not remediated yet",
         )
-    if (stack := tags.get(t.SERVICE_STACK_TAG)) is not None:
-        namespace, slash, name = stack.partition("/")
+    if (service := tags.get(t.SERVICE_STACK_TAG)) is not None:
+        namespace, slash, name = service.partition("/")
         if not slash or not namespace or not name:
-            return Classification(None, f"malformed {t.SERVICE_STACK_TAG} tag {stack!r}")
+            return Classification(None, f"malformed {t.SERVICE_STACK_TAG} tag {service!r}")
         return Classification(OwnerRef(OwnerKind.SERVICE, namespace, name))
     if (stack := tags.get(t.INGRESS_STACK_TAG)) is not None:
         frontend_nlb = tags.get(t.INGRESS_RESOURCE_TAG) == t.FRONTEND_NLB
@@ -131,7 +131,9 @@ def classify(tags: Mapping[str, str]) -> Classification:
             )
         if not stack:
             return Classification(None, f"empty {t.INGRESS_STACK_TAG} tag")
-        return Classification(OwnerRef(OwnerKind.INGRESS_GROUP, group=stack, frontend_nlb=frontend_nlb))
+        return Classification(
+            OwnerRef(OwnerKind.INGRESS_GROUP, group=stack, frontend_nlb=frontend_nlb)
+        )
     return Classification(None, "controller-tagged but without a stack tag")
 
 

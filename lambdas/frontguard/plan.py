@@ -19,7 +19,7 @@ from frontguard.sources import EffectiveSources, Sources, effective_sources, exp
 KubeObject = Mapping[str, Any]
 
 
-def annotations(obj: KubeObject) -> Mapping[str, str]:
+def annotations_of(obj: KubeObject) -> Mapping[str, str]:
     return obj.get("metadata", {}).get("annotations") or {}
 
 
@@ -44,9 +44,11 @@ def exempt_reason(objects: Sequence[KubeObject], policy: Policy) -> str | None:
         namespace = obj.get("metadata", {}).get("namespace")
         if namespace in policy.exempt_namespaces:
             return f"namespace {namespace} is exempt by policy"
-        reason = annotations(obj).get(t.EXEMPT_ANNOTATION)
+        reason = annotations_of(obj).get(t.EXEMPT_ANNOTATION)
         if reason is not None:
-            return f"{object_id(obj)} opted out ({t.EXEMPT_ANNOTATION}: {reason or 'no reason given'})"
+            return (
+                f"{object_id(obj)} opted out ({t.EXEMPT_ANNOTATION}: {reason or 'no reason given'})"
+            )
     return None
 
 
@@ -54,12 +56,12 @@ def service_handled(service: KubeObject) -> bool:
     spec = service.get("spec", {})
     if spec.get("loadBalancerClass") == t.NLB_LOAD_BALANCER_CLASS:
         return True
-    return annotations(service).get(t.SERVICE_TYPE_ANNOTATION) in ("external", "nlb-ip")
+    return annotations_of(service).get(t.SERVICE_TYPE_ANNOTATION) in ("external", "nlb-ip")
 
 
 def ingress_handled(ingress: KubeObject, alb_classes: Iterable[str]) -> bool:
     """Served by ``ingress.k8s.aws/alb``: its class is one of the controller's IngressClasses."""
-    class_name = ingress.get("spec", {}).get("ingressClassName") or annotations(ingress).get(
+    class_name = ingress.get("spec", {}).get("ingressClassName") or annotations_of(ingress).get(
         "kubernetes.io/ingress.class"
     )
     return class_name in set(alb_classes)
@@ -67,7 +69,7 @@ def ingress_handled(ingress: KubeObject, alb_classes: Iterable[str]) -> bool:
 
 def gitops_markers(obj: KubeObject) -> list[str]:
     markers = []
-    if t.ARGOCD_TRACKING_ANNOTATION in annotations(obj):
+    if t.ARGOCD_TRACKING_ANNOTATION in annotations_of(obj):
         markers.append(f"Argo CD ({t.ARGOCD_TRACKING_ANNOTATION})")
     markers.extend(f"Flux ({label})" for label in t.FLUX_LABELS if label in labels(obj))
     return markers
@@ -79,9 +81,9 @@ def gitops_markers(obj: KubeObject) -> list[str]:
 def service_restriction(service: KubeObject) -> Sources | None:
     """The Service's own source restriction, or ``None`` when it admits everyone."""
     ranges = service.get("spec", {}).get("loadBalancerSourceRanges") or split_list(
-        annotations(service).get(t.SERVICE_SOURCE_RANGES)
+        annotations_of(service).get(t.SERVICE_SOURCE_RANGES)
     )
-    prefix_lists = split_list(annotations(service).get(t.SERVICE_PREFIX_LISTS))
+    prefix_lists = split_list(annotations_of(service).get(t.SERVICE_PREFIX_LISTS))
     if not ranges and not prefix_lists:
         return None
     return Sources.of([*ranges, *prefix_lists])
@@ -91,10 +93,12 @@ def ingress_restriction(ingress: KubeObject, class_params: KubeObject | None) ->
     """Inbound CIDRs / prefix lists of one Ingress; IngressClassParams override the annotations."""
     params_spec = (class_params or {}).get("spec", {})
     cidrs = list(params_spec.get("inboundCIDRs") or []) or split_list(
-        annotations(ingress).get(t.INGRESS_INBOUND_CIDRS)
+        annotations_of(ingress).get(t.INGRESS_INBOUND_CIDRS)
     )
-    prefix_lists = list(params_spec.get("PrefixListsIDs") or params_spec.get("prefixListsIDs") or [])
-    prefix_lists = prefix_lists or split_list(annotations(ingress).get(t.INGRESS_PREFIX_LISTS))
+    prefix_lists = list(
+        params_spec.get("PrefixListsIDs") or params_spec.get("prefixListsIDs") or []
+    )
+    prefix_lists = prefix_lists or split_list(annotations_of(ingress).get(t.INGRESS_PREFIX_LISTS))
     if not cidrs and not prefix_lists:
         return None
     return Sources.of([*cidrs, *prefix_lists])
@@ -169,13 +173,13 @@ def annotation_keys(owner: OwnerRef) -> tuple[str, str]:
 
 
 def annotated_groups(obj: KubeObject, owner: OwnerRef) -> list[str]:
-    return split_list(annotations(obj).get(annotation_keys(owner)[0]))
+    return split_list(annotations_of(obj).get(annotation_keys(owner)[0]))
 
 
 def approved_only(obj: KubeObject, owner: OwnerRef, policy: Policy) -> bool:
     """The owner names only team SGs the policy approves, and keeps backend rules managed."""
     groups = annotated_groups(obj, owner)
-    backend = annotations(obj).get(annotation_keys(owner)[1])
+    backend = annotations_of(obj).get(annotation_keys(owner)[1])
     return bool(groups) and set(groups) <= policy.approved_security_groups and backend == "true"
 
 
@@ -194,7 +198,7 @@ def annotation_patch(
     restore it.
     """
     sg_key, backend_key = annotation_keys(owner)
-    current = annotations(obj)
+    current = annotations_of(obj)
     if current.get(sg_key) == desired_groups and current.get(backend_key) == "true":
         return None
     patch: dict[str, str | None] = {sg_key: desired_groups, backend_key: "true"}

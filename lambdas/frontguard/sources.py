@@ -51,7 +51,10 @@ class Sources:
 def _collapse(networks: Iterable[Network]) -> tuple[Network, ...]:
     v4 = [n for n in networks if isinstance(n, ipaddress.IPv4Network)]
     v6 = [n for n in networks if isinstance(n, ipaddress.IPv6Network)]
-    collapsed: list[Network] = [*ipaddress.collapse_addresses(v4), *ipaddress.collapse_addresses(v6)]
+    collapsed: list[Network] = [
+        *ipaddress.collapse_addresses(v4),
+        *ipaddress.collapse_addresses(v6),
+    ]
     return tuple(collapsed)
 
 

@@ -49,7 +49,9 @@ SERVICE_BACKEND_ANNOTATION: Final = (
 )
 SERVICE_TYPE_ANNOTATION: Final = "service.beta.kubernetes.io/aws-load-balancer-type"
 SERVICE_SOURCE_RANGES: Final = "service.beta.kubernetes.io/load-balancer-source-ranges"
-SERVICE_PREFIX_LISTS: Final = "service.beta.kubernetes.io/aws-load-balancer-security-group-prefix-lists"
+SERVICE_PREFIX_LISTS: Final = (
+    "service.beta.kubernetes.io/aws-load-balancer-security-group-prefix-lists"
+)
 NLB_LOAD_BALANCER_CLASS: Final = "service.k8s.aws/nlb"
 ALB_CONTROLLER: Final = "ingress.k8s.aws/alb"
 

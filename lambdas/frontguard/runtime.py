@@ -1,0 +1,126 @@
+"""Wiring: boto3 clients, the policy and the engine, built once per process on first use.
+
+Handlers and the CLI call :func:`build_runtime`; tests build their own with a session of
+their choosing. Nothing here runs at import.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import boto3
+from botocore.exceptions import ClientError
+
+from frontguard.alerts import AlertSink, LogOnlyAlerts, SnsAlerts
+from frontguard.aws import CLIENT_CONFIG
+from frontguard.aws_errors import translate
+from frontguard.eks import bearer_token, describe_cluster
+from frontguard.errors import ConfigurationError
+from frontguard.kube import KubeClient
+from frontguard.policy import Policy
+from frontguard.remediate import Engine
+from frontguard.settings import Settings
+from frontguard.verify_queue import SqsVerifyQueue
+
+if TYPE_CHECKING:
+    from mypy_boto3_ssm import SSMClient
+
+
+class ClusterConnector:
+    """Kubernetes clients per cluster, cached for the life of the process.
+
+    Each client refreshes its EKS token shortly before it expires.
+    """
+
+    def __init__(self, session: boto3.Session) -> None:
+        self._eks = session.client("eks", config=CLIENT_CONFIG)
+        self._sts = session.client("sts", config=CLIENT_CONFIG)
+        self._clients: dict[str, KubeClient] = {}
+
+    def __call__(self, cluster: str) -> KubeClient:
+        client = self._clients.get(cluster)
+        if client is None:
+            endpoint = describe_cluster(self._eks, cluster)
+            client = KubeClient(endpoint, functools.partial(bearer_token, self._sts, cluster))
+            self._clients[cluster] = client
+        return client
+
+    def calls(self) -> dict[str, int]:
+        totals: dict[str, int] = {}
+        for client in self._clients.values():
+            for method, count in client.calls.items():
+                totals[method] = totals.get(method, 0) + count
+        return totals
+
+
+def load_policy(settings: Settings, ssm: SSMClient | None) -> Policy:
+    if settings.policy_json is not None:
+        return Policy.from_json(settings.policy_json)
+    assert settings.policy_parameter is not None and ssm is not None
+    try:
+        value = ssm.get_parameter(Name=settings.policy_parameter)["Parameter"]["Value"]
+    except ClientError as error:
+        raise translate(error, f"read policy parameter {settings.policy_parameter}") from error
+    return Policy.from_json(value)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    session: boto3.Session
+    engine: Engine
+    connector: ClusterConnector
+    account: str
+    region: str
+
+
+def build_runtime(
+    settings: Settings,
+    *,
+    session: boto3.Session | None = None,
+    policy: Policy | None = None,
+    sleep: Callable[[float], None] | None = None,
+) -> Runtime:
+    session = session or boto3.Session()
+    region = session.region_name
+    if not region:
+        raise ConfigurationError("no AWS region configured (AWS_REGION / AWS_DEFAULT_REGION)")
+    sts = session.client("sts", config=CLIENT_CONFIG)
+    try:
+        account = sts.get_caller_identity()["Account"]
+    except ClientError as error:
+        raise translate(error, "GetCallerIdentity") from error
+    if policy is None:
+        ssm = session.client("ssm", config=CLIENT_CONFIG) if settings.policy_parameter else None
+        policy = load_policy(settings, ssm)
+    alerts: AlertSink
+    if settings.alert_topic_arn:
+        alerts = SnsAlerts(
+            session.client("sns", config=CLIENT_CONFIG),
+            settings.alert_topic_arn,
+            account=account,
+            region=region,
+        )
+    else:
+        alerts = LogOnlyAlerts()
+    verify = (
+        SqsVerifyQueue(session.client("sqs", config=CLIENT_CONFIG), settings.verify_queue_url)
+        if settings.verify_queue_url
+        else None
+    )
+    connector = ClusterConnector(session)
+    engine = Engine(
+        policy=policy,
+        elbv2=session.client("elbv2", config=CLIENT_CONFIG),
+        ec2=session.client("ec2", config=CLIENT_CONFIG),
+        kube=connector,
+        alerts=alerts,
+        verify=verify,
+        discovery_delays=settings.discovery_delays,
+    )
+    if sleep is not None:
+        engine.sleep = sleep
+    return Runtime(settings, session, engine, connector, account, region)
