@@ -61,6 +61,20 @@ class OwnerRef:
         suffix = " (frontend NLB)" if self.frontend_nlb else ""
         return f"{self.kind.value}/{self.namespace}/{self.name}{suffix}"
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> OwnerRef:
+        def text(key: str) -> str | None:
+            value = data.get(key)
+            return str(value) if value else None
+
+        return cls(
+            OwnerKind(str(data["kind"])),
+            text("namespace"),
+            text("name"),
+            text("group"),
+            bool(data.get("frontend_nlb")),
+        )
+
     def as_dict(self) -> dict[str, str | bool | None]:
         return {
             "kind": self.kind.value,

@@ -85,6 +85,8 @@ class Policy(_Strict):
     max_rules_per_security_group: int = Field(default=60, ge=1, le=1000)
     # Seconds before the first verification of a remediation.
     verify_delay_seconds: int = Field(default=120, ge=0, le=900)
+    # Re-checks after the first verification, in seconds (SQS delays at most 900 s each).
+    verify_backoff_seconds: tuple[Annotated[int, Field(ge=0, le=900)], ...] = (60, 180, 600)
     # Whether `verified` outcomes are published too (otherwise only a metric).
     notify_on_success: bool = False
     # Hours during which the same open finding for the same LB alerts only once.

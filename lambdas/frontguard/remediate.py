@@ -35,9 +35,11 @@ from frontguard.model import (
     OwnerRef,
     PermissionRule,
     classify,
+    plan_digest,
 )
 from frontguard.policy import VPC_SOURCE, GitOpsAction, Mode, Policy
 from frontguard.sources import Sources
+from frontguard.state import StateTable
 from frontguard.verify_queue import VerifyRequest, VerifySink
 
 if TYPE_CHECKING:
@@ -70,6 +72,7 @@ class Engine:
     kube: Callable[[str], KubeClient]
     alerts: AlertSink
     verify: VerifySink | None = None
+    state: StateTable | None = None  # loop detection; None for one-shot CLI runs
     discovery_delays: Sequence[float] = (1.0, 2.0, 4.0)
     sleep: Callable[[float], None] = time.sleep
 
@@ -385,6 +388,27 @@ def _plan_and_apply(
         engine.alerts.publish(_gitops_alert(outcome, patches))
         return outcome
 
+    if engine.state is not None:
+        recent = engine.state.record_event(f"patches#{lb.arn}", policy.loop_window_minutes * 60)
+        if recent > policy.loop_threshold:
+            outcome = result(
+                Outcome.CONFLICT,
+                f"re-patched {recent - 1} times within {policy.loop_window_minutes} minutes: "
+                "something keeps undoing it; remediation stopped for this load balancer",
+                security_group_id=group.id,
+                rules=rules,
+                extra={**plan_data, "planned_annotations": _planned_annotations(patches)},
+            )
+            engine.alerts.publish(
+                _alert(
+                    outcome,
+                    "Find what reverts the annotations (a GitOps tool, a Helm release, a person: "
+                    "the object's managedFields name it) and commit frontguard's annotations "
+                    "there, or exempt the object with frontguard.io/exempt.",
+                )
+            )
+            return outcome
+
     patched: list[str] = []
     for path, changes_for_object in patches:
         kube = engine.kube(cluster)
@@ -419,6 +443,7 @@ def _plan_and_apply(
                 cluster=cluster,
                 security_group_id=group.id,
                 owner=ref.as_dict(),
+                plan_digest=plan_digest(rules),
                 requested_at=datetime.now(UTC).isoformat(timespec="seconds"),
             ),
             policy.verify_delay_seconds,

@@ -23,6 +23,7 @@ from frontguard.kube import KubeClient
 from frontguard.policy import Policy
 from frontguard.remediate import Engine
 from frontguard.settings import Settings
+from frontguard.state import DedupedAlerts, StateTable
 from frontguard.verify_queue import SqsVerifyQueue
 
 if TYPE_CHECKING:
@@ -106,6 +107,13 @@ def build_runtime(
         )
     else:
         alerts = LogOnlyAlerts()
+    state = (
+        StateTable(session.client("dynamodb", config=CLIENT_CONFIG), settings.state_table)
+        if settings.state_table
+        else None
+    )
+    if state is not None:
+        alerts = DedupedAlerts(alerts, state, policy.alert_period_hours * 3600)
     verify = (
         SqsVerifyQueue(session.client("sqs", config=CLIENT_CONFIG), settings.verify_queue_url)
         if settings.verify_queue_url
@@ -119,6 +127,7 @@ def build_runtime(
         kube=connector,
         alerts=alerts,
         verify=verify,
+        state=state,
         discovery_delays=settings.discovery_delays,
     )
     if sleep is not None:

@@ -23,6 +23,7 @@ class VerifyRequest:
     cluster: str
     security_group_id: str
     owner: dict[str, Any]
+    plan_digest: str = ""
     attempt: int = 0
     requested_at: str = ""
 
@@ -38,6 +39,7 @@ class VerifyRequest:
                 cluster=str(data["cluster"]),
                 security_group_id=str(data["security_group_id"]),
                 owner=dict(data["owner"]),
+                plan_digest=str(data.get("plan_digest", "")),
                 attempt=int(data.get("attempt", 0)),
                 requested_at=str(data.get("requested_at", "")),
             )
