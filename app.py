@@ -1,0 +1,47 @@
+"""CDK entry point: one frontguard stack per configured account and region.
+
+The configuration comes from ``-c config=<file>`` (JSON) or, without it, from the
+``frontguard`` object in cdk.json's context. See docs/deploy.md.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aws_cdk as cdk
+from cdk_nag import AwsSolutionsChecks
+
+from infra.config import ConfigError, DeploymentConfig, load_config, parse_config, stack_name
+from infra.stack import FrontguardStack
+
+
+def read_config(app: cdk.App) -> DeploymentConfig:
+    path = app.node.try_get_context("config")
+    if path:
+        return load_config(Path(str(path)))
+    inline = app.node.try_get_context("frontguard")
+    if inline is None:
+        raise ConfigError(
+            "no frontguard configuration: pass -c config=<file> or set context 'frontguard'"
+        )
+    return parse_config(inline, source="cdk.json context 'frontguard'")
+
+
+def build(app: cdk.App, config: DeploymentConfig) -> list[FrontguardStack]:
+    """The stacks, with cdk-nag's AwsSolutions checks as a policy-validation plugin."""
+    stacks = [
+        FrontguardStack(app, stack_name(target), config=config, target=target)
+        for target in config.targets
+    ]
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    return stacks
+
+
+def main() -> None:
+    app = cdk.App()
+    build(app, read_config(app))
+    app.synth()
+
+
+if __name__ == "__main__":
+    main()

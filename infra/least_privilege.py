@@ -1,0 +1,151 @@
+"""IAM statements for the actions a function's code declares in ``frontguard.permissions``.
+
+Every action maps to exactly one scoping rule below; an action without one is an error, so a
+new API call in the runtime cannot be granted by accident on "*". Statement ids start with
+``Code`` (what the runtime calls) or ``Platform`` (what the Lambda service does with the
+execution role: logs, event source, failure destination, VPC interfaces), which is how the
+tests tell them apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from aws_cdk import aws_iam as iam
+from frontguard import permissions
+from frontguard.tags import MANAGED_BY_TAG, MANAGED_BY_VALUE
+
+REQUEST_TAG: Final = {"StringEquals": {f"aws:RequestTag/{MANAGED_BY_TAG}": MANAGED_BY_VALUE}}
+RESOURCE_TAG: Final = {"StringEquals": {f"aws:ResourceTag/{MANAGED_BY_TAG}": MANAGED_BY_VALUE}}
+CREATE_ACTION: Final = {"StringEquals": {"ec2:CreateAction": "CreateSecurityGroup"}}
+# Publishing to a KMS-encrypted topic needs the key: implied by sns:Publish.
+TOPIC_KEY_ACTIONS: Final = ("kms:Decrypt", "kms:GenerateDataKey")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The resources a function's code may touch, as ARNs."""
+
+    account: str
+    region: str
+    cluster_arns: Sequence[str]
+    topic_arn: str
+    topic_key_arn: str
+    verify_queue_arn: str
+    state_table_arn: str
+    policy_parameter_arn: str | None
+
+    @property
+    def partition(self) -> str:
+        # Literal rather than a token, so that ARNs read the same in the template and in
+        # cdk-nag's findings.
+        if self.region.startswith("cn-"):
+            return "aws-cn"
+        if self.region.startswith("us-gov-"):
+            return "aws-us-gov"
+        return "aws"
+
+    def ec2_arn(self, resource: str) -> str:
+        return f"arn:{self.partition}:ec2:{self.region}:{self.account}:{resource}"
+
+
+Conditions = dict[str, dict[str, str]]
+Grant = tuple[Sequence[str], Conditions | None]
+
+
+@dataclass(frozen=True)
+class _Rule:
+    """Actions that share one scoping: the resources (and conditions) they are granted on."""
+
+    sid: str
+    actions: tuple[str, ...]
+    grants: Callable[[Scope], list[Grant]]
+
+    def build(self, actions: list[str], scope: Scope) -> list[iam.PolicyStatement]:
+        return [
+            iam.PolicyStatement(
+                sid=f"{self.sid}{index or ''}",
+                actions=actions,
+                resources=list(resources),
+                conditions=conditions,
+            )
+            for index, (resources, conditions) in enumerate(self.grants(scope))
+        ]
+
+
+def _security_groups(scope: Scope) -> str:
+    return scope.ec2_arn("security-group/*")
+
+
+_RULES: Final = (
+    # Describe* calls cannot be scoped to resources: AWS requires "*".
+    _Rule("CodeRead", (*permissions.ELBV2_READ, *permissions.EC2_READ), lambda _: [(["*"], None)]),
+    # AWS authorises CreateSecurityGroup against the new SG (which must carry frontguard's tag
+    # in the request) and against the VPC it goes into (which carries no frontguard tag).
+    _Rule(
+        "CodeCreateSecurityGroup",
+        ("ec2:CreateSecurityGroup",),
+        lambda s: [([_security_groups(s)], REQUEST_TAG), ([s.ec2_arn("vpc/*")], None)],
+    ),
+    _Rule(
+        "CodeTagOnCreate", ("ec2:CreateTags",), lambda s: [([_security_groups(s)], CREATE_ACTION)]
+    ),
+    _Rule(
+        "CodeMutateOwnSecurityGroups",
+        (*permissions.EC2_CONVERGE_SG, *permissions.EC2_DELETE_SG),
+        lambda s: [([_security_groups(s)], RESOURCE_TAG)],
+    ),
+    _Rule("CodeDescribeClusters", permissions.EKS_READ, lambda s: [(s.cluster_arns, None)]),
+    _Rule("CodePublishAlert", permissions.ALERTS, lambda s: [([s.topic_arn], None)]),
+    _Rule(
+        "CodeEnqueueVerification",
+        permissions.VERIFY_QUEUE_SEND,
+        lambda s: [([s.verify_queue_arn], None)],
+    ),
+    _Rule("CodeStateTable", permissions.STATE_TABLE, lambda s: [([s.state_table_arn], None)]),
+    _Rule(
+        "CodeReadPolicyParameter",
+        permissions.POLICY_PARAMETER,
+        lambda s: [([s.policy_parameter_arn or ""], None)],
+    ),
+)
+# Why each statement with a wildcard resource cannot be narrower (cdk-nag acknowledgements).
+WILDCARD_REASONS: Final = {
+    "CodeRead": "ELBv2 and EC2 Describe calls support no resource-level permissions: AWS "
+    "requires '*' for them",
+    "CodeCreateSecurityGroup": "a new security group has no ID before it exists; the grant "
+    f"requires frontguard's tag in the request (aws:RequestTag/{MANAGED_BY_TAG})",
+    "CodeCreateSecurityGroup1": "AWS also authorises CreateSecurityGroup against the VPC, "
+    "which carries no frontguard tag; the security-group side is tag-conditioned",
+    "CodeTagOnCreate": "tagging only as part of CreateSecurityGroup (ec2:CreateAction)",
+    "CodeMutateOwnSecurityGroups": "only security groups tagged "
+    f"{MANAGED_BY_TAG}={MANAGED_BY_VALUE} (aws:ResourceTag)",
+}
+_RULES_BY_ACTION: Final = {action: rule for rule in _RULES for action in rule.actions}
+
+
+def code_statements(actions: Iterable[str], scope: Scope) -> list[iam.PolicyStatement]:
+    """The statements granting exactly ``actions``, each under its scoping rule."""
+    wanted = tuple(actions)
+    unknown = set(wanted) - set(_RULES_BY_ACTION)
+    if unknown:
+        raise ValueError(f"no IAM scoping rule for {sorted(unknown)}: add one to {__name__}")
+    if "ssm:GetParameter" in wanted and scope.policy_parameter_arn is None:
+        raise ValueError("ssm:GetParameter is granted only with a policy parameter")
+    statements = []
+    for rule in _RULES:
+        granted = [action for action in rule.actions if action in wanted]
+        if granted:
+            statements.extend(rule.build(granted, scope))
+    return statements
+
+
+def topic_key_statement(scope: Scope) -> iam.PolicyStatement:
+    """What sns:Publish needs from the topic's customer-managed key."""
+    return iam.PolicyStatement(
+        sid="CodePublishAlertKey",
+        actions=list(TOPIC_KEY_ACTIONS),
+        resources=[scope.topic_key_arn],
+    )
