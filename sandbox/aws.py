@@ -64,6 +64,10 @@ _ENVIRONMENT_KEYS = (
 )
 
 
+class MotoServerError(RuntimeError):
+    """The moto server could not be started."""
+
+
 class _QuietRequestHandler(MotoRequestHandler):  # type: ignore[misc]
     """moto's request handler without werkzeug's one-line-per-request access log."""
 
@@ -74,8 +78,8 @@ class _QuietRequestHandler(MotoRequestHandler):  # type: ignore[misc]
 class MotoServer:
     """moto's server on 127.0.0.1, in a daemon thread of this process.
 
-    ``start()`` binds the port synchronously, so a failure to start raises right there (an
-    ``OSError`` saying why); ``stop()`` shuts the server down and joins the thread.
+    ``start()`` binds the port synchronously, so a failure to start raises `MotoServerError`
+    right there, saying why; ``stop()`` shuts the server down and joins the thread.
     """
 
     def __init__(self, port: int = 0) -> None:
@@ -94,9 +98,15 @@ class MotoServer:
             raise RuntimeError("moto server already started")
         install_fidelity_fixes()
         app = DomainDispatcherApplication(create_backend_app)
-        self._server = make_server(
-            "127.0.0.1", self._requested_port, app, True, request_handler=_QuietRequestHandler
-        )
+        try:
+            self._server = make_server(
+                "127.0.0.1", self._requested_port, app, True, request_handler=_QuietRequestHandler
+            )
+        except (OSError, SystemExit) as error:  # werkzeug exits when the port is taken
+            raise MotoServerError(
+                f"moto server failed to start: cannot listen on 127.0.0.1:{self._requested_port}"
+                " (address already in use, or not permitted)"
+            ) from error
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="moto-server", daemon=True
         )
