@@ -94,6 +94,8 @@ class Policy(_Strict):
     # Loop detection: this many re-patches of one object within the window → stop, `conflict`.
     loop_threshold: int = Field(default=3, ge=2)
     loop_window_minutes: int = Field(default=60, ge=1)
+    # Hours an orphaned frontguard SG (its load balancer gone) is kept before deletion.
+    cleanup_grace_hours: float = Field(default=24, ge=0)
     # EKS Auto Mode's SG annotation support is undocumented: only report unless switched on.
     remediate_auto_mode: bool = False
 

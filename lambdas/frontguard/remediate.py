@@ -49,18 +49,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
-ALERTED_OUTCOMES = frozenset(
-    {
-        Outcome.REMEDIATED,
-        Outcome.NEEDS_RECREATION,
-        Outcome.GITOPS_PENDING,
-        Outcome.AUDIT_FINDING,
-        Outcome.CONFLICT,
-        Outcome.ERROR,
-        Outcome.DRIFT,
-    }
-)
-
 
 @dataclass
 class Engine:
@@ -224,17 +212,21 @@ def resolve_owner(kube: KubeClient, ref: OwnerRef) -> Owner:
 
 
 def remediate_load_balancer(
-    engine: Engine, arn: str, *, load_balancer: LoadBalancer | None = None
+    engine: Engine, arn: str, *, load_balancer: LoadBalancer | None = None, drift: bool = False
 ) -> Result:
-    """Decide, plan and (in enforce mode) apply for one load balancer; alert when needed."""
+    """Decide, plan and (in enforce mode) apply for one load balancer; alert when needed.
+
+    ``drift``: frontguard had remediated this load balancer before (the scan knows), so a
+    repair is reported as ``drift`` rather than ``remediated``.
+    """
     lb = load_balancer or read_load_balancer(engine, arn)
-    result = _decide_and_apply(engine, lb)
+    result = _decide_and_apply(engine, lb, drift=drift)
     level = logging.WARNING if result.outcome is Outcome.ERROR else logging.INFO
     logger.log(level, result.reason, extra=result.log_context())
     return result
 
 
-def _decide_and_apply(engine: Engine, lb: LoadBalancer) -> Result:
+def _decide_and_apply(engine: Engine, lb: LoadBalancer, *, drift: bool) -> Result:
     policy = engine.policy
     classification = classify(lb.tags)
     cluster = lb.cluster
@@ -291,7 +283,7 @@ def _decide_and_apply(engine: Engine, lb: LoadBalancer) -> Result:
         f"listeners of {lb.arn}",
         lambda: aws.describe_listeners(engine.elbv2, lb.arn) or None,
     )
-    return _plan_and_apply(engine, lb, owner, listeners, result)
+    return _plan_and_apply(engine, lb, owner, listeners, result, drift=drift)
 
 
 def _plan_and_apply(
@@ -300,6 +292,8 @@ def _plan_and_apply(
     owner: Owner,
     listeners: Sequence[Listener],
     result: Callable[..., Result],
+    *,
+    drift: bool,
 ) -> Result:
     policy = engine.policy
     ref = owner.ref
@@ -425,8 +419,9 @@ def _plan_and_apply(
         )
 
     outcome = result(
-        Outcome.REMEDIATED,
-        "frontguard's SG set up and requested through the owner's annotations",
+        Outcome.DRIFT if drift else Outcome.REMEDIATED,
+        ("drift repaired: " if drift else "")
+        + "frontguard's SG set up and requested through the owner's annotations",
         security_group_id=group.id,
         rules=rules,
         patched=tuple(patched),

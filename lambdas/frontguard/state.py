@@ -54,6 +54,28 @@ class StateTable:
             raise translate(error, f"claim {pk}/{sk}") from error
         return True
 
+    def now(self) -> float:
+        return self._clock()
+
+    def first_seen(self, pk: str, ttl_seconds: float = 30 * 86400) -> float:
+        """When ``pk`` was first recorded (recording it now if it never was)."""
+        now = self._clock()
+        try:
+            item = self._db.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": pk}, "sk": {"S": "first-seen"}},
+                UpdateExpression="SET first_seen = if_not_exists(first_seen, :now), "
+                "expires_at = :expires",
+                ExpressionAttributeValues={
+                    ":now": {"N": str(now)},
+                    ":expires": {"N": str(int(now + ttl_seconds))},
+                },
+                ReturnValues="ALL_NEW",
+            )["Attributes"]
+        except ClientError as error:
+            raise translate(error, f"record {pk}") from error
+        return float(item["first_seen"]["N"])
+
     def record_event(self, pk: str, window_seconds: float) -> int:
         """Append now to a key's history; return how many entries fall within the window."""
         now = self._clock()

@@ -1,0 +1,80 @@
+"""The scan handler's flow: a scheduled full scan, or a targeted check after a drift event."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from frontguard import aws
+from frontguard import tags as t
+from frontguard.aws import CLIENT_CONFIG
+from frontguard.aws_errors import translate
+from frontguard.errors import InvalidEventError, NotFoundError
+from frontguard.model import classify
+from frontguard.remediate import remediate_load_balancer
+from frontguard.runtime import Runtime
+from frontguard.scan import ScanReport, scan
+
+logger = logging.getLogger(__name__)
+
+DIGEST_PERIOD_SECONDS = 24 * 3600
+SG_EVENTS = frozenset({"AuthorizeSecurityGroupIngress", "RevokeSecurityGroupIngress"})
+
+
+def run_scan(runtime: Runtime) -> ScanReport:
+    report = scan(runtime.engine)
+    publish_digest(runtime, report)
+    return report
+
+
+def publish_digest(runtime: Runtime, report: ScanReport) -> bool:
+    """One SNS digest when findings are open, at most once a day when state is kept."""
+    topic = runtime.settings.alert_topic_arn
+    findings = report.open_findings
+    if not findings or not topic:
+        return False
+    state = runtime.engine.state
+    if state is not None and not state.claim("digest", "daily", DIGEST_PERIOD_SECONDS):
+        logger.info("digest already sent today", extra={"open_findings": len(findings)})
+        return False
+    body = report.digest(account=runtime.account, region=runtime.region)
+    subject = f"frontguard: {len(findings)} open findings in {runtime.account} {runtime.region}"
+    try:
+        runtime.session.client("sns", config=CLIENT_CONFIG).publish(
+            TopicArn=topic, Subject=subject[:100], Message=json.dumps(body, indent=2, default=str)
+        )
+    except ClientError as error:
+        raise translate(error, "publish scan digest") from error
+    return True
+
+
+def handle_drift_event(runtime: Runtime, event: Mapping[str, Any]) -> dict[str, str]:
+    """Re-check the one load balancer a drift event (CloudTrail) is about."""
+    detail = event.get("detail")
+    if not isinstance(detail, Mapping):
+        raise InvalidEventError("drift event has no detail")
+    name = detail.get("eventName")
+    request = detail.get("requestParameters") or {}
+    engine = runtime.engine
+    arn: str | None = None
+    if name == "SetSecurityGroups":
+        arn = request.get("loadBalancerArn")
+    elif name in SG_EVENTS and request.get("groupId"):
+        found = aws.describe_security_groups(engine.ec2, [str(request["groupId"])])
+        group = found.get(str(request["groupId"]))
+        if group is not None and group.managed_by_frontguard:
+            arn = group.tags.get(t.LOAD_BALANCER_TAG)
+    if not arn:
+        return {"outcome": "ignored", "reason": f"{name}: not about a frontguard-guarded LB"}
+    try:
+        lb = aws.describe_load_balancer(engine.elbv2, arn)
+    except NotFoundError:
+        return {"outcome": "ignored", "reason": "load balancer no longer exists"}
+    if classify(lb.tags).owner is None:
+        return {"outcome": "ignored", "reason": "not created by the controller"}
+    result = remediate_load_balancer(engine, arn, load_balancer=lb, drift=True)
+    return {"outcome": result.outcome.value, "reason": result.reason}
