@@ -14,17 +14,23 @@ from cdk_nag import AwsSolutionsChecks
 from infra.config import ConfigError, DeploymentConfig, load_config, parse_config, stack_name
 from infra.stack import FrontguardStack
 
+DEFAULT_CONFIG = Path("frontguard.config.json")
+
 
 def read_config(app: cdk.App) -> DeploymentConfig:
+    """``-c config=<file>``, else cdk.json's ``frontguard`` context, else the default file."""
     path = app.node.try_get_context("config")
     if path:
         return load_config(Path(str(path)))
     inline = app.node.try_get_context("frontguard")
-    if inline is None:
-        raise ConfigError(
-            "no frontguard configuration: pass -c config=<file> or set context 'frontguard'"
-        )
-    return parse_config(inline, source="cdk.json context 'frontguard'")
+    if inline is not None:
+        return parse_config(inline, source="cdk.json context 'frontguard'")
+    if DEFAULT_CONFIG.is_file():
+        return load_config(DEFAULT_CONFIG)
+    raise ConfigError(
+        f"no frontguard configuration: create {DEFAULT_CONFIG} (see "
+        "frontguard.config.example.json), pass -c config=<file>, or set context 'frontguard'"
+    )
 
 
 def build(app: cdk.App, config: DeploymentConfig) -> list[FrontguardStack]:

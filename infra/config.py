@@ -68,13 +68,15 @@ class VpcAttachment(_Model):
     SNS, SQS, DynamoDB, SSM) and the security groups must reach the clusters' endpoints.
     """
 
-    vpc_id: Annotated[str, StringConstraints(pattern=r"^vpc-[0-9a-f]+$")]
+    vpc_id: Annotated[str, StringConstraints(pattern=r"^vpc-([0-9a-f]{8}|[0-9a-f]{17})$")]
     subnet_ids: Annotated[
-        tuple[Annotated[str, StringConstraints(pattern=r"^subnet-[0-9a-f]+$")], ...],
+        tuple[
+            Annotated[str, StringConstraints(pattern=r"^subnet-([0-9a-f]{8}|[0-9a-f]{17})$")], ...
+        ],
         Field(min_length=1),
     ]
     security_group_ids: Annotated[
-        tuple[Annotated[str, StringConstraints(pattern=r"^sg-[0-9a-f]+$")], ...],
+        tuple[Annotated[str, StringConstraints(pattern=r"^sg-([0-9a-f]{8}|[0-9a-f]{17})$")], ...],
         Field(min_length=1),
     ]
 

@@ -134,14 +134,13 @@ class FrontguardFunction(Construct):
     def _acknowledge_findings(self, statements: Sequence[iam.PolicyStatement]) -> None:
         """Tell cdk-nag why each wildcard and design choice is deliberate."""
         reasons = {**WILDCARD_REASONS, "PlatformVpcNetworkInterfaces": VPC_ENI_REASON}
+        wildcards: dict[str, list[str]] = {}
         for statement in statements:
             for resource in statement.resources:
                 if "*" in resource:
-                    _acknowledge(
-                        self.role,
-                        f"AwsSolutions-IAM5[Resource::{resource}]",
-                        reasons[statement.sid or ""],
-                    )
+                    wildcards.setdefault(resource, []).append(reasons[statement.sid or ""])
+        for resource, why in wildcards.items():
+            _acknowledge(self.role, f"AwsSolutions-IAM5[Resource::{resource}]", "; ".join(why))
         _acknowledge(
             self,
             "AwsSolutions-L1",

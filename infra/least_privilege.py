@@ -30,12 +30,12 @@ class Scope:
 
     account: str
     region: str
-    cluster_arns: Sequence[str]
+    clusters: Sequence[str]
     topic_arn: str
     topic_key_arn: str
     verify_queue_arn: str
     state_table_arn: str
-    policy_parameter_arn: str | None
+    policy_parameter: str | None
 
     @property
     def partition(self) -> str:
@@ -47,8 +47,21 @@ class Scope:
             return "aws-us-gov"
         return "aws"
 
+    def arn(self, service: str, resource: str) -> str:
+        return f"arn:{self.partition}:{service}:{self.region}:{self.account}:{resource}"
+
     def ec2_arn(self, resource: str) -> str:
-        return f"arn:{self.partition}:ec2:{self.region}:{self.account}:{resource}"
+        return self.arn("ec2", resource)
+
+    @property
+    def cluster_arns(self) -> list[str]:
+        return [self.arn("eks", f"cluster/{name}") for name in self.clusters]
+
+    @property
+    def policy_parameter_arn(self) -> str | None:
+        if self.policy_parameter is None:
+            return None
+        return self.arn("ssm", f"parameter/{self.policy_parameter.lstrip('/')}")
 
 
 Conditions = dict[str, dict[str, str]]

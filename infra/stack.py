@@ -77,27 +77,15 @@ class FrontguardStack(Stack):
         state = StateTable(self, "State")
         verification = VerificationQueue(self, "Verification", consumer_timeout=VERIFY.timeout)
 
-        policy_parameter_arn = (
-            self.format_arn(
-                service="ssm",
-                resource="parameter",
-                resource_name=config.policy_parameter.lstrip("/"),
-            )
-            if config.policy_parameter
-            else None
-        )
         scope_ = Scope(
             account=target.account,
             region=target.region,
-            cluster_arns=[
-                self.format_arn(service="eks", resource="cluster", resource_name=name)
-                for name in config.clusters
-            ],
+            clusters=config.clusters,
             topic_arn=alerts.topic.topic_arn,
             topic_key_arn=alerts.key.key_arn,
             verify_queue_arn=verification.queue.queue_arn,
             state_table_arn=state.table.table_arn,
-            policy_parameter_arn=policy_parameter_arn,
+            policy_parameter=config.policy_parameter,
         )
         environment = {
             "FRONTGUARD_ALERT_TOPIC_ARN": alerts.topic.topic_arn,
