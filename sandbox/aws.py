@@ -32,7 +32,7 @@ import threading
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any
 
 from moto.ec2.exceptions import DependencyViolationError
 from moto.ec2.models import ec2_backends
@@ -51,7 +51,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 ACCOUNT_ID = "123456789012"
 REGION = "eu-west-1"
 
-F = TypeVar("F", bound=Callable[..., Any])
+Method = Callable[..., Any]
 
 _ENVIRONMENT_KEYS = (
     "AWS_ENDPOINT_URL",
@@ -69,7 +69,7 @@ class MotoServerError(RuntimeError):
     """The moto server could not be started."""
 
 
-class _QuietRequestHandler(MotoRequestHandler):  # type: ignore[misc]
+class _QuietRequestHandler(MotoRequestHandler):
     """moto's request handler without werkzeug's one-line-per-request access log."""
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
@@ -124,8 +124,9 @@ class MotoServer:
 
     def reset(self) -> None:
         """Forget every AWS resource (moto's ``/moto-api/reset``)."""
-        request = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback
+        url = f"{self.endpoint_url}/moto-api/reset"  # always http://127.0.0.1
+        request = urllib.request.Request(url, method="POST")  # noqa: S310
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
             response.read()
 
     @contextmanager
@@ -138,7 +139,7 @@ class MotoServer:
             {
                 "AWS_ENDPOINT_URL": self.endpoint_url,
                 "AWS_ACCESS_KEY_ID": "testing",
-                "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105 - moto accepts anything
+                "AWS_SECRET_ACCESS_KEY": "testing",
                 "AWS_DEFAULT_REGION": REGION,
                 "AWS_REGION": REGION,
                 # ~2,600 sample AMIs cost 0.2 s per EC2 backend (after every reset); unused.
@@ -183,11 +184,7 @@ def published_messages(topic_arn: str) -> list[dict[str, Any]]:
 # --- fidelity fixes --------------------------------------------------------------------------
 
 
-def _wraps(original: F) -> Callable[[F], F]:
-    return functools.wraps(original)  # type: ignore[return-value]
-
-
-def _set_security_groups(original: F) -> F:
+def _set_security_groups(original: Method) -> Method:
     """Real AWS refuses SGs on an NLB created without them, and refuses to remove them all.
 
     AWS: "You cannot set security groups on a Network Load Balancer which was created without
@@ -195,7 +192,7 @@ def _set_security_groups(original: F) -> F:
     emptied, so an NLB without SGs is exactly one that was created without any.
     """
 
-    @_wraps(original)
+    @functools.wraps(original)
     def wrapper(self: ELBv2Backend, arn: str, sec_groups: list[str]) -> None:
         balancer: FakeLoadBalancer | None = self.load_balancers.get(arn)
         if balancer is not None and balancer.type == "network":
@@ -211,7 +208,7 @@ def _set_security_groups(original: F) -> F:
                 )
         original(self, arn, sec_groups)
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper
 
 
 def _security_group_dependents(ec2: Any, group_id: str) -> list[str]:
@@ -231,7 +228,7 @@ def _security_group_dependents(ec2: Any, group_id: str) -> list[str]:
     return dependents
 
 
-def _delete_security_group(original: F) -> F:
+def _delete_security_group(original: Method) -> Method:
     """Real AWS refuses to delete an SG that is in use.
 
     AWS: ``DependencyViolation`` "resource sg-... has a dependent object" while the group is
@@ -239,20 +236,22 @@ def _delete_security_group(original: F) -> F:
     another group. A group's rules referencing itself do not count.
     """
 
-    @_wraps(original)
+    @functools.wraps(original)
     def wrapper(self: Any, name: str | None = None, group_id: str | None = None) -> None:
-        group = self.get_security_group_by_name_or_id(group_id or name) if group_id or name else None
+        group = (
+            self.get_security_group_by_name_or_id(group_id or name) if group_id or name else None
+        )
         if group is not None and _security_group_dependents(self, group.id):
             raise DependencyViolationError(f"resource {group.id} has a dependent object")
         original(self, name=name, group_id=group_id)
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper
 
 
-def _create_load_balancer(original: F) -> F:
+def _create_load_balancer(original: Method) -> Method:
     """Real NLB ARNs read ``:loadbalancer/net/<name>/<id>`` (ALBs ``/app/``); moto says ``/app/``."""
 
-    @_wraps(original)
+    @functools.wraps(original)
     def wrapper(self: ELBv2Backend, *args: Any, **kwargs: Any) -> FakeLoadBalancer:
         balancer: FakeLoadBalancer = original(self, *args, **kwargs)
         if balancer.type == "network" and "/app/" in balancer.arn:
@@ -264,13 +263,13 @@ def _create_load_balancer(original: F) -> F:
                 tags[balancer.arn] = tags.pop(old_arn)
         return balancer
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper
 
 
-def _create_cluster(original: F) -> F:
+def _create_cluster(original: Method) -> Method:
     """Real EKS reports ``resourcesVpcConfig.vpcId``: the VPC of the cluster's subnets."""
 
-    @_wraps(original)
+    @functools.wraps(original)
     def wrapper(self: EKSBackend, *args: Any, **kwargs: Any) -> Any:
         cluster = original(self, *args, **kwargs)
         config = cluster.resources_vpc_config
@@ -280,24 +279,25 @@ def _create_cluster(original: F) -> F:
             config["vpcId"] = subnet.vpc_id
         return cluster
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper
 
 
-_FIXES: list[tuple[type, str, Callable[[Any], Any]]] = [
+_FIXES: list[tuple[type, str, Callable[[Method], Method]]] = [
     (ELBv2Backend, "set_security_groups", _set_security_groups),
     (ELBv2Backend, "create_load_balancer", _create_load_balancer),
     (SecurityGroupBackend, "delete_security_group", _delete_security_group),
     (EKSBackend, "create_cluster", _create_cluster),
 ]
-_installed = threading.Lock()
-_done: list[bool] = []
+_FIXED_MARK = "__frontguard_sandbox_fix__"
+_install_lock = threading.Lock()
 
 
 def install_fidelity_fixes() -> None:
     """Patch moto's backend classes (once per process; the fixes apply to every backend)."""
-    with _installed:
-        if _done:
-            return
+    with _install_lock:
         for cls, method, fix in _FIXES:
-            setattr(cls, method, fix(getattr(cls, method)))
-        _done.append(True)
+            original = getattr(cls, method)
+            if not getattr(original, _FIXED_MARK, False):
+                fixed = fix(original)
+                setattr(fixed, _FIXED_MARK, True)
+                setattr(cls, method, fixed)

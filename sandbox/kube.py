@@ -143,7 +143,7 @@ def _now() -> str:
 
 
 @attrs.define(kw_only=True)
-class KubeEmulator(KubernetesEmulator):  # type: ignore[misc]
+class KubeEmulator(KubernetesEmulator):
     """kmock's emulator with EKS-style token checks, selectors and server-set metadata.
 
     Its state is touched only on its own event loop: use `KubeServer`'s accessors from other
@@ -198,8 +198,9 @@ class KubeEmulator(KubernetesEmulator):  # type: ignore[misc]
                 return bool(_TOKEN.fullmatch(value))
         return False
 
-    async def _serve_list(self, request: rendering.Request) -> JSON:
-        payload: JSON = await super()._serve_list(request)
+    async def _serve_list(self, request: rendering.Request) -> rendering.Payload:
+        payload = await super()._serve_list(request)
+        assert isinstance(payload, dict)
         labels = request.params.get("labelSelector", "")
         fields = request.params.get("fieldSelector", "")
         payload["items"] = [
@@ -223,7 +224,7 @@ class KubeEmulator(KubernetesEmulator):  # type: ignore[misc]
 
     # Direct state access; call only on the emulator's loop (KubeServer does).
 
-    async def put(self, resource: str, obj: JSON) -> JSON:
+    async def store(self, resource: str, obj: JSON) -> JSON:
         obj = copy.deepcopy(obj)
         obj.setdefault("apiVersion", _API_VERSIONS.get(resource, "v1").removeprefix("core/"))
         obj.setdefault("kind", _RESOURCES[resource][0] if resource in _RESOURCES else "Unknown")
@@ -234,7 +235,7 @@ class KubeEmulator(KubernetesEmulator):  # type: ignore[misc]
             self.objects[resource, namespace, metadata["name"]] = obj
         return copy.deepcopy(obj)
 
-    async def get(self, resource: str, namespace: str | None, name: str) -> JSON | None:
+    async def fetch(self, resource: str, namespace: str | None, name: str) -> JSON | None:
         key = (kmock_resource(resource), namespace, name)
         async with self._lock:
             if key not in self.objects:
@@ -242,7 +243,7 @@ class KubeEmulator(KubernetesEmulator):  # type: ignore[misc]
             obj = self.objects[key]
             return None if obj.deleted else copy.deepcopy(dict(obj.raw))
 
-    async def patch(self, resource: str, namespace: str | None, name: str, patch: JSON) -> JSON:
+    async def merge(self, resource: str, namespace: str | None, name: str, patch: JSON) -> JSON:
         patch = copy.deepcopy(patch)
         patch.setdefault("metadata", {})["resourceVersion"] = self._next_version()
         async with self._lock:
@@ -250,11 +251,11 @@ class KubeEmulator(KubernetesEmulator):  # type: ignore[misc]
             obj.patch(patch)
             return copy.deepcopy(dict(obj.raw))
 
-    async def delete(self, resource: str, namespace: str | None, name: str) -> None:
+    async def remove(self, resource: str, namespace: str | None, name: str) -> None:
         async with self._lock:
             self.objects[resource, namespace, name].delete()
 
-    async def list(self, resource: str, namespace: str | None) -> list[JSON]:
+    async def select(self, resource: str, namespace: str | None) -> list[JSON]:
         wanted = kmock_resource(resource)
         async with self._lock:
             return [
@@ -263,7 +264,7 @@ class KubeEmulator(KubernetesEmulator):  # type: ignore[misc]
                 if res == wanted and not obj.deleted and namespace in (None, ns)
             ]
 
-    async def clear(self) -> None:
+    async def forget(self) -> None:
         async with self._lock:
             self.objects.clear()
             self._requests.clear()
@@ -369,21 +370,21 @@ class KubeServer:
 
     def put_object(self, resource: str, obj: JSON) -> JSON:
         """Store ``obj`` as is (seeding), with server-set metadata added; returns the copy."""
-        return self._call(lambda emulator: emulator.put(resource, obj))
+        return self._call(lambda emulator: emulator.store(resource, obj))
 
     def get_object(self, resource: str, namespace: str | None, name: str) -> JSON | None:
-        return self._call(lambda emulator: emulator.get(resource, namespace, name))
+        return self._call(lambda emulator: emulator.fetch(resource, namespace, name))
 
     def patch_object(self, resource: str, namespace: str | None, name: str, patch: JSON) -> JSON:
         """Apply a JSON merge patch directly (``None`` deletes a key)."""
-        return self._call(lambda emulator: emulator.patch(resource, namespace, name, patch))
+        return self._call(lambda emulator: emulator.merge(resource, namespace, name, patch))
 
     def delete_object(self, resource: str, namespace: str | None, name: str) -> None:
-        self._call(lambda emulator: emulator.delete(resource, namespace, name))
+        self._call(lambda emulator: emulator.remove(resource, namespace, name))
 
     def list_objects(self, resource: str, namespace: str | None = None) -> list[JSON]:
         """All objects of ``resource``, in ``namespace`` or in all namespaces for ``None``."""
-        return self._call(lambda emulator: emulator.list(resource, namespace))
+        return self._call(lambda emulator: emulator.select(resource, namespace))
 
     def requests(self) -> dict[tuple[str, str], int]:
         """Requests served so far, by ``(HTTP method, path)``, rejected ones included."""
@@ -401,11 +402,11 @@ class KubeServer:
 
     def clear(self) -> None:
         """Forget all objects and requests."""
-        self._call(lambda emulator: emulator.clear())
+        self._call(lambda emulator: emulator.forget())
 
 
 def server_sockets(site: aiohttp.web.TCPSite) -> list[Any]:
     """The listening sockets of a started site (aiohttp keeps them on its asyncio server)."""
-    server = site._server  # noqa: SLF001 - aiohttp exposes no public accessor
+    server = site._server
     assert isinstance(server, asyncio.Server)
     return list(server.sockets)

@@ -46,6 +46,7 @@ from sandbox.kube import EVENTS, INGRESS_CLASS_PARAMS, INGRESS_CLASSES, INGRESSE
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_ec2.type_defs import IpPermissionTypeDef
     from mypy_boto3_elbv2 import ElasticLoadBalancingv2Client
 
     from sandbox.kube import KubeServer
@@ -59,8 +60,9 @@ USER_AGENT = (
 )
 
 CLUSTER_TAG = "elbv2.k8s.aws/cluster"
-INGRESS = "ingress.k8s.aws"
-SERVICE = "service.k8s.aws"
+StackPrefix = Literal["ingress.k8s.aws", "service.k8s.aws"]
+INGRESS: StackPrefix = "ingress.k8s.aws"
+SERVICE: StackPrefix = "service.k8s.aws"
 ALB_CONTROLLER = "ingress.k8s.aws/alb"
 NLB_CLASS = "service.k8s.aws/nlb"
 
@@ -148,19 +150,16 @@ class Boto3Aws:
         )["GroupId"]
 
     def authorize_ingress(self, group_id: str, protocol: str, port: int, cidr: str) -> None:
-        ip_range = "Ipv6Ranges" if ":" in cidr else "IpRanges"
-        cidr_key = "CidrIpv6" if ":" in cidr else "CidrIp"
-        self.ec2.authorize_security_group_ingress(
-            GroupId=group_id,
-            IpPermissions=[
-                {
-                    "IpProtocol": protocol.lower(),
-                    "FromPort": port,
-                    "ToPort": port,
-                    ip_range: [{cidr_key: cidr}],  # type: ignore[misc]
-                }
-            ],
-        )
+        permission: IpPermissionTypeDef = {
+            "IpProtocol": protocol.lower(),
+            "FromPort": port,
+            "ToPort": port,
+        }
+        if ":" in cidr:
+            permission["Ipv6Ranges"] = [{"CidrIpv6": cidr}]
+        else:
+            permission["IpRanges"] = [{"CidrIp": cidr}]
+        self.ec2.authorize_security_group_ingress(GroupId=group_id, IpPermissions=[permission])
 
     def create_load_balancer(
         self,
@@ -254,7 +253,7 @@ class InProcessAws:
 class StackModel:
     """What the controller wants for one stack, built from the Kubernetes objects."""
 
-    prefix: Literal["ingress.k8s.aws", "service.k8s.aws"]
+    prefix: StackPrefix
     name: str  # "ns/name", or the IngressGroup's name
     members: list[JSON]
     scheme: str
@@ -356,12 +355,12 @@ class LoadBalancerController:
         ]
 
     def _class_params(self, ingress: JSON) -> JSON:
-        class_name = ingress.get("spec", {}).get("ingressClassName")
+        class_name = str(ingress.get("spec", {}).get("ingressClassName"))
         ingress_class = self.kube.get_object(INGRESS_CLASSES, None, class_name)
         parameters = (ingress_class or {}).get("spec", {}).get("parameters") or {}
         if parameters.get("kind") != "IngressClassParams":
             return {}
-        params = self.kube.get_object(INGRESS_CLASS_PARAMS, None, parameters.get("name"))
+        params = self.kube.get_object(INGRESS_CLASS_PARAMS, None, str(parameters.get("name")))
         return dict((params or {}).get("spec") or {})
 
     def _group_of(self, ingress: JSON) -> str | None:
@@ -486,9 +485,7 @@ class LoadBalancerController:
             wanted = annotated
         self._set_security_groups(stack.load_balancer.arn, wanted)
         if stack.frontend_nlb is not None:
-            self._set_security_groups(
-                stack.frontend_nlb.arn, self._frontend_nlb_sgs(model, wanted)
-            )
+            self._set_security_groups(stack.frontend_nlb.arn, self._frontend_nlb_sgs(model, wanted))
         if annotated is not None and stack.managed_sg_id is not None:
             try:
                 self.ec2.delete_security_group(GroupId=stack.managed_sg_id)
@@ -642,7 +639,10 @@ class LoadBalancerController:
         existing = self.kube.get_object(EVENTS, namespace, name)
         if existing is not None:
             return self.kube.patch_object(
-                EVENTS, namespace, name, {"count": existing.get("count", 1) + 1, "lastTimestamp": now}
+                EVENTS,
+                namespace,
+                name,
+                {"count": existing.get("count", 1) + 1, "lastTimestamp": now},
             )
         return self.kube.put_object(
             EVENTS,

@@ -273,7 +273,9 @@ class Cluster:
         return self.kube.put_object(INGRESS_CLASSES, {"metadata": {"name": name}, "spec": spec})
 
     def ingress_class_params(self, name: str, *, spec: JSON) -> JSON:
-        return self.kube.put_object(INGRESS_CLASS_PARAMS, {"metadata": {"name": name}, "spec": spec})
+        return self.kube.put_object(
+            INGRESS_CLASS_PARAMS, {"metadata": {"name": name}, "spec": spec}
+        )
 
     def _ingress_object(
         self,

@@ -131,9 +131,7 @@ def test_published_sns_messages_are_readable(sandbox: Sandbox) -> None:
     topic = sandbox.sns_topic("alerts")
     sandbox.client("sns").publish(TopicArn=topic.arn, Subject="remediated", Message='{"a": 1}')
 
-    assert [(m["Subject"], m["Message"]) for m in topic.messages()] == [
-        ("remediated", '{"a": 1}')
-    ]
+    assert [(m["Subject"], m["Message"]) for m in topic.messages()] == [("remediated", '{"a": 1}')]
 
 
 def test_sqs_queue_receives_messages(sandbox: Sandbox) -> None:

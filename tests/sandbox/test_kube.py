@@ -3,6 +3,7 @@
 import socket
 import ssl
 import threading
+from typing import Any
 
 import kubernetes.client
 import pytest
@@ -41,24 +42,27 @@ def test_every_resource_frontguard_reads_is_served(prod: Cluster) -> None:
         net = kubernetes.client.NetworkingV1Api(api)
         custom = kubernetes.client.CustomObjectsApi(api)
 
-        assert core.read_namespaced_service("api", "legacy").spec.load_balancer_class == (
-            "service.k8s.aws/nlb"
-        )
-        assert [s.metadata.name for s in core.list_namespaced_service("legacy").items] == ["api"]
-        assert net.read_namespaced_ingress("web", "shop").spec.ingress_class_name == "alb"
-        assert [i.metadata.name for i in net.list_ingress_for_all_namespaces().items] == ["web"]
-        assert [c.spec.controller for c in net.list_ingress_class().items] == [
-            "ingress.k8s.aws/alb"
-        ]
-        params = custom.get_cluster_custom_object(
+        service = core.read_namespaced_service("api", "legacy").to_dict()
+        assert service["spec"]["load_balancer_class"] == "service.k8s.aws/nlb"
+        services = core.list_namespaced_service("legacy").to_dict()["items"]
+        assert [s["metadata"]["name"] for s in services] == ["api"]
+        ingress = net.read_namespaced_ingress("web", "shop").to_dict()
+        assert ingress["spec"]["ingress_class_name"] == "alb"
+        ingresses = net.list_ingress_for_all_namespaces().to_dict()["items"]
+        assert [i["metadata"]["name"] for i in ingresses] == ["web"]
+        classes = net.list_ingress_class().to_dict()["items"]
+        assert [c["spec"]["controller"] for c in classes] == ["ingress.k8s.aws/alb"]
+        params: Any = custom.get_cluster_custom_object(
             "elbv2.k8s.aws", "v1beta1", "ingressclassparams", "alb-params"
         )
         assert params["spec"] == {"group": {"name": "shared"}}
         events = core.list_namespaced_event(
             "shop", field_selector="involvedObject.kind=Ingress,involvedObject.name=web"
-        ).items
-        assert [(e.reason, e.message) for e in events] == [("FailedDeployModel", "boom")]
-        assert core.list_namespaced_event("shop", field_selector="involvedObject.name=x").items == []
+        ).to_dict()["items"]
+        assert [(e["reason"], e["message"]) for e in events] == [("FailedDeployModel", "boom")]
+        assert (
+            core.list_namespaced_event("shop", field_selector="involvedObject.name=x").items == []
+        )
 
 
 def test_merge_patch_deletes_null_keys_and_accepts_field_manager(prod: Cluster) -> None:
@@ -66,7 +70,7 @@ def test_merge_patch_deletes_null_keys_and_accepts_field_manager(prod: Cluster) 
 
     with prod.api_client() as api:
         core = kubernetes.client.CoreV1Api(api)
-        patched = core.patch_namespaced_service(
+        patched: Any = core.patch_namespaced_service(
             "api",
             "legacy",
             {"metadata": {"annotations": {"drop": None, "new": "3"}}},
@@ -74,7 +78,7 @@ def test_merge_patch_deletes_null_keys_and_accepts_field_manager(prod: Cluster) 
             _content_type=MERGE_PATCH,
         )
         prod.ingress("shop/web", annotations={"a": "1"})
-        ingress = kubernetes.client.NetworkingV1Api(api).patch_namespaced_ingress(
+        ingress: Any = kubernetes.client.NetworkingV1Api(api).patch_namespaced_ingress(
             "web", "shop", {"metadata": {"annotations": {"a": None}}}, _content_type=MERGE_PATCH
         )
 
@@ -89,7 +93,7 @@ def test_patch_bumps_resource_version_and_keeps_uid(prod: Cluster) -> None:
     before = prod.service("legacy/api").object
 
     with prod.api_client() as api:
-        after = kubernetes.client.CoreV1Api(api).patch_namespaced_service(
+        after: Any = kubernetes.client.CoreV1Api(api).patch_namespaced_service(
             "api", "legacy", {"metadata": {"labels": {"x": "y"}}}, _content_type=MERGE_PATCH
         )
 
@@ -104,10 +108,10 @@ def test_label_selectors_filter_lists(prod: Cluster) -> None:
 
     def names(selector: str) -> list[str]:
         with prod.api_client() as api:
-            items = kubernetes.client.CoreV1Api(api).list_namespaced_service(
+            listed = kubernetes.client.CoreV1Api(api).list_namespaced_service(
                 "apps", label_selector=selector
-            ).items
-        return sorted(item.metadata.name for item in items)
+            )
+        return sorted(item["metadata"]["name"] for item in listed.to_dict()["items"])
 
     assert names("tier=web") == ["a"]
     assert names("tier!=web") == ["b", "c"]
@@ -136,16 +140,21 @@ def test_requests_without_an_eks_token_get_401_and_change_nothing(
         core = kubernetes.client.CoreV1Api(api)
         with pytest.raises(ApiException) as patch_error:
             core.patch_namespaced_service(
-                "api", "legacy", {"metadata": {"annotations": {"keep": None}}},
+                "api",
+                "legacy",
+                {"metadata": {"annotations": {"keep": None}}},
                 _content_type=MERGE_PATCH,
             )
         with pytest.raises(ApiException) as create_error:
-            core.create_namespaced_service("legacy", {"metadata": {"name": "new"}})
+            core.create_namespaced_service(
+                "legacy",
+                kubernetes.client.V1Service(metadata=kubernetes.client.V1ObjectMeta(name="new")),
+            )
         with pytest.raises(ApiException):
             core.list_namespaced_service("legacy")
 
     assert patch_error.value.status == 401 and create_error.value.status == 401
-    assert '"kind":"Status"' in patch_error.value.body.replace(" ", "")
+    assert '"kind":"Status"' in str(patch_error.value.body).replace(" ", "")
     assert prod.kube.get_object(SERVICES, "legacy", "api") == before
     assert prod.kube.get_object(SERVICES, "legacy", "new") is None
 
