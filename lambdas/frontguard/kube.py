@@ -98,6 +98,7 @@ class KubeClient:
         content_type: str | None = None,
     ) -> KubeObject:
         from kubernetes.client.exceptions import ApiException
+        from urllib3.exceptions import HTTPError
 
         url = self._api.configuration.host + path + (f"?{urlencode(query)}" if query else "")
         headers = {"Accept": "application/json"}
@@ -109,8 +110,10 @@ class KubeClient:
         try:
             response = self._api.call_api(method, url, header_params=headers, body=body)
             data = response.read()  # type: ignore[no-untyped-call]
-        except ApiException as error:  # transport failures arrive with status 0
+        except ApiException as error:  # TLS failures arrive as status 0
             raise RetryableError(f"{method} {path} on {self.cluster}: {error.reason}") from error
+        except HTTPError as error:  # connection refused, timeouts
+            raise RetryableError(f"{method} {path} on {self.cluster}: {error}") from error
         status = int(response.status)
         if status == 404:
             raise NotFoundError(f"{method} {path} on {self.cluster}: not found")
