@@ -179,7 +179,12 @@ def test_orphaned_frontguard_sg_is_deleted_and_a_referenced_one_kept(sandbox, fg
     ec2.authorize_security_group_ingress(
         GroupId=untagged["GroupId"],
         IpPermissions=[
-            {"IpProtocol": "tcp", "FromPort": 8080, "ToPort": 8080, "UserIdGroupPairs": [{"GroupId": api_sg}]}
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 8080,
+                "ToPort": 8080,
+                "UserIdGroupPairs": [{"GroupId": api_sg}],
+            }
         ],
     )
     elbv2.delete_load_balancer(LoadBalancerArn=web.lb_arn)
