@@ -1,0 +1,5 @@
+"""``python -m frontguard``: the command line (see :mod:`frontguard.cli`)."""
+
+from frontguard.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,326 @@
+"""The ``frontguard`` command line: the scan from a laptop or a pipeline, revert, and the demo.
+
+It runs the same engine as the Lambdas with the user's own AWS credentials (boto3's default
+session) and reaches each EKS cluster through DescribeCluster and a presigned STS token, so no
+kubeconfig is needed. Only the standard library is added here: the Lambda package must not
+grow for the CLI.
+
+Exit codes: 0 nothing open; 2 findings remain (so ``frontguard scan`` can gate a pipeline);
+1 on errors, with a one-line message and no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from frontguard.errors import ConfigurationError, FrontguardError
+
+if TYPE_CHECKING:
+    import boto3
+
+    from frontguard.alerts import Alert
+    from frontguard.policy import Policy
+    from frontguard.scan import ScanItem, ScanReport
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_FINDINGS = 2
+# The built-in policy for `frontguard scan` without --policy: the VPC's own CIDRs only.
+DEFAULT_POLICY: dict[str, Any] = {"mode": "audit", "default_sources": ["vpc"]}
+PROGRESS_THRESHOLD = 50  # load balancers; below it, a non-TTY stderr gets no progress line
+REASON_WIDTH = 90
+
+
+class CollectedAlerts:
+    """The CLI's alert sink: findings go into the table, not to SNS or the log."""
+
+    def __init__(self) -> None:
+        self.published: list[Alert] = []
+
+    def publish(self, alert: Alert) -> None:
+        self.published.append(alert)
+
+
+# --- scan -----------------------------------------------------------------------------------
+
+
+def load_policy(path: str | None, *, enforce: bool) -> Policy:
+    """The policy file (or the built-in audit policy); the mode comes from ``--enforce``.
+
+    A file that says ``enforce`` still runs in audit unless ``--enforce`` is given: a look
+    from a laptop never changes anything by surprise.
+    """
+    from frontguard.policy import Mode, Policy
+
+    if path is None:
+        policy = Policy.from_document(DEFAULT_POLICY)
+    else:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as error:
+            raise ConfigurationError(f"cannot read policy file {path}: {error.strerror}") from error
+        policy = Policy.from_json(text)
+    mode = Mode.ENFORCE if enforce else Mode.AUDIT
+    return policy.model_copy(update={"mode": mode})
+
+
+class Progress:
+    """A one-line progress report on stderr for long scans (TTY, or more than 50 LBs)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._tty = stream.isatty()
+        self._shown = False
+
+    def __call__(self, done: int, total: int) -> None:
+        if not (self._tty or total > PROGRESS_THRESHOLD):
+            return
+        if self._tty:
+            width = 30
+            filled = width * done // max(total, 1)
+            bar = "#" * filled + "-" * (width - filled)
+            self._stream.write(f"\rscanning [{bar}] {done}/{total} load balancers")
+            self._shown = True
+            if done == total:
+                self._stream.write("\n")
+                self._shown = False
+        elif done == total or done % max(total // 10, 1) == 0:
+            # Not a terminal (CI logs): a plain line per tenth, no carriage returns.
+            self._stream.write(f"scanning: {done}/{total} load balancers\n")
+        self._stream.flush()
+
+    def close(self) -> None:
+        if self._shown:
+            self._stream.write("\n")
+            self._shown = False
+
+
+def scan_summary(report: ScanReport, *, account: str, region: str) -> dict[str, Any]:
+    """What ``frontguard scan --output json`` prints: counts, then every item, worst first."""
+    from frontguard.scan import SEVERITY
+
+    items = sorted(report.items, key=lambda i: (SEVERITY.index(i.outcome), i.cluster or "", i.name))
+    return {
+        "account": account,
+        "region": region,
+        "mode": report.mode.value,
+        "load_balancers": len(report.items),
+        "open_findings": len(report.open_findings),
+        "by_outcome": dict(sorted(report.by_outcome().items())),
+        "by_cluster": {c: dict(sorted(v.items())) for c, v in sorted(report.by_cluster().items())},
+        "items": [item.as_dict() for item in items],
+        "cleaned_up_security_groups": report.cleaned_up,
+        "seconds": round(report.seconds, 2),
+    }
+
+
+def render_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """A plain-text table: columns padded to their widest cell, a dashed rule under the header."""
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+
+    return [line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)]
+
+
+def _shorten(text: str, width: int = REASON_WIDTH) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def findings_table(report: ScanReport, *, show_all: bool) -> list[str]:
+    from frontguard.model import Outcome
+    from frontguard.scan import SEVERITY
+
+    quiet = {Outcome.COMPLIANT, Outcome.VERIFIED}
+    shown: list[ScanItem] = sorted(
+        (i for i in report.items if show_all or i.outcome not in quiet),
+        key=lambda i: (SEVERITY.index(i.outcome), i.cluster or "", i.name),
+    )
+    counts = ", ".join(f"{n} {o}" for o, n in sorted(report.by_outcome().items()))
+    summary = (
+        f"{len(report.items)} load balancers ({counts or 'none'}); "
+        f"{len(report.open_findings)} open findings; mode {report.mode.value}; "
+        f"{report.seconds:.1f} s"
+    )
+    if not shown:
+        return ["no findings", summary]
+    rows = [
+        [i.cluster or "-", i.name, i.owner or "-", i.outcome.value, _shorten(i.reason)]
+        for i in shown
+    ]
+    table = render_table(["CLUSTER", "LOAD BALANCER", "OWNER", "OUTCOME", "REASON"], rows)
+    return [*table, "", summary]
+
+
+def _session(region: str | None) -> boto3.Session:
+    import boto3
+
+    session = boto3.Session(region_name=region) if region else boto3.Session()
+    if not session.region_name:
+        raise ConfigurationError(
+            "no AWS region: pass --region or set AWS_REGION / AWS_DEFAULT_REGION"
+        )
+    return session
+
+
+def run_scan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from frontguard.runtime import build_runtime
+    from frontguard.scan import scan
+    from frontguard.settings import Settings
+
+    policy = load_policy(args.policy, enforce=args.enforce)
+    settings = Settings(
+        policy_json=None,
+        policy_parameter=None,
+        alert_topic_arn=None,
+        verify_queue_url=None,
+        state_table=None,
+    )
+    runtime = build_runtime(settings, session=_session(args.region), policy=policy)
+    runtime.engine.alerts = CollectedAlerts()
+    progress = Progress(err)
+    try:
+        report = scan(runtime.engine, clusters=args.cluster or None, progress=progress)
+    finally:
+        progress.close()
+    if args.output == "json":
+        summary = scan_summary(report, account=runtime.account, region=runtime.region)
+        out.write(json.dumps(summary, indent=2) + "\n")
+    else:
+        out.write("\n".join(findings_table(report, show_all=args.all)) + "\n")
+    return EXIT_FINDINGS if report.open_findings else EXIT_OK
+
+
+# --- revert -------------------------------------------------------------------------------
+
+
+def run_revert(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from frontguard.aws import CLIENT_CONFIG
+    from frontguard.revert import Scope, render, revert
+    from frontguard.runtime import ClusterConnector
+
+    if args.object:
+        try:
+            scope = Scope.parse_object(args.cluster, args.object)
+        except ValueError as error:
+            raise ConfigurationError(str(error)) from error
+        if args.namespace and args.namespace != scope.namespace:
+            raise ConfigurationError("--namespace and --object name different namespaces")
+    else:
+        scope = Scope(args.cluster, namespace=args.namespace)
+    session = _session(args.region)
+    kube = ClusterConnector(session)(args.cluster)
+    ec2 = session.client("ec2", config=CLIENT_CONFIG)
+    elbv2 = session.client("elbv2", config=CLIENT_CONFIG)
+    result = revert(kube, ec2, elbv2, scope, apply=args.apply)
+    out.write("\n".join(render(result, applied=args.apply)) + "\n")
+    if not args.apply and (result.patches or result.security_groups):
+        err.write("dry run: nothing changed; add --apply to do it\n")
+    return EXIT_OK
+
+
+# --- demo ---------------------------------------------------------------------------------
+
+
+def run_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    try:
+        from sandbox.demo import run
+    except ImportError as error:
+        raise ConfigurationError(
+            "the demo needs the sandbox, which ships with the source checkout (not with the "
+            f"Lambda package): run it from a clone with bin/demo ({error})"
+        ) from error
+    return run(out)
+
+
+# --- entry point --------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="frontguard",
+        description="Keep AWS Load Balancer Controller load balancers behind policy "
+        "security groups.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what the engine does")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    scan = commands.add_parser(
+        "scan",
+        help="classify every controller-made load balancer (audit unless --enforce)",
+        description="Scan the region with your own AWS credentials and EKS access. Exit code "
+        "0: no open findings; 2: findings remain; 1: error.",
+    )
+    scan.add_argument(
+        "--enforce", action="store_true", help="remediate what is not compliant (default: audit)"
+    )
+    scan.add_argument(
+        "--cluster", action="append", metavar="NAME", help="only this cluster (repeatable)"
+    )
+    scan.add_argument("--region", help="AWS region (default: your AWS configuration)")
+    scan.add_argument(
+        "--policy",
+        metavar="FILE",
+        help="policy document (JSON); default: audit, sources = the load balancer's VPC",
+    )
+    scan.add_argument("--output", choices=("table", "json"), default="table")
+    scan.add_argument("--all", action="store_true", help="table: list compliant LBs too")
+    scan.set_defaults(run=run_scan)
+
+    revert = commands.add_parser(
+        "revert",
+        help="undo frontguard's work on a cluster (dry run unless --apply)",
+        description="Restore the annotations frontguard replaced (frontguard.io/replaced) so "
+        "the controller brings back its default SG, then delete frontguard's SGs that nothing "
+        "uses any more. Dry run unless --apply.",
+    )
+    revert.add_argument("--cluster", required=True, metavar="NAME")
+    revert.add_argument("--namespace", metavar="NS", help="only objects in this namespace")
+    revert.add_argument(
+        "--object",
+        metavar="KIND/NS/NAME",
+        help="only this object (service/ns/name or ingress/ns/name; its IngressGroup entirely)",
+    )
+    revert.add_argument("--region", help="AWS region (default: your AWS configuration)")
+    revert.add_argument("--apply", action="store_true", help="make the changes")
+    revert.set_defaults(run=run_revert)
+
+    demo = commands.add_parser("demo", help="run the demo on the local sandbox")
+    demo.set_defaults(run=run_demo)
+    return parser
+
+
+def _configure_logging(verbose: bool) -> None:
+    root = logging.getLogger()
+    if root.handlers:  # embedded (tests, another tool): leave its logging alone
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+    logging.getLogger("frontguard").setLevel(logging.INFO if verbose else logging.ERROR)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from botocore.exceptions import BotoCoreError
+
+    args = build_parser().parse_args(argv)
+    _configure_logging(args.verbose)
+    run: Callable[[argparse.Namespace, TextIO, TextIO], int] = args.run
+    try:
+        return run(args, sys.stdout, sys.stderr)
+    except FrontguardError as error:
+        sys.stderr.write(f"frontguard: error: {error}\n")
+    except BotoCoreError as error:  # no credentials, no endpoint, ...
+        sys.stderr.write(f"frontguard: error: AWS: {error}\n")
+    except KeyboardInterrupt:
+        sys.stderr.write("frontguard: interrupted\n")
+    return EXIT_ERROR

@@ -1,0 +1,453 @@
+"""Undo frontguard's work on one cluster: give the load balancers back to the controller.
+
+For each Service/Ingress carrying ``frontguard.io/replaced`` (the annotations frontguard
+replaced, as JSON ``{annotation: previous value or null}``), one JSON merge patch restores the
+previous values (``null`` removes an annotation) and drops the record, so the controller
+brings back its own default security group. An IngressGroup is reverted as a whole: a partial
+revert would leave members with different ``security-groups`` values and stop the whole group
+from reconciling. Then frontguard's own SGs (tag ``frontguard.io/managed-by=frontguard``) that
+no load balancer and no annotation uses any more are deleted; one still attached is kept until
+the controller has reconciled. SGs frontguard did not tag are never touched.
+
+:func:`plan_revert` reads and decides (no change); :func:`apply_revert` carries the plan out.
+Adapters take their clients as arguments: the CLI hands in the user's own.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from botocore.exceptions import ClientError
+
+from frontguard import aws, plan
+from frontguard import tags as t
+from frontguard.aws_errors import error_code, translate
+from frontguard.errors import NotFoundError
+from frontguard.kube import (
+    CORE,
+    NETWORKING,
+    KubeClient,
+    KubeObject,
+    ObjectPath,
+    ingress_path,
+    service_path,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_elbv2 import ElasticLoadBalancingv2Client
+
+logger = logging.getLogger(__name__)
+
+# The annotations frontguard writes; only these are restored from the record.
+SG_ANNOTATIONS = frozenset(
+    {t.INGRESS_SG_ANNOTATION, t.FRONTEND_NLB_SG_ANNOTATION, t.SERVICE_SG_ANNOTATION}
+)
+RESTORABLE = SG_ANNOTATIONS | {t.INGRESS_BACKEND_ANNOTATION, t.SERVICE_BACKEND_ANNOTATION}
+STILL_ATTACHED = "still attached; re-run after the controller reconciles"
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which objects to revert: the whole cluster, one namespace, or one object."""
+
+    cluster: str
+    namespace: str | None = None
+    kind: str | None = None  # "service" | "ingress", with ``name``
+    name: str | None = None
+
+    @classmethod
+    def parse_object(cls, cluster: str, text: str) -> Scope:
+        """``kind/namespace/name``, kind ``service``/``svc`` or ``ingress``/``ing``."""
+        parts = text.split("/")
+        kinds = {"service": "service", "svc": "service", "ingress": "ingress", "ing": "ingress"}
+        if len(parts) != 3 or not all(parts) or parts[0].lower() not in kinds:
+            raise ValueError(
+                f"--object expects kind/namespace/name with kind service or ingress, got {text!r}"
+            )
+        return cls(cluster, parts[1], kinds[parts[0].lower()], parts[2])
+
+    def selects(self, kind: str, obj: KubeObject) -> bool:
+        meta = obj.get("metadata", {})
+        if self.namespace is not None and meta.get("namespace") != self.namespace:
+            return False
+        return self.kind is None or (kind == self.kind and meta.get("name") == self.name)
+
+    def describe(self) -> str:
+        if self.kind is not None:
+            return f"{self.kind} {self.namespace}/{self.name} in cluster {self.cluster}"
+        if self.namespace is not None:
+            return f"namespace {self.namespace} in cluster {self.cluster}"
+        return f"cluster {self.cluster}"
+
+
+class SgAction(StrEnum):
+    DELETE = "delete"
+    DELETED = "deleted"
+    KEPT = "kept"
+    GONE = "gone"
+
+
+@dataclass(frozen=True)
+class ObjectRevert:
+    """One object's restore: the merge patch, or why it is left alone."""
+
+    kind: str  # "service" | "ingress"
+    namespace: str
+    name: str
+    patch: dict[str, str | None]
+    group: str | None = None
+    skipped: str | None = None  # reason the object is left as it is
+
+    @property
+    def ref(self) -> str:
+        return f"{self.kind}/{self.namespace}/{self.name}"
+
+    @property
+    def path(self) -> ObjectPath:
+        if self.kind == "service":
+            return service_path(self.namespace, self.name)
+        return ingress_path(self.namespace, self.name)
+
+    def describe_patch(self) -> str:
+        changes = []
+        for key, value in sorted(self.patch.items()):
+            if key == t.REPLACED_ANNOTATION:
+                continue
+            changes.append(f"{key}={value}" if value is not None else f"remove {key}")
+        changes.append(f"remove {t.REPLACED_ANNOTATION}")
+        return "; ".join(changes)
+
+
+@dataclass
+class SgRevert:
+    group_id: str
+    load_balancer_arn: str | None
+    owner: str | None
+    action: SgAction
+    reason: str
+
+
+@dataclass
+class RevertPlan:
+    scope: Scope
+    objects: list[ObjectRevert] = field(default_factory=list)
+    security_groups: list[SgRevert] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def patches(self) -> list[ObjectRevert]:
+        return [o for o in self.objects if o.skipped is None]
+
+
+# --- reading the cluster ------------------------------------------------------------------
+
+
+def _ingress_groups(kube: KubeClient, ingresses: Iterable[KubeObject]) -> dict[str, str]:
+    """IngressGroup name per ``ns/name``: the annotation, or the class's IngressClassParams."""
+    params_group: dict[str, str] = {}
+    for ingress_class in kube.ingress_classes():
+        spec = ingress_class.get("spec", {})
+        ref = spec.get("parameters") or {}
+        if spec.get("controller") != t.ALB_CONTROLLER or ref.get("kind") != "IngressClassParams":
+            continue
+        try:
+            params = kube.ingress_class_params(ref["name"])
+        except NotFoundError:
+            continue
+        name = params.get("spec", {}).get("group", {}).get("name")
+        if name:
+            params_group[ingress_class["metadata"]["name"]] = name
+    groups: dict[str, str] = {}
+    for ingress in ingresses:
+        class_name = ingress.get("spec", {}).get("ingressClassName") or plan.annotations_of(
+            ingress
+        ).get("kubernetes.io/ingress.class")
+        group = plan.annotations_of(ingress).get(t.INGRESS_GROUP_ANNOTATION) or params_group.get(
+            class_name or ""
+        )
+        if group:
+            groups[plan.object_id(ingress)] = group
+    return groups
+
+
+def _record(obj: KubeObject) -> dict[str, str | None] | str:
+    """The parsed ``frontguard.io/replaced`` record, or a problem description."""
+    text = plan.annotations_of(obj).get(t.REPLACED_ANNOTATION, "")
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return f"{t.REPLACED_ANNOTATION} is not valid JSON: left alone"
+    if not isinstance(data, dict) or not all(
+        isinstance(v, str | None) and isinstance(k, str) for k, v in data.items()
+    ):
+        return f"{t.REPLACED_ANNOTATION} is not an object of annotation values: left alone"
+    return {k: v for k, v in data.items() if k in RESTORABLE}
+
+
+def _object_revert(kind: str, obj: KubeObject, ours: set[str], group: str | None) -> ObjectRevert:
+    meta = obj.get("metadata", {})
+    namespace, name = meta.get("namespace", ""), meta.get("name", "")
+    record = _record(obj)
+    if isinstance(record, str):
+        return ObjectRevert(kind, namespace, name, {}, group, skipped=record)
+    annotations = plan.annotations_of(obj)
+    for key in sorted(record.keys() & SG_ANNOTATIONS):
+        if not set(plan.split_list(annotations.get(key))) & ours:
+            # Someone set their own SGs since: restoring would undo their change.
+            return ObjectRevert(
+                kind,
+                namespace,
+                name,
+                {},
+                group,
+                skipped=f"{key} no longer names a frontguard security group "
+                f"(now: {annotations.get(key) or 'absent'}): changed since frontguard patched it",
+            )
+    patch: dict[str, str | None] = {**record, t.REPLACED_ANNOTATION: None}
+    return ObjectRevert(kind, namespace, name, patch, group)
+
+
+def _after(obj: KubeObject, revert: ObjectRevert | None) -> Mapping[str, str]:
+    annotations = dict(plan.annotations_of(obj))
+    if revert is not None and revert.skipped is None:
+        for key, value in revert.patch.items():
+            if value is None:
+                annotations.pop(key, None)
+            else:
+                annotations[key] = value
+    return annotations
+
+
+def plan_revert(
+    kube: KubeClient,
+    ec2: EC2Client,
+    elbv2: ElasticLoadBalancingv2Client,
+    scope: Scope,
+) -> RevertPlan:
+    """What revert would do for ``scope``; reads only."""
+    result = RevertPlan(scope)
+    services = list(kube.list_paged(f"{CORE}/services"))
+    ingresses = list(kube.list_paged(f"{NETWORKING}/ingresses"))
+    ours = {
+        g.id: g
+        for g in aws.iter_frontguard_security_groups(ec2)
+        if g.tags.get(t.FG_CLUSTER_TAG) == scope.cluster
+    }
+    group_of = _ingress_groups(kube, ingresses)
+
+    # An IngressGroup is reverted whole: any member in scope brings in every member.
+    selected_groups = {
+        group_of[plan.object_id(i)]
+        for i in ingresses
+        if scope.selects("ingress", i)
+        and t.REPLACED_ANNOTATION in plan.annotations_of(i)
+        and plan.object_id(i) in group_of
+    }
+    reverts: dict[str, ObjectRevert] = {}
+    for service in services:
+        if scope.selects("service", service) and t.REPLACED_ANNOTATION in plan.annotations_of(
+            service
+        ):
+            reverts["service/" + plan.object_id(service)] = _object_revert(
+                "service", service, set(ours), None
+            )
+    for ingress in ingresses:
+        group = group_of.get(plan.object_id(ingress))
+        in_scope = scope.selects("ingress", ingress) or group in selected_groups
+        if in_scope and t.REPLACED_ANNOTATION in plan.annotations_of(ingress):
+            if group is not None and not scope.selects("ingress", ingress):
+                result.notes.append(
+                    f"ingress/{plan.object_id(ingress)} is reverted too: it is a member of "
+                    f"IngressGroup {group}, which is reverted as a whole"
+                )
+            reverts["ingress/" + plan.object_id(ingress)] = _object_revert(
+                "ingress", ingress, set(ours), group
+            )
+    _check_groups(ingresses, group_of, selected_groups, reverts, result)
+    result.objects = sorted(reverts.values(), key=lambda r: r.ref)
+
+    # What annotations name once the patches are in: those SGs must stay.
+    named: dict[str, str] = {}
+    for kind, objects in (("service", services), ("ingress", ingresses)):
+        for obj in objects:
+            after = _after(obj, reverts.get(f"{kind}/{plan.object_id(obj)}"))
+            for key in SG_ANNOTATIONS:
+                for group_id in plan.split_list(after.get(key)):
+                    named.setdefault(group_id, f"{kind}/{plan.object_id(obj)}")
+    owners_in_scope = _owners_in_scope(scope, result.objects)
+    for sg in sorted(ours.values(), key=lambda g: g.id):
+        if owners_in_scope is not None and sg.tags.get(t.OWNER_TAG) not in owners_in_scope:
+            continue
+        result.security_groups.append(_sg_decision(elbv2, sg, named))
+    return result
+
+
+def _check_groups(
+    ingresses: list[KubeObject],
+    group_of: Mapping[str, str],
+    selected: set[str],
+    reverts: dict[str, ObjectRevert],
+    result: RevertPlan,
+) -> None:
+    """Members of one IngressGroup must end with identical SG values, or none is patched."""
+    for group in sorted(selected):
+        members = [i for i in ingresses if group_of.get(plan.object_id(i)) == group]
+        keys = [f"ingress/{plan.object_id(m)}" for m in members]
+        skipped = [reverts[k] for k in keys if k in reverts and reverts[k].skipped]
+        values: dict[str, set[str]] = {}
+        for member, key in zip(members, keys, strict=True):
+            after = _after(member, reverts.get(key))
+            for annotation in SG_ANNOTATIONS:
+                if annotation in after:
+                    values.setdefault(annotation, set()).add(after[annotation])
+        conflicting = sorted(a for a, v in values.items() if len(v) > 1)
+        if not skipped and not conflicting:
+            continue
+        why = (
+            f"member {skipped[0].ref} cannot be restored ({skipped[0].skipped})"
+            if skipped
+            else f"members would end with different {', '.join(conflicting)} values"
+        )
+        for key in keys:
+            if key in reverts and reverts[key].skipped is None:
+                old = reverts[key]
+                reverts[key] = ObjectRevert(
+                    old.kind,
+                    old.namespace,
+                    old.name,
+                    {},
+                    old.group,
+                    skipped=f"IngressGroup {group} left as it is: {why}; fix the members by hand",
+                )
+
+
+def _owners_in_scope(scope: Scope, objects: list[ObjectRevert]) -> set[str] | None:
+    """frontguard SG owner tags the scope covers; ``None`` for a whole cluster."""
+    if scope.namespace is None and scope.kind is None:
+        return None
+    owners = set()
+    for obj in objects:
+        owners.add(obj.ref)
+        owners.add(f"{obj.ref} (frontend NLB)")
+        if obj.group is not None:
+            owners.add(f"ingress-group/{obj.group}")
+    return owners
+
+
+def _sg_decision(
+    elbv2: ElasticLoadBalancingv2Client, group: aws.SecurityGroup, named: Mapping[str, str]
+) -> SgRevert:
+    arn = group.tags.get(t.LOAD_BALANCER_TAG)
+    owner = group.tags.get(t.OWNER_TAG)
+
+    def decision(action: SgAction, reason: str) -> SgRevert:
+        return SgRevert(group.id, arn, owner, action, reason)
+
+    if group.id in named:
+        return decision(SgAction.KEPT, f"still named by the annotations of {named[group.id]}")
+    if arn:
+        try:
+            lb = aws.describe_load_balancer(elbv2, arn)
+        except NotFoundError:
+            lb = None
+        if lb is not None and group.id in lb.security_groups:
+            return decision(SgAction.KEPT, f"{STILL_ATTACHED} (on {lb.name})")
+    return decision(SgAction.DELETE, "no load balancer and no annotation uses it")
+
+
+# --- carrying it out ----------------------------------------------------------------------
+
+
+def apply_revert(
+    kube: KubeClient,
+    ec2: EC2Client,
+    plan_: RevertPlan,
+    *,
+    on_change: Callable[[str], None] | None = None,
+) -> RevertPlan:
+    """Patch the objects, then delete the unused SGs; returns the plan with what happened."""
+    for obj in plan_.patches:
+        kube.patch_annotations(obj.path, obj.patch)
+        logger.info(
+            "annotations restored",
+            extra={"cluster": plan_.scope.cluster, "owner": obj.ref},
+        )
+        if on_change is not None:
+            on_change(f"restored {obj.ref}: {obj.describe_patch()}")
+    for sg in plan_.security_groups:
+        if sg.action is not SgAction.DELETE:
+            continue
+        try:
+            ec2.delete_security_group(GroupId=sg.group_id)
+        except ClientError as error:
+            code = error_code(error)
+            if code in ("DependencyViolation", "InvalidGroup.InUse"):
+                sg.action, sg.reason = SgAction.KEPT, STILL_ATTACHED
+                continue
+            if code == "InvalidGroup.NotFound":
+                sg.action, sg.reason = SgAction.GONE, "already deleted"
+                continue
+            raise translate(error, f"delete SG {sg.group_id}") from error
+        sg.action, sg.reason = SgAction.DELETED, "deleted: no load balancer uses it"
+        logger.info(
+            "frontguard SG deleted",
+            extra={"security_group_id": sg.group_id, "load_balancer_arn": sg.load_balancer_arn},
+        )
+        if on_change is not None:
+            on_change(f"deleted {sg.group_id}")
+    return plan_
+
+
+def revert(
+    kube: KubeClient,
+    ec2: EC2Client,
+    elbv2: ElasticLoadBalancingv2Client,
+    scope: Scope,
+    *,
+    apply: bool,
+) -> RevertPlan:
+    """Plan, and with ``apply`` carry out, the revert of ``scope``."""
+    planned = plan_revert(kube, ec2, elbv2, scope)
+    if apply:
+        apply_revert(kube, ec2, planned)
+    return planned
+
+
+def render(plan_: RevertPlan, *, applied: bool) -> list[str]:
+    """Human-readable lines: what revert did, or would do."""
+    verb = "" if applied else "would "
+    lines = [f"frontguard revert: {plan_.scope.describe()}" + ("" if applied else " (dry run)")]
+    if not plan_.objects:
+        lines.append(f"  no object carries {t.REPLACED_ANNOTATION}: no annotation to restore")
+    for obj in plan_.objects:
+        if obj.skipped is not None:
+            lines.append(f"  skip     {obj.ref}: {obj.skipped}")
+        else:
+            lines.append(f"  {verb}restore {obj.ref}: {obj.describe_patch()}")
+    lines.extend(f"  note: {note}" for note in plan_.notes)
+    if not plan_.security_groups:
+        lines.append("  no frontguard security group in scope")
+    for sg in plan_.security_groups:
+        lb = sg.load_balancer_arn.split("/")[-2] if sg.load_balancer_arn else "?"
+        if sg.action is SgAction.DELETE:
+            text = f"{verb}delete {sg.group_id} (load balancer {lb}): {sg.reason}"
+        elif sg.action is SgAction.KEPT and not applied and plan_.patches:
+            text = (
+                f"keep {sg.group_id} (load balancer {lb}) for now: {sg.reason}; "
+                "it is deleted by a later `revert --apply` once the controller has reconciled"
+            )
+        else:
+            text = f"{sg.action.value} {sg.group_id} (load balancer {lb}): {sg.reason}"
+        lines.append(f"  {text}")
+    if plan_.patches:
+        lines.append(
+            "  note: a scheduled frontguard scan in enforce mode remediates these load balancers "
+            "again; switch the policy to audit or exempt the objects (frontguard.io/exempt) first"
+        )
+    return lines

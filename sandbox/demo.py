@@ -1,0 +1,349 @@
+"""The demo (``frontguard demo``, ``bin/demo``): frontguard's event path on the sandbox.
+
+One cluster, ``prod``, with what a real one holds: an ALB Ingress, an NLB Service, an
+IngressGroup of two Ingresses in two namespaces, an NLB created without security groups, an
+exempt Service, an Ingress whose owner restricted its sources (partly beyond the policy), an
+Ingress managed by Argo CD, and a load balancer Terraform made. Each ``CreateLoadBalancer``
+event goes through the production code (``frontguard.events_flow.handle_event`` with the
+production runtime, pointed at moto by ``AWS_ENDPOINT_URL``); then someone reverts one
+IngressGroup member's annotation before the controller reconciles; the LBC simulator
+reconciles; the verification requests frontguard queued are verified; a table says what
+happened to each load balancer, and an audit scan summarises the account.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, TextIO
+
+import boto3
+
+from sandbox.aws import REGION, published_messages
+from sandbox.kube import INGRESSES
+from sandbox.scenario import Owned, Sandbox
+
+if TYPE_CHECKING:
+    from frontguard.runtime import Runtime
+
+    from sandbox.lbc import LoadBalancer
+
+POLICY: dict[str, Any] = {
+    "mode": "enforce",
+    "rules": [{"scheme": "internet-facing", "sources": ["203.0.113.0/24", "198.51.100.0/24"]}],
+    "default_sources": ["vpc"],
+    # The demo compresses time: verify at once, re-check twice without waiting.
+    "verify_delay_seconds": 0,
+    "verify_backoff_seconds": [0, 0],
+}
+INGRESS_SG = "alb.ingress.kubernetes.io/security-groups"
+ARGO_TRACKING = "argocd.argoproj.io/tracking-id"
+MAX_VERIFY_ROUNDS = 10
+
+
+@dataclass
+class Subject:
+    """One load balancer of the demo and what happened to it."""
+
+    label: str  # what it is, in words
+    owner: str
+    arn: str
+    name: str
+    event: dict[str, Any]
+    outcome: str = ""
+    why: str = ""
+    verification: str = ""
+    verification_reason: str = ""
+
+
+def _wire(sandbox: Sandbox) -> tuple[Runtime, str, str]:
+    """The production runtime against the sandbox, as the Lambdas build it."""
+    from frontguard.policy import Policy
+    from frontguard.runtime import build_runtime
+    from frontguard.settings import Settings
+
+    topic_arn = sandbox.sns_topic("frontguard-alerts").arn
+    queue_url = sandbox.sqs_queue("frontguard-verify").url
+    settings = Settings(
+        policy_json=json.dumps(POLICY),
+        policy_parameter=None,
+        alert_topic_arn=topic_arn,
+        verify_queue_url=queue_url,
+        state_table=None,
+        discovery_delays=(0.0, 0.0),
+    )
+    session = boto3.Session(
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",  # noqa: S106 - moto accepts anything
+    )
+    runtime = build_runtime(
+        settings, session=session, policy=Policy.from_document(POLICY), sleep=lambda _: None
+    )
+    return runtime, topic_arn, queue_url
+
+
+def _owned(label: str, owner: str, owned: Owned) -> Subject:
+    lb = owned.load_balancer
+    return Subject(label, owner, lb.arn, lb.name, owned.event)
+
+
+def _foreign(label: str, lb: LoadBalancer) -> Subject:
+    return Subject(label, "none (Terraform)", lb.arn, lb.name, lb.event)
+
+
+def build_cluster(sandbox: Sandbox) -> tuple[list[Subject], Owned]:
+    """Cluster ``prod`` and its load balancers, as the controller created them."""
+    prod = sandbox.cluster("prod")
+    shared = prod.ingress_group("shared", members=["team-a/one", "team-b/two"], ports=[443])
+    subjects = [
+        _owned("ALB Ingress", "ingress/shop/web", prod.ingress("shop/web", ports=[80, 443])),
+        _owned(
+            "NLB Service",
+            "service/payments/api",
+            prod.service("payments/api", ports=[("TCP", 443)]),
+        ),
+        _owned("IngressGroup, 2 namespaces", "ingress-group/shared", shared),
+        _owned(
+            "NLB created without SGs",
+            "service/legacy/api",
+            prod.service("legacy/api", ports=[("TCP", 443)], security_groups=False),
+        ),
+        _owned(
+            "exempt Service",
+            "service/shop/vip",
+            prod.service(
+                "shop/vip",
+                ports=[("TCP", 443)],
+                annotations={"frontguard.io/exempt": "SEC-42: partner VPN, approved"},
+            ),
+        ),
+        _owned(
+            "owner-restricted Ingress",
+            "ingress/shop/admin",
+            prod.ingress(
+                "shop/admin", ports=[443], inbound_cidrs=["203.0.113.10/32", "192.0.2.0/24"]
+            ),
+        ),
+        _owned(
+            "Argo CD-managed Ingress",
+            "ingress/catalog/web",
+            prod.ingress(
+                "catalog/web",
+                ports=[443],
+                annotations={ARGO_TRACKING: "catalog:networking.k8s.io/Ingress:catalog/web"},
+            ),
+        ),
+        _foreign("not made by the controller", sandbox.foreign_load_balancer("terraform-lb")),
+    ]
+    return subjects, shared
+
+
+def revert_by_hand(sandbox: Sandbox, shared: Owned) -> str:
+    """Someone sets team-b/two's SG annotation back to their own SG before the controller runs.
+
+    The Kubernetes emulator keeps no managedFields; record the entry the API server would write
+    for ``kubectl edit``, so verification can say who did it.
+    """
+    prod = shared.cluster
+    team_sg: str = sandbox.client("ec2").create_security_group(
+        GroupName="team-b-legacy", Description="team-b's old SG", VpcId=prod.vpc_id
+    )["GroupId"]
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    prod.kube.patch_object(
+        INGRESSES,
+        "team-b",
+        "two",
+        {
+            "metadata": {
+                "annotations": {INGRESS_SG: team_sg},
+                "managedFields": [
+                    {
+                        "manager": "kubectl-edit",
+                        "operation": "Update",
+                        "apiVersion": "networking.k8s.io/v1",
+                        "time": now,
+                        "fieldsV1": {"f:metadata": {"f:annotations": {f"f:{INGRESS_SG}": {}}}},
+                    }
+                ],
+            }
+        },
+    )
+    return team_sg
+
+
+def verify_all(runtime: Runtime, queue_url: str, sandbox: Sandbox) -> dict[str, tuple[str, str]]:
+    """Run every queued verification request (re-checks included) to its final outcome."""
+    from frontguard.verify import PENDING, verify
+    from frontguard.verify_queue import VerifyRequest
+
+    sqs = sandbox.client("sqs")
+    final: dict[str, tuple[str, str]] = {}
+    for _ in range(MAX_VERIFY_ROUNDS):
+        messages = []
+        while batch := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get(
+            "Messages", []
+        ):
+            for message in batch:
+                messages.append(message["Body"])
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        if not messages:
+            break
+        for body in messages:
+            request = VerifyRequest.from_json(body)
+            result = verify(runtime.engine, request)
+            if result.outcome != PENDING:
+                final[request.load_balancer_arn] = (result.outcome, result.reason)
+    return final
+
+
+def _attached(sandbox: Sandbox, runtime: Runtime, subject: Subject) -> str:
+    from frontguard import aws
+
+    described = sandbox.client("elbv2").describe_load_balancers(LoadBalancerArns=[subject.arn])
+    on_lb = described["LoadBalancers"][0].get("SecurityGroups") or []
+    ours = aws.find_security_group(runtime.engine.ec2, subject.arn)
+    if ours is not None and ours.id in on_lb:
+        return f"yes {ours.id}"
+    if not on_lb:
+        return "no: NLB has no SG"
+    if ours is not None:
+        return f"no: {ours.id} not attached"
+    return "no: its own SGs"
+
+
+def _shorten(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _why(subject: Subject, alerts: dict[tuple[str, str], dict[str, Any]]) -> str:
+    remediated = alerts.get((subject.arn, "remediated"))
+    if subject.verification == "verified":
+        rules = remediated.get("planned_rules", []) if remediated else []
+        sources = sorted({r.rsplit(" from ", 1)[1] for r in rules})
+        beyond = remediated.get("beyond_policy", []) if remediated else []
+        text = f"admits {', '.join(sources)}"
+        if beyond:
+            text += f" (owner also asked {', '.join(beyond)}: beyond policy, refused)"
+        return text
+    if subject.verification == "verification-failed":
+        if "conflicting" in subject.verification_reason:
+            return "a member was reverted by hand: the controller reports conflicting SGs"
+        return _shorten(subject.verification_reason, 90)
+    if subject.outcome == "needs-recreation":
+        return "created without SGs, can never get one: recreate it (alert sent)"
+    if subject.outcome == "gitops-pending":
+        return "Argo CD would revert a patch: annotations to commit sent in an alert"
+    return subject.why
+
+
+def read_alerts(topic_arn: str) -> list[dict[str, Any]]:
+    """Published alerts: the JSON body, plus ``subject`` and ``email`` (the plain text SNS
+    sends email subscribers of a ``MessageStructure="json"`` message)."""
+    alerts = []
+    for message in published_messages(topic_arn):
+        structured = json.loads(message["Message"])
+        if "default" in structured:  # MessageStructure="json"
+            body = json.loads(structured["default"])
+            email = structured.get("email") or structured["default"]
+        else:
+            body, email = structured, message["Message"]
+        alerts.append({**body, "subject": message.get("Subject"), "email": email})
+    return alerts
+
+
+def _demo(sandbox: Sandbox, out: TextIO) -> int:
+    from frontguard.alerts import LogOnlyAlerts
+    from frontguard.cli import render_table, scan_summary
+    from frontguard.events_flow import handle_event
+    from frontguard.policy import Mode
+    from frontguard.scan import scan
+
+    started = time.monotonic()
+    out.write("frontguard demo: moto + a Kubernetes emulator + the LBC simulator, on loopback\n\n")
+    subjects, shared = build_cluster(sandbox)
+    runtime, topic_arn, queue_url = _wire(sandbox)
+    out.write(
+        f"1. Cluster prod: the controller created {len(subjects) - 1} load balancers, "
+        "Terraform one more. Policy: enforce; internet-facing LBs admit 203.0.113.0/24 and "
+        "198.51.100.0/24.\n\n2. CloudTrail CreateLoadBalancer events -> frontguard:\n"
+    )
+    for subject in subjects:
+        result = handle_event(runtime, subject.event)
+        subject.outcome, subject.why = result["outcome"], result["reason"]
+        out.write(f"   {subject.owner:<24} {subject.outcome:<17} {_shorten(subject.why, 70)}\n")
+
+    team_sg = revert_by_hand(sandbox, shared)
+    out.write(
+        f"\n3. Before the controller reconciles, someone runs kubectl edit and sets team-b/two's "
+        f"{INGRESS_SG} back to {team_sg}.\n"
+        "4. The controller reconciles (LBC simulator).\n"
+    )
+    shared.cluster.lbc.reconcile()
+
+    final = verify_all(runtime, queue_url, sandbox)
+    for subject in subjects:
+        subject.verification, subject.verification_reason = final.get(subject.arn, ("", ""))
+    out.write(
+        f"5. frontguard verifies the {len(final)} queued requests (re-checks included): "
+        f"{sum(v == 'verified' for v, _ in final.values())} verified, "
+        f"{sum(v == 'verification-failed' for v, _ in final.values())} failed.\n\n"
+    )
+
+    messages = read_alerts(topic_arn)
+    alerts = {(a["load_balancer_arn"], a["outcome"]): a for a in messages}
+    rows = []
+    for subject in subjects:
+        outcome = subject.verification or subject.outcome
+        rows.append(
+            [
+                subject.name,
+                subject.owner,
+                outcome,
+                _shorten(_why(subject, alerts), 96),
+                _attached(sandbox, runtime, subject),
+            ]
+        )
+    headers = ["LOAD BALANCER", "OWNER", "OUTCOME", "WHY", "FRONTGUARD SG ON LB"]
+    table = render_table(headers, rows)
+    out.write("\n".join(table) + "\n\n")
+
+    failed = [a for a in messages if a["outcome"] == "verification-failed"]
+    for alert in failed:
+        out.write("The verification-failed alert, as an email subscriber reads it:\n")
+        out.write(f"  Subject: {alert['subject']}\n\n")
+        out.write("".join(f"  {line}\n" if line else "\n" for line in alert["email"].splitlines()))
+        out.write("\n")
+
+    # What `frontguard scan --output json` reports now (audit: the scan changes nothing).
+    audit = replace(
+        runtime.engine,
+        policy=runtime.engine.policy.model_copy(update={"mode": Mode.AUDIT}),
+        alerts=LogOnlyAlerts(),
+        verify=None,
+    )
+    report = scan(audit)
+    summary = scan_summary(report, account=runtime.account, region=runtime.region)
+    summary.pop("items")
+    summary["open"] = [
+        {"load_balancer": i.name, "owner": i.owner, "outcome": i.outcome.value}
+        for i in report.open_findings
+    ]
+    out.write("6. `frontguard scan --output json` (audit) now reports, items left out:\n")
+    out.write(json.dumps(summary, indent=2) + "\n\n")
+    out.write(
+        f"{len(messages)} alerts published to {topic_arn.rsplit(':', 1)[1]}; demo finished in "
+        f"{time.monotonic() - started:.1f} s.\n"
+    )
+    return 0
+
+
+def run(out: TextIO, *, sandbox: Sandbox | None = None) -> int:
+    """Run the demo, writing to ``out``; in a sandbox of its own unless one is handed in."""
+    if sandbox is not None:
+        return _demo(sandbox, out)
+    with Sandbox() as own:
+        return _demo(own, out)
