@@ -1,8 +1,9 @@
 """Alerts (DESIGN.md, "Contracts"): a JSON body for machines, a short subject for humans.
 
 The body always carries ``outcome``, ``load_balancer_arn``, ``cluster``, ``owner``,
-``account``, ``region`` and ``detail``; ``summary``, ``why`` and ``fix`` make it readable in
-an email client.
+``account``, ``region`` and ``detail``; ``summary``, ``why`` and ``fix`` say it in words.
+SNS delivers that JSON to every subscriber except email, which gets :func:`render_text` of
+the same body (``MessageStructure="json"``).
 """
 
 from __future__ import annotations
@@ -56,11 +57,15 @@ class Alert:
     data: Mapping[str, Any] = field(default_factory=dict)
 
     def subject(self) -> str:
-        name = self.load_balancer_arn.split("/")[-2] if "/" in self.load_balancer_arn else ""
+        """One line for a human, within SNS's limit: ASCII, no control characters."""
+        if self.owner is not None:
+            about = self.owner.describe()
+        else:
+            about = self.load_balancer_arn.split("/")[-2] if "/" in self.load_balancer_arn else ""
         where = f" in {self.cluster}" if self.cluster else ""
-        text = f"frontguard {self.outcome.value}: {name or self.load_balancer_arn}{where}"
-        # SNS subjects: ASCII, no line breaks, at most 100 characters.
-        text = text.encode("ascii", "replace").decode().replace("\n", " ")
+        text = f"frontguard {self.outcome.value}: {about or self.load_balancer_arn}{where}"
+        text = "".join(c if c.isprintable() else " " for c in text)
+        text = text.encode("ascii", "replace").decode()
         return text if len(text) <= SUBJECT_LIMIT else text[: SUBJECT_LIMIT - 3] + "..."
 
     def body(self, *, account: str, region: str) -> dict[str, Any]:
@@ -82,8 +87,97 @@ class Alert:
         }
 
 
+_BODY_KEYS = frozenset(
+    {"outcome", "load_balancer_arn", "cluster", "owner", "account", "region", "detail"}
+    | {"summary", "why", "fix", "time", "findings"}
+)
+_HEADLINES: Mapping[str, str] = {
+    Outcome.REMEDIATED: "frontguard put a load balancer behind the policy security group",
+    Outcome.VERIFIED: "A load balancer is verified behind the policy security group",
+    Outcome.VERIFICATION_FAILED: "A load balancer is still not behind the policy security group",
+    Outcome.NEEDS_RECREATION: "A load balancer must be recreated to get a security group",
+    Outcome.GITOPS_PENDING: "Annotations must be committed to a GitOps repository",
+    Outcome.CONFLICT: "frontguard stopped: something keeps undoing its change",
+    Outcome.DRIFT: "A load balancer's protection drifted",
+    Outcome.AUDIT_FINDING: "A load balancer does not follow the policy (audit)",
+    Outcome.ERROR: "frontguard could not finish",
+}
+
+
+def describe_owner(owner: Mapping[str, Any] | None) -> str:
+    """``Ingress shop/web``, ``IngressGroup shared``, ``Service infra/dns`` (for humans)."""
+    if not owner:
+        return "unknown"
+    kind = str(owner.get("kind"))
+    if kind == "ingress-group":
+        return f"IngressGroup {owner.get('group')} (every Ingress with that group.name)"
+    names = {"ingress": "Ingress", "service": "Service", "gateway": "Gateway"}
+    text = f"{names.get(kind, kind)} {owner.get('namespace')}/{owner.get('name')}"
+    return text + (" (its frontend NLB)" if owner.get("frontend_nlb") else "")
+
+
+def _indent(text: str, prefix: str = "  ") -> str:
+    return "\n".join(prefix + line if line else line for line in text.splitlines())
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return ", ".join(_value(v) for v in value) or "none"
+    if isinstance(value, Mapping):
+        return "; ".join(f"{k}: {_value(v)}" for k, v in value.items())
+    return str(value)
+
+
+def render_text(body: Mapping[str, Any]) -> str:
+    """The alert as plain text for an email reader: what happened, where, why, the fix."""
+    outcome = str(body.get("outcome"))
+    lines = [
+        _HEADLINES.get(outcome, f"frontguard: {outcome}") + f" ({outcome})",
+        "",
+        "What happened:",
+        _indent(str(body.get("detail") or "")),
+        "",
+        f"Load balancer:      {body.get('load_balancer_arn')}",
+        f"Kubernetes object:  {describe_owner(body.get('owner'))}",
+        f"Cluster:            {body.get('cluster') or 'unknown'}",
+        f"Account / region:   {body.get('account')} / {body.get('region')}",
+    ]
+    if body.get("security_group_id"):
+        lines.append(f"Security group:     {body['security_group_id']}")
+    if body.get("why"):
+        lines += ["", "Why it matters:", _indent(str(body["why"]))]
+    findings = body.get("findings") or []
+    if findings:
+        lines += ["", "Findings:"]
+        lines += [
+            "  - " + (str(f.get("text")) if isinstance(f, Mapping) else str(f)) for f in findings
+        ]
+    lines += ["", "How to fix:", _indent(str(body.get("fix") or "Nothing to do."))]
+    details = {
+        k: v
+        for k, v in body.items()
+        if k not in _BODY_KEYS and k != "security_group_id" and v not in (None, "", [], {})
+    }
+    if details:
+        lines += ["", "Details:"]
+        lines += [f"  {key}: {_value(value)}" for key, value in sorted(details.items())]
+    lines += [
+        "",
+        f"Sent by frontguard at {body.get('time')}. Machines read the same alert as JSON "
+        "(the message's default body).",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 class AlertSink(Protocol):
     def publish(self, alert: Alert) -> None: ...
+
+
+def sns_message(body: Mapping[str, Any]) -> str:
+    """An SNS ``MessageStructure="json"`` message: ``default`` is the JSON body (queues,
+    Lambdas, HTTP and email-json subscribers get it); ``email`` is its plain-text rendering."""
+    default = json.dumps(body, indent=2, sort_keys=True, default=str)
+    return json.dumps({"default": default, "email": render_text(json.loads(default))})
 
 
 class SnsAlerts:
@@ -101,7 +195,8 @@ class SnsAlerts:
             self._sns.publish(
                 TopicArn=self._topic_arn,
                 Subject=alert.subject(),
-                Message=json.dumps(body, indent=2, sort_keys=True, default=str),
+                MessageStructure="json",
+                Message=sns_message(body),
             )
         except ClientError as error:
             raise translate(error, "publish alert") from error

@@ -3,12 +3,18 @@
 A patched annotation is a request, not a result. Each check ends in ``verified``, a re-check
 later (bounded backoff), or ``verification-failed`` with a diagnosis a human can act on: the
 controller's own Events quoted, who reverted the annotation, a deleted SG, a group conflict.
+
+Each diagnosis is a :class:`Finding` of a :class:`FindingKind`; decisions (which advice to
+give) branch on the kind, never on the text, which is for humans only.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from frontguard import aws, plan
@@ -26,12 +32,40 @@ PENDING = "pending"
 CONTROLLER_FAILURE_REASONS = frozenset({"FailedDeployModel", "FailedBuildModel"})
 
 
+class FindingKind(StrEnum):
+    """What is wrong, as machines (and the advice below) tell findings apart."""
+
+    SECURITY_GROUP_DELETED = "security-group-deleted"
+    SECURITY_GROUP_NOT_ATTACHED = "security-group-not-attached"
+    MANAGED_SECURITY_GROUP_ATTACHED = "managed-security-group-attached"
+    RULES_CHANGED = "rules-changed"
+    OWNER_DELETED = "owner-deleted"
+    ANNOTATION_REVERTED = "annotation-reverted"
+    GITOPS_MANAGED = "gitops-managed"
+    CONTROLLER_EVENT = "controller-event"
+    GROUP_CONFLICT = "group-conflict"
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: FindingKind
+    text: str  # for humans: never branch on it
+    object: str | None = None  # "namespace/name" of the Kubernetes object it is about
+    data: Mapping[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind.value, "text": self.text, "object": self.object, **self.data}
+
+
 @dataclass(frozen=True)
 class Verification:
     outcome: str  # Outcome value, or "pending" when re-enqueued
     reason: str
-    findings: tuple[str, ...] = ()
+    findings: tuple[Finding, ...] = ()
     data: dict[str, Any] = field(default_factory=dict)
+
+    def kinds(self) -> set[FindingKind]:
+        return {finding.kind for finding in self.findings}
 
 
 def verify(engine: Engine, request: VerifyRequest) -> Verification:
@@ -68,28 +102,38 @@ def verify(engine: Engine, request: VerifyRequest) -> Verification:
         return result
 
     backoff = engine.policy.verify_backoff_seconds
-    if request.attempt < len(backoff) and ours is not None:
+    sg_gone = any(p.kind is FindingKind.SECURITY_GROUP_DELETED for p in problems)
+    if request.attempt < len(backoff) and not sg_gone:
         assert engine.verify is not None
-        engine.verify.enqueue(
-            replace(request, attempt=request.attempt + 1), backoff[request.attempt]
+        delay = backoff[request.attempt]
+        engine.verify.enqueue(replace(request, attempt=request.attempt + 1), delay)
+        logger.info(
+            "not yet verified: re-check scheduled",
+            extra={**context, "problems": [p.text for p in problems], "delay_seconds": delay},
         )
-        logger.info("not yet verified: re-check scheduled", extra={**context, "problems": problems})
-        return Verification(PENDING, "; ".join(problems), tuple(problems))
+        return Verification(PENDING, _join(problems), tuple(problems))
 
-    findings = [*problems, *_diagnose(engine.kube(request.cluster), owner, request)]
-    fix = _fix(owner, request.security_group_id, findings)
-    logger.warning("verification failed", extra={**context, "findings": findings})
+    diagnosis = _diagnose(engine.kube(request.cluster), owner, request)
+    findings = [*problems, *diagnosis.findings]
+    fix = _fix(owner, request.security_group_id, findings, diagnosis.members)
+    logger.warning(
+        "verification failed", extra={**context, "findings": [f.as_dict() for f in findings]}
+    )
     engine.alerts.publish(
         _alert(
             request,
             owner,
             outcome=Outcome.VERIFICATION_FAILED,
-            detail="; ".join(findings),
+            detail=_join(findings),
             findings=findings,
             fix=fix,
         )
     )
-    return Verification(Outcome.VERIFICATION_FAILED.value, "; ".join(findings), tuple(findings))
+    return Verification(Outcome.VERIFICATION_FAILED.value, _join(findings), tuple(findings))
+
+
+def _join(findings: Sequence[Finding]) -> str:
+    return "; ".join(f.text for f in findings)
 
 
 def _attachment_problems(
@@ -97,14 +141,25 @@ def _attachment_problems(
     on_lb: tuple[str, ...],
     attached: dict[str, aws.SecurityGroup],
     ours: aws.SecurityGroup | None,
-) -> list[str]:
+) -> list[Finding]:
+    sg_id = request.security_group_id
     problems = []
-    if ours is None or ours.id != request.security_group_id:
-        problems.append(f"frontguard's security group {request.security_group_id} was deleted")
-    elif request.security_group_id not in on_lb:
+    if ours is None or ours.id != sg_id:
         problems.append(
-            f"the load balancer does not carry frontguard's security group "
-            f"{request.security_group_id} (it has {', '.join(on_lb) or 'none'})"
+            Finding(
+                FindingKind.SECURITY_GROUP_DELETED,
+                f"frontguard's security group {sg_id} was deleted",
+                data={"security_group_id": sg_id},
+            )
+        )
+    elif sg_id not in on_lb:
+        problems.append(
+            Finding(
+                FindingKind.SECURITY_GROUP_NOT_ATTACHED,
+                f"the load balancer does not carry frontguard's security group {sg_id} "
+                f"(it has {', '.join(on_lb) or 'none'})",
+                data={"security_group_id": sg_id, "attached": ",".join(on_lb)},
+            )
         )
     managed = [
         group.id
@@ -114,82 +169,193 @@ def _attachment_problems(
     ]
     if managed:
         problems.append(
-            f"the controller's world-open security group {managed[0]} is still attached"
+            Finding(
+                FindingKind.MANAGED_SECURITY_GROUP_ATTACHED,
+                f"the controller's world-open security group {managed[0]} is still attached",
+                data={"security_group_id": managed[0]},
+            )
         )
     if ours is not None and request.plan_digest and plan_digest(ours.rules) != request.plan_digest:
-        problems.append(f"the rules of {ours.id} no longer match the plan (edited by hand?)")
+        problems.append(
+            Finding(
+                FindingKind.RULES_CHANGED,
+                f"the rules of {ours.id} no longer match the plan (edited by hand?)",
+                data={"security_group_id": ours.id},
+            )
+        )
     return problems
 
 
-def _diagnose(kube: KubeClient, owner: OwnerRef, request: VerifyRequest) -> list[str]:
+@dataclass(frozen=True)
+class _Diagnosis:
+    findings: list[Finding]
+    members: list[tuple[str, str]]  # (namespace, name) of the owner objects found
+
+
+def _diagnose(kube: KubeClient, owner: OwnerRef, request: VerifyRequest) -> _Diagnosis:
     """What the cluster says: annotations, who changed them, the controller's Events."""
     try:
         resolved = resolve_owner(kube, owner)
     except NotFoundError:
-        return ["the owner object no longer exists"]
+        return _Diagnosis(
+            [
+                Finding(
+                    FindingKind.OWNER_DELETED,
+                    f"{owner.describe()} no longer exists; the controller deletes its "
+                    "load balancer",
+                )
+            ],
+            [],
+        )
     sg_key, _ = plan.annotation_keys(owner)
-    findings: list[str] = []
+    since = _parse_time(request.requested_at)
+    findings: list[Finding] = []
+    members: list[tuple[str, str]] = []
     for obj in resolved.objects:
         name = plan.object_id(obj)
+        meta = obj.get("metadata", {})
+        members.append((meta.get("namespace", ""), meta.get("name", "")))
         value = plan.annotations_of(obj).get(sg_key)
         if request.security_group_id not in plan.split_list(value):
-            who = _last_writer(obj, sg_key)
+            manager, when = _last_writer(obj, sg_key)
+            by = f" by {manager}" + (f" at {when}" if when else "") if manager else ""
             findings.append(
-                f"annotation {sg_key} on {name} was reverted"
-                + (f" by {who}" if who else "")
-                + f" (now: {value or 'absent'})"
-            )
-            findings.extend(f"{name} is managed by {m}" for m in plan.gitops_markers(obj))
-        meta = obj.get("metadata", {})
-        for event in kube.events_for(meta.get("namespace", ""), meta.get("name", "")):
-            if event.get("reason") in CONTROLLER_FAILURE_REASONS:
-                findings.append(
-                    f"the controller reported on {name}: {event.get('reason')}: "
-                    f'"{event.get("message", "").strip()}"'
+                Finding(
+                    FindingKind.ANNOTATION_REVERTED,
+                    f"annotation {sg_key} on {name} was reverted{by} (now: {value or 'absent'})",
+                    object=name,
+                    data={
+                        "annotation": sg_key,
+                        "value": value or "",
+                        **({"manager": manager} if manager else {}),
+                        **({"changed_at": when} if when else {}),
+                    },
                 )
-    if owner.kind is OwnerKind.INGRESS_GROUP:
-        values = {plan.annotations_of(o).get(sg_key) for o in resolved.objects}
-        if len(values) > 1:
-            findings.append(
-                f"members of IngressGroup {owner.group} carry different {sg_key} values: "
-                "the whole group stops reconciling"
             )
-    return findings
+            findings.extend(
+                Finding(
+                    FindingKind.GITOPS_MANAGED,
+                    f"{name} is managed by {marker}",
+                    object=name,
+                    data={"marker": marker},
+                )
+                for marker in plan.gitops_markers(obj)
+            )
+        for event in kube.events_for(meta.get("namespace", ""), meta.get("name", "")):
+            if event.get("reason") not in CONTROLLER_FAILURE_REASONS or _older_than(event, since):
+                continue
+            message = str(event.get("message", "")).strip()
+            findings.append(
+                Finding(
+                    FindingKind.CONTROLLER_EVENT,
+                    f'the controller reported on {name}: {event.get("reason")}: "{message}"',
+                    object=name,
+                    data={"reason": str(event.get("reason")), "message": message},
+                )
+            )
+    if owner.kind is OwnerKind.INGRESS_GROUP:
+        values = {
+            plan.object_id(o): plan.annotations_of(o).get(sg_key)
+            for o in resolved.objects
+            if plan.annotations_of(o).get(sg_key) is not None
+        }
+        if len(set(values.values())) > 1:
+            findings.append(
+                Finding(
+                    FindingKind.GROUP_CONFLICT,
+                    f"members of IngressGroup {owner.group} carry different {sg_key} values "
+                    f"({', '.join(f'{k}: {v}' for k, v in sorted(values.items()))}): "
+                    "the whole group stops reconciling",
+                    data={"annotation": sg_key},
+                )
+            )
+    return _Diagnosis(findings, members)
 
 
-def _last_writer(obj: KubeObject, annotation: str) -> str | None:
-    """The most recent field manager other than frontguard that owns the annotation."""
+def _parse_time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def _older_than(event: KubeObject, since: datetime | None) -> bool:
+    """An Event last seen before the patch was requested says nothing about the patch."""
+    seen = _parse_time(event.get("lastTimestamp") or event.get("eventTime"))
+    return since is not None and seen is not None and seen.timestamp() < since.timestamp() - 1
+
+
+def _last_writer(obj: KubeObject, annotation: str) -> tuple[str | None, str | None]:
+    """The most recent field manager other than frontguard that owns the annotation, and when."""
     owners = []
     for entry in obj.get("metadata", {}).get("managedFields") or []:
-        fields = entry.get("fieldsV1", {}).get("f:metadata", {}).get("f:annotations", {})
+        fields = (entry.get("fieldsV1") or {}).get("f:metadata", {}).get("f:annotations", {})
         if f"f:{annotation}" in fields and entry.get("manager") != t.FIELD_MANAGER:
-            owners.append((entry.get("time", ""), entry.get("manager", "unknown")))
+            owners.append((str(entry.get("time") or ""), str(entry.get("manager") or "unknown")))
     if not owners:
-        return None
+        return None, None
     when, manager = max(owners)
-    return f"{manager} at {when}" if when else str(manager)
+    return manager, when or None
 
 
-def _fix(owner: OwnerRef, sg_id: str, findings: list[str]) -> str:
-    sg_key, backend_key = plan.annotation_keys(owner)
-    target = (
-        f"every Ingress of group {owner.group}"
-        if owner.kind is OwnerKind.INGRESS_GROUP
-        else f"{owner.kind.value} {owner.namespace}/{owner.name}"
-    )
-    kind = "service" if owner.kind is OwnerKind.SERVICE else "ingress"
-    command = (
-        f"kubectl annotate {kind} -n {owner.namespace} {owner.name} --overwrite "
-        f'{sg_key}="{sg_id}" {backend_key}="true"'
-        if owner.namespace
-        else f'set {sg_key}: "{sg_id}" and {backend_key}: "true" on each member'
-    )
-    advice = [f"Set on {target} (in its source repository if GitOps manages it): {command}."]
-    if any("deleted" in f for f in findings):
-        advice.append("frontguard recreates its security group on the next scan.")
-    if any("controller reported" in f for f in findings):
+def _fix(
+    owner: OwnerRef, sg_id: str, findings: Sequence[Finding], members: Sequence[tuple[str, str]]
+) -> str:
+    """The advice for a human, chosen by the kinds of the findings."""
+    kinds = {finding.kind for finding in findings}
+    if FindingKind.OWNER_DELETED in kinds:
+        return (
+            "Nothing to fix: the owner object is gone and the controller deletes its load balancer."
+        )
+    advice: list[str] = []
+    if FindingKind.SECURITY_GROUP_DELETED in kinds:
+        advice.append(
+            f"frontguard's security group {sg_id} was deleted (CloudTrail DeleteSecurityGroup "
+            "says by whom). frontguard creates a new one and updates the annotations on its "
+            "next scan; until then the controller cannot reconcile this load balancer."
+        )
+    else:
+        sg_key, backend_key = plan.annotation_keys(owner)
+        kind = "service" if owner.kind is OwnerKind.SERVICE else "ingress"
+        targets = members or (
+            [(owner.namespace, owner.name)] if owner.namespace and owner.name else []
+        )
+        commands = [
+            f"kubectl annotate {kind} -n {namespace} {name} --overwrite "
+            f'{sg_key}="{sg_id}" {backend_key}="true"'
+            for namespace, name in targets
+        ] or [f'set {sg_key}: "{sg_id}" and {backend_key}: "true" on every member']
+        where = (
+            "every member of IngressGroup " + str(owner.group)
+            if owner.kind is OwnerKind.INGRESS_GROUP
+            else owner.describe()
+        )
+        if kinds & {FindingKind.GITOPS_MANAGED, FindingKind.ANNOTATION_REVERTED}:
+            advice.append(
+                f"Commit these annotations to the source of {where} (the tool or person that "
+                "reverted them will otherwise undo a direct change):"
+            )
+            advice.append(f'  {sg_key}: "{sg_id}"')
+            advice.append(f'  {backend_key}: "true"')
+            advice.append("or, when nothing manages it, run:")
+        else:
+            advice.append(f"Set the annotations on {where}:")
+        advice.extend(f"  {command}" for command in commands)
+    if FindingKind.GROUP_CONFLICT in kinds:
+        advice.append(
+            "Every member of the IngressGroup that carries the annotation must carry the "
+            "identical value, or the controller reconciles none of them."
+        )
+    if FindingKind.CONTROLLER_EVENT in kinds:
         advice.append("Fix what the controller's event says; it retries on every change.")
-    return " ".join(advice)
+    if FindingKind.RULES_CHANGED in kinds:
+        advice.append(
+            f"Do not edit {sg_id} by hand: frontguard restores its rules on the next scan; "
+            "change the policy instead."
+        )
+    return "\n".join(advice)
 
 
 def _alert(
@@ -198,7 +364,7 @@ def _alert(
     *,
     outcome: Outcome,
     detail: str,
-    findings: list[str],
+    findings: Sequence[Finding],
     fix: str | None,
 ) -> Alert:
     return Alert(
@@ -210,7 +376,7 @@ def _alert(
         fix=fix,
         data={
             "security_group_id": request.security_group_id,
-            "findings": findings,
+            "findings": [finding.as_dict() for finding in findings],
             "attempts": request.attempt + 1,
         },
     )

@@ -16,6 +16,8 @@ from frontguard.events_flow import handle_event
 from frontguard.policy import Policy
 from frontguard.runtime import Runtime, build_runtime
 from frontguard.settings import Settings
+from frontguard.verify import Verification, verify
+from frontguard.verify_queue import VerifyRequest
 
 from sandbox import Sandbox
 from sandbox.aws import REGION, published_messages
@@ -31,16 +33,37 @@ class Frontguard:
     topic_arn: str
     queue_url: str
     aws_calls: Counter[str] = field(default_factory=Counter)
+    #: (body, DelaySeconds) of every verification request sent to the queue, in order.
+    enqueued: list[tuple[dict[str, Any], int]] = field(default_factory=list)
 
     def deliver(self, event: dict[str, Any]) -> dict[str, str]:
         return handle_event(self.runtime, event)
 
     def alerts(self) -> list[dict[str, Any]]:
-        """Every alert published so far: the JSON body plus ``subject``."""
+        """Every alert published so far: the JSON body (SNS's ``default``) plus ``subject``."""
         return [
-            {**json.loads(m["Message"]), "subject": m.get("Subject")}
+            {**json.loads(_structured(m["Message"])["default"]), "subject": m.get("Subject")}
             for m in published_messages(self.topic_arn)
         ]
+
+    def alert_emails(self) -> list[str]:
+        """The plain-text ``email`` rendering of every alert published so far."""
+        return [_structured(m["Message"])["email"] for m in published_messages(self.topic_arn)]
+
+    def verify(self, request: dict[str, Any]) -> Verification:
+        """One verification request through the domain, as the verify handler runs it."""
+        return verify(self.runtime.engine, VerifyRequest.from_json(json.dumps(request)))
+
+    def run_verifications(self, limit: int = 20) -> list[Verification]:
+        """Run every queued verification request, including re-enqueued ones (use a policy
+        with zero backoff delays), until the queue is empty."""
+        results: list[Verification] = []
+        while requests := self.verification_requests():
+            for request in requests:
+                results.append(self.verify(request))
+                if len(results) > limit:
+                    raise AssertionError(f"verification did not settle: {results}")
+        return results
 
     def verification_requests(self) -> list[dict[str, Any]]:
         sqs = self.sandbox.client("sqs")
@@ -79,14 +102,36 @@ class Frontguard:
         return sum(n for method, n in self.kube_calls().items() if method != "GET")
 
 
-def wire(sandbox: Sandbox, policy: dict[str, Any], *, state_table: bool = True) -> Frontguard:
-    topic_arn = sandbox.sns_topic("frontguard-alerts").arn
-    queue_url = sandbox.sqs_queue("frontguard-verify").url
-    table = None
-    if state_table:
-        table = "frontguard-state"
-        sandbox.client("dynamodb").create_table(
-            TableName=table,
+SNS_PROTOCOLS = frozenset(
+    {"default", "email", "email-json", "sqs", "lambda", "http", "https", "sms", "application"}
+)
+
+
+def _structured(message: str) -> dict[str, str]:
+    """Per protocol, what SNS delivers: a ``MessageStructure="json"`` message as is, a plain
+    message as ``default`` (the scan digest is published plain)."""
+    try:
+        parsed = json.loads(message)
+    except ValueError:
+        parsed = None
+    if (
+        isinstance(parsed, dict)
+        and isinstance(parsed.get("default"), str)
+        and set(parsed) <= SNS_PROTOCOLS
+    ):
+        return {key: str(value) for key, value in parsed.items()}
+    return {"default": message, "email": message}
+
+
+STATE_TABLE = "frontguard-state"
+
+
+def create_state_table(sandbox: Sandbox) -> str:
+    """The DynamoDB state table as CDK creates it (idempotent: several wirings share it)."""
+    dynamodb = sandbox.client("dynamodb")
+    if STATE_TABLE not in dynamodb.list_tables()["TableNames"]:
+        dynamodb.create_table(
+            TableName=STATE_TABLE,
             KeySchema=[
                 {"AttributeName": "pk", "KeyType": "HASH"},
                 {"AttributeName": "sk", "KeyType": "RANGE"},
@@ -97,6 +142,15 @@ def wire(sandbox: Sandbox, policy: dict[str, Any], *, state_table: bool = True) 
             ],
             BillingMode="PAY_PER_REQUEST",
         )
+    return STATE_TABLE
+
+
+def wire(sandbox: Sandbox, policy: dict[str, Any], *, state_table: bool = True) -> Frontguard:
+    """frontguard's production runtime against the sandbox; each call is like a new Lambda
+    container (its own clients and caches) sharing the same topic, queue and state table."""
+    topic_arn = sandbox.sns_topic("frontguard-alerts").arn
+    queue_url = sandbox.sqs_queue("frontguard-verify").url
+    table = create_state_table(sandbox) if state_table else None
     settings = Settings(
         policy_json=json.dumps(policy),
         policy_parameter=None,
@@ -109,16 +163,22 @@ def wire(sandbox: Sandbox, policy: dict[str, Any], *, state_table: bool = True) 
         region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing"
     )
     calls: Counter[str] = Counter()
+    enqueued: list[tuple[dict[str, Any], int]] = []
 
     def count(**kwargs: Any) -> None:
         model = kwargs["model"]
         calls[f"{model.service_model.service_name}.{model.name}"] += 1
 
+    def record_send(**kwargs: Any) -> None:
+        params = kwargs["params"]
+        enqueued.append((json.loads(params["MessageBody"]), int(params.get("DelaySeconds", 0))))
+
     session._session.register("before-call", count)
+    session._session.register("before-parameter-build.sqs.SendMessage", record_send)
     runtime = build_runtime(
         settings, session=session, policy=Policy.from_document(policy), sleep=lambda _: None
     )
-    return Frontguard(sandbox, runtime, topic_arn, queue_url, calls)
+    return Frontguard(sandbox, runtime, topic_arn, queue_url, calls, enqueued)
 
 
 ENFORCE = {
