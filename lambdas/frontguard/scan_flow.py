@@ -43,13 +43,36 @@ def publish_digest(runtime: Runtime, report: ScanReport) -> bool:
         return False
     body = report.digest(account=runtime.account, region=runtime.region)
     subject = f"frontguard: {len(findings)} open findings in {runtime.account} {runtime.region}"
+    message = json.dumps(
+        {"default": json.dumps(body, indent=2, default=str), "email": digest_text(body)}
+    )
     try:
         runtime.session.client("sns", config=CLIENT_CONFIG).publish(
-            TopicArn=topic, Subject=subject[:100], Message=json.dumps(body, indent=2, default=str)
+            TopicArn=topic, Subject=subject[:100], MessageStructure="json", Message=message
         )
     except ClientError as error:
         raise translate(error, "publish scan digest") from error
     return True
+
+
+def digest_text(body: Mapping[str, Any]) -> str:
+    """The digest for an email reader: counts, then the worst open findings first."""
+    lines = [
+        f"frontguard scan of account {body['account']} in {body['region']} "
+        f"({body['mode']} mode): {body['open_findings']} open findings among "
+        f"{body['load_balancers']} load balancers.",
+        "",
+        "By outcome: " + ", ".join(f"{k} {v}" for k, v in sorted(body["by_outcome"].items())),
+        "",
+        "Worst first:",
+    ]
+    lines.extend(
+        f"- [{item['outcome']}] {item['owner'] or item['name']} in {item['cluster']}: "
+        f"{item['reason']}"
+        for item in body["worst"]
+    )
+    lines += ["", "Each finding was alerted on its own once; this digest repeats what is open."]
+    return "\n".join(lines)
 
 
 def handle_drift_event(runtime: Runtime, event: Mapping[str, Any]) -> dict[str, str]:
