@@ -5,19 +5,24 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 
-from frontguard.runtime import Runtime, build_runtime
-from frontguard.settings import Settings
+if TYPE_CHECKING:
+    from frontguard.runtime import Runtime
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 @functools.cache
 def current_runtime() -> Runtime:
+    """Built on the first invocation, not at import: module import stays cheap, and a bad
+    configuration fails the invocation (visible, retried, dead-lettered), not the init."""
+    from frontguard.runtime import build_runtime
+    from frontguard.settings import Settings
+
     return build_runtime(Settings.from_env())
 
 
