@@ -167,7 +167,12 @@ def build_dependencies(compiler: str | None) -> Path:
     prune(staging)
     if compiler:
         _compile(staging, compiler)
-    staging.rename(cached)
+    try:
+        staging.rename(cached)
+    except OSError:
+        if not cached.is_dir():
+            raise
+        shutil.rmtree(staging)  # another build finished first; its tree is the same
     return cached
 
 
