@@ -15,6 +15,8 @@ method, documented with the real AWS behaviour:
   ingress/egress rule (moto deletes it).
 - `_create_load_balancer`: NLB ARNs read ``loadbalancer/net/...`` (moto writes ``/app/`` for
   every type).
+- `_get_security_group_from_id`, `_describe_load_balancers` (speed only): lookups by ID/ARN
+  stop scanning (and copying) every SG or LB, which made thousands of LBs quadratic.
 - `_create_cluster`: EKS clusters report ``resourcesVpcConfig.vpcId``, the VPC of their
   subnets (moto omits it). The endpoint and CA are set per cluster by
   `set_cluster_endpoint` to the cluster's Kubernetes emulator and the sandbox CA.
@@ -38,7 +40,7 @@ from moto.ec2.exceptions import DependencyViolationError
 from moto.ec2.models import ec2_backends
 from moto.ec2.models.security_groups import SecurityGroupBackend
 from moto.eks.models import EKSBackend, eks_backends
-from moto.elbv2.exceptions import InvalidConfigurationRequest
+from moto.elbv2.exceptions import InvalidConfigurationRequest, LoadBalancerNotFoundError
 from moto.elbv2.models import ELBv2Backend, FakeLoadBalancer, elbv2_backends
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
@@ -93,6 +95,10 @@ class MotoServer:
         if self._server is None:
             raise RuntimeError("moto server is not running")
         return f"http://127.0.0.1:{self._server.server_port}"
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
 
     def start(self) -> None:
         if self._server is not None:
@@ -282,7 +288,49 @@ def _create_cluster(original: Method) -> Method:
     return wrapper
 
 
+def _get_security_group_from_id(original: Method) -> Method:
+    """Speed, not fidelity: find an SG by ID with one dict lookup per VPC.
+
+    moto copies every group of every VPC on each lookup, which every SG call makes: seeding
+    thousands of LBs becomes quadratic. Same result, without the copies.
+    """
+
+    @functools.wraps(original)
+    def wrapper(self: Any, group_id: str) -> Any:
+        for groups in list(self.groups.values()):
+            group = groups.get(group_id)
+            if group is not None:
+                return group
+        return None
+
+    return wrapper
+
+
+def _describe_load_balancers(original: Method) -> Method:
+    """Speed, not fidelity: describe LBs by ARN with a dict lookup, not a scan per ARN."""
+
+    @functools.wraps(original)
+    def wrapper(
+        self: ELBv2Backend, arns: list[str] | None, names: list[str] | None
+    ) -> list[FakeLoadBalancer]:
+        if not arns or names:
+            return list(original(self, arns, names))
+        found: list[FakeLoadBalancer] = []
+        for arn in arns:
+            balancer = self.load_balancers.get(arn)
+            if balancer is None:
+                raise LoadBalancerNotFoundError()
+            balancer.activate()
+            if balancer not in found:
+                found.append(balancer)
+        return found
+
+    return wrapper
+
+
 _FIXES: list[tuple[type, str, Callable[[Method], Method]]] = [
+    (ELBv2Backend, "describe_load_balancers", _describe_load_balancers),
+    (SecurityGroupBackend, "get_security_group_from_id", _get_security_group_from_id),
     (ELBv2Backend, "set_security_groups", _set_security_groups),
     (ELBv2Backend, "create_load_balancer", _create_load_balancer),
     (SecurityGroupBackend, "delete_security_group", _delete_security_group),

@@ -350,8 +350,7 @@ class KubeServer:
                     runner, "127.0.0.1", self._requested_port, ssl_context=self._ssl_context
                 )
                 await site.start()
-                sockets = server_sockets(site)
-                self._port = sockets[0].getsockname()[1]
+                self._port = _bound_port(site)
                 self._emulator = emulator
                 self._ready.set()
                 await self._stopping.wait()
@@ -405,8 +404,9 @@ class KubeServer:
         self._call(lambda emulator: emulator.forget())
 
 
-def server_sockets(site: aiohttp.web.TCPSite) -> list[Any]:
-    """The listening sockets of a started site (aiohttp keeps them on its asyncio server)."""
-    server = site._server
+def _bound_port(site: aiohttp.web.TCPSite) -> int:
+    """The port a started site listens on (the one the OS chose for port 0)."""
+    server = site._server  # aiohttp keeps its asyncio server private
     assert isinstance(server, asyncio.Server)
-    return list(server.sockets)
+    port: int = server.sockets[0].getsockname()[1]
+    return port

@@ -14,7 +14,8 @@
 `Sandbox` owns one moto server (boto3 reaches it through ``AWS_ENDPOINT_URL``, set while the
 sandbox is entered), one CA, and one `Cluster` per ``cluster()`` call, each with its own
 Kubernetes emulator thread. ``reset()`` stops the clusters and empties moto, so a test-session
-can share one sandbox (see ``tests/conftest.py``).
+can share one sandbox (see ``tests/conftest.py``). moto keeps its state per process, so two
+sandboxes in one process would share an account: use one at a time.
 
 Normal builders go through boto3 (over HTTP, like production code); ``Cluster.bulk_services``
 and ``Cluster.bulk_ingresses`` seed thousands of LBs straight into moto's backends.
@@ -565,7 +566,10 @@ class Sandbox:
         self._exit_stack.enter_context(self.moto.environment())
 
     def stop(self) -> None:
+        """Stop the clusters and moto, emptying moto's backends (they are per process)."""
         self._stop_clusters()
+        if self.moto.running:
+            self.moto.reset()
         self._exit_stack.close()
         self._clients.clear()
 

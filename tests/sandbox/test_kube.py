@@ -1,5 +1,6 @@
 """The Kubernetes emulator through the official client: token, TLS, merge patch, selectors."""
 
+import os
 import socket
 import ssl
 import threading
@@ -251,3 +252,15 @@ def test_server_context_presents_a_certificate_for_loopback(sandbox: Sandbox) ->
                 assert tls.version() is not None
     finally:
         server.stop()
+
+
+def test_a_whole_sandbox_starts_and_stops_without_leaking_threads() -> None:
+    before = set(threading.enumerate())
+    saved_endpoint = os.environ.get("AWS_ENDPOINT_URL")
+
+    with Sandbox() as sb:
+        sb.cluster("prod").ingress("shop/web")
+        assert len(set(threading.enumerate()) - before) >= 2  # moto + one emulator
+
+    assert set(threading.enumerate()) - before == set()
+    assert os.environ.get("AWS_ENDPOINT_URL") == saved_endpoint
