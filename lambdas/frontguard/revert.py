@@ -429,7 +429,8 @@ def render(plan_: RevertPlan, *, applied: bool) -> list[str]:
         if obj.skipped is not None:
             lines.append(f"  skip     {obj.ref}: {obj.skipped}")
         else:
-            lines.append(f"  {verb}restore {obj.ref}: {obj.describe_patch()}")
+            done = "restored" if applied else "would restore"
+            lines.append(f"  {done} {obj.ref}: {obj.describe_patch()}")
     lines.extend(f"  note: {note}" for note in plan_.notes)
     if not plan_.security_groups:
         lines.append("  no frontguard security group in scope")

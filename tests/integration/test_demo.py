@@ -1,0 +1,77 @@
+"""The demo (`frontguard demo`) runs in-process on the test sandbox and tells the right story."""
+
+from __future__ import annotations
+
+import io
+import time
+
+from sandbox import Sandbox
+from sandbox.demo import run
+
+EXPECTED = {
+    "ingress/shop/web": "verified",
+    "service/payments/api": "verified",
+    "ingress-group/shared": "verification-failed",
+    "service/legacy/api": "needs-recreation",
+    "service/shop/vip": "exempt",
+    "ingress/shop/admin": "verified",
+    "ingress/catalog/web": "gitops-pending",
+    "none (Terraform)": "ignored",
+}
+
+
+def table_rows(text: str) -> dict[str, list[str]]:
+    """The outcome table's rows by owner (columns split on runs of two spaces)."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("LOAD BALANCER"))
+    rows: dict[str, list[str]] = {}
+    for line in lines[start + 2 :]:
+        if not line.strip():
+            break
+        cells = [c.strip() for c in line.split("  ") if c.strip()]
+        rows[cells[1]] = cells
+    return rows
+
+
+def test_demo_shows_each_outcome_a_verified_lb_and_a_verification_failure(sandbox: Sandbox):
+    out = io.StringIO()
+    started = time.monotonic()
+
+    code = run(out, sandbox=sandbox)
+
+    elapsed = time.monotonic() - started
+    text = out.getvalue()
+    assert code == 0
+    assert elapsed < 30, elapsed
+    rows = table_rows(text)
+    assert {owner: cells[2] for owner, cells in rows.items()} == EXPECTED
+    # The SG column: attached where verified, not where the controller refused or never asked.
+    for owner, outcome in EXPECTED.items():
+        attached = rows[owner][-1]
+        assert attached.startswith("yes sg-") == (outcome == "verified"), (owner, attached)
+    assert "192.0.2.0/24: beyond policy, refused" in rows["ingress/shop/admin"][3]
+    # The verification failure's alert text, with the controller's own Event quoted.
+    assert "Subject: frontguard verification-failed: ingress-group/shared in prod" in text
+    assert "FailedDeployModel" in text and "conflicting securityGroups" in text
+    assert "reverted by kubectl-edit" in text
+    assert "kubectl annotate ingress -n team-b two" in text
+    # And the scan summary.
+    assert '"open_findings": 3' in text
+    assert '"needs-recreation": 1' in text
+
+
+def test_frontguard_demo_command_runs_the_demo(sandbox: Sandbox, capsys, monkeypatch):
+    from frontguard import cli
+
+    calls = []
+
+    def fake_run(out):
+        calls.append(out)
+        out.write("demo ran\n")
+        return 0
+
+    monkeypatch.setattr("sandbox.demo.run", fake_run)
+
+    assert cli.main(["demo"]) == 0
+    assert capsys.readouterr().out == "demo ran\n"
+    assert len(calls) == 1
