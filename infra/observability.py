@@ -1,8 +1,8 @@
 """The dashboard and the alarms: every failure ends up on the alert topic.
 
-Runtime metrics the dashboard reads (Powertools, namespace ``Frontguard``, default
-dimension ``service``): ``Outcome`` (count, dimension ``outcome``) and
-``NonCompliantLoadBalancers`` (gauge from each scan, dimension ``cluster``).
+The dashboard reads the metrics the handlers publish (Powertools, namespace ``Frontguard``,
+dimension ``service=frontguard``): the scan's ``lb-<outcome>`` counts per run, account-wide
+and per ``cluster``, and the verify function's ``verification-<outcome>``.
 """
 
 from __future__ import annotations
@@ -16,21 +16,47 @@ from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
+from frontguard.model import Outcome
 
 from infra.functions import FrontguardFunction
 
 NAMESPACE: Final = "Frontguard"
+SERVICE: Final = "frontguard"
 PERIOD: Final = Duration.minutes(5)
+SCAN_PERIOD: Final = Duration.hours(1)
+# Outcomes that leave a load balancer outside the policy after a scan.
+NON_COMPLIANT: Final = (
+    Outcome.AUDIT_FINDING,
+    Outcome.NEEDS_RECREATION,
+    Outcome.GITOPS_PENDING,
+    Outcome.CONFLICT,
+    Outcome.ERROR,
+)
+VERIFICATION_OUTCOMES: Final = (Outcome.VERIFIED, Outcome.VERIFICATION_FAILED, "pending")
 
 
-def _search(
-    expression: str, statistic: str, label: str, period: Duration = PERIOD
-) -> cloudwatch.MathExpression:
-    return cloudwatch.MathExpression(
-        expression=f"SEARCH('{expression}', '{statistic}', {int(period.to_seconds())})",
-        using_metrics={},
-        label=label,
+def _metric(name: str, statistic: str, period: Duration, **dimensions: str) -> cloudwatch.Metric:
+    return cloudwatch.Metric(
+        namespace=NAMESPACE,
+        metric_name=name,
+        dimensions_map={**dimensions, "service": SERVICE},
+        statistic=statistic,
         period=period,
+        label=name,
+    )
+
+
+def _non_compliant_in(cluster: str, position: int) -> cloudwatch.MathExpression:
+    # Metric ids must be unique across the whole graph.
+    parts = {
+        f"c{position}m{index}": _metric(f"lb-{outcome}", "Maximum", SCAN_PERIOD, cluster=cluster)
+        for index, outcome in enumerate(NON_COMPLIANT)
+    }
+    return cloudwatch.MathExpression(
+        expression=" + ".join(f"FILL({name}, 0)" for name in parts),
+        using_metrics=parts,
+        label=cluster,
+        period=SCAN_PERIOD,
     )
 
 
@@ -41,6 +67,7 @@ class Observability(Construct):
         construct_id: str,
         *,
         functions: Sequence[FrontguardFunction],
+        clusters: Sequence[str],
         dead_letter_queues: Mapping[str, sqs.IQueue],
         topic: sns.ITopic,
     ) -> None:
@@ -84,32 +111,22 @@ class Observability(Construct):
         dashboard = cloudwatch.Dashboard(self, "Dashboard", default_interval=Duration.days(7))
         dashboard.add_widgets(
             cloudwatch.GraphWidget(
-                title="Outcomes over time",
-                left=[_search(f'{{{NAMESPACE},service,outcome}} MetricName="Outcome"', "Sum", "")],
+                title="Outcomes over time (load balancers per scan)",
+                left=[_metric(f"lb-{outcome}", "Maximum", SCAN_PERIOD) for outcome in Outcome],
                 width=12,
             ),
             cloudwatch.GraphWidget(
-                title="Non-compliant load balancers by cluster (last scan)",
-                left=[
-                    _search(
-                        f'{{{NAMESPACE},service,cluster}} MetricName="NonCompliantLoadBalancers"',
-                        "Maximum",
-                        "",
-                        Duration.hours(1),
-                    )
-                ],
+                title="Non-compliant load balancers by cluster",
+                left=[_non_compliant_in(cluster, i) for i, cluster in enumerate(clusters)],
                 width=12,
             ),
         )
         dashboard.add_widgets(
             cloudwatch.GraphWidget(
-                title="Verification failures",
+                title="Verifications",
                 left=[
-                    _search(
-                        f'{{{NAMESPACE},service,outcome}} MetricName="Outcome" outcome="verification-failed"',
-                        "Sum",
-                        "verification-failed",
-                    )
+                    _metric(f"verification-{outcome}", "Sum", PERIOD)
+                    for outcome in VERIFICATION_OUTCOMES
                 ],
                 width=8,
             ),

@@ -139,6 +139,7 @@ class FrontguardStack(Stack):
             self,
             "Observability",
             functions=list(functions.values()),
+            clusters=config.clusters,
             dead_letter_queues=dead_letter_queues,
             topic=alerts.topic,
         )

@@ -61,34 +61,13 @@ def ec2_drift_pattern() -> events.EventPattern:
     )
 
 
-def drift_scan_input() -> events.RuleTargetInput:
-    """A drift event handed to the scan as the Scheduled Event its handler takes.
-
-    The scan is what repairs drift and cleans up (it sees the whole account, so one event
-    that names one SG is enough to find every LB it affects); the CloudTrail call that
-    triggered it is kept in ``detail`` for the logs.
-    """
-    return events.RuleTargetInput.from_object(
-        {
-            "version": "0",
-            "id": events.EventField.event_id,
-            "detail-type": "Scheduled Event",
-            "source": "frontguard.drift",
-            "account": events.EventField.account,
-            "time": events.EventField.time,
-            "region": events.EventField.region,
-            "resources": [],
-            "detail": {
-                "trigger": events.EventField.from_path("$.detail.eventName"),
-                "eventSource": events.EventField.from_path("$.detail.eventSource"),
-                "eventID": events.EventField.from_path("$.detail.eventID"),
-            },
-        }
-    )
-
-
 class Triggers(Construct):
-    """CreateLoadBalancer → events; drift calls and the schedule → scan."""
+    """CreateLoadBalancer → events; drift calls and the schedule → scan.
+
+    Drift goes to the scan function because repairing it and cleaning up after a deleted LB
+    need the account-wide view the scan engine has (an edited SG may front several LBs); its
+    handler tells a CloudTrail drift event from a ``Scheduled Event`` and handles it alone.
+    """
 
     def __init__(
         self,
@@ -116,7 +95,7 @@ class Triggers(Construct):
                 construct_name,
                 description="frontguard: scan when a security group or load balancer changes",
                 event_pattern=pattern,
-                targets=[_target(scan_function, drift_scan_input())],
+                targets=[_target(scan_function)],
             )
         events.Rule(
             self,
@@ -127,11 +106,9 @@ class Triggers(Construct):
         )
 
 
-def _target(
-    function: FrontguardFunction, event: events.RuleTargetInput | None = None
-) -> targets.LambdaFunction:
+def _target(function: FrontguardFunction) -> targets.LambdaFunction:
     failures: sqs.IQueue | None = function.failure_queue
     assert failures is not None, "EventBridge invokes asynchronously: the function needs a DLQ"
     # Events that EventBridge could not deliver (throttling, permissions) land with the
     # function's own failures, behind the same alarm.
-    return targets.LambdaFunction(function.function, event=event, dead_letter_queue=failures)
+    return targets.LambdaFunction(function.function, dead_letter_queue=failures)

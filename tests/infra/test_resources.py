@@ -63,7 +63,7 @@ def test_create_load_balancer_rule_matches_successful_elbv2_calls_only(
         ),
     ],
 )
-def test_drift_rules_start_a_scan_as_a_scheduled_event(
+def test_drift_rules_hand_the_cloudtrail_event_to_the_scan(
     minimal: Synthesized, name: str, source: str, event_source: str, calls: list[str]
 ) -> None:
     properties = rule(minimal.template, name)
@@ -77,9 +77,7 @@ def test_drift_rules_start_a_scan_as_a_scheduled_event(
         assert pattern["detail"]["apiVersion"] == ["2015-12-01"]
     (target,) = properties["Targets"]
     assert target["Arn"] == {"Fn::GetAtt": [function_id(minimal.template, "Scan"), "Arn"]}
-    template = target["InputTransformer"]["InputTemplate"]
-    assert '"detail-type":"Scheduled Event"' in template
-    assert '"trigger":<detail-eventName>' in template
+    assert "InputTransformer" not in target
 
 
 def test_schedule_rule_runs_the_scan(minimal: Synthesized) -> None:
@@ -223,12 +221,17 @@ def test_dashboard_shows_outcomes_compliance_verification_and_lambda_health(
     for title in (
         "Outcomes over time",
         "Non-compliant load balancers by cluster",
-        "Verification failures",
+        "Verifications",
         "Lambda errors",
         "Lambda throttles",
         "Dead-letter queue depth",
     ):
         assert title in body
+    # the metric names the handlers publish
+    for metric in ("lb-remediated", "lb-audit-finding", "verification-verification-failed"):
+        assert metric in body
+    for cluster in CLUSTERS:
+        assert f'\\"cluster\\",\\"{cluster}\\"' in body
 
 
 def test_alert_topic_is_kms_encrypted_with_rotation_and_tls_only(minimal: Synthesized) -> None:
