@@ -131,11 +131,17 @@ def _value(value: Any) -> str:
 def render_text(body: Mapping[str, Any]) -> str:
     """The alert as plain text for an email reader: what happened, where, why, the fix."""
     outcome = str(body.get("outcome"))
+    findings = body.get("findings") or []
+    happened = (
+        ["  - " + (str(f.get("text")) if isinstance(f, Mapping) else str(f)) for f in findings]
+        if findings
+        else [_indent(str(body.get("detail") or ""))]
+    )
     lines = [
         _HEADLINES.get(outcome, f"frontguard: {outcome}") + f" ({outcome})",
         "",
         "What happened:",
-        _indent(str(body.get("detail") or "")),
+        *happened,
         "",
         f"Load balancer:      {body.get('load_balancer_arn')}",
         f"Kubernetes object:  {describe_owner(body.get('owner'))}",
@@ -146,12 +152,6 @@ def render_text(body: Mapping[str, Any]) -> str:
         lines.append(f"Security group:     {body['security_group_id']}")
     if body.get("why"):
         lines += ["", "Why it matters:", _indent(str(body["why"]))]
-    findings = body.get("findings") or []
-    if findings:
-        lines += ["", "Findings:"]
-        lines += [
-            "  - " + (str(f.get("text")) if isinstance(f, Mapping) else str(f)) for f in findings
-        ]
     lines += ["", "How to fix:", _indent(str(body.get("fix") or "Nothing to do."))]
     details = {
         k: v

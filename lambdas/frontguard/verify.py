@@ -218,11 +218,12 @@ def _diagnose(kube: KubeClient, owner: OwnerRef, request: VerifyRequest) -> _Dia
         value = plan.annotations_of(obj).get(sg_key)
         if request.security_group_id not in plan.split_list(value):
             manager, when = _last_writer(obj, sg_key)
-            by = f" by {manager}" + (f" at {when}" if when else "") if manager else ""
+            by = f", changed by {manager}" + (f" at {when}" if when else "") if manager else ""
             findings.append(
                 Finding(
                     FindingKind.ANNOTATION_REVERTED,
-                    f"annotation {sg_key} on {name} was reverted{by} (now: {value or 'absent'})",
+                    f"annotation {sg_key} on {name} no longer names "
+                    f"{request.security_group_id} (now: {value or 'absent'}{by})",
                     object=name,
                     data={
                         "annotation": sg_key,
