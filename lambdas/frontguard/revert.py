@@ -357,7 +357,7 @@ def _sg_decision(
         except NotFoundError:
             lb = None
         if lb is not None and group.id in lb.security_groups:
-            return decision(SgAction.KEPT, f"{STILL_ATTACHED} (on {lb.name})")
+            return decision(SgAction.KEPT, STILL_ATTACHED)
     return decision(SgAction.DELETE, "no load balancer and no annotation uses it")
 
 
@@ -394,7 +394,7 @@ def apply_revert(
                 sg.action, sg.reason = SgAction.GONE, "already deleted"
                 continue
             raise translate(error, f"delete SG {sg.group_id}") from error
-        sg.action, sg.reason = SgAction.DELETED, "deleted: no load balancer uses it"
+        sg.action, sg.reason = SgAction.DELETED, "no load balancer and no annotation uses it"
         logger.info(
             "frontguard SG deleted",
             extra={"security_group_id": sg.group_id, "load_balancer_arn": sg.load_balancer_arn},
@@ -438,11 +438,8 @@ def render(plan_: RevertPlan, *, applied: bool) -> list[str]:
         lb = sg.load_balancer_arn.split("/")[-2] if sg.load_balancer_arn else "?"
         if sg.action is SgAction.DELETE:
             text = f"{verb}delete {sg.group_id} (load balancer {lb}): {sg.reason}"
-        elif sg.action is SgAction.KEPT and not applied and plan_.patches:
-            text = (
-                f"keep {sg.group_id} (load balancer {lb}) for now: {sg.reason}; "
-                "it is deleted by a later `revert --apply` once the controller has reconciled"
-            )
+        elif sg.action is SgAction.KEPT and not applied:
+            text = f"would keep {sg.group_id} (load balancer {lb}) for now: {sg.reason}"
         else:
             text = f"{sg.action.value} {sg.group_id} (load balancer {lb}): {sg.reason}"
         lines.append(f"  {text}")
