@@ -328,7 +328,52 @@ def _describe_load_balancers(original: Method) -> Method:
     return wrapper
 
 
+def _get_tags(original: Method) -> Method:
+    """Performance, not fidelity: moto looks an EC2 resource's tags up by scanning every tag
+    in the region (O(n) per resource, O(n²) per filtered describe). Real AWS answers a
+    filtered DescribeSecurityGroups over thousands of SGs in milliseconds; so must we."""
+
+    @functools.wraps(original)
+    def get_tags(self: Any) -> list[dict[str, str]]:
+        if not getattr(self, "id", None):
+            return []
+        tags = self.ec2_backend.tags.get(self.id, {})
+        resource_type = EC2_PREFIX_TO_RESOURCE.get(get_prefix(self.id), "")
+        return [
+            {"resource_id": self.id, "key": k, "value": v, "resource_type": resource_type}
+            for k, v in tags.items()
+        ]
+
+    return get_tags  # type: ignore[return-value]
+
+
+def _describe_security_groups_paged(original: Method) -> Method:
+    """DescribeSecurityGroups honours MaxResults/NextToken like AWS (moto returns one page)."""
+
+    @functools.wraps(original)
+    def describe(self: Any) -> Any:
+        max_results = self._get_param("MaxResults")
+        token = self._get_param("NextToken")
+        if max_results is None and token is None:
+            return original(self)
+        groups = self.ec2_backend.describe_security_groups(
+            group_ids=self._get_param("GroupIds", []),
+            groupnames=self._get_param("GroupNames", []),
+            filters=self._filters_from_querystring(),
+        )
+        start = int(token or 0)
+        size = int(max_results or 1000)
+        result: dict[str, Any] = {"SecurityGroups": groups[start : start + size]}
+        if start + size < len(groups):
+            result["NextToken"] = str(start + size)
+        return ActionResult(result)
+
+    return describe  # type: ignore[return-value]
+
+
 _FIXES: list[tuple[type, str, Callable[[Method], Method]]] = [
+    (TaggedEC2Resource, "get_tags", _get_tags),
+    (SecurityGroupsResponse, "describe_security_groups", _describe_security_groups_paged),
     (ELBv2Backend, "describe_load_balancers", _describe_load_balancers),
     (SecurityGroupBackend, "get_security_group_from_id", _get_security_group_from_id),
     (ELBv2Backend, "set_security_groups", _set_security_groups),

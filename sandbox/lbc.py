@@ -36,7 +36,7 @@ import datetime
 import hashlib
 import json
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from botocore.exceptions import ClientError
@@ -289,7 +289,6 @@ class Stack:
     managed_sg_id: str | None
     sg_less: bool = False
     frontend_nlb: LoadBalancer | None = None
-    events: list[JSON] = field(default_factory=list)
 
     @property
     def key(self) -> tuple[str, str]:
