@@ -15,14 +15,16 @@ method, documented with the real AWS behaviour:
   ingress/egress rule (moto deletes it).
 - `_create_load_balancer`: NLB ARNs read ``loadbalancer/net/...`` (moto writes ``/app/`` for
   every type).
-- `_get_security_group_from_id`, `_describe_load_balancers` (speed only): lookups by ID/ARN
-  stop scanning (and copying) every SG or LB, which made thousands of LBs quadratic.
+- `_describe_security_groups_paged`: ``DescribeSecurityGroups`` honours ``MaxResults`` and
+  ``NextToken`` (moto returns everything in one page).
+- `_get_security_group_from_id`, `_describe_load_balancers`, `_get_tags` (speed only):
+  lookups by ID/ARN and tag reads stop scanning (and copying) every SG, LB or tag, which made
+  thousands of LBs quadratic.
 - `_create_cluster`: EKS clusters report ``resourcesVpcConfig.vpcId``, the VPC of their
   subnets (moto omits it). The endpoint and CA are set per cluster by
   `set_cluster_endpoint` to the cluster's Kubernetes emulator and the sandbox CA.
 
-Remaining gaps (measured; tests must not rely on them): ``describe_security_groups`` ignores
-``MaxResults``; there is no EKS access-entry API; EventBridge schedules never fire; no error
+Remaining gaps (measured; tests must not rely on them): there is no EKS access-entry API; EventBridge schedules never fire; no error
 injection (use a botocore ``before-send`` hook).
 """
 
@@ -36,9 +38,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from moto.core.responses import ActionResult
 from moto.ec2.exceptions import DependencyViolationError
 from moto.ec2.models import ec2_backends
+from moto.ec2.models.core import TaggedEC2Resource
 from moto.ec2.models.security_groups import SecurityGroupBackend
+from moto.ec2.responses.security_groups import SecurityGroups as SecurityGroupsResponse
+from moto.ec2.utils import EC2_PREFIX_TO_RESOURCE, get_prefix
 from moto.eks.models import EKSBackend, eks_backends
 from moto.elbv2.exceptions import InvalidConfigurationRequest, LoadBalancerNotFoundError
 from moto.elbv2.models import ELBv2Backend, FakeLoadBalancer, elbv2_backends
@@ -344,7 +350,7 @@ def _get_tags(original: Method) -> Method:
             for k, v in tags.items()
         ]
 
-    return get_tags  # type: ignore[return-value]
+    return get_tags
 
 
 def _describe_security_groups_paged(original: Method) -> Method:
@@ -368,7 +374,7 @@ def _describe_security_groups_paged(original: Method) -> Method:
             result["NextToken"] = str(start + size)
         return ActionResult(result)
 
-    return describe  # type: ignore[return-value]
+    return describe
 
 
 _FIXES: list[tuple[type, str, Callable[[Method], Method]]] = [

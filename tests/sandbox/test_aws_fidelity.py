@@ -173,3 +173,23 @@ def test_moto_server_failing_to_start_says_why() -> None:
             MotoServer(port=port).start()
     finally:
         first.stop()
+
+
+def test_describe_security_groups_pages_with_max_results(sandbox: Sandbox) -> None:
+    ec2 = sandbox.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    created = {
+        ec2.create_security_group(GroupName=f"g{i}", Description="g", VpcId=vpc)["GroupId"]
+        for i in range(7)
+    }
+    vpc_filter = [{"Name": "vpc-id", "Values": [vpc]}]
+
+    first = ec2.describe_security_groups(Filters=vpc_filter, MaxResults=5)
+    rest = ec2.describe_security_groups(
+        Filters=vpc_filter, MaxResults=5, NextToken=first["NextToken"]
+    )
+
+    assert len(first["SecurityGroups"]) == 5
+    assert "NextToken" not in rest
+    seen = {g["GroupId"] for page in (first, rest) for g in page["SecurityGroups"]}
+    assert created <= seen and len(seen) == 8  # the 7 and the VPC's default group

@@ -1,9 +1,11 @@
 """The Kubernetes emulator through the official client: token, TLS, merge patch, selectors."""
 
+import base64
 import os
 import socket
 import ssl
 import threading
+from pathlib import Path
 from typing import Any
 
 import kubernetes.client
@@ -264,3 +266,21 @@ def test_a_whole_sandbox_starts_and_stops_without_leaking_threads() -> None:
 
     assert set(threading.enumerate()) - before == set()
     assert os.environ.get("AWS_ENDPOINT_URL") == saved_endpoint
+
+
+def test_describe_cluster_is_all_a_client_needs_to_reach_the_emulator(
+    prod: Cluster, tmp_path: Path
+) -> None:
+    cluster = prod.sandbox.client("eks").describe_cluster(name="prod")["cluster"]
+    ca_file = tmp_path / "ca.pem"
+    ca_file.write_bytes(base64.b64decode(cluster["certificateAuthority"]["data"]))
+    configuration = kubernetes.client.Configuration(
+        host=cluster["endpoint"],
+        ssl_ca_cert=str(ca_file),
+        api_key={"authorization": f"Bearer {SANDBOX_TOKEN}"},
+    )
+
+    with kubernetes.client.ApiClient(configuration) as api:
+        classes = kubernetes.client.NetworkingV1Api(api).list_ingress_class().to_dict()["items"]
+
+    assert [c["metadata"]["name"] for c in classes] == ["alb"]
