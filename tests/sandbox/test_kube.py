@@ -284,3 +284,17 @@ def test_describe_cluster_is_all_a_client_needs_to_reach_the_emulator(
         classes = kubernetes.client.NetworkingV1Api(api).list_ingress_class().to_dict()["items"]
 
     assert [c["metadata"]["name"] for c in classes] == ["alb"]
+
+
+def test_missing_objects_are_404_status(prod: Cluster) -> None:
+    with prod.api_client() as api:
+        core = kubernetes.client.CoreV1Api(api)
+        with pytest.raises(ApiException) as read_error:
+            core.read_namespaced_service("nope", "legacy")
+        with pytest.raises(ApiException) as patch_error:
+            core.patch_namespaced_service(
+                "nope", "legacy", {"metadata": {"labels": {"a": "b"}}}, _content_type=MERGE_PATCH
+            )
+
+    assert read_error.value.status == 404 and patch_error.value.status == 404
+    assert prod.kube.get_object(SERVICES, "legacy", "nope") is None
