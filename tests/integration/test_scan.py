@@ -244,19 +244,21 @@ def expected_steady_state_aws_calls(lbs: int, frontguard_sgs: int, clusters: int
     )
 
 
-def test_steady_state_scan_past_400_lbs_makes_no_per_lb_call(sandbox, fg):
+def test_steady_state_scan_past_400_lbs_and_1000_sgs_makes_no_per_lb_call(sandbox, fg):
     prod = sandbox.cluster("prod")
-    owned = prod.bulk_services(450)
+    owned = prod.bulk_services(1010)
     seed_remediated(prod, owned, POLICY_SOURCES)
     fg.reset_counts()
 
     report = scan(fg.runtime.engine)
 
-    assert len(report.items) == 450
+    assert len(report.items) == 1010
     assert set(outcomes(report).values()) == {"compliant"}
     calls = fg.aws_calls
-    assert calls["elbv2.DescribeLoadBalancers"] == 2
-    assert calls["elbv2.DescribeTags"] == 20 + 3
+    assert calls["elbv2.DescribeLoadBalancers"] == 3  # 400 + 400 + 210
+    assert calls["elbv2.DescribeTags"] == 20 + 20 + 11
     assert calls["elbv2.DescribeListeners"] == 0
-    assert sum(calls.values()) == expected_steady_state_aws_calls(450, 450, clusters=1)
+    # frontguard's 1010 SGs in pages of 1000, then the controller's backend SG.
+    assert calls["ec2.DescribeSecurityGroups"] == 2 + 1
+    assert sum(calls.values()) == expected_steady_state_aws_calls(1010, 1010, clusters=1)
     assert fg.kube_calls() == {"GET": 2}
