@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from frontguard import aws, plan
+from frontguard import aws, gateway, plan
 from frontguard import tags as t
 from frontguard.alerts import Alert, AlertSink
 from frontguard.errors import NotFoundError, RetryableError
 from frontguard.kube import (
+    ELBV2,
     NETWORKING,
     KubeClient,
     KubeObject,
@@ -66,6 +67,14 @@ class Engine:
 
 
 @dataclass(frozen=True)
+class Prefetched:
+    """What a caller (the scan) already read in bulk, so the engine need not read it again."""
+
+    security_group: aws.SecurityGroup | None
+    vpc_cidrs: Mapping[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Owner:
     """The owner objects of one load balancer, as read from the cluster."""
 
@@ -74,6 +83,36 @@ class Owner:
     paths: tuple[ObjectPath, ...]
     handled: bool
     restriction: Sources | None
+    gateway: gateway.GatewayOwner | None = None  # Gateway API owners only
+
+
+class OwnerChange(Protocol):
+    """One change the engine requests of the owner, so that the controller attaches the SG."""
+
+    @property
+    def target(self) -> str: ...
+
+    def summary(self) -> dict[str, Any]: ...
+
+    def apply(self, kube: KubeClient) -> None: ...
+
+
+@dataclass(frozen=True)
+class AnnotationChange:
+    """A merge patch of one Ingress's or Service's annotations."""
+
+    path: ObjectPath
+    changes: dict[str, str | None]
+
+    @property
+    def target(self) -> str:
+        return f"{self.path.namespace}/{self.path.name}"
+
+    def summary(self) -> dict[str, Any]:
+        return {self.target: {k: v for k, v in self.changes.items() if k != t.REPLACED_ANNOTATION}}
+
+    def apply(self, kube: KubeClient) -> None:
+        kube.patch_annotations(self.path, self.changes)
 
 
 @dataclass(frozen=True)
@@ -122,13 +161,14 @@ def read_load_balancer(engine: Engine, arn: str) -> LoadBalancer:
 # --- Owner resolution -----------------------------------------------------------------------
 
 
-def _alb_classes(kube: KubeClient) -> tuple[set[str], dict[str, str]]:
+def _alb_classes(kube: KubeClient, *, auto_mode: bool = False) -> tuple[set[str], dict[str, str]]:
     """Names of IngressClasses the controller serves, and their IngressClassParams names."""
     names: set[str] = set()
     params: dict[str, str] = {}
+    controller = t.AUTO_MODE_ALB_CONTROLLER if auto_mode else t.ALB_CONTROLLER
     for ingress_class in kube.ingress_classes():
         spec = ingress_class.get("spec", {})
-        if spec.get("controller") != t.ALB_CONTROLLER:
+        if spec.get("controller") != controller:
             continue
         name = ingress_class["metadata"]["name"]
         names.add(name)
@@ -147,25 +187,31 @@ def _class_of(ingress: KubeObject) -> str | None:
 
 def resolve_owner(kube: KubeClient, ref: OwnerRef) -> Owner:
     """Read the owner objects named by the stack tag (NotFoundError when they are gone)."""
+    params_api = t.AUTO_MODE_PARAMS_API if ref.auto_mode else ELBV2
     if ref.kind is OwnerKind.SERVICE:
         assert ref.namespace and ref.name
         path = service_path(ref.namespace, ref.name)
         service = kube.get(path)
-        return Owner(
-            ref,
-            (service,),
-            (path,),
-            plan.service_handled(service),
-            plan.service_restriction(service),
+        handled = (
+            service.get("spec", {}).get("loadBalancerClass") == t.AUTO_MODE_NLB_CLASS
+            if ref.auto_mode
+            else plan.service_handled(service)
         )
+        return Owner(ref, (service,), (path,), handled, plan.service_restriction(service))
+
+    if ref.kind is OwnerKind.GATEWAY:
+        assert ref.namespace and ref.name
+        found = gateway.resolve(kube, ref.namespace, ref.name)
+        paths = (found.path,) + ((found.config.path,) if found.config else ())
+        return Owner(ref, found.objects, paths, found.handled, found.restriction(), gateway=found)
 
     if ref.kind is OwnerKind.INGRESS:
         assert ref.namespace and ref.name
         path = ingress_path(ref.namespace, ref.name)
         ingress = kube.get(path)
-        classes, class_params = _alb_classes(kube)
+        classes, class_params = _alb_classes(kube, auto_mode=ref.auto_mode)
         params_name = class_params.get(_class_of(ingress) or "")
-        params = kube.ingress_class_params(params_name) if params_name else None
+        params = kube.ingress_class_params(params_name, params_api) if params_name else None
         return Owner(
             ref,
             (ingress,),
@@ -176,9 +222,9 @@ def resolve_owner(kube: KubeClient, ref: OwnerRef) -> Owner:
 
     if ref.kind is OwnerKind.INGRESS_GROUP:
         assert ref.group
-        classes, class_params = _alb_classes(kube)
+        classes, class_params = _alb_classes(kube, auto_mode=ref.auto_mode)
         params_by_class = {
-            cls: kube.ingress_class_params(name) for cls, name in class_params.items()
+            cls: kube.ingress_class_params(name, params_api) for cls, name in class_params.items()
         }
         members: list[KubeObject] = []
         for ingress in kube.list_paged(f"{NETWORKING}/ingresses"):
@@ -212,7 +258,12 @@ def resolve_owner(kube: KubeClient, ref: OwnerRef) -> Owner:
 
 
 def remediate_load_balancer(
-    engine: Engine, arn: str, *, load_balancer: LoadBalancer | None = None, drift: bool = False
+    engine: Engine,
+    arn: str,
+    *,
+    load_balancer: LoadBalancer | None = None,
+    drift: bool = False,
+    prefetched: Prefetched | None = None,
 ) -> Result:
     """Decide, plan and (in enforce mode) apply for one load balancer; alert when needed.
 
@@ -220,20 +271,19 @@ def remediate_load_balancer(
     repair is reported as ``drift`` rather than ``remediated``.
     """
     lb = load_balancer or read_load_balancer(engine, arn)
-    result = _decide_and_apply(engine, lb, drift=drift)
+    result = _decide_and_apply(engine, lb, drift=drift, prefetched=prefetched)
     level = logging.WARNING if result.outcome is Outcome.ERROR else logging.INFO
     logger.log(level, result.reason, extra=result.log_context())
     return result
 
 
-def _decide_and_apply(engine: Engine, lb: LoadBalancer, *, drift: bool) -> Result:
+def _decide_and_apply(
+    engine: Engine, lb: LoadBalancer, *, drift: bool, prefetched: Prefetched | None
+) -> Result:
     policy = engine.policy
     classification = classify(lb.tags)
     cluster = lb.cluster
-    if classification.owner is None or classification.owner.kind in (
-        OwnerKind.GATEWAY,
-        OwnerKind.AUTO_MODE,
-    ):
+    if classification.owner is None or classification.owner.kind is OwnerKind.AUTO_MODE:
         return Result(
             Outcome.IGNORED,
             classification.skip_reason or "not frontguard's business",
@@ -275,7 +325,12 @@ def _decide_and_apply(engine: Engine, lb: LoadBalancer, *, drift: bool) -> Resul
         )
         engine.alerts.publish(_needs_recreation_alert(outcome))
         return outcome
-    if all(plan.approved_only(obj, ref, policy) for obj in owner.objects):
+    if owner.gateway is not None:
+        if owner.gateway.approved_only(policy):
+            return result(Outcome.COMPLIANT, "owner names only approved security groups")
+        if (pinned := _class_pin_conflict(engine, lb, owner.gateway, result)) is not None:
+            return pinned
+    elif all(plan.approved_only(obj, ref, policy) for obj in owner.objects):
         return result(Outcome.COMPLIANT, "owner names only approved security groups")
 
     listeners = _with_discovery_retries(
@@ -283,7 +338,37 @@ def _decide_and_apply(engine: Engine, lb: LoadBalancer, *, drift: bool) -> Resul
         f"listeners of {lb.arn}",
         lambda: aws.describe_listeners(engine.elbv2, lb.arn) or None,
     )
-    return _plan_and_apply(engine, lb, owner, listeners, result, drift=drift)
+    return _plan_and_apply(engine, lb, owner, listeners, result, drift=drift, prefetched=prefetched)
+
+
+def _class_pin_conflict(
+    engine: Engine, lb: LoadBalancer, owner: gateway.GatewayOwner, result: Callable[..., Result]
+) -> Result | None:
+    """A GatewayClass-level configuration that pins security groups wins: do not fight it.
+
+    The pin is accepted once it names frontguard's SG (and otherwise only approved SGs).
+    """
+    pin = set(owner.class_pin)
+    if not pin:
+        return None
+    group = aws.find_security_group(engine.ec2, lb.arn)
+    if (
+        group is not None
+        and group.id in pin
+        and pin - {group.id} <= set(engine.policy.approved_security_groups)
+    ):
+        return None
+    outcome = result(
+        Outcome.CONFLICT,
+        f"the GatewayClass's LoadBalancerConfiguration pins security groups "
+        f"({', '.join(sorted(pin))}), which win over the Gateway's own configuration",
+        security_group_id=group.id if group else None,
+        extra={"class_configuration": owner.class_config.ref if owner.class_config else None},
+    )
+    engine.alerts.publish(
+        _alert(outcome, gateway.class_pin_fix(owner, group.id if group else None))
+    )
+    return outcome
 
 
 def _plan_and_apply(
@@ -294,6 +379,7 @@ def _plan_and_apply(
     result: Callable[..., Result],
     *,
     drift: bool,
+    prefetched: Prefetched | None,
 ) -> Result:
     policy = engine.policy
     ref = owner.ref
@@ -302,7 +388,10 @@ def _plan_and_apply(
     policy_sources = policy.sources_for(
         cluster=cluster, namespace=namespace, scheme=lb.scheme, kind=ref.policy_kind
     )
-    vpc_cidrs = aws.vpc_cidrs(engine.ec2, lb.vpc_id) if VPC_SOURCE in policy_sources else []
+    vpc_cidrs: list[str] = []
+    if VPC_SOURCE in policy_sources:
+        known = prefetched.vpc_cidrs.get(lb.vpc_id) if prefetched else None
+        vpc_cidrs = known if known is not None else aws.vpc_cidrs(engine.ec2, lb.vpc_id)
     source_plan = plan.plan_sources(
         lb=lb,
         owner=ref,
@@ -334,9 +423,13 @@ def _plan_and_apply(
         )
         return outcome
 
-    group = aws.find_security_group(engine.ec2, lb.arn)
+    group = (
+        prefetched.security_group
+        if prefetched is not None
+        else aws.find_security_group(engine.ec2, lb.arn)
+    )
     sg_id = group.id if group else "<frontguard-sg>"
-    patches = _annotation_patches(owner, sg_id, policy)
+    patches = _owner_changes(owner, sg_id, policy)
     rules_converged = group is not None and not aws.rule_changes(group, rules).changed
     if rules_converged and not patches:
         return result(
@@ -346,17 +439,25 @@ def _plan_and_apply(
             rules=rules,
         )
 
-    if policy.mode is Mode.AUDIT:
+    report_only = ref.auto_mode and not policy.remediate_auto_mode
+    if policy.mode is Mode.AUDIT or report_only:
         outcome = result(
             Outcome.AUDIT_FINDING,
-            "not compliant (audit mode: nothing changed)",
+            "not compliant (EKS Auto Mode: reported only, nothing changed)"
+            if report_only
+            else "not compliant (audit mode: nothing changed)",
             security_group_id=group.id if group else None,
             rules=rules,
             extra={**plan_data, "planned_annotations": _planned_annotations(patches)},
         )
-        engine.alerts.publish(
-            _alert(outcome, "Switch the policy to enforce mode, or apply the annotations shown.")
+        fix = (
+            "EKS Auto Mode's support for the security-group annotations is not documented, so "
+            "frontguard only reports its load balancers. Apply the changes shown yourself, or "
+            "set remediate_auto_mode: true in the policy to let frontguard apply them."
+            if report_only
+            else "Switch the policy to enforce mode, or apply the annotations shown."
         )
+        engine.alerts.publish(_alert(outcome, fix))
         return outcome
 
     if group is None:
@@ -366,7 +467,7 @@ def _plan_and_apply(
             extra={"load_balancer_arn": lb.arn, "cluster": cluster, "security_group_id": group.id},
         )
     changes = aws.converge_rules(engine.ec2, group, rules)
-    patches = _annotation_patches(owner, group.id, policy)
+    patches = _owner_changes(owner, group.id, policy)
     if not patches and not changes.changed:
         return result(Outcome.COMPLIANT, "already compliant", security_group_id=group.id)
 
@@ -404,16 +505,16 @@ def _plan_and_apply(
             return outcome
 
     patched: list[str] = []
-    for path, changes_for_object in patches:
+    for change in patches:
         kube = engine.kube(cluster)
-        kube.patch_annotations(path, changes_for_object)
-        patched.append(f"{path.namespace}/{path.name}")
+        change.apply(kube)
+        patched.append(change.target)
         logger.info(
-            "annotations patched",
+            "annotations patched" if isinstance(change, AnnotationChange) else "owner patched",
             extra={
                 "load_balancer_arn": lb.arn,
                 "cluster": cluster,
-                "owner": f"{path.namespace}/{path.name}",
+                "owner": change.target,
                 "security_group_id": group.id,
             },
         )
@@ -421,7 +522,11 @@ def _plan_and_apply(
     outcome = result(
         Outcome.DRIFT if drift else Outcome.REMEDIATED,
         ("drift repaired: " if drift else "")
-        + "frontguard's SG set up and requested through the owner's annotations",
+        + (
+            "frontguard's SG set up and requested through the Gateway's LoadBalancerConfiguration"
+            if owner.gateway is not None
+            else "frontguard's SG set up and requested through the owner's annotations"
+        ),
         security_group_id=group.id,
         rules=rules,
         patched=tuple(patched),
@@ -449,6 +554,18 @@ def _plan_and_apply(
     return outcome
 
 
+def _owner_changes(owner: Owner, sg_id: str, policy: Policy) -> list[OwnerChange]:
+    """What to change on the owner so the controller attaches ``sg_id``; empty when nothing."""
+    if owner.gateway is not None:
+        if owner.gateway.class_pin:
+            return []  # the class-level pin names frontguard's SG (else: conflict, earlier)
+        return list(gateway.change_for(owner.gateway, sg_id, policy))
+    return [
+        AnnotationChange(path, changes)
+        for path, changes in _annotation_patches(owner, sg_id, policy)
+    ]
+
+
 def _annotation_patches(
     owner: Owner, sg_id: str, policy: Policy
 ) -> list[tuple[ObjectPath, dict[str, str | None]]]:
@@ -471,15 +588,8 @@ def _annotation_patches(
     return patches
 
 
-def _planned_annotations(
-    patches: Sequence[tuple[ObjectPath, dict[str, str | None]]],
-) -> dict[str, Any]:
-    return {
-        f"{path.namespace}/{path.name}": {
-            k: v for k, v in changes.items() if k != t.REPLACED_ANNOTATION
-        }
-        for path, changes in patches
-    }
+def _planned_annotations(patches: Sequence[OwnerChange]) -> dict[str, Any]:
+    return {key: value for change in patches for key, value in change.summary().items()}
 
 
 def _alert(result: Result, fix: str | None) -> Alert:
@@ -507,15 +617,11 @@ def _needs_recreation_alert(result: Result) -> Alert:
     )
 
 
-def _gitops_alert(
-    result: Result, patches: Sequence[tuple[ObjectPath, dict[str, str | None]]]
-) -> Alert:
+def _gitops_alert(result: Result, patches: Sequence[OwnerChange]) -> Alert:
     lines = []
-    for path, changes in patches:
-        lines.append(f"{path.namespace}/{path.name}:")
-        lines.extend(
-            f'  {key}: "{value}"' for key, value in changes.items() if key != t.REPLACED_ANNOTATION
-        )
+    for target, changes in _planned_annotations(patches).items():
+        lines.append(f"{target}:")
+        lines.extend(f'  {key}: "{value}"' for key, value in changes.items())
     return _alert(
         result,
         "Commit these annotations to the object's source repository:\n" + "\n".join(lines),

@@ -33,7 +33,7 @@ from frontguard.model import (
     classify,
 )
 from frontguard.policy import VPC_SOURCE, Mode
-from frontguard.remediate import Engine, remediate_load_balancer
+from frontguard.remediate import Engine, Prefetched, remediate_load_balancer
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
@@ -166,6 +166,7 @@ def _owner_objects(view: ClusterView, owner: OwnerRef) -> list[KubeObject]:
         return [found] if found else []
     if owner.kind is OwnerKind.INGRESS_GROUP:
         return list(view.groups.get(owner.group or "", []))
+    # Gateways: no bulk view; the engine reads the Gateway and its configurations.
     return []
 
 
@@ -281,7 +282,7 @@ def scan(
             continue  # not the controller's: not frontguard's business
         if not policy.selects_cluster(cluster) or (clusters and cluster not in clusters):
             continue
-        if classification.owner.kind in (OwnerKind.GATEWAY, OwnerKind.AUTO_MODE):
+        if classification.owner.kind is OwnerKind.AUTO_MODE:  # legacy kind: never classified
             report.items.append(
                 _item(lb, classification.owner, Outcome.IGNORED, classification.skip_reason or "")
             )
@@ -348,6 +349,7 @@ def _scan_one(
             lb.arn,
             load_balancer=lb,
             drift=_previously_remediated(objects, bulk.ours.get(lb.arn)),
+            prefetched=Prefetched(bulk.ours.get(lb.arn), bulk.vpc_cidrs),
         )
     except RetryableError as error:
         return _item(lb, owner, Outcome.ERROR, f"will retry next scan: {error}")
