@@ -64,8 +64,14 @@ def parse_create_load_balancer(event: Any) -> NewLoadBalancer | Ignored:
         for tag in (request.get("tags") or [])
         if isinstance(tag, Mapping)
     }
-    if request_tags and t.CLUSTER_TAG not in request_tags:
-        return Ignored(f"load balancer was created without the {t.CLUSTER_TAG} tag")
+    cluster_tag = next(
+        (key for key in (t.CLUSTER_TAG, t.AUTO_MODE_CLUSTER_TAG) if key in request_tags), None
+    )
+    if request_tags and cluster_tag is None:
+        return Ignored(
+            f"load balancer was created without the {t.CLUSTER_TAG} tag "
+            f"(nor EKS Auto Mode's {t.AUTO_MODE_CLUSTER_TAG})"
+        )
 
     response = _require(detail, "responseElements", "detail.")
     load_balancers = _require(response, "loadBalancers", "detail.responseElements.")
@@ -81,5 +87,5 @@ def parse_create_load_balancer(event: Any) -> NewLoadBalancer | Ignored:
         account=str(event.get("account") or detail.get("recipientAccountId") or ""),
         region=str(event.get("region") or detail.get("awsRegion") or ""),
         event_id=str(detail.get("eventID") or event.get("id") or ""),
-        cluster_hint=request_tags.get(t.CLUSTER_TAG),
+        cluster_hint=request_tags.get(cluster_tag) if cluster_tag else None,
     )

@@ -154,8 +154,12 @@ class KubeClient:
     def ingress_classes(self) -> list[KubeObject]:
         return self.list_items(f"{NETWORKING}/ingressclasses")
 
-    def ingress_class_params(self, name: str) -> KubeObject:
-        return self._request("GET", f"{ELBV2}/ingressclassparams/{quote(name)}")
+    def ingress_class_params(self, name: str, api: str = ELBV2) -> KubeObject:
+        return self._request("GET", f"{api}/ingressclassparams/{quote(name)}")
+
+    def get_cluster_scoped(self, collection: str, name: str) -> KubeObject:
+        """A cluster-scoped object, e.g. ``(GATEWAY_API + "/gatewayclasses", "alb")``."""
+        return self._request("GET", f"{collection}/{quote(name)}")
 
     def events_for(self, namespace: str, name: str) -> list[KubeObject]:
         events = self.list_items(
@@ -175,6 +179,28 @@ class KubeClient:
             query={"fieldManager": t.FIELD_MANAGER},
             body={"metadata": {"annotations": changes}},
             content_type=MERGE_PATCH,
+        )
+
+    def merge_patch(self, path: ObjectPath, body: KubeObject) -> KubeObject:
+        """One JSON merge patch of ``body`` (fields not named stay untouched; ``None`` deletes)."""
+        return self._request(
+            "PATCH",
+            path.url,
+            query={"fieldManager": t.FIELD_MANAGER},
+            body=body,
+            content_type=MERGE_PATCH,
+        )
+
+    def create(self, path: ObjectPath, body: KubeObject) -> KubeObject:
+        """Create the namespaced object ``path`` names (``body``'s metadata gets its name)."""
+        base, _, plural = path.collection.rpartition("/")
+        metadata = {**body.get("metadata", {}), "name": path.name, "namespace": path.namespace}
+        return self._request(
+            "POST",
+            f"{base}/namespaces/{quote(path.namespace)}/{plural}",
+            query={"fieldManager": t.FIELD_MANAGER},
+            body={**body, "metadata": metadata},
+            content_type="application/json",
         )
 
 

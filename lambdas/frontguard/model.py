@@ -35,6 +35,8 @@ class OwnerKind(StrEnum):
     INGRESS = "ingress"
     INGRESS_GROUP = "ingress-group"
     GATEWAY = "gateway"
+    # Kept so that older verification requests still parse; Auto Mode LBs are now classified
+    # by their real owner kind with ``OwnerRef.auto_mode`` set.
     AUTO_MODE = "auto-mode"
 
 
@@ -47,6 +49,7 @@ class OwnerRef:
     name: str | None = None
     group: str | None = None
     frontend_nlb: bool = False
+    auto_mode: bool = False  # made by EKS Auto Mode's built-in controller
 
     @property
     def policy_kind(self) -> str:
@@ -56,10 +59,11 @@ class OwnerRef:
         return self.kind.value
 
     def describe(self) -> str:
+        auto = " (EKS Auto Mode)" if self.auto_mode else ""
         if self.kind is OwnerKind.INGRESS_GROUP:
-            return f"ingress-group/{self.group}"
+            return f"ingress-group/{self.group}{auto}"
         suffix = " (frontend NLB)" if self.frontend_nlb else ""
-        return f"{self.kind.value}/{self.namespace}/{self.name}{suffix}"
+        return f"{self.kind.value}/{self.namespace}/{self.name}{suffix}{auto}"
 
     @classmethod
     def from_dict(cls, data: Mapping[str, object]) -> OwnerRef:
@@ -73,16 +77,20 @@ class OwnerRef:
             text("name"),
             text("group"),
             bool(data.get("frontend_nlb")),
+            bool(data.get("auto_mode")),
         )
 
     def as_dict(self) -> dict[str, str | bool | None]:
-        return {
+        data: dict[str, str | bool | None] = {
             "kind": self.kind.value,
             "namespace": self.namespace,
             "name": self.name,
             "group": self.group,
             "frontend_nlb": self.frontend_nlb,
         }
+        if self.auto_mode:
+            data["auto_mode"] = True
+        return data
 
 
 @dataclass(frozen=True)
@@ -115,38 +123,57 @@ class Classification:
 
 
 def classify(tags: Mapping[str, str]) -> Classification:
-    """Resolve the owner from the controller's tags (DESIGN.md, "Tags the LBC puts")."""
-    if t.CLUSTER_TAG not in tags:
-        if t.AUTO_MODE_CLUSTER_TAG in tags and any(k in tags for k in t.AUTO_MODE_STACK_TAGS):
-            return Classification(
-                OwnerRef(OwnerKind.AUTO_MODE), "EKS Auto Mode load balancer: reported only"
-            )
-        return Classification(None, "not created by the AWS Load Balancer Controller")
-    if t.GATEWAY_ALB_STACK_TAG in tags or t.GATEWAY_NLB_STACK_TAG in tags:
-        gateway = tags.get(t.GATEWAY_ALB_STACK_TAG) or tags.get(t.GATEWAY_NLB_STACK_TAG) or ""
-        namespace, _, name = gateway.partition("/")
-        return Classification(
-            OwnerRef(OwnerKind.GATEWAY, namespace, name),
-            "Gateway API load balancer: not remediated yet",
-        )
-    if (service := tags.get(t.SERVICE_STACK_TAG)) is not None:
+    """Resolve the owner from the controller's tags (DESIGN.md, "Tags the LBC puts").
+
+    EKS Auto Mode's built-in controller tags with its own keys; its load balancers get the
+    same owner kinds with ``auto_mode`` set (the engine only reports them unless the policy
+    switches ``remediate_auto_mode`` on).
+    """
+    if t.CLUSTER_TAG in tags:
+        return _classify_stack(tags, t.LBC_STACK_KEYS, auto_mode=False)
+    if t.AUTO_MODE_CLUSTER_TAG in tags and any(k in tags for k in t.AUTO_MODE_STACK_TAGS):
+        return _classify_stack(tags, t.AUTO_MODE_STACK_KEYS, auto_mode=True)
+    return Classification(None, "not created by the AWS Load Balancer Controller")
+
+
+def _classify_stack(
+    tags: Mapping[str, str], keys: t.StackKeys, *, auto_mode: bool
+) -> Classification:
+    for gateway_key in (keys.gateway_alb, keys.gateway_nlb):
+        if (gateway := tags.get(gateway_key)) is not None:
+            namespace, slash, name = gateway.partition("/")
+            if not slash or not namespace or not name:
+                return Classification(None, f"malformed {gateway_key} tag {gateway!r}")
+            return Classification(OwnerRef(OwnerKind.GATEWAY, namespace, name, auto_mode=auto_mode))
+    if (service := tags.get(keys.service)) is not None:
         namespace, slash, name = service.partition("/")
         if not slash or not namespace or not name:
-            return Classification(None, f"malformed {t.SERVICE_STACK_TAG} tag {service!r}")
-        return Classification(OwnerRef(OwnerKind.SERVICE, namespace, name))
-    if (stack := tags.get(t.INGRESS_STACK_TAG)) is not None:
-        frontend_nlb = tags.get(t.INGRESS_RESOURCE_TAG) == t.FRONTEND_NLB
+            return Classification(None, f"malformed {keys.service} tag {service!r}")
+        return Classification(OwnerRef(OwnerKind.SERVICE, namespace, name, auto_mode=auto_mode))
+    if (stack := tags.get(keys.ingress)) is not None:
+        frontend_nlb = tags.get(keys.ingress_resource) == t.FRONTEND_NLB
         namespace, slash, name = stack.partition("/")
         if slash:
             if not namespace or not name:
-                return Classification(None, f"malformed {t.INGRESS_STACK_TAG} tag {stack!r}")
+                return Classification(None, f"malformed {keys.ingress} tag {stack!r}")
             return Classification(
-                OwnerRef(OwnerKind.INGRESS, namespace, name, frontend_nlb=frontend_nlb)
+                OwnerRef(
+                    OwnerKind.INGRESS,
+                    namespace,
+                    name,
+                    frontend_nlb=frontend_nlb,
+                    auto_mode=auto_mode,
+                )
             )
         if not stack:
-            return Classification(None, f"empty {t.INGRESS_STACK_TAG} tag")
+            return Classification(None, f"empty {keys.ingress} tag")
         return Classification(
-            OwnerRef(OwnerKind.INGRESS_GROUP, group=stack, frontend_nlb=frontend_nlb)
+            OwnerRef(
+                OwnerKind.INGRESS_GROUP,
+                group=stack,
+                frontend_nlb=frontend_nlb,
+                auto_mode=auto_mode,
+            )
         )
     return Classification(None, "controller-tagged but without a stack tag")
 

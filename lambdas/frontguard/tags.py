@@ -5,7 +5,7 @@ All controller facts come from DESIGN.md ("Facts about the controller").
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, NamedTuple
 
 # --- Tags the controller puts on what it creates -------------------------------------------
 CLUSTER_TAG: Final = "elbv2.k8s.aws/cluster"
@@ -27,6 +27,45 @@ AUTO_MODE_STACK_TAGS: Final = (
     "gateway.eks.amazonaws.com.alb/stack",
     "gateway.eks.amazonaws.com.nlb/stack",
 )
+
+AUTO_MODE_INGRESS_RESOURCE_TAG: Final = "ingress.eks.amazonaws.com/resource"
+# Auto Mode's built-in controller and its classes (IngressClass, loadBalancerClass).
+AUTO_MODE_ALB_CONTROLLER: Final = "eks.amazonaws.com/alb"
+AUTO_MODE_NLB_CLASS: Final = "eks.amazonaws.com/nlb"
+AUTO_MODE_PARAMS_API: Final = "/apis/eks.amazonaws.com/v1"
+
+
+class StackKeys(NamedTuple):
+    """The stack tag keys one controller uses."""
+
+    ingress: str
+    ingress_resource: str
+    service: str
+    gateway_alb: str
+    gateway_nlb: str
+
+
+LBC_STACK_KEYS: Final = StackKeys(
+    INGRESS_STACK_TAG,
+    INGRESS_RESOURCE_TAG,
+    SERVICE_STACK_TAG,
+    GATEWAY_ALB_STACK_TAG,
+    GATEWAY_NLB_STACK_TAG,
+)
+AUTO_MODE_STACK_KEYS: Final = StackKeys(
+    "ingress.eks.amazonaws.com/stack",
+    AUTO_MODE_INGRESS_RESOURCE_TAG,
+    "service.eks.amazonaws.com/stack",
+    "gateway.eks.amazonaws.com.alb/stack",
+    "gateway.eks.amazonaws.com.nlb/stack",
+)
+
+# --- Gateway API (LBC v2.13.3+ NLB, v2.14+ ALB) ---------------------------------------------
+GATEWAY_ALB_CONTROLLER: Final = "gateway.k8s.aws/alb"
+GATEWAY_NLB_CONTROLLER: Final = "gateway.k8s.aws/nlb"
+GATEWAY_CONFIG_GROUP: Final = "gateway.k8s.aws"
+GATEWAY_CONFIG_KIND: Final = "LoadBalancerConfiguration"
+GATEWAY_CONFIG_VERSIONS: Final = ("v1", "v1beta1")  # v1 from LBC v3.5
 
 # --- frontguard's own tags (never the controller's stack tags: it would delete the SG) -----
 MANAGED_BY_TAG: Final = "frontguard.io/managed-by"

@@ -216,7 +216,7 @@ def _diagnose(kube: KubeClient, owner: OwnerRef, request: VerifyRequest) -> _Dia
         meta = obj.get("metadata", {})
         members.append((meta.get("namespace", ""), meta.get("name", "")))
         value = plan.annotations_of(obj).get(sg_key)
-        if request.security_group_id not in plan.split_list(value):
+        if resolved.gateway is None and request.security_group_id not in plan.split_list(value):
             manager, when = _last_writer(obj, sg_key)
             by = f", changed by {manager}" + (f" at {when}" if when else "") if manager else ""
             findings.append(
@@ -254,6 +254,19 @@ def _diagnose(kube: KubeClient, owner: OwnerRef, request: VerifyRequest) -> _Dia
                     data={"reason": str(event.get("reason")), "message": message},
                 )
             )
+    gateway = resolved.gateway
+    if gateway is not None and request.security_group_id not in gateway.security_groups:
+        where = gateway.config.ref if gateway.config and gateway.referenced else "none"
+        findings.append(
+            Finding(
+                FindingKind.ANNOTATION_REVERTED,
+                f"the Gateway's LoadBalancerConfiguration ({where}) no longer gets "
+                f"{request.security_group_id} to the controller (it sees: "
+                f"{', '.join(gateway.security_groups) or 'none'})",
+                object=f"{gateway.namespace}/{gateway.name}",
+                data={"field": "spec.securityGroups", "configuration": where},
+            )
+        )
     if owner.kind is OwnerKind.INGRESS_GROUP:
         values = {
             plan.object_id(o): plan.annotations_of(o).get(sg_key)
@@ -316,6 +329,13 @@ def _fix(
             f"frontguard's security group {sg_id} was deleted (CloudTrail DeleteSecurityGroup "
             "says by whom). frontguard creates a new one and updates the annotations on its "
             "next scan; until then the controller cannot reconcile this load balancer."
+        )
+    elif owner.kind is OwnerKind.GATEWAY:
+        advice.append(
+            f"Set spec.securityGroups: [{sg_id}] and spec.manageBackendSecurityGroupRules: true "
+            f"on the LoadBalancerConfiguration that {owner.describe()} references "
+            "(spec.infrastructure.parametersRef), and keep its GatewayClass's configuration "
+            "from pinning securityGroups."
         )
     else:
         sg_key, backend_key = plan.annotation_keys(owner)
