@@ -65,6 +65,13 @@ EVENTS = "v1/events"
 INGRESSES = "networking.k8s.io/v1/ingresses"
 INGRESS_CLASSES = "networking.k8s.io/v1/ingressclasses"
 INGRESS_CLASS_PARAMS = "elbv2.k8s.aws/v1beta1/ingressclassparams"
+# Gateway API and the controller's LoadBalancerConfiguration (v1 from LBC v3.5, v1beta1 before).
+GATEWAYS = "gateway.networking.k8s.io/v1/gateways"
+GATEWAY_CLASSES = "gateway.networking.k8s.io/v1/gatewayclasses"
+LB_CONFIGURATIONS = "gateway.k8s.aws/v1/loadbalancerconfigurations"
+LB_CONFIGURATIONS_V1BETA1 = "gateway.k8s.aws/v1beta1/loadbalancerconfigurations"
+# EKS Auto Mode's own IngressClassParams.
+AUTO_MODE_CLASS_PARAMS = "eks.amazonaws.com/v1/ingressclassparams"
 
 _RESOURCES: dict[str, tuple[str, str, bool]] = {
     SERVICES: ("Service", "service", True),
@@ -72,6 +79,11 @@ _RESOURCES: dict[str, tuple[str, str, bool]] = {
     INGRESSES: ("Ingress", "ingress", True),
     INGRESS_CLASSES: ("IngressClass", "ingressclass", False),
     INGRESS_CLASS_PARAMS: ("IngressClassParams", "ingressclassparams", False),
+    GATEWAYS: ("Gateway", "gateway", True),
+    GATEWAY_CLASSES: ("GatewayClass", "gatewayclass", False),
+    LB_CONFIGURATIONS: ("LoadBalancerConfiguration", "loadbalancerconfiguration", True),
+    LB_CONFIGURATIONS_V1BETA1: ("LoadBalancerConfiguration", "loadbalancerconfiguration", True),
+    AUTO_MODE_CLASS_PARAMS: ("IngressClassParams", "ingressclassparams", False),
 }
 _API_VERSIONS = {key: key.rsplit("/", 1)[0] for key in _RESOURCES}
 

@@ -25,9 +25,24 @@ does on every change of a Service or Ingress (see DESIGN.md, "Facts about the co
   An NLB created without SGs (``create_stack(..., security_groups=False)``, as with the
   controller's NLB SG feature turned off) keeps none: the annotation is ignored silently.
 
+- **Gateway API**: a Gateway whose GatewayClass has ``controllerName`` ``gateway.k8s.aws/alb``
+  (or ``/nlb``) gets an ALB (NLB) tagged ``gateway.k8s.aws.alb/stack`` (``.nlb``) =
+  ``ns/name``, with one listener per ``spec.listeners`` entry. Its configuration is the
+  GatewayClass's ``LoadBalancerConfiguration`` (``spec.parametersRef``) merged with the
+  Gateway's own (``spec.infrastructure.parametersRef``, same namespace), both read at
+  ``gateway.k8s.aws/v1`` then ``v1beta1``; the class-level value of each field wins unless
+  its ``mergingMode`` is ``prefer-gateway``. ``securityGroups`` replaces the managed SG (plus
+  the backend SG with ``manageBackendSecurityGroupRules: true``), ``sourceRanges`` opens the
+  managed SG, ``scheme`` defaults to ``internal``.
+- **EKS Auto Mode**: Ingresses of an IngressClass with controller ``eks.amazonaws.com/alb``
+  and Services with ``loadBalancerClass: eks.amazonaws.com/nlb`` get LBs tagged as Auto Mode
+  tags them (``eks:eks-cluster-name``, ``ingress.eks.amazonaws.com/stack``,
+  ``service.eks.amazonaws.com/stack``). The simulator honours the SG annotations for them as
+  the LBC does; whether Auto Mode really does is not documented.
+
 Not simulated: target groups and node/pod rules (listeners answer a fixed 404), deleting LBs
 of deleted objects, ``SuccessfullyReconciled`` events, SG names in the annotation (only IDs),
-Gateway API, scheme or listener changes after creation.
+routes and Gateway status, scheme or listener changes after creation.
 """
 
 from __future__ import annotations
@@ -42,7 +57,17 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 from botocore.exceptions import ClientError
 
 from sandbox.aws import ACCOUNT_ID, REGION, ec2_backend, elbv2_backend
-from sandbox.kube import EVENTS, INGRESS_CLASS_PARAMS, INGRESS_CLASSES, INGRESSES, SERVICES
+from sandbox.kube import (
+    EVENTS,
+    GATEWAY_CLASSES,
+    GATEWAYS,
+    INGRESS_CLASS_PARAMS,
+    INGRESS_CLASSES,
+    INGRESSES,
+    LB_CONFIGURATIONS,
+    LB_CONFIGURATIONS_V1BETA1,
+    SERVICES,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
@@ -60,11 +85,29 @@ USER_AGENT = (
 )
 
 CLUSTER_TAG = "elbv2.k8s.aws/cluster"
-StackPrefix = Literal["ingress.k8s.aws", "service.k8s.aws"]
+StackPrefix = Literal[
+    "ingress.k8s.aws", "service.k8s.aws", "gateway.k8s.aws.alb", "gateway.k8s.aws.nlb"
+]
 INGRESS: StackPrefix = "ingress.k8s.aws"
 SERVICE: StackPrefix = "service.k8s.aws"
+GATEWAY_ALB: StackPrefix = "gateway.k8s.aws.alb"
+GATEWAY_NLB: StackPrefix = "gateway.k8s.aws.nlb"
 ALB_CONTROLLER = "ingress.k8s.aws/alb"
 NLB_CLASS = "service.k8s.aws/nlb"
+GATEWAY_CONTROLLERS: dict[str, StackPrefix] = {
+    "gateway.k8s.aws/alb": GATEWAY_ALB,
+    "gateway.k8s.aws/nlb": GATEWAY_NLB,
+}
+CONFIG_GROUP = "gateway.k8s.aws"
+CONFIG_KIND = "LoadBalancerConfiguration"
+# EKS Auto Mode's built-in controller.
+AUTO_MODE_CLUSTER_TAG = "eks:eks-cluster-name"
+AUTO_MODE_ALB_CONTROLLER = "eks.amazonaws.com/alb"
+AUTO_MODE_NLB_CLASS = "eks.amazonaws.com/nlb"
+AUTO_MODE_TAG_PREFIXES = {
+    INGRESS: "ingress.eks.amazonaws.com",
+    SERVICE: "service.eks.amazonaws.com",
+}
 
 A_ALB = "alb.ingress.kubernetes.io/"
 A_SVC = "service.beta.kubernetes.io/"
@@ -260,14 +303,29 @@ class StackModel:
     listeners: list[tuple[str, int]]  # (protocol, port)
     source_cidrs: list[str]
     frontend_nlb: bool = False
+    auto_mode: bool = False
+    # Gateways: the merged configuration's securityGroups (None: not set) and backend rules.
+    gateway_security_groups: list[str] | None = None
+    gateway_backend_rules: bool = False
 
     @property
     def lb_type(self) -> str:
-        return "application" if self.prefix == INGRESS else "network"
+        return "application" if self.prefix in (INGRESS, GATEWAY_ALB) else "network"
 
     @property
     def owner_kind(self) -> str:
+        if self.is_gateway:
+            return "Gateway"
         return "Ingress" if self.prefix == INGRESS else "Service"
+
+    @property
+    def is_gateway(self) -> bool:
+        return self.prefix in (GATEWAY_ALB, GATEWAY_NLB)
+
+    @property
+    def tag_prefix(self) -> str:
+        """The prefix of the stack tags: Auto Mode's own keys for its load balancers."""
+        return AUTO_MODE_TAG_PREFIXES[self.prefix] if self.auto_mode else self.prefix
 
 
 @dataclass
@@ -292,7 +350,7 @@ class Stack:
 
     @property
     def key(self) -> tuple[str, str]:
-        return (self.model.prefix, self.model.name)
+        return (self.model.tag_prefix, self.model.name)
 
 
 class DeployError(Exception):
@@ -331,6 +389,16 @@ class LoadBalancerController:
         for ingress in self._handled_ingresses():
             groups.setdefault(self._group_of(ingress) or _ref(ingress), []).append(ingress)
         models += [self._ingress_model(name, members) for name, members in groups.items()]
+        models += [
+            self._service_model(svc, auto_mode=True)
+            for svc in self.kube.list_objects(SERVICES)
+            if svc.get("spec", {}).get("loadBalancerClass") == AUTO_MODE_NLB_CLASS
+        ]
+        models += [
+            self._ingress_model(_ref(ing), [ing], auto_mode=True)
+            for ing in self._handled_ingresses(AUTO_MODE_ALB_CONTROLLER)
+        ]
+        models += [self._gateway_model(gw, prefix) for gw, prefix in self._handled_gateways()]
         return models
 
     def _handled_services(self) -> list[JSON]:
@@ -341,17 +409,73 @@ class LoadBalancerController:
             or _annotations(svc).get(SVC_TYPE) in ("external", "nlb-ip")
         ]
 
-    def _handled_ingresses(self) -> list[JSON]:
+    def _handled_ingresses(self, controller: str = ALB_CONTROLLER) -> list[JSON]:
         alb_classes = {
             cls["metadata"]["name"]
             for cls in self.kube.list_objects(INGRESS_CLASSES)
-            if cls.get("spec", {}).get("controller") == ALB_CONTROLLER
+            if cls.get("spec", {}).get("controller") == controller
         }
         return [
             ing
             for ing in self.kube.list_objects(INGRESSES)
             if ing.get("spec", {}).get("ingressClassName") in alb_classes
         ]
+
+    # -- Gateway API ------------------------------------------------------------------------
+
+    def _handled_gateways(self) -> list[tuple[JSON, StackPrefix]]:
+        classes = {
+            cls["metadata"]["name"]: GATEWAY_CONTROLLERS[controller]
+            for cls in self.kube.list_objects(GATEWAY_CLASSES)
+            if (controller := cls.get("spec", {}).get("controllerName")) in GATEWAY_CONTROLLERS
+        }
+        return [
+            (gw, classes[gw.get("spec", {}).get("gatewayClassName")])
+            for gw in self.kube.list_objects(GATEWAYS)
+            if gw.get("spec", {}).get("gatewayClassName") in classes
+        ]
+
+    def _configuration(self, ref: JSON | None, namespace: str | None) -> JSON:
+        """The spec of the LoadBalancerConfiguration ``ref`` names ({} when none or missing)."""
+        if not ref or ref.get("group") != CONFIG_GROUP or ref.get("kind") != CONFIG_KIND:
+            return {}
+        for resource in (LB_CONFIGURATIONS, LB_CONFIGURATIONS_V1BETA1):
+            found = self.kube.get_object(resource, namespace, str(ref.get("name")))
+            if found is not None:
+                return dict(found.get("spec") or {})
+        return {}
+
+    def gateway_configuration(self, gateway: JSON) -> JSON:
+        """The configuration the controller builds the Gateway's LB from: the class-level
+        configuration merged with the Gateway's own, the class winning field by field unless
+        its ``mergingMode`` is ``prefer-gateway``."""
+        spec = gateway.get("spec", {})
+        gateway_class = self.kube.get_object(GATEWAY_CLASSES, None, spec["gatewayClassName"])
+        class_ref = (gateway_class or {}).get("spec", {}).get("parametersRef")
+        class_config = self._configuration(class_ref, (class_ref or {}).get("namespace"))
+        own_ref = (spec.get("infrastructure") or {}).get("parametersRef")
+        own_config = self._configuration(own_ref, gateway["metadata"].get("namespace"))
+        if class_config.get("mergingMode") == "prefer-gateway":
+            return {**class_config, **own_config}
+        return {**own_config, **class_config}
+
+    def _gateway_model(self, gateway: JSON, prefix: StackPrefix) -> StackModel:
+        config = self.gateway_configuration(gateway)
+        listeners = [
+            (str(listener.get("protocol", "HTTP")), int(listener["port"]))
+            for listener in gateway.get("spec", {}).get("listeners", [])
+        ]
+        groups = config.get("securityGroups")
+        return StackModel(
+            prefix=prefix,
+            name=_ref(gateway),
+            members=[gateway],
+            scheme=str(config.get("scheme") or "internal"),
+            listeners=listeners,
+            source_cidrs=list(config.get("sourceRanges") or []) or ["0.0.0.0/0"],
+            gateway_security_groups=[str(g) for g in groups] if groups else None,
+            gateway_backend_rules=config.get("manageBackendSecurityGroupRules") is True,
+        )
 
     def _class_params(self, ingress: JSON) -> JSON:
         class_name = str(ingress.get("spec", {}).get("ingressClassName"))
@@ -366,7 +490,9 @@ class LoadBalancerController:
         params_group = self._class_params(ingress).get("group", {}).get("name")
         return params_group or _annotations(ingress).get(ING_GROUP)
 
-    def _ingress_model(self, name: str, members: list[JSON]) -> StackModel:
+    def _ingress_model(
+        self, name: str, members: list[JSON], *, auto_mode: bool = False
+    ) -> StackModel:
         listeners: list[tuple[str, int]] = []
         cidrs: list[str] = []
         scheme = "internal"
@@ -388,9 +514,10 @@ class LoadBalancerController:
             listeners=listeners,
             source_cidrs=cidrs or ["0.0.0.0/0"],
             frontend_nlb=frontend_nlb,
+            auto_mode=auto_mode,
         )
 
-    def _service_model(self, service: JSON) -> StackModel:
+    def _service_model(self, service: JSON, *, auto_mode: bool = False) -> StackModel:
         spec = service.get("spec", {})
         notes = _annotations(service)
         cidrs = list(spec.get("loadBalancerSourceRanges") or []) or _split(
@@ -403,6 +530,7 @@ class LoadBalancerController:
             scheme=notes.get(SVC_SCHEME, "internal"),
             listeners=[(p.get("protocol", "TCP"), int(p["port"])) for p in spec.get("ports", [])],
             source_cidrs=cidrs or ["0.0.0.0/0"],
+            auto_mode=auto_mode,
         )
 
     # -- reconciling ------------------------------------------------------------------------
@@ -422,7 +550,7 @@ class LoadBalancerController:
 
         Returns the stack, or ``None`` when it could not be created (Events say why).
         """
-        stack = self.stacks.get((model.prefix, model.name))
+        stack = self.stacks.get((model.tag_prefix, model.name))
         if stack is None:
             aws: AwsApi = InProcessAws() if in_process else self._boto3
             try:
@@ -527,7 +655,16 @@ class LoadBalancerController:
         return ids
 
     def _annotated(self, model: StackModel) -> list[str] | None:
-        """The annotated SGs (+ backend SG), ``None`` without the annotation."""
+        """The annotated SGs (+ backend SG), ``None`` without the annotation.
+
+        For a Gateway: its configuration's ``securityGroups`` instead of the annotation.
+        """
+        if model.is_gateway:
+            if model.gateway_security_groups is None:
+                return None
+            self._check_exist(model.gateway_security_groups)
+            backend = [self._backend_sg(self._boto3)] if model.gateway_backend_rules else []
+            return [*model.gateway_security_groups, *backend]
         key = ING_SECURITY_GROUPS if model.prefix == INGRESS else SVC_SECURITY_GROUPS
         value = self._annotation_value(model, key)
         if value is None:
@@ -553,7 +690,7 @@ class LoadBalancerController:
     # -- creating AWS resources -----------------------------------------------------------
 
     def _lb_name(self, model: StackModel) -> str:
-        digest = _hash(self.cluster, model.prefix, model.name)
+        digest = _hash(self.cluster, model.tag_prefix, model.name)
         if "/" in model.name:
             namespace, name = model.name.split("/", 1)
             return f"k8s-{namespace[:8]}-{name[:8]}-{digest}"
@@ -561,9 +698,9 @@ class LoadBalancerController:
 
     def _stack_tags(self, model: StackModel, resource: str) -> dict[str, str]:
         return {
-            CLUSTER_TAG: self.cluster,
-            f"{model.prefix}/stack": model.name,
-            f"{model.prefix}/resource": resource,
+            AUTO_MODE_CLUSTER_TAG if model.auto_mode else CLUSTER_TAG: self.cluster,
+            f"{model.tag_prefix}/stack": model.name,
+            f"{model.tag_prefix}/resource": resource,
         }
 
     def _backend_sg(self, aws: AwsApi) -> str:
@@ -650,7 +787,10 @@ class LoadBalancerController:
                 "kind": "Event",
                 "metadata": {"name": name, "namespace": namespace},
                 "involvedObject": {
-                    "apiVersion": "networking.k8s.io/v1" if kind == "Ingress" else "v1",
+                    "apiVersion": {
+                        "Ingress": "networking.k8s.io/v1",
+                        "Gateway": "gateway.networking.k8s.io/v1",
+                    }.get(kind, "v1"),
                     "kind": kind,
                     "namespace": namespace,
                     "name": metadata["name"],
@@ -659,7 +799,7 @@ class LoadBalancerController:
                 "reason": reason,
                 "message": message,
                 "type": "Warning",
-                "source": {"component": "ingress" if kind == "Ingress" else "service"},
+                "source": {"component": kind.lower() if kind != "Service" else "service"},
                 "reportingComponent": "",
                 "count": 1,
                 "firstTimestamp": now,

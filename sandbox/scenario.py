@@ -7,6 +7,8 @@
         web = prod.ingress("shop/web", scheme="internet-facing", ports=[80, 443])
         grp = prod.ingress_group("shared", members=["a/one", "b/two"], ports=[443])
         api = prod.service("legacy/api", ports=[("TCP", 443)], security_groups=False)
+        gw = prod.gateway("edge/public", lb="alb", ports=[443], config={"scheme": "internal"})
+        auto = prod.auto_mode_ingress("shop/auto")  # tagged as EKS Auto Mode tags its LBs
         ext = sb.foreign_load_balancer("terraform-lb")
         web.lb_arn, web.event            # the LB and its CloudTrail CreateLoadBalancer event
         prod.lbc.reconcile()             # the controller reacts to annotation changes
@@ -36,14 +38,24 @@ import boto3
 from sandbox.aws import REGION, MotoServer, published_messages, set_cluster_endpoint
 from sandbox.kube import (
     EVENTS,
+    GATEWAY_CLASSES,
+    GATEWAYS,
     INGRESS_CLASS_PARAMS,
     INGRESS_CLASSES,
     INGRESSES,
+    LB_CONFIGURATIONS,
+    LB_CONFIGURATIONS_V1BETA1,
     SERVICES,
     KubeServer,
 )
 from sandbox.lbc import (
     ALB_CONTROLLER,
+    AUTO_MODE_ALB_CONTROLLER,
+    AUTO_MODE_NLB_CLASS,
+    CONFIG_GROUP,
+    CONFIG_KIND,
+    GATEWAY_ALB,
+    GATEWAY_NLB,
     ING_FRONTEND_NLB,
     ING_GROUP,
     ING_INBOUND_CIDRS,
@@ -74,6 +86,7 @@ SANDBOX_TOKEN = "k8s-aws-v1." + base64.urlsafe_b64encode(
 ).decode().rstrip("=")
 
 ServiceHandling = Literal["class", "annotation", "none"]
+GatewayPorts = Sequence[int | tuple[str, int]]
 
 
 def _split_ref(ref: str) -> tuple[str, str]:
@@ -95,7 +108,7 @@ class Owned:
     """
 
     cluster: Cluster
-    kind: Literal["Ingress", "Service"]
+    kind: Literal["Ingress", "Service", "Gateway"]
     refs: list[tuple[str, str]]
     stack: Stack | None
 
@@ -129,7 +142,7 @@ class Owned:
 
     @property
     def resource(self) -> str:
-        return INGRESSES if self.kind == "Ingress" else SERVICES
+        return {"Ingress": INGRESSES, "Service": SERVICES, "Gateway": GATEWAYS}[self.kind]
 
     @property
     def object(self) -> JSON:
@@ -466,9 +479,187 @@ class Cluster:
         stack = self._reconcile(SERVICE, ref, security_groups=security_groups)
         return Owned(self, "Service", [_split_ref(ref)], stack)
 
-    def _reconcile(self, prefix: str, name: str, *, security_groups: bool = True) -> Stack | None:
+    # -- Gateway API ------------------------------------------------------------------------
+
+    def load_balancer_configuration(
+        self, ref: str, *, spec: JSON, version: Literal["v1", "v1beta1"] = "v1"
+    ) -> JSON:
+        """A ``LoadBalancerConfiguration`` ``ns/name`` (group ``gateway.k8s.aws``)."""
+        namespace, name = _split_ref(ref)
+        resource = LB_CONFIGURATIONS if version == "v1" else LB_CONFIGURATIONS_V1BETA1
+        return self.kube.put_object(
+            resource,
+            {
+                "apiVersion": f"{CONFIG_GROUP}/{version}",
+                "kind": CONFIG_KIND,
+                "metadata": {"name": name, "namespace": namespace},
+                "spec": spec,
+            },
+        )
+
+    def configuration(self, ref: str) -> JSON | None:
+        """The configuration ``ns/name`` as stored now (``v1``, else ``v1beta1``), or None."""
+        namespace, name = _split_ref(ref)
+        for resource in (LB_CONFIGURATIONS, LB_CONFIGURATIONS_V1BETA1):
+            found = self.kube.get_object(resource, namespace, name)
+            if found is not None:
+                return found
+        return None
+
+    def gateway_class(
+        self,
+        name: str,
+        *,
+        lb: Literal["alb", "nlb"] = "alb",
+        config: JSON | None = None,
+        config_version: Literal["v1", "v1beta1"] = "v1",
+    ) -> JSON:
+        """A GatewayClass served by the controller; ``config`` makes its class-level
+        configuration ``gateway-system/<name>-config``."""
+        spec: JSON = {"controllerName": f"gateway.k8s.aws/{lb}"}
+        if config is not None:
+            self.load_balancer_configuration(
+                f"gateway-system/{name}-config", spec=config, version=config_version
+            )
+            spec["parametersRef"] = {
+                "group": CONFIG_GROUP,
+                "kind": CONFIG_KIND,
+                "name": f"{name}-config",
+                "namespace": "gateway-system",
+            }
+        return self.kube.put_object(GATEWAY_CLASSES, {"metadata": {"name": name}, "spec": spec})
+
+    def gateway(
+        self,
+        ref: str,
+        *,
+        lb: Literal["alb", "nlb"] = "alb",
+        ports: GatewayPorts = (80,),
+        config: JSON | None = None,
+        class_config: JSON | None = None,
+        config_version: Literal["v1", "v1beta1"] = "v1",
+        gateway_class: str | None = None,
+        annotations: dict[str, str] | None = None,
+        labels: dict[str, str] | None = None,
+    ) -> Owned:
+        """A Gateway ``ns/name`` and the ALB/NLB the controller makes for it.
+
+        ``config``: the spec of the Gateway's own LoadBalancerConfiguration
+        ``ns/<name>-config``, referenced by ``spec.infrastructure.parametersRef`` (none when
+        ``None``). ``class_config``: the spec of a class-level configuration on a GatewayClass
+        of this Gateway's own (``<ns>-<name>``); otherwise the shared class ``<lb>-gateways``.
+        ``ports``: ints (HTTPS for 443 and HTTP otherwise on an ALB, TCP on an NLB) or
+        ``(protocol, port)``. Without ``scheme`` in a configuration, the LB is internal.
+        """
+        namespace, name = _split_ref(ref)
+        if gateway_class is None:
+            if class_config is not None:
+                gateway_class = f"{namespace}-{name}"
+                self.gateway_class(
+                    gateway_class, lb=lb, config=class_config, config_version=config_version
+                )
+            else:
+                gateway_class = f"{lb}-gateways"
+                if self.kube.get_object(GATEWAY_CLASSES, None, gateway_class) is None:
+                    self.gateway_class(gateway_class, lb=lb)
+        listeners = []
+        for port in ports:
+            if isinstance(port, tuple):
+                protocol, number = port
+            elif lb == "nlb":
+                protocol, number = "TCP", port
+            else:
+                protocol, number = ("HTTPS" if port == 443 else "HTTP"), port
+            listeners.append(
+                {"name": f"{protocol.lower()}-{number}", "port": number, "protocol": protocol}
+            )
+        spec: JSON = {"gatewayClassName": gateway_class, "listeners": listeners}
+        if config is not None:
+            self.load_balancer_configuration(
+                f"{namespace}/{name}-config", spec=config, version=config_version
+            )
+            spec["infrastructure"] = {
+                "parametersRef": {
+                    "group": CONFIG_GROUP,
+                    "kind": CONFIG_KIND,
+                    "name": f"{name}-config",
+                }
+            }
+        self.kube.put_object(
+            GATEWAYS,
+            {
+                "apiVersion": "gateway.networking.k8s.io/v1",
+                "kind": "Gateway",
+                "metadata": {
+                    "name": name,
+                    "namespace": namespace,
+                    "annotations": dict(annotations or {}),
+                    "labels": dict(labels or {}),
+                },
+                "spec": spec,
+            },
+        )
+        prefix = GATEWAY_ALB if lb == "alb" else GATEWAY_NLB
+        return Owned(self, "Gateway", [(namespace, name)], self._reconcile(prefix, ref))
+
+    # -- EKS Auto Mode ----------------------------------------------------------------------
+
+    def auto_mode_ingress(
+        self,
+        ref: str,
+        *,
+        scheme: str = "internet-facing",
+        ports: Sequence[int] = (80,),
+        inbound_cidrs: Sequence[str] | None = None,
+        annotations: dict[str, str] | None = None,
+    ) -> Owned:
+        """An Ingress of Auto Mode's class ``eks-alb`` and the ALB its built-in controller
+        makes, tagged ``eks:eks-cluster-name`` / ``ingress.eks.amazonaws.com/stack``."""
+        if self.kube.get_object(INGRESS_CLASSES, None, "eks-alb") is None:
+            self.ingress_class("eks-alb", controller=AUTO_MODE_ALB_CONTROLLER)
+        obj = self._ingress_object(
+            ref,
+            scheme=scheme,
+            ports=ports,
+            ingress_class="eks-alb",
+            group=None,
+            inbound_cidrs=inbound_cidrs,
+            frontend_nlb=False,
+            annotations=annotations,
+            labels=None,
+            spec=None,
+        )
+        self.kube.put_object(INGRESSES, obj)
+        stack = self._reconcile(INGRESS, ref, auto_mode=True)
+        return Owned(self, "Ingress", [_split_ref(ref)], stack)
+
+    def auto_mode_service(
+        self,
+        ref: str,
+        *,
+        ports: Sequence[tuple[str, int]] = (("TCP", 80),),
+        scheme: str = "internet-facing",
+    ) -> Owned:
+        """A Service of ``loadBalancerClass: eks.amazonaws.com/nlb`` and its Auto Mode NLB."""
+        obj = self._service_object(
+            ref,
+            ports=ports,
+            scheme=scheme,
+            handled_by="none",
+            source_ranges=None,
+            annotations=None,
+            labels=None,
+            spec={"loadBalancerClass": AUTO_MODE_NLB_CLASS},
+        )
+        self.kube.put_object(SERVICES, obj)
+        stack = self._reconcile(SERVICE, ref, auto_mode=True)
+        return Owned(self, "Service", [_split_ref(ref)], stack)
+
+    def _reconcile(
+        self, prefix: str, name: str, *, security_groups: bool = True, auto_mode: bool = False
+    ) -> Stack | None:
         for model in self.lbc.models():
-            if (model.prefix, model.name) == (prefix, name):
+            if (model.prefix, model.name, model.auto_mode) == (prefix, name, auto_mode):
                 return self.lbc.reconcile_model(model, security_groups=security_groups)
         return None
 
