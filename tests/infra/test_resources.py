@@ -322,6 +322,10 @@ def test_rbac_manifest_grants_the_minimal_verbs_to_the_frontguard_group() -> Non
         ("networking.k8s.io", "ingresses"): ["get", "list", "patch"],
         ("networking.k8s.io", "ingressclasses"): ["get", "list"],
         ("elbv2.k8s.aws", "ingressclassparams"): ["get", "list"],
+        ("eks.amazonaws.com", "ingressclassparams"): ["get", "list"],
+        ("gateway.networking.k8s.io", "gateways"): ["get", "patch"],
+        ("gateway.networking.k8s.io", "gatewayclasses"): ["get"],
+        ("gateway.k8s.aws", "loadbalancerconfigurations"): ["create", "get", "list", "patch"],
         ("", "events"): ["list"],
     }
     assert binding["kind"] == "ClusterRoleBinding"
