@@ -3,7 +3,8 @@
 One cluster, ``prod``, with what a real one holds: an ALB Ingress, an NLB Service, an
 IngressGroup of two Ingresses in two namespaces, an NLB created without security groups, an
 exempt Service, an Ingress whose owner restricted its sources (partly beyond the policy), an
-Ingress managed by Argo CD, and a load balancer Terraform made. Each ``CreateLoadBalancer``
+Ingress managed by Argo CD, a Gateway API Gateway (remediated through its
+LoadBalancerConfiguration), and a load balancer Terraform made. Each ``CreateLoadBalancer``
 event goes through the production code (``frontguard.events_flow.handle_event`` with the
 production runtime, pointed at moto by ``AWS_ENDPOINT_URL``); then someone reverts one
 IngressGroup member's annotation before the controller reconciles; the LBC simulator
@@ -135,6 +136,11 @@ def build_cluster(sandbox: Sandbox) -> tuple[list[Subject], Owned]:
                 ports=[443],
                 annotations={ARGO_TRACKING: "catalog:networking.k8s.io/Ingress:catalog/web"},
             ),
+        ),
+        _owned(
+            "ALB Gateway (Gateway API)",
+            "gateway/edge/public",
+            prod.gateway("edge/public", ports=[443], config={"scheme": "internet-facing"}),
         ),
         _foreign("not made by the controller", sandbox.foreign_load_balancer("terraform-lb")),
     ]

@@ -16,6 +16,7 @@ EXPECTED = {
     "service/shop/vip": "exempt",
     "ingress/shop/admin": "verified",
     "ingress/catalog/web": "gitops-pending",
+    "gateway/edge/public": "verified",
     "none (Terraform)": "ignored",
 }
 
