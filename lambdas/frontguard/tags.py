@@ -60,6 +60,18 @@ AUTO_MODE_STACK_KEYS: Final = StackKeys(
     "gateway.eks.amazonaws.com.nlb/stack",
 )
 
+# Where each controller says "ManagedLBSecurityGroup" (its own world-open frontend SG).
+RESOURCE_TAGS: Final = (
+    INGRESS_RESOURCE_TAG,
+    SERVICE_RESOURCE_TAG,
+    "gateway.k8s.aws.alb/resource",
+    "gateway.k8s.aws.nlb/resource",
+    AUTO_MODE_INGRESS_RESOURCE_TAG,
+    "service.eks.amazonaws.com/resource",
+    "gateway.eks.amazonaws.com.alb/resource",
+    "gateway.eks.amazonaws.com.nlb/resource",
+)
+
 # --- Gateway API (LBC v2.13.3+ NLB, v2.14+ ALB) ---------------------------------------------
 GATEWAY_ALB_CONTROLLER: Final = "gateway.k8s.aws/alb"
 GATEWAY_NLB_CONTROLLER: Final = "gateway.k8s.aws/nlb"

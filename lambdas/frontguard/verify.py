@@ -164,8 +164,7 @@ def _attachment_problems(
     managed = [
         group.id
         for group in attached.values()
-        if t.MANAGED_LB_SG
-        in (group.tags.get(t.INGRESS_RESOURCE_TAG), group.tags.get(t.SERVICE_RESOURCE_TAG))
+        if t.MANAGED_LB_SG in (group.tags.get(key) for key in t.RESOURCE_TAGS)
     ]
     if managed:
         problems.append(

@@ -238,3 +238,25 @@ def test_scan_classifies_gateway_and_auto_mode_load_balancers(sandbox, prod):
     prod.lbc.reconcile()
     again = scan(enforce.runtime.engine)
     assert {i.load_balancer_arn: i.outcome for i in again.items}[gw.lb_arn] is Outcome.COMPLIANT
+
+
+def test_verification_fails_with_advice_when_the_configuration_is_reverted(sandbox, fg, prod):
+    gw = prod.gateway("edge/public", ports=[443], config={"scheme": "internet-facing"})
+    assert fg.deliver(gw.event)["outcome"] == "remediated"
+    [group] = frontguard_groups(sandbox)
+    prod.kube.patch_object(
+        "gateway.k8s.aws/v1/loadbalancerconfigurations",
+        "edge",
+        "public-config",
+        {"spec": {"securityGroups": None, "manageBackendSecurityGroupRules": None}},
+    )
+    prod.lbc.reconcile()
+
+    results = fg.run_verifications()
+
+    assert results[-1].outcome == "verification-failed"
+    kinds = {f.kind.value for f in results[-1].findings}
+    assert {"security-group-not-attached", "managed-security-group-attached"} <= kinds
+    assert "annotation-reverted" in kinds
+    alert = next(a for a in fg.alerts() if a["outcome"] == "verification-failed")
+    assert "spec.securityGroups" in alert["fix"] and group["GroupId"] in alert["fix"]
