@@ -34,6 +34,11 @@ Remaining gaps (tests must not rely on them):
 - no ``resourceVersion`` preconditions (no 409 on a stale update), no admission, no RBAC: any
   ``k8s-aws-v1.`` token is accepted with full rights;
 - ``PUT`` (replace) answers 404; watches do not honour selectors.
+
+**Fault injection** (reliability tests): `KubeServer.inject` registers a function called with
+each request's ``(method, path, headers)`` *before* authentication and before any state
+change; when it returns an HTTP status, the request is answered with a Kubernetes ``Status``
+of that code and nothing is applied. ``clear_faults()`` removes them all.
 """
 
 from __future__ import annotations
@@ -58,6 +63,17 @@ from kmock._internal import enums, rendering
 
 JSON = dict[str, Any]
 T = TypeVar("T")
+#: ``(method, path, headers) -> status or None``: answer ``status`` instead of serving.
+Fault = Callable[[str, str, Mapping[str, str]], int | None]
+_REASONS = {
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    409: "Conflict",
+    429: "TooManyRequests",
+    500: "InternalError",
+    503: "ServiceUnavailable",
+}
 
 # Resource keys as kmock spells them: "group/version/plural" ("v1/plural" for the core group).
 SERVICES = "v1/services"
@@ -150,6 +166,22 @@ def _matches_fields(obj: Mapping[str, Any], selector: str) -> bool:
     return True
 
 
+def _status_response(code: int, message: str) -> aiohttp.web.Response:
+    """A Kubernetes ``Status`` failure, as the API server answers errors."""
+    return aiohttp.web.json_response(
+        {
+            "apiVersion": "v1",
+            "kind": "Status",
+            "metadata": {},
+            "status": "Failure",
+            "message": message,
+            "reason": _REASONS.get(code, "Unknown"),
+            "code": code,
+        },
+        status=code,
+    )
+
+
 def _now() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -166,6 +198,7 @@ class KubeEmulator(KubernetesEmulator):
         factory=collections.Counter, init=False
     )
     _versions: itertools.count[int] = attrs.field(factory=lambda: itertools.count(1), init=False)
+    faults: list[Fault] = attrs.field(factory=list, init=False)
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
@@ -182,19 +215,12 @@ class KubeEmulator(KubernetesEmulator):
 
     async def _handle(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
         self.request_counts[(request.method.value, request.url.path)] += 1
+        for fault in list(self.faults):
+            status = fault(request.method.value, request.url.path, dict(request.headers))
+            if status is not None:
+                return _status_response(status, f"injected fault: HTTP {status}")
         if not self._authenticated(request):
-            return aiohttp.web.json_response(
-                {
-                    "apiVersion": "v1",
-                    "kind": "Status",
-                    "metadata": {},
-                    "status": "Failure",
-                    "message": "Unauthorized",
-                    "reason": "Unauthorized",
-                    "code": 401,
-                },
-                status=401,
-            )
+            return _status_response(401, "Unauthorized")
         if isinstance(request.data, dict):
             if request.action == enums.action.CREATE:
                 self._stamp_new(request.data, request.namespace)
@@ -410,6 +436,21 @@ class KubeServer:
             emulator.request_counts.clear()
 
         self._call(reset)
+
+    def inject(self, fault: Fault) -> None:
+        """Answer requests for which ``fault`` returns a status with that error, before any
+        state change (see the module docstring)."""
+
+        async def add(emulator: KubeEmulator) -> None:
+            emulator.faults.append(fault)
+
+        self._call(add)
+
+    def clear_faults(self) -> None:
+        async def clear(emulator: KubeEmulator) -> None:
+            emulator.faults.clear()
+
+        self._call(clear)
 
     def clear(self) -> None:
         """Forget all objects and requests."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -145,9 +146,19 @@ def create_state_table(sandbox: Sandbox) -> str:
     return STATE_TABLE
 
 
-def wire(sandbox: Sandbox, policy: dict[str, Any], *, state_table: bool = True) -> Frontguard:
+def wire(
+    sandbox: Sandbox,
+    policy: dict[str, Any],
+    *,
+    state_table: bool = True,
+    before_send: Callable[..., Any] | None = None,
+) -> Frontguard:
     """frontguard's production runtime against the sandbox; each call is like a new Lambda
-    container (its own clients and caches) sharing the same topic, queue and state table."""
+    container (its own clients and caches) sharing the same topic, queue and state table.
+
+    ``before_send``: a botocore ``before-send`` handler registered on the session before any
+    client exists (clients copy the session's handlers when created), for fault injection.
+    """
     topic_arn = sandbox.sns_topic("frontguard-alerts").arn
     queue_url = sandbox.sqs_queue("frontguard-verify").url
     table = create_state_table(sandbox) if state_table else None
@@ -175,6 +186,8 @@ def wire(sandbox: Sandbox, policy: dict[str, Any], *, state_table: bool = True) 
 
     session._session.register("before-call", count)
     session._session.register("before-parameter-build.sqs.SendMessage", record_send)
+    if before_send is not None:
+        session._session.register("before-send", before_send)
     runtime = build_runtime(
         settings, session=session, policy=Policy.from_document(policy), sleep=lambda _: None
     )
