@@ -83,3 +83,17 @@ def test_malformed_events_name_what_is_missing(event, missing):
     with pytest.raises(InvalidEventError) as raised:
         parse_create_load_balancer(event)
     assert missing in str(raised.value)
+
+
+def test_auto_mode_create_load_balancer_is_accepted_with_its_cluster_tag():
+    event = event_with(
+        requestParameters={
+            "name": "k8s-shop-auto",
+            "tags": [
+                {"key": "eks:eks-cluster-name", "value": "auto"},
+                {"key": "ingress.eks.amazonaws.com/stack", "value": "shop/auto"},
+            ],
+        }
+    )
+    parsed = parse_create_load_balancer(event)
+    assert parsed == NewLoadBalancer(ARN, "123456789012", "eu-west-1", "ct-1", "auto")
