@@ -26,6 +26,9 @@ NETWORKING = "/apis/networking.k8s.io/v1"
 ELBV2 = "/apis/elbv2.k8s.aws/v1beta1"
 MERGE_PATCH = "application/merge-patch+json"
 RETRYABLE_STATUSES = frozenset({0, 408, 409, 429, 500, 502, 503, 504})
+# (connect, read) seconds: an unreachable API server must fail the request, not hang the
+# Lambda until its own timeout.
+REQUEST_TIMEOUT = (5.0, 20.0)
 
 
 class KubeApiError(PermanentError):
@@ -66,13 +69,15 @@ class KubeClient:
         endpoint: ClusterEndpoint,
         token_provider: Callable[[], str],
         *,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
+        timeout: tuple[float, float] = REQUEST_TIMEOUT,
     ) -> None:
         from kubernetes.client import ApiClient, Configuration
 
         self.cluster = endpoint.name
         self._token_provider = token_provider
-        self._clock = clock
+        self._clock = clock  # wall clock: a frozen Lambda container's monotonic clock stops
+        self._timeout = timeout
         self._token_expires = 0.0
         config = Configuration(host=endpoint.endpoint, ca_cert_data=endpoint.ca_pem.decode())
         config.api_key = {"BearerToken": ""}
@@ -104,16 +109,27 @@ class KubeClient:
         headers = {"Accept": "application/json"}
         if content_type:
             headers["Content-Type"] = content_type
-        auth = self._api.configuration.auth_settings()["BearerToken"]
-        headers[auth["key"]] = auth["value"]
-        self.calls[method] = self.calls.get(method, 0) + 1
-        try:
-            response = self._api.call_api(method, url, header_params=headers, body=body)
-            data = response.read()  # type: ignore[no-untyped-call]
-        except ApiException as error:  # TLS failures arrive as status 0
-            raise RetryableError(f"{method} {path} on {self.cluster}: {error.reason}") from error
-        except HTTPError as error:  # connection refused, timeouts
-            raise RetryableError(f"{method} {path} on {self.cluster}: {error}") from error
+        for attempt in range(2):
+            auth = self._api.configuration.auth_settings()["BearerToken"]
+            headers[auth["key"]] = auth["value"]
+            self.calls[method] = self.calls.get(method, 0) + 1
+            try:
+                response = self._api.call_api(
+                    method, url, header_params=headers, body=body, _request_timeout=self._timeout
+                )
+                data = response.read()  # type: ignore[no-untyped-call]
+            except ApiException as error:  # TLS failures arrive as status 0
+                raise RetryableError(
+                    f"{method} {path} on {self.cluster}: {error.reason}"
+                ) from error
+            except HTTPError as error:  # connection refused, timeouts
+                raise RetryableError(f"{method} {path} on {self.cluster}: {error}") from error
+            status = int(response.status)
+            if status != 401 or attempt:
+                break
+            # The cached token was rejected before its time (a container thawed after a
+            # freeze, clock skew): fetch a fresh one and try once more.
+            self._token_expires = 0.0
         status = int(response.status)
         if status == 404:
             raise NotFoundError(f"{method} {path} on {self.cluster}: not found")
