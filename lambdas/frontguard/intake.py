@@ -7,6 +7,7 @@ is missing.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -43,6 +44,9 @@ def _require(mapping: Mapping[str, Any], key: str, where: str) -> Any:
 def parse_create_load_balancer(event: Any) -> NewLoadBalancer | Ignored:
     if not isinstance(event, Mapping):
         raise InvalidEventError(f"event is a {type(event).__name__}, not a JSON object")
+    size = len(json.dumps(event, default=str).encode())
+    if size > MAX_EVENT_BYTES:
+        raise InvalidEventError(f"event is {size} bytes, more than EventBridge's {MAX_EVENT_BYTES}")
     detail_type = _require(event, "detail-type", "")
     if detail_type != CLOUDTRAIL_DETAIL_TYPE:
         return Ignored(f"detail-type {detail_type!r} is not a CloudTrail API call")
