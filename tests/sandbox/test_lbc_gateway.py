@@ -1,6 +1,8 @@
 """The LBC simulator for Gateways (LoadBalancerConfigurations, class-level precedence) and
 for EKS Auto Mode's built-in controller (its own tags)."""
 
+from typing import Any
+
 import pytest
 
 from sandbox import Sandbox
@@ -20,9 +22,11 @@ def _sg(cluster: Cluster, name: str) -> str:
     return group_id
 
 
-def _lb(cluster: Cluster, arn: str) -> dict:
+def _lb(cluster: Cluster, arn: str) -> dict[str, Any]:
     elbv2 = cluster.sandbox.client("elbv2")
-    described: dict = elbv2.describe_load_balancers(LoadBalancerArns=[arn])["LoadBalancers"][0]
+    described: dict[str, Any] = elbv2.describe_load_balancers(LoadBalancerArns=[arn])[
+        "LoadBalancers"
+    ][0]
     tags = elbv2.describe_tags(ResourceArns=[arn])["TagDescriptions"][0]["Tags"]
     described["TagMap"] = {tag["Key"]: tag["Value"] for tag in tags}
     described["Ports"] = sorted(
@@ -32,7 +36,8 @@ def _lb(cluster: Cluster, arn: str) -> dict:
     return described
 
 
-def _inbound(cluster: Cluster, group_id: str) -> set[tuple[int, str]]:
+def _inbound(cluster: Cluster, group_id: str | None) -> set[tuple[int, str]]:
+    assert group_id is not None
     group = cluster.sandbox.client("ec2").describe_security_groups(GroupIds=[group_id])
     return {
         (permission["FromPort"], r["CidrIp"])
