@@ -288,17 +288,31 @@ def converge_rules(
 ) -> RuleChanges:
     """Make the SG's inbound rules exactly the plan: revoke the extra, add the missing."""
     changes = rule_changes(group, planned)
-    try:
-        revoke: list[Any] = [*_permissions(changes.removed), *group.foreign_permissions]
-        if revoke:
-            ec2.revoke_security_group_ingress(GroupId=group.id, IpPermissions=revoke)
-        if changes.added:
-            ec2.authorize_security_group_ingress(
-                GroupId=group.id, IpPermissions=_permissions(changes.added)
-            )
-    except ClientError as error:
-        raise translate(error, f"converge rules of {group.id}") from error
+    revoke: list[Any] = [*_permissions(changes.removed), *group.foreign_permissions]
+    if revoke:
+        _converge_call(ec2.revoke_security_group_ingress, group, revoke)
+    if changes.added:
+        _converge_call(ec2.authorize_security_group_ingress, group, _permissions(changes.added))
     return changes
+
+
+# A concurrent invocation converging the same SG got there first: the rules are as planned.
+_ALREADY_DONE = frozenset({"InvalidPermission.Duplicate", "InvalidPermission.NotFound"})
+
+
+def _converge_call(call: Any, group: SecurityGroup, permissions: list[Any]) -> None:
+    """One batch call; when another invocation already made part of it, one rule at a time."""
+    try:
+        call(GroupId=group.id, IpPermissions=permissions)
+    except ClientError as error:
+        if error_code(error) not in _ALREADY_DONE:
+            raise translate(error, f"converge rules of {group.id}") from error
+        for permission in permissions:
+            try:
+                call(GroupId=group.id, IpPermissions=[permission])
+            except ClientError as single:
+                if error_code(single) not in _ALREADY_DONE:
+                    raise translate(single, f"converge rules of {group.id}") from single
 
 
 def delete_security_group(ec2: EC2Client, group_id: str) -> None:

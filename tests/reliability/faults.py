@@ -223,7 +223,8 @@ def deliver(fg: Frontguard, event: Any) -> Delivery:
         result = fg.deliver(event)
     except Exception as error:  # noqa: BLE001 - escaping is the DLQ path we classify
         return Delivery("dlq", None, error, tuple(a["outcome"] for a in fg.alerts()[before:]))
-    alerts = tuple(a["outcome"] for a in fg.alerts()[before:])
+    everything = fg.alerts()
+    alerts = tuple(a["outcome"] for a in everything[before:])
     outcome = result["outcome"]
     if outcome in SUCCESS:
         observed = f"success:{outcome}"
@@ -231,6 +232,8 @@ def deliver(fg: Frontguard, event: Any) -> Delivery:
         observed = "dropped"
     elif outcome in alerts:
         observed = f"alert:{outcome}"
+    elif any(a["outcome"] == outcome for a in everything):  # sent once, within the period
+        observed = f"alert:{outcome} (deduped)"
     else:
         observed = f"silent:{outcome}"
     return Delivery(observed, result, None, alerts)
