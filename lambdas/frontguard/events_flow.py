@@ -6,7 +6,8 @@ import logging
 from typing import Any
 
 from frontguard.alerts import Alert
-from frontguard.errors import InvalidEventError, PermanentError, RetryableError
+from frontguard.aws import describe_load_balancer
+from frontguard.errors import InvalidEventError, NotFoundError, PermanentError, RetryableError
 from frontguard.intake import Ignored, parse_create_load_balancer
 from frontguard.model import Outcome
 from frontguard.remediate import Result, remediate_load_balancer
@@ -38,6 +39,17 @@ def handle_event(runtime: Runtime, event: Any) -> dict[str, str]:
         result: Result = remediate_load_balancer(runtime.engine, parsed.arn)
     except RetryableError:
         raise
+    except NotFoundError as error:
+        # Something vanished between two steps. The load balancer itself (the controller deletes
+        # LBs whose objects are gone): nothing left to protect. Anything else, such as the SG
+        # deleted under us: retry, and the next run starts over.
+        if _still_exists(runtime, parsed.arn):
+            raise RetryableError(f"retrying after a mid-run deletion: {error}") from error
+        logger.info(
+            "load balancer deleted mid-run: nothing to protect",
+            extra={"load_balancer_arn": parsed.arn, "reason": str(error)},
+        )
+        return {"outcome": Outcome.IGNORED.value, "reason": str(error)}
     except PermanentError as error:
         logger.error(  # noqa: TRY400
             "remediation failed", extra={"load_balancer_arn": parsed.arn, "problem": str(error)}
@@ -55,6 +67,14 @@ def handle_event(runtime: Runtime, event: Any) -> dict[str, str]:
         )
         return {"outcome": Outcome.ERROR.value, "reason": str(error)}
     return {"outcome": result.outcome.value, "reason": result.reason}
+
+
+def _still_exists(runtime: Runtime, arn: str) -> bool:
+    try:
+        describe_load_balancer(runtime.engine.elbv2, arn)
+    except NotFoundError:
+        return False
+    return True
 
 
 def _event_id(event: Any) -> str | None:

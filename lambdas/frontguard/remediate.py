@@ -432,11 +432,14 @@ def _plan_and_apply(
     patches = _owner_changes(owner, sg_id, policy)
     rules_converged = group is not None and not aws.rule_changes(group, rules).changed
     if rules_converged and not patches:
-        return result(
-            Outcome.COMPLIANT,
-            "frontguard's SG is annotated and its rules match the plan",
-            security_group_id=sg_id,
-            rules=rules,
+        assert group is not None
+        return _compliant(
+            engine,
+            lb,
+            group,
+            rules,
+            result,
+            reason="frontguard's SG is annotated and its rules match the plan",
         )
 
     report_only = ref.auto_mode and not policy.remediate_auto_mode
@@ -469,7 +472,7 @@ def _plan_and_apply(
     changes = aws.converge_rules(engine.ec2, group, rules)
     patches = _owner_changes(owner, group.id, policy)
     if not patches and not changes.changed:
-        return result(Outcome.COMPLIANT, "already compliant", security_group_id=group.id)
+        return _compliant(engine, lb, group, rules, result, reason="already compliant")
 
     markers = [m for obj in owner.objects for m in plan.gitops_markers(obj)]
     if patches and markers and policy.gitops is GitOpsAction.ALERT:
@@ -483,7 +486,10 @@ def _plan_and_apply(
         engine.alerts.publish(_gitops_alert(outcome, patches))
         return outcome
 
-    if engine.state is not None:
+    # Only a re-patch counts towards loop detection: frontguard had set the owner up before
+    # and someone changed it since. A first remediation delivered many times at once is not a
+    # loop, however many concurrent runs patch it.
+    if engine.state is not None and _previously_patched(owner):
         recent = engine.state.record_event(f"patches#{lb.arn}", policy.loop_window_minutes * 60)
         if recent > policy.loop_threshold:
             outcome = result(
@@ -536,22 +542,53 @@ def _plan_and_apply(
             "rules_removed": len(changes.removed),
         },
     )
-    if engine.verify is not None:
-        engine.verify.enqueue(
-            VerifyRequest(
-                load_balancer_arn=lb.arn,
-                cluster=cluster,
-                security_group_id=group.id,
-                owner=ref.as_dict(),
-                plan_digest=plan_digest(rules),
-                requested_at=datetime.now(UTC).isoformat(timespec="seconds"),
-            ),
-            policy.verify_delay_seconds,
-        )
+    _request_verification(engine, lb, group, rules)
     engine.alerts.publish(
         _alert(outcome, "Nothing to do; frontguard will verify that the controller applied it.")
     )
     return outcome
+
+
+def _request_verification(
+    engine: Engine, lb: LoadBalancer, group: aws.SecurityGroup, rules: frozenset[PermissionRule]
+) -> None:
+    classification = classify(lb.tags)
+    if engine.verify is None or classification.owner is None:
+        return
+    engine.verify.enqueue(
+        VerifyRequest(
+            load_balancer_arn=lb.arn,
+            cluster=lb.cluster or "",
+            security_group_id=group.id,
+            owner=classification.owner.as_dict(),
+            plan_digest=plan_digest(rules),
+            requested_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        ),
+        engine.policy.verify_delay_seconds,
+    )
+
+
+def _compliant(
+    engine: Engine,
+    lb: LoadBalancer,
+    group: aws.SecurityGroup,
+    rules: frozenset[PermissionRule],
+    result: Callable[..., Result],
+    *,
+    reason: str,
+) -> Result:
+    """Nothing to change. If the controller has not attached the SG yet (an earlier run patched
+    and then failed before queueing its verification, or the controller is failing), make
+    sure a verification will look."""
+    if group.id not in lb.security_groups:
+        _request_verification(engine, lb, group, rules)
+        reason += "; the controller has not attached it yet: verification queued"
+    return result(Outcome.COMPLIANT, reason, security_group_id=group.id, rules=rules)
+
+
+def _previously_patched(owner: Owner) -> bool:
+    """frontguard patched this owner before (it records what it replaced the first time)."""
+    return any(t.REPLACED_ANNOTATION in plan.annotations_of(obj) for obj in owner.objects)
 
 
 def _owner_changes(owner: Owner, sg_id: str, policy: Policy) -> list[OwnerChange]:

@@ -382,6 +382,12 @@ def _clean_up(engine: Engine, bulk: _Bulk, existing_arns: set[str], report: Scan
                 continue
             if error_code(error) == "InvalidGroup.NotFound":
                 continue
-            raise translate(error, f"delete SG {group.id}") from error
+            # Access denied or a persistent fault: keep it, report it, finish the scan.
+            report.kept_orphans.append(group.id)
+            logger.warning(
+                "orphaned frontguard SG could not be deleted",
+                extra={**context, "problem": str(translate(error, "delete SG"))},
+            )
+            continue
         report.cleaned_up.append(group.id)
         logger.info("orphaned frontguard SG deleted", extra=context)

@@ -19,7 +19,6 @@ EVENT_PATH = [
     "ec2.DescribeSecurityGroups",
     "ec2.CreateSecurityGroup",
     "ec2.AuthorizeSecurityGroupIngress",
-    "dynamodb.UpdateItem",  # loop detection
     "sqs.SendMessage",  # verification request
     "dynamodb.PutItem",  # alert dedupe
     "sns.Publish",  # the alert
@@ -215,7 +214,7 @@ def test_access_denied_on_the_alert_topic_keeps_the_event(sandbox, fg, faults, r
 # --- resources deleted between two steps ----------------------------------------------------
 
 
-def test_sg_deleted_between_create_and_authorize_alerts_then_the_retry_recreates_it(
+def test_sg_deleted_between_create_and_authorize_is_retried_and_the_retry_recreates_it(
     sandbox, fg, faults, record
 ):
     web = sandbox.cluster("prod").ingress("shop/web", ports=[443])
@@ -236,19 +235,19 @@ def test_sg_deleted_between_create_and_authorize_alerts_then_the_retry_recreates
     record(
         AREA,
         "frontguard's SG deleted between CreateSecurityGroup and Authorize",
-        "alert:error → success",
+        "dlq → success",
         f"{first.observed} → {retry.observed}",
         faults=1,
         half_applied=half,
     )
     assert deleted
-    assert first.observed == "alert:error"
+    assert first.observed == "dlq"  # the LB still exists: retry rather than page
     assert retry.observed == "success:remediated"
     assert half == []
     assert [g["GroupId"] for g in frontguard_groups(sandbox)] != deleted
 
 
-def test_sg_deleted_after_rules_before_patch_is_caught_by_verification_and_repaired(
+def test_sg_deleted_after_the_patch_is_caught_by_verification_and_repaired(
     sandbox, fg, faults, record
 ):
     prod = sandbox.cluster("prod")
@@ -257,12 +256,12 @@ def test_sg_deleted_after_rules_before_patch_is_caught_by_verification_and_repai
     deleted: list[str] = []
 
     def delete_ours(request, event_name, **_):
-        if event_name.endswith("UpdateItem") and not deleted:  # after converge, before patch
+        if event_name.endswith("SendMessage") and not deleted:  # after the patch
             [group] = frontguard_groups(sandbox)
             ec2.delete_security_group(GroupId=group["GroupId"])
             deleted.append(group["GroupId"])
 
-    fg.runtime.engine.state._db.meta.events.register_first("before-send", delete_ours)
+    fg.runtime.engine.verify._sqs.meta.events.register_first("before-send", delete_ours)
     first = deliver(fg, web.event)
     prod.lbc.reconcile()
     [verification] = fg.run_verifications()
@@ -272,7 +271,7 @@ def test_sg_deleted_after_rules_before_patch_is_caught_by_verification_and_repai
     half = half_applied(sandbox, claimed_success=True)
     record(
         AREA,
-        "frontguard's SG deleted after its rules, before the annotation patch",
+        "frontguard's SG deleted right after the annotation patch",
         "verification-failed alert → repaired",
         f"{first.observed} → alert:{verification.outcome} → {retry.observed}",
         faults=1,
@@ -309,3 +308,56 @@ def test_lb_deleted_before_listeners_are_read_ends_visibly(sandbox, fg, faults, 
     assert delivery.observed in ("alert:error", "dropped")
     assert frontguard_groups(sandbox) == []
     assert half == []
+
+
+def test_verification_request_lost_after_the_patch_is_queued_again_by_the_retry(
+    sandbox, fg, faults, record
+):
+    web = sandbox.cluster("prod").ingress("shop/web", ports=[443])
+    faults.fail("sqs.SendMessage", "5xx")
+
+    first = deliver(fg, web.event)  # patched, then the verification could not be queued
+    faults.clear()
+    retry = deliver(fg, web.event)  # the controller has not attached the SG yet
+
+    queued = fg.verification_requests()
+    record(
+        AREA,
+        "verification request lost after the annotation patch",
+        "dlq → compliant with the verification queued again",
+        f"{first.observed} → {retry.observed}, {len(queued)} verification queued",
+        faults=sum(faults.injected.values()),
+        half_applied=half_applied(sandbox, claimed_success=True),
+    )
+    assert first.observed == "dlq"
+    assert retry.observed == "success:compliant"
+    assert [q["load_balancer_arn"] for q in queued] == [web.lb_arn]
+
+
+def test_access_denied_deleting_an_orphan_keeps_it_and_finishes_the_scan(
+    sandbox, fg, faults, record
+):
+    from frontguard.scan import scan
+
+    prod = sandbox.cluster("prod")
+    gone, kept = prod.ingress("shop/gone"), prod.ingress("shop/kept")
+    for owned in (gone, kept):
+        deliver(fg, owned.event)
+    sandbox.client("elbv2").delete_load_balancer(LoadBalancerArn=gone.lb_arn)
+    fg.runtime.engine.policy = fg.runtime.engine.policy.model_copy(
+        update={"cleanup_grace_hours": 0}
+    )
+    faults.fail("ec2.DeleteSecurityGroup", "access-denied")
+
+    report = scan(fg.runtime.engine)
+
+    record(
+        AREA,
+        "AccessDenied deleting an orphaned frontguard SG during the scan",
+        "orphan kept and reported, scan completes",
+        f"kept {len(report.kept_orphans)}, {len(report.items)} LBs classified",
+        faults=sum(faults.injected.values()),
+    )
+    assert len(report.kept_orphans) == 1
+    assert report.cleaned_up == []
+    assert [item.owner for item in report.items] == ["ingress/shop/kept"]

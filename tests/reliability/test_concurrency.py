@@ -7,7 +7,6 @@ import copy
 from concurrent.futures import ThreadPoolExecutor
 
 import kubernetes.client  # noqa: F401 - imported once before threads race to import it lazily
-import pytest
 
 from sandbox import Sandbox
 from tests.integration.harness import ENFORCE, wire
@@ -58,11 +57,6 @@ def test_fifty_concurrent_events_for_one_ingress_group_end_with_one_sg(
     assert groups[0]["GroupId"] in group.security_groups()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: loop detection (remediate._plan_and_apply + StateTable.record_event) "
-    "counts concurrent duplicate deliveries as re-patches and reports a false `conflict`",
-)
 def test_duplicate_deliveries_are_not_mistaken_for_a_patch_loop(sandbox: Sandbox):
     prod = sandbox.cluster("prod")
     group = prod.ingress_group("shared", members=MEMBERS, ports=[443])

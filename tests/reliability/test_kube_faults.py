@@ -29,7 +29,7 @@ CASES = [
     (500, "GET", "dlq", "success:remediated"),
     (401, "PATCH", "alert:error", None),
     (403, "PATCH", "alert:error", None),
-    (404, "PATCH", "alert:error", None),
+    (404, "PATCH", "dlq", None),  # vanished between GET and PATCH while its LB exists: retry
     (409, "PATCH", "dlq", "success:remediated"),
     (429, "PATCH", "dlq", "success:remediated"),
     (500, "PATCH", "dlq", "success:remediated"),
