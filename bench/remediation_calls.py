@@ -16,7 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sandbox import Sandbox
-from tests.integration.harness import ENFORCE, wire
+from sandbox.wiring import ENFORCE, wire
 
 
 def count_remediation(kind: str) -> tuple[Counter[str], Counter[str], int]:

@@ -24,7 +24,7 @@ from frontguard.scan import scan
 
 from sandbox import Sandbox
 from sandbox.steady import seed_remediated
-from tests.integration.harness import ENFORCE, wire
+from sandbox.wiring import ENFORCE, wire
 
 CLUSTERS = 20
 SOURCES = ["203.0.113.0/24", "198.51.100.0/24"]

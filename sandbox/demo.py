@@ -20,9 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
-import boto3
-
-from sandbox.aws import REGION, published_messages
+from sandbox.aws import published_messages
 from sandbox.kube import INGRESSES
 from sandbox.scenario import Owned, Sandbox
 
@@ -57,33 +55,6 @@ class Subject:
     why: str = ""
     verification: str = ""
     verification_reason: str = ""
-
-
-def _wire(sandbox: Sandbox) -> tuple[Runtime, str, str]:
-    """The production runtime against the sandbox, as the Lambdas build it."""
-    from frontguard.policy import Policy
-    from frontguard.runtime import build_runtime
-    from frontguard.settings import Settings
-
-    topic_arn = sandbox.sns_topic("frontguard-alerts").arn
-    queue_url = sandbox.sqs_queue("frontguard-verify").url
-    settings = Settings(
-        policy_json=json.dumps(POLICY),
-        policy_parameter=None,
-        alert_topic_arn=topic_arn,
-        verify_queue_url=queue_url,
-        state_table=None,
-        discovery_delays=(0.0, 0.0),
-    )
-    session = boto3.Session(
-        region_name=REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",  # noqa: S106 - moto accepts anything
-    )
-    runtime = build_runtime(
-        settings, session=session, policy=Policy.from_document(POLICY), sleep=lambda _: None
-    )
-    return runtime, topic_arn, queue_url
 
 
 def _owned(label: str, owner: str, owned: Owned) -> Subject:
@@ -268,10 +239,13 @@ def _demo(sandbox: Sandbox, out: TextIO) -> int:
     from frontguard.policy import Mode
     from frontguard.scan import scan
 
+    from sandbox.wiring import wire
+
     started = time.monotonic()
     out.write("frontguard demo: moto + a Kubernetes emulator + the LBC simulator, on loopback\n\n")
     subjects, shared = build_cluster(sandbox)
-    runtime, topic_arn, queue_url = _wire(sandbox)
+    wired = wire(sandbox, POLICY, state_table=False)
+    runtime, topic_arn, queue_url = wired.runtime, wired.topic_arn, wired.queue_url
     out.write(
         f"1. Cluster prod: the controller created {len(subjects) - 1} load balancers, "
         "Terraform one more. Policy: enforce; internet-facing LBs admit 203.0.113.0/24 and "

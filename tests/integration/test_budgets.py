@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from sandbox import Sandbox
-from tests.integration.harness import ENFORCE, wire
+from sandbox.wiring import ENFORCE, wire
 
 AWS_BUDGET = 12
 

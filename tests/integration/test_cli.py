@@ -15,7 +15,7 @@ from frontguard.cli import main
 
 from sandbox import Sandbox
 from sandbox.kube import INGRESSES, SERVICES
-from tests.integration.harness import ENFORCE, Frontguard, wire
+from sandbox.wiring import ENFORCE, Frontguard, wire
 
 INGRESS_SG = "alb.ingress.kubernetes.io/security-groups"
 INGRESS_BACKEND = "alb.ingress.kubernetes.io/manage-backend-security-group-rules"

@@ -10,7 +10,7 @@ import pytest
 
 from sandbox import Sandbox
 from sandbox.kube import INGRESSES, SERVICES
-from tests.integration.harness import ENFORCE, Frontguard, wire
+from sandbox.wiring import ENFORCE, Frontguard, wire
 
 INGRESS_SG = "alb.ingress.kubernetes.io/security-groups"
 INGRESS_BACKEND = "alb.ingress.kubernetes.io/manage-backend-security-group-rules"

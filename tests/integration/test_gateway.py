@@ -18,7 +18,7 @@ from frontguard.scan import scan
 from sandbox import Sandbox
 from sandbox.kube import GATEWAYS
 from sandbox.scenario import Cluster, Owned
-from tests.integration.harness import ENFORCE, Frontguard, wire
+from sandbox.wiring import ENFORCE, Frontguard, wire
 from tests.integration.test_events import frontguard_groups, inbound
 
 INGRESS_SG = "alb.ingress.kubernetes.io/security-groups"

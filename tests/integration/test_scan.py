@@ -12,7 +12,7 @@ from frontguard.scan_flow import publish_digest
 
 from sandbox import Sandbox
 from sandbox.steady import seed_remediated
-from tests.integration.harness import ENFORCE, Frontguard, wire
+from sandbox.wiring import ENFORCE, Frontguard, wire
 
 POLICY_SOURCES = ["203.0.113.0/24", "198.51.100.0/24"]
 INGRESS_SG = "alb.ingress.kubernetes.io/security-groups"

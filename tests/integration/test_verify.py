@@ -16,7 +16,7 @@ from frontguard.handlers import verify as verify_handler
 from frontguard.handlers._runtime import reset_runtime
 
 from sandbox import Sandbox
-from tests.integration.harness import ENFORCE, STATE_TABLE, Frontguard, wire
+from sandbox.wiring import ENFORCE, STATE_TABLE, Frontguard, wire
 
 INGRESS_SG = "alb.ingress.kubernetes.io/security-groups"
 INGRESS_BACKEND = "alb.ingress.kubernetes.io/manage-backend-security-group-rules"

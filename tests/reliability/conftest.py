@@ -14,7 +14,7 @@ import botocore.retries.standard
 import pytest
 
 from sandbox import Sandbox
-from tests.integration.harness import ENFORCE, Frontguard, wire
+from sandbox.wiring import ENFORCE, Frontguard, wire
 from tests.reliability.faults import AwsFaults, Delivery
 from tests.reliability.report import ROWS, Row
 

@@ -27,7 +27,7 @@ from botocore.awsrequest import AWSResponse
 from urllib3 import HTTPHeaderDict
 
 from sandbox import INGRESSES, SERVICES, Sandbox
-from tests.integration.harness import Frontguard
+from sandbox.wiring import Frontguard
 
 SG_ANNOTATIONS = (
     "alb.ingress.kubernetes.io/security-groups",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from sandbox import Sandbox
-from tests.integration.harness import Frontguard
+from sandbox.wiring import Frontguard
 from tests.reliability.conftest import Record
 from tests.reliability.faults import AwsFaults, deliver, frontguard_groups, half_applied
 

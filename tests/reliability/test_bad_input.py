@@ -17,7 +17,7 @@ from frontguard.handlers._runtime import reset_runtime
 from frontguard.settings import Settings
 
 from sandbox import Sandbox
-from tests.integration.harness import ENFORCE, STATE_TABLE, Frontguard
+from sandbox.wiring import ENFORCE, STATE_TABLE, Frontguard
 from tests.integration.test_verify import FakeLambdaContext, queue_arn, sqs_event
 from tests.reliability.conftest import Record
 from tests.reliability.faults import deliver, frontguard_groups, half_applied

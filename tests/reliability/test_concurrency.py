@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import kubernetes.client  # noqa: F401 - imported once before threads race to import it lazily
 
 from sandbox import Sandbox
-from tests.integration.harness import ENFORCE, wire
+from sandbox.wiring import ENFORCE, wire
 from tests.reliability.conftest import Record
 from tests.reliability.faults import deliver, frontguard_groups, half_applied
 

@@ -12,7 +12,7 @@ from frontguard.kube import REQUEST_TIMEOUT, KubeClient
 
 from sandbox import SANDBOX_TOKEN, Sandbox
 from sandbox.aws import set_cluster_endpoint
-from tests.integration.harness import Frontguard
+from sandbox.wiring import Frontguard
 from tests.reliability.conftest import Record
 from tests.reliability.faults import deliver, frontguard_groups, half_applied, kube_fault
 
@@ -231,6 +231,6 @@ def test_token_rejected_early_after_a_frozen_container_is_refreshed_once(sandbox
 
 
 def wire_again(sandbox: Sandbox) -> Frontguard:
-    from tests.integration.harness import ENFORCE, wire
+    from sandbox.wiring import ENFORCE, wire
 
     return wire(sandbox, ENFORCE)

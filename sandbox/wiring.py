@@ -1,4 +1,5 @@
-"""frontguard wired to the sandbox: the production runtime with sandbox-made topic, queue, table.
+"""frontguard wired to the sandbox: the production runtime with a sandbox-made topic, queue
+and state table, shared by the integration tests, the benchmarks and the demo.
 
 Counts every AWS API call (a botocore ``before-call`` hook) and every Kubernetes request, so
 tests can assert API budgets and "no mutating call".
@@ -171,7 +172,9 @@ def wire(
         discovery_delays=(0.0, 0.0),
     )
     session = boto3.Session(
-        region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing"
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",  # noqa: S106 - moto accepts anything
     )
     calls: Counter[str] = Counter()
     enqueued: list[tuple[dict[str, Any], int]] = []
