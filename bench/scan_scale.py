@@ -13,7 +13,6 @@ two list calls per cluster.
 
 from __future__ import annotations
 
-import math
 import sys
 import time
 from pathlib import Path
@@ -24,22 +23,10 @@ from frontguard.scan import scan
 
 from sandbox import Sandbox
 from sandbox.steady import seed_remediated
-from sandbox.wiring import ENFORCE, wire
+from sandbox.wiring import ENFORCE, steady_state_minimum_aws_calls, wire
 
 CLUSTERS = 20
 SOURCES = ["203.0.113.0/24", "198.51.100.0/24"]
-
-
-def minimum_aws_calls(lbs: int, groups: int, clusters: int) -> int:
-    pages = [min(400, lbs - start) for start in range(0, lbs, 400)]
-    return (
-        len(pages)
-        + sum(math.ceil(size / 20) for size in pages)
-        + max(1, math.ceil(groups / 1000))
-        + 1
-        + 1
-        + clusters
-    )
 
 
 def measure(total: int, remediated_share: float) -> dict[str, float]:
@@ -68,7 +55,7 @@ def measure(total: int, remediated_share: float) -> dict[str, float]:
         "aws": aws_calls,
         "kube": kube_calls,
         "seconds": seconds,
-        "minimum": minimum_aws_calls(total, groups, CLUSTERS) + 2 * CLUSTERS,
+        "minimum": steady_state_minimum_aws_calls(total, groups, CLUSTERS) + 2 * CLUSTERS,
         "compliant": outcomes.get("compliant", 0),
         "remediated": outcomes.get("remediated", 0),
     }

@@ -8,6 +8,7 @@ tests can assert API budgets and "no mutating call".
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -204,3 +205,18 @@ ENFORCE = {
     "verify_delay_seconds": 0,
     "verify_backoff_seconds": [0, 0],
 }
+
+
+def steady_state_minimum_aws_calls(lbs: int, frontguard_sgs: int, clusters: int) -> int:
+    """The theoretical minimum of a steady-state scan's AWS calls: LB pages of 400, tag batches
+    of 20 per page, frontguard SGs in pages of 1000, one backend-SG and one VPC read, one
+    DescribeCluster per cluster. (Plus two Kubernetes list calls per cluster.)"""
+    pages = [min(400, lbs - start) for start in range(0, lbs, 400)]
+    return (
+        len(pages)
+        + sum(math.ceil(size / 20) for size in pages)
+        + max(1, math.ceil(frontguard_sgs / 1000))
+        + 1
+        + 1
+        + clusters
+    )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import pytest
@@ -12,7 +11,7 @@ from frontguard.scan_flow import publish_digest
 
 from sandbox import Sandbox
 from sandbox.steady import seed_remediated
-from sandbox.wiring import ENFORCE, Frontguard, wire
+from sandbox.wiring import ENFORCE, Frontguard, steady_state_minimum_aws_calls, wire
 
 POLICY_SOURCES = ["203.0.113.0/24", "198.51.100.0/24"]
 INGRESS_SG = "alb.ingress.kubernetes.io/security-groups"
@@ -230,20 +229,6 @@ def test_digest_published_once_a_day_with_counts_and_worst_first(sandbox, fg):
     assert len(digest["subject"]) <= 100
 
 
-def expected_steady_state_aws_calls(lbs: int, frontguard_sgs: int, clusters: int) -> int:
-    """The theoretical minimum: LB pages of 400, tag batches of 20 per page, frontguard SGs in
-    pages of 1000, one backend-SG and one VPC read, one DescribeCluster per cluster."""
-    pages = [min(400, lbs - start) for start in range(0, lbs, 400)]
-    return (
-        len(pages)
-        + sum(math.ceil(size / 20) for size in pages)
-        + max(1, math.ceil(frontguard_sgs / 1000))
-        + 1
-        + 1
-        + clusters
-    )
-
-
 def test_steady_state_scan_past_400_lbs_and_1000_sgs_makes_no_per_lb_call(sandbox, fg):
     prod = sandbox.cluster("prod")
     owned = prod.bulk_services(1010)
@@ -260,5 +245,5 @@ def test_steady_state_scan_past_400_lbs_and_1000_sgs_makes_no_per_lb_call(sandbo
     assert calls["elbv2.DescribeListeners"] == 0
     # frontguard's 1010 SGs in pages of 1000, then the controller's backend SG.
     assert calls["ec2.DescribeSecurityGroups"] == 2 + 1
-    assert sum(calls.values()) == expected_steady_state_aws_calls(1010, 1010, clusters=1)
+    assert sum(calls.values()) == steady_state_minimum_aws_calls(1010, 1010, clusters=1)
     assert fg.kube_calls() == {"GET": 2}
