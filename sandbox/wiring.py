@@ -24,6 +24,8 @@ from frontguard.verify_queue import VerifyRequest
 
 from sandbox import Sandbox
 from sandbox.aws import REGION, published_messages
+from sandbox.kube import INGRESSES, SERVICES
+from sandbox.scenario import Cluster
 
 READ_PREFIXES = ("Describe", "Get", "List", "Receive")
 OWN_CHANNELS = ("sns", "sqs", "dynamodb")
@@ -219,4 +221,15 @@ def steady_state_minimum_aws_calls(lbs: int, frontguard_sgs: int, clusters: int)
         + 1
         + 1
         + clusters
+    )
+
+
+def state_snapshot(sandbox: Sandbox, cluster: Cluster) -> tuple[str, ...]:
+    """AWS security groups and load balancers, and the cluster's Ingresses and Services, as
+    canonical JSON: equal snapshots mean nothing changed, byte for byte."""
+    ec2, elbv2 = sandbox.client("ec2"), sandbox.client("elbv2")
+    return (
+        json.dumps(ec2.describe_security_groups()["SecurityGroups"], sort_keys=True, default=str),
+        json.dumps(elbv2.describe_load_balancers()["LoadBalancers"], sort_keys=True, default=str),
+        json.dumps([cluster.kube.list_objects(r) for r in (INGRESSES, SERVICES)], sort_keys=True),
     )

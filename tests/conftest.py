@@ -4,11 +4,14 @@
 emulator thread) are stopped when the test ends.
 """
 
+import json
 from collections.abc import Iterator
 
 import pytest
+from frontguard.handlers._runtime import reset_runtime
 
 from sandbox import Sandbox
+from sandbox.wiring import ENFORCE, STATE_TABLE, Frontguard
 
 
 @pytest.fixture(scope="session")
@@ -21,3 +24,17 @@ def sandbox_session() -> Iterator[Sandbox]:
 def sandbox(sandbox_session: Sandbox) -> Iterator[Sandbox]:
     yield sandbox_session
     sandbox_session.reset()
+
+
+@pytest.fixture
+def handler_env(fg: Frontguard, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The Lambda handlers' environment, pointing at ``fg``'s topic, queue and table; the
+    handlers' cached runtime is rebuilt from it."""
+    monkeypatch.setenv("FRONTGUARD_POLICY", json.dumps(ENFORCE))
+    monkeypatch.setenv("FRONTGUARD_ALERT_TOPIC_ARN", fg.topic_arn)
+    monkeypatch.setenv("FRONTGUARD_VERIFY_QUEUE_URL", fg.queue_url)
+    monkeypatch.setenv("FRONTGUARD_STATE_TABLE", STATE_TABLE)
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "Frontguard")
+    reset_runtime()
+    yield
+    reset_runtime()

@@ -14,8 +14,7 @@ import pytest
 from frontguard.cli import main
 
 from sandbox import Sandbox
-from sandbox.kube import INGRESSES, SERVICES
-from sandbox.wiring import ENFORCE, Frontguard, wire
+from sandbox.wiring import ENFORCE, Frontguard, state_snapshot, wire
 
 INGRESS_SG = "alb.ingress.kubernetes.io/security-groups"
 INGRESS_BACKEND = "alb.ingress.kubernetes.io/manage-backend-security-group-rules"
@@ -253,18 +252,9 @@ def test_revert_restores_the_values_frontguard_replaced(sandbox, fg, capsys):
 
 def test_revert_dry_run_changes_nothing(sandbox, fg, capsys):
     prod, *_ = remediated_cluster(sandbox, fg)
-    ec2, elbv2 = sandbox.client("ec2"), sandbox.client("elbv2")
 
     def snapshot():
-        return (
-            json.dumps(
-                ec2.describe_security_groups()["SecurityGroups"], sort_keys=True, default=str
-            ),
-            json.dumps(
-                elbv2.describe_load_balancers()["LoadBalancers"], sort_keys=True, default=str
-            ),
-            json.dumps([prod.kube.list_objects(r) for r in (INGRESSES, SERVICES)], sort_keys=True),
-        )
+        return state_snapshot(sandbox, prod)
 
     before = snapshot()
     code, out, err = run(capsys, "revert", "--cluster", "prod")

@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 
 from sandbox import Sandbox
-from sandbox.kube import INGRESSES, SERVICES
-from sandbox.wiring import ENFORCE, Frontguard, wire
+from sandbox.wiring import ENFORCE, Frontguard, state_snapshot, wire
 
 INGRESS_SG = "alb.ingress.kubernetes.io/security-groups"
 INGRESS_BACKEND = "alb.ingress.kubernetes.io/manage-backend-security-group-rules"
@@ -265,18 +264,9 @@ def test_audit_mode_leaves_aws_and_kubernetes_state_unchanged(sandbox):
     fg = wire(sandbox, {**ENFORCE, "mode": "audit"})
     prod = sandbox.cluster("prod")
     web = prod.ingress("shop/web", ports=[80, 443])
-    ec2, elbv2 = sandbox.client("ec2"), sandbox.client("elbv2")
 
     def snapshot():
-        return (
-            json.dumps(
-                ec2.describe_security_groups()["SecurityGroups"], sort_keys=True, default=str
-            ),
-            json.dumps(
-                elbv2.describe_load_balancers()["LoadBalancers"], sort_keys=True, default=str
-            ),
-            json.dumps([prod.kube.list_objects(r) for r in (INGRESSES, SERVICES)], sort_keys=True),
-        )
+        return state_snapshot(sandbox, prod)
 
     before = snapshot()
     fg.reset_counts()

@@ -6,14 +6,12 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from frontguard.handlers import verify as verify_handler
-from frontguard.handlers._runtime import reset_runtime
 
 from sandbox import Sandbox
 from sandbox.wiring import ENFORCE, STATE_TABLE, Frontguard, wire
@@ -312,20 +310,6 @@ class FakeLambdaContext:
     memory_limit_in_mb: int = 256
     invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:frontguard-verify"
     aws_request_id: str = "6f2b8b8e-7a1d-4c1e-9d8e-0d7f2c9d1e11"
-
-
-@pytest.fixture
-def handler_env(
-    sandbox: Sandbox, fg: Frontguard, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[None]:
-    monkeypatch.setenv("FRONTGUARD_POLICY", json.dumps(ENFORCE))
-    monkeypatch.setenv("FRONTGUARD_ALERT_TOPIC_ARN", fg.topic_arn)
-    monkeypatch.setenv("FRONTGUARD_VERIFY_QUEUE_URL", fg.queue_url)
-    monkeypatch.setenv("FRONTGUARD_STATE_TABLE", STATE_TABLE)
-    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "Frontguard")
-    reset_runtime()
-    yield
-    reset_runtime()
 
 
 def sqs_event(sandbox: Sandbox, queue_arn: str, bodies: list[str]) -> dict[str, Any]:

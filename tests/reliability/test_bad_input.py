@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,7 +16,7 @@ from frontguard.handlers._runtime import reset_runtime
 from frontguard.settings import Settings
 
 from sandbox import Sandbox
-from sandbox.wiring import ENFORCE, STATE_TABLE, Frontguard
+from sandbox.wiring import Frontguard
 from tests.integration.test_verify import FakeLambdaContext, queue_arn, sqs_event
 from tests.reliability.conftest import Record
 from tests.reliability.faults import deliver, frontguard_groups, half_applied
@@ -107,20 +106,6 @@ def test_event_for_a_load_balancer_that_never_appears_takes_the_dlq_path(sandbox
 
     record(AREA, "event names a load balancer that is never listed", "dlq", delivery)
     assert delivery.observed == "dlq"
-
-
-@pytest.fixture
-def handler_env(
-    sandbox: Sandbox, fg: Frontguard, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[None]:
-    monkeypatch.setenv("FRONTGUARD_POLICY", json.dumps(ENFORCE))
-    monkeypatch.setenv("FRONTGUARD_ALERT_TOPIC_ARN", fg.topic_arn)
-    monkeypatch.setenv("FRONTGUARD_VERIFY_QUEUE_URL", fg.queue_url)
-    monkeypatch.setenv("FRONTGUARD_STATE_TABLE", STATE_TABLE)
-    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "Frontguard")
-    reset_runtime()
-    yield
-    reset_runtime()
 
 
 GARBAGE_BODIES = [
