@@ -402,10 +402,7 @@ def _plan_and_apply(
         listeners=listeners,
     )
     rules = source_plan.rules
-    plan_data = {
-        "planned_rules": [f"{r.protocol}/{r.port} from {r.source}" for r in sorted(rules)],
-        "beyond_policy": source_plan.effective.beyond_policy.as_strings(),
-    }
+    plan_data = _plan_summary(source_plan)
     if plan.exceeds_rule_limit(rules, policy):
         outcome = result(
             Outcome.ERROR,
@@ -547,6 +544,24 @@ def _plan_and_apply(
         _alert(outcome, "Nothing to do; frontguard will verify that the controller applied it.")
     )
     return outcome
+
+
+def _plan_summary(source_plan: plan.SourcePlan) -> dict[str, Any]:
+    """The plan as alerts show it."""
+    summary: dict[str, Any] = {
+        "planned_rules": [
+            f"{r.protocol}/{r.port} from {r.source}" for r in sorted(source_plan.rules)
+        ],
+        "beyond_policy": source_plan.effective.beyond_policy.as_strings(),
+    }
+    if not source_plan.rules:
+        # Never widen to make traffic flow: the SG admits nothing, and the alert says why.
+        summary["warning"] = (
+            "no source is allowed by both the policy and the owner's own restrictions: "
+            "frontguard's security group admits nothing. Align the owner's source ranges "
+            "with the policy, or change the policy."
+        )
+    return summary
 
 
 def _request_verification(

@@ -117,6 +117,19 @@ def test_owner_inbound_cidrs_narrow_the_sg(sandbox, fg):
     assert alert["beyond_policy"] == ["192.0.2.0/24"]
 
 
+def test_owner_sources_all_outside_the_policy_admit_nothing_and_say_why(sandbox, fg):
+    prod = sandbox.cluster("prod")
+    partner = prod.service("shop/partner", ports=[("TCP", 443)], source_ranges=["192.0.2.0/24"])
+
+    assert fg.deliver(partner.event)["outcome"] == "remediated"
+
+    [group] = frontguard_groups(sandbox)
+    assert inbound(sandbox, group["GroupId"]) == set()  # never widened to make traffic flow
+    [alert] = fg.alerts()
+    assert alert["beyond_policy"] == ["192.0.2.0/24"]
+    assert "admits nothing" in alert["warning"]
+
+
 def test_service_source_ranges_narrow_the_sg_and_udp_listeners_get_udp_rules(sandbox, fg):
     prod = sandbox.cluster("prod")
     dns = prod.service("infra/dns", ports=[("UDP", 53), ("TCP", 443)], source_ranges=["0.0.0.0/0"])
