@@ -222,7 +222,7 @@ def run_revert(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     elbv2 = session.client("elbv2", config=CLIENT_CONFIG)
     result = revert(kube, ec2, elbv2, scope, apply=args.apply)
     out.write("\n".join(render(result, applied=args.apply)) + "\n")
-    if not args.apply and (result.patches or result.security_groups):
+    if not args.apply and (result.patches or result.config_patches or result.security_groups):
         err.write("dry run: nothing changed; add --apply to do it\n")
     return EXIT_OK
 

@@ -219,6 +219,10 @@ class KubeClient:
             content_type="application/json",
         )
 
+    def delete(self, path: ObjectPath) -> None:
+        """Delete the namespaced object ``path`` names (NotFoundError when already gone)."""
+        self._request("DELETE", path.url)
+
 
 def _status_message(data: bytes | None) -> str:
     try:

@@ -5,9 +5,12 @@ replaced, as JSON ``{annotation: previous value or null}``), one JSON merge patc
 previous values (``null`` removes an annotation) and drops the record, so the controller
 brings back its own default security group. An IngressGroup is reverted as a whole: a partial
 revert would leave members with different ``security-groups`` values and stop the whole group
-from reconciling. Then frontguard's own SGs (tag ``frontguard.io/managed-by=frontguard``) that
-no load balancer and no annotation uses any more are deleted; one still attached is kept until
-the controller has reconciled. SGs frontguard did not tag are never touched.
+from reconciling. A Gateway's LoadBalancerConfiguration carrying the record (``{"spec.<field>":
+previous or null, "created": true, "gateway.spec.infrastructure.parametersRef": null}``) gets
+the recorded fields merged back; the Gateway's ``parametersRef`` is removed again when
+frontguard set it, and a configuration frontguard created is deleted. Then frontguard's own SGs
+(tag ``frontguard.io/managed-by=frontguard``) that no load balancer, annotation or configuration
+uses any more are deleted; one still attached is kept until the controller has reconciled. SGs frontguard did not tag are never touched.
 
 :func:`plan_revert` reads and decides (no change); :func:`apply_revert` carries the plan out.
 Adapters take their clients as arguments: the CLI hands in the user's own.
@@ -15,16 +18,18 @@ Adapters take their clients as arguments: the CLI hands in the user's own.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from frontguard import aws, plan
+from frontguard import gateway as gw
 from frontguard import tags as t
 from frontguard.aws_errors import error_code, translate
 from frontguard.errors import NotFoundError
@@ -50,6 +55,10 @@ SG_ANNOTATIONS = frozenset(
 )
 RESTORABLE = SG_ANNOTATIONS | {t.INGRESS_BACKEND_ANNOTATION, t.SERVICE_BACKEND_ANNOTATION}
 STILL_ATTACHED = "still attached; re-run after the controller reconciles"
+# The keys of a LoadBalancerConfiguration's record (gateway.ConfigurationChange._replaced).
+CONFIG_FIELDS = (f"spec.{gw.SG_FIELD}", f"spec.{gw.BACKEND_FIELD}")
+GATEWAY_REF = "gateway.spec.infrastructure.parametersRef"
+CONFIG_RECORD_KEYS = frozenset({*CONFIG_FIELDS, "created", GATEWAY_REF})
 
 
 @dataclass(frozen=True)
@@ -124,6 +133,38 @@ class ObjectRevert:
         return "; ".join(changes)
 
 
+@dataclass(frozen=True)
+class ConfigRevert:
+    """One LoadBalancerConfiguration's restore (and its Gateway's reference), or why not."""
+
+    config: gw.Configuration
+    spec: dict[str, Any]  # recorded spec fields to merge back (``None`` removes)
+    created: bool  # frontguard created it: deleted instead of restored
+    gateway: str | None = None  # the Gateway whose parametersRef frontguard set and still names it
+    skipped: str | None = None
+
+    @property
+    def ref(self) -> str:
+        return f"loadbalancerconfiguration/{self.config.ref}"
+
+    def steps(self) -> list[tuple[str, str]]:
+        """``(verb, what)`` in the order :func:`apply_revert` takes them."""
+        steps = []
+        if self.gateway is not None:
+            gateway = f"gateway/{self.config.path.namespace}/{self.gateway}"
+            steps.append(("restore", f"{gateway}: remove spec.infrastructure.parametersRef"))
+        if self.created:
+            steps.append(("delete", f"{self.ref}: frontguard created it"))
+        else:
+            changes = [
+                f"remove spec.{key}" if value is None else f"spec.{key}={json.dumps(value)}"
+                for key, value in sorted(self.spec.items())
+            ]
+            changes.append(f"remove {t.REPLACED_ANNOTATION}")
+            steps.append(("restore", f"{self.ref}: {'; '.join(changes)}"))
+        return steps
+
+
 @dataclass
 class SgRevert:
     group_id: str
@@ -137,12 +178,17 @@ class SgRevert:
 class RevertPlan:
     scope: Scope
     objects: list[ObjectRevert] = field(default_factory=list)
+    configurations: list[ConfigRevert] = field(default_factory=list)
     security_groups: list[SgRevert] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     @property
     def patches(self) -> list[ObjectRevert]:
         return [o for o in self.objects if o.skipped is None]
+
+    @property
+    def config_patches(self) -> list[ConfigRevert]:
+        return [c for c in self.configurations if c.skipped is None]
 
 
 # --- reading the cluster ------------------------------------------------------------------
@@ -213,6 +259,79 @@ def _object_revert(kind: str, obj: KubeObject, ours: set[str], group: str | None
     return ObjectRevert(kind, namespace, name, patch, group)
 
 
+def _configurations(kube: KubeClient) -> list[gw.Configuration]:
+    """Every LoadBalancerConfiguration, once: ``v1`` and ``v1beta1`` serve the same objects."""
+    found: dict[tuple[str, str], gw.Configuration] = {}
+    for version in t.GATEWAY_CONFIG_VERSIONS:
+        collection = gw.config_path(version, "", "").collection
+        try:
+            for obj in kube.list_paged(collection):
+                config = gw.Configuration(obj, version)
+                found.setdefault((config.path.namespace, config.path.name), config)
+        except NotFoundError:
+            continue  # this version is not served by the cluster
+    return list(found.values())
+
+
+def _gateway_naming(kube: KubeClient, config: gw.Configuration) -> str | None:
+    """The Gateway frontguard pointed at ``config`` (``frontguard-<gateway>``), if it still
+    names it."""
+    prefix = gw.frontguard_config_name("")
+    if not config.path.name.startswith(prefix):
+        return None
+    name = config.path.name.removeprefix(prefix)
+    try:
+        gateway = kube.get(gw.gateway_path(config.path.namespace, name))
+    except NotFoundError:
+        return None
+    ref = (gateway.get("spec", {}).get("infrastructure") or {}).get("parametersRef") or {}
+    named = (
+        ref.get("group") == t.GATEWAY_CONFIG_GROUP
+        and ref.get("kind") == t.GATEWAY_CONFIG_KIND
+        and ref.get("name") == config.path.name
+    )
+    return name if named else None
+
+
+def _config_revert(kube: KubeClient, config: gw.Configuration, ours: set[str]) -> ConfigRevert:
+    text = plan.annotations_of(config.obj).get(t.REPLACED_ANNOTATION, "")
+    try:
+        record = json.loads(text)
+    except ValueError:
+        record = None
+    if not isinstance(record, dict) or not set(record) <= CONFIG_RECORD_KEYS:
+        why = f"{t.REPLACED_ANNOTATION} is not a LoadBalancerConfiguration record: left alone"
+        return ConfigRevert(config, {}, created=False, skipped=why)
+    current = [str(g) for g in config.spec.get(gw.SG_FIELD) or []]
+    if not set(current) & ours:
+        # Someone set their own SGs since: restoring would undo their change.
+        return ConfigRevert(
+            config,
+            {},
+            created=False,
+            skipped=f"spec.{gw.SG_FIELD} no longer names a frontguard security group "
+            f"(now: {','.join(current) or 'absent'}): changed since frontguard patched it",
+        )
+    spec = {key.removeprefix("spec."): record.get(key) for key in CONFIG_FIELDS if key in record}
+    gateway = _gateway_naming(kube, config) if GATEWAY_REF in record else None
+    return ConfigRevert(config, spec, created=record.get("created") is True, gateway=gateway)
+
+
+def _configuration_names(
+    configurations: list[gw.Configuration], reverts: Mapping[str, ConfigRevert]
+) -> dict[str, str]:
+    """The configuration naming each SG once the reverts are in."""
+    named: dict[str, str] = {}
+    for config in configurations:
+        revert = reverts.get(config.ref)
+        spec = config.spec if revert is None or revert.skipped is not None else revert.spec
+        if revert is not None and revert.skipped is None and revert.created:
+            spec = {}
+        for group_id in spec.get(gw.SG_FIELD) or []:
+            named.setdefault(str(group_id), f"loadbalancerconfiguration/{config.ref}")
+    return named
+
+
 def _after(obj: KubeObject, revert: ObjectRevert | None) -> Mapping[str, str]:
     annotations = dict(plan.annotations_of(obj))
     if revert is not None and revert.skipped is None:
@@ -240,6 +359,7 @@ def plan_revert(
         if g.tags.get(t.FG_CLUSTER_TAG) == scope.cluster
     }
     group_of = _ingress_groups(kube, ingresses)
+    configurations = _configurations(kube)
 
     # An IngressGroup is reverted whole: any member in scope brings in every member.
     selected_groups = {
@@ -271,6 +391,13 @@ def plan_revert(
             )
     _check_groups(ingresses, group_of, selected_groups, reverts, result)
     result.objects = sorted(reverts.values(), key=lambda r: r.ref)
+    config_reverts = {
+        config.ref: _config_revert(kube, config, set(ours))
+        for config in configurations
+        if scope.selects("loadbalancerconfiguration", config.obj)
+        and t.REPLACED_ANNOTATION in plan.annotations_of(config.obj)
+    }
+    result.configurations = sorted(config_reverts.values(), key=lambda r: r.ref)
 
     # What annotations name once the patches are in: those SGs must stay.
     named: dict[str, str] = {}
@@ -279,10 +406,11 @@ def plan_revert(
             after = _after(obj, reverts.get(f"{kind}/{plan.object_id(obj)}"))
             for key in SG_ANNOTATIONS:
                 for group_id in plan.split_list(after.get(key)):
-                    named.setdefault(group_id, f"{kind}/{plan.object_id(obj)}")
-    owners_in_scope = _owners_in_scope(scope, result.objects)
+                    named.setdefault(group_id, f"the annotations of {kind}/{plan.object_id(obj)}")
+    named = {**_configuration_names(configurations, config_reverts), **named}
+    covers = _owner_in_scope(scope, result)
     for sg in sorted(ours.values(), key=lambda g: g.id):
-        if owners_in_scope is not None and sg.tags.get(t.OWNER_TAG) not in owners_in_scope:
+        if not covers(sg.tags.get(t.OWNER_TAG) or ""):
             continue
         result.security_groups.append(_sg_decision(elbv2, sg, named))
     return result
@@ -327,17 +455,20 @@ def _check_groups(
                 )
 
 
-def _owners_in_scope(scope: Scope, objects: list[ObjectRevert]) -> set[str] | None:
-    """frontguard SG owner tags the scope covers; ``None`` for a whole cluster."""
+def _owner_in_scope(scope: Scope, result: RevertPlan) -> Callable[[str], bool]:
+    """Whether the scope covers a frontguard SG, by its owner tag."""
     if scope.namespace is None and scope.kind is None:
-        return None
+        return lambda owner: True
     owners = set()
-    for obj in objects:
+    for obj in result.objects:
         owners.add(obj.ref)
         owners.add(f"{obj.ref} (frontend NLB)")
         if obj.group is not None:
             owners.add(f"ingress-group/{obj.group}")
-    return owners
+    # A Gateway's name is not in its configuration's: the namespace's reverted configurations
+    # bring in the namespace's Gateway SGs.
+    gateways = f"gateway/{scope.namespace}/" if result.config_patches else None
+    return lambda owner: owner in owners or (gateways is not None and owner.startswith(gateways))
 
 
 def _sg_decision(
@@ -350,7 +481,7 @@ def _sg_decision(
         return SgRevert(group.id, arn, owner, action, reason)
 
     if group.id in named:
-        return decision(SgAction.KEPT, f"still named by the annotations of {named[group.id]}")
+        return decision(SgAction.KEPT, f"still named by {named[group.id]}")
     if arn:
         try:
             lb = aws.describe_load_balancer(elbv2, arn)
@@ -371,7 +502,8 @@ def apply_revert(
     *,
     on_change: Callable[[str], None] | None = None,
 ) -> RevertPlan:
-    """Patch the objects, then delete the unused SGs; returns the plan with what happened."""
+    """Patch the objects and configurations, then delete the unused SGs; returns the plan with
+    what happened."""
     for obj in plan_.patches:
         kube.patch_annotations(obj.path, obj.patch)
         logger.info(
@@ -380,6 +512,15 @@ def apply_revert(
         )
         if on_change is not None:
             on_change(f"restored {obj.ref}: {obj.describe_patch()}")
+    for config in plan_.config_patches:
+        _apply_config_revert(kube, config)
+        logger.info(
+            "configuration restored",
+            extra={"cluster": plan_.scope.cluster, "owner": config.ref},
+        )
+        if on_change is not None:
+            for verb, what in config.steps():
+                on_change(f"{verb}d {what}")
     for sg in plan_.security_groups:
         if sg.action is not SgAction.DELETE:
             continue
@@ -404,6 +545,21 @@ def apply_revert(
     return plan_
 
 
+def _apply_config_revert(kube: KubeClient, revert: ConfigRevert) -> None:
+    """The Gateway's reference first: the Gateway never names a configuration that is gone."""
+    if revert.gateway is not None:
+        path = gw.gateway_path(revert.config.path.namespace, revert.gateway)
+        kube.merge_patch(path, {"spec": {"infrastructure": {"parametersRef": None}}})
+    if revert.created:
+        with contextlib.suppress(NotFoundError):  # already deleted
+            kube.delete(revert.config.path)
+        return
+    kube.merge_patch(
+        revert.config.path,
+        {"metadata": {"annotations": {t.REPLACED_ANNOTATION: None}}, "spec": revert.spec},
+    )
+
+
 def revert(
     kube: KubeClient,
     ec2: EC2Client,
@@ -419,11 +575,22 @@ def revert(
     return planned
 
 
+def _render_configurations(plan_: RevertPlan, *, applied: bool) -> list[str]:
+    lines = []
+    for config in plan_.configurations:
+        if config.skipped is not None:
+            lines.append(f"  skip     {config.ref}: {config.skipped}")
+            continue
+        for verb, what in config.steps():
+            lines.append(f"  {verb}d {what}" if applied else f"  would {verb} {what}")
+    return lines
+
+
 def render(plan_: RevertPlan, *, applied: bool) -> list[str]:
     """Human-readable lines: what revert did, or would do."""
     verb = "" if applied else "would "
     lines = [f"frontguard revert: {plan_.scope.describe()}" + ("" if applied else " (dry run)")]
-    if not plan_.objects:
+    if not plan_.objects and not plan_.configurations:
         lines.append(f"  no object carries {t.REPLACED_ANNOTATION}: no annotation to restore")
     for obj in plan_.objects:
         if obj.skipped is not None:
@@ -431,6 +598,7 @@ def render(plan_: RevertPlan, *, applied: bool) -> list[str]:
         else:
             done = "restored" if applied else "would restore"
             lines.append(f"  {done} {obj.ref}: {obj.describe_patch()}")
+    lines.extend(_render_configurations(plan_, applied=applied))
     lines.extend(f"  note: {note}" for note in plan_.notes)
     if not plan_.security_groups:
         lines.append("  no frontguard security group in scope")
@@ -443,7 +611,7 @@ def render(plan_: RevertPlan, *, applied: bool) -> list[str]:
         else:
             text = f"{sg.action.value} {sg.group_id} (load balancer {lb}): {sg.reason}"
         lines.append(f"  {text}")
-    if plan_.patches:
+    if plan_.patches or plan_.config_patches:
         lines.append(
             "  note: a scheduled frontguard scan in enforce mode remediates these load balancers "
             "again; switch the policy to audit or exempt the objects (frontguard.io/exempt) first"

@@ -325,7 +325,13 @@ def test_rbac_manifest_grants_the_minimal_verbs_to_the_frontguard_group() -> Non
         ("eks.amazonaws.com", "ingressclassparams"): ["get", "list"],
         ("gateway.networking.k8s.io", "gateways"): ["get", "patch"],
         ("gateway.networking.k8s.io", "gatewayclasses"): ["get"],
-        ("gateway.k8s.aws", "loadbalancerconfigurations"): ["create", "get", "list", "patch"],
+        ("gateway.k8s.aws", "loadbalancerconfigurations"): [
+            "create",
+            "delete",
+            "get",
+            "list",
+            "patch",
+        ],
         ("", "events"): ["list"],
     }
     assert binding["kind"] == "ClusterRoleBinding"

@@ -14,7 +14,9 @@ import pytest
 from frontguard.cli import main
 
 from sandbox import Sandbox
+from sandbox.kube import GATEWAYS, LB_CONFIGURATIONS
 from sandbox.wiring import ENFORCE, Frontguard, state_snapshot, wire
+from tests.integration.test_gateway import parameters_ref
 
 INGRESS_SG = "alb.ingress.kubernetes.io/security-groups"
 INGRESS_BACKEND = "alb.ingress.kubernetes.io/manage-backend-security-group-rules"
@@ -316,3 +318,82 @@ def test_revert_deletes_an_unused_frontguard_sg_and_never_touches_others(sandbox
         g["GroupId"] for g in sandbox.client("ec2").describe_security_groups()["SecurityGroups"]
     }
     assert remaining == others
+
+
+# --- revert: Gateways ---------------------------------------------------------------------
+
+ADMIN_CONFIG = {"scheme": "internet-facing", "sourceRanges": ["203.0.113.10/32"]}
+
+
+def remediated_gateways(sandbox: Sandbox, fg: Frontguard):
+    """``edge/public`` without a configuration, ``edge/admin`` with its own."""
+    prod = sandbox.cluster("prod")
+    public = prod.gateway("edge/public", ports=[443])
+    admin = prod.gateway("edge/admin", ports=[443], config=ADMIN_CONFIG)
+    admin_ref = parameters_ref(admin)
+    for owned in (public, admin):
+        assert fg.deliver(owned.event)["outcome"] == "remediated"
+    prod.lbc.reconcile()
+    for owned in (public, admin):
+        assert managed_lb_groups(sandbox, owned.security_groups()) == []
+    assert prod.configuration("edge/frontguard-public") is not None
+    return prod, public, admin, admin_ref
+
+
+def test_revert_gives_gateways_back_to_the_controller(sandbox, fg, capsys):
+    prod, public, admin, admin_ref = remediated_gateways(sandbox, fg)
+    ours = frontguard_group_ids(sandbox)
+    assert len(ours) == 2
+
+    code, out, err = run(capsys, "revert", "--cluster", "prod", "--apply")
+
+    assert code == 0, err
+    assert prod.configuration("edge/frontguard-public") is None  # frontguard created it
+    assert parameters_ref(public) is None
+    config = prod.configuration("edge/admin-config")
+    assert config is not None
+    assert config["spec"] == ADMIN_CONFIG  # restored; other fields untouched
+    assert REPLACED not in annotations_of(config)
+    assert parameters_ref(admin) == admin_ref
+    assert "restored gateway/edge/public: remove spec.infrastructure.parametersRef" in out
+    assert "deleted loadbalancerconfiguration/edge/frontguard-public" in out
+    assert (
+        "restored loadbalancerconfiguration/edge/admin-config: "
+        f"remove spec.manageBackendSecurityGroupRules; remove spec.securityGroups; remove {REPLACED}"
+    ) in out
+    assert out.count("still attached; re-run after the controller reconciles") == 2
+
+    prod.lbc.reconcile()
+    for owned in (public, admin):
+        on_lb = owned.security_groups()
+        assert not set(on_lb) & ours
+        assert len(managed_lb_groups(sandbox, on_lb)) == 1  # the controller's own SG is back
+
+    code, out, _ = run(capsys, "revert", "--cluster", "prod", "--apply")
+
+    assert code == 0
+    assert frontguard_group_ids(sandbox) == set()
+    assert out.count("deleted sg-") == 2
+    assert "no object carries frontguard.io/replaced" in out
+
+
+def test_revert_dry_run_leaves_gateways_and_configurations_alone(sandbox, fg, capsys):
+    prod, *_ = remediated_gateways(sandbox, fg)
+
+    def snapshot():
+        return (
+            state_snapshot(sandbox, prod),
+            json.dumps(
+                [prod.kube.list_objects(r) for r in (GATEWAYS, LB_CONFIGURATIONS)], sort_keys=True
+            ),
+        )
+
+    before = snapshot()
+    code, out, err = run(capsys, "revert", "--cluster", "prod")
+
+    assert code == 0
+    assert snapshot() == before
+    assert "would restore gateway/edge/public: remove spec.infrastructure.parametersRef" in out
+    assert "would delete loadbalancerconfiguration/edge/frontguard-public" in out
+    assert "would restore loadbalancerconfiguration/edge/admin-config" in out
+    assert "add --apply" in err
