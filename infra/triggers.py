@@ -15,7 +15,14 @@ CLOUDTRAIL: Final = "AWS API Call via CloudTrail"
 ELBV2_API_VERSION: Final = "2015-12-01"  # tells ELBv2 from Classic ELB
 # A record with errorCode is a call that failed: nothing changed.
 SUCCEEDED: Final = {"errorCode": [{"exists": False}]}
-DRIFT_ELBV2_CALLS: Final = ("SetSecurityGroups", "DeleteLoadBalancer")
+# CreateListener/ModifyListener: a new or changed port must be planned into frontguard's SG
+# (the scan's steady-state check takes ports from the SG itself, without DescribeListeners).
+DRIFT_ELBV2_CALLS: Final = (
+    "SetSecurityGroups",
+    "DeleteLoadBalancer",
+    "CreateListener",
+    "ModifyListener",
+)
 DRIFT_EC2_CALLS: Final = (
     "AuthorizeSecurityGroupIngress",
     "RevokeSecurityGroupIngress",

@@ -95,6 +95,17 @@ def describe_listeners(elbv2: ElasticLoadBalancingv2Client, arn: str) -> list[Li
         raise translate(error, f"describe listeners of {arn}") from error
 
 
+def load_balancer_of_listener(elbv2: ElasticLoadBalancingv2Client, listener_arn: str) -> str | None:
+    """The ARN of the load balancer a listener belongs to (``None`` when it is gone)."""
+    try:
+        listeners = elbv2.describe_listeners(ListenerArns=[listener_arn])["Listeners"]
+    except ClientError as error:
+        if error_code(error) == "ListenerNotFound":
+            return None
+        raise translate(error, f"describe listener {listener_arn}") from error
+    return listeners[0].get("LoadBalancerArn") if listeners else None
+
+
 def vpc_cidrs(ec2: EC2Client, vpc_id: str) -> list[str]:
     try:
         vpcs = ec2.describe_vpcs(VpcIds=[vpc_id])["Vpcs"]

@@ -84,8 +84,10 @@ def handle_drift_event(runtime: Runtime, event: Mapping[str, Any]) -> dict[str, 
     request = detail.get("requestParameters") or {}
     engine = runtime.engine
     arn: str | None = None
-    if name == "SetSecurityGroups":
+    if name in ("SetSecurityGroups", "CreateListener"):
         arn = request.get("loadBalancerArn")
+    elif name == "ModifyListener" and request.get("listenerArn"):
+        arn = aws.load_balancer_of_listener(engine.elbv2, str(request["listenerArn"]))
     elif name in SG_EVENTS and request.get("groupId"):
         found = aws.describe_security_groups(engine.ec2, [str(request["groupId"])])
         group = found.get(str(request["groupId"]))

@@ -53,7 +53,7 @@ def test_create_load_balancer_rule_matches_successful_elbv2_calls_only(
             "Elbv2Drift",
             "aws.elasticloadbalancing",
             "elasticloadbalancing.amazonaws.com",
-            ["SetSecurityGroups", "DeleteLoadBalancer"],
+            ["SetSecurityGroups", "DeleteLoadBalancer", "CreateListener", "ModifyListener"],
         ),
         (
             "Ec2Drift",

@@ -23,7 +23,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 
     runtime = current_runtime()
     if event.get("detail-type") != SCHEDULED:
-        return handle_drift_event(runtime, event)
+        checked = handle_drift_event(runtime, event)
+        metrics.add_metric(name=f"drift-event-{checked['outcome']}", unit=MetricUnit.Count, value=1)
+        return checked
     report = run_scan(runtime)
     for outcome, count in report.by_outcome().items():
         metrics.add_metric(name=f"lb-{outcome}", unit=MetricUnit.Count, value=count)
