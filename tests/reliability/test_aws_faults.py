@@ -361,3 +361,58 @@ def test_access_denied_deleting_an_orphan_keeps_it_and_finishes_the_scan(
     assert len(report.kept_orphans) == 1
     assert report.cleaned_up == []
     assert [item.owner for item in report.items] == ["ingress/shop/kept"]
+
+
+# --- the scheduled scan ---------------------------------------------------------------------
+
+
+def _scan_outcome(fg: Frontguard) -> str:
+    from frontguard.scan import scan
+
+    try:
+        report = scan(fg.runtime.engine)
+    except Exception:  # noqa: BLE001 - escaping is the DLQ path we classify
+        return "dlq"
+    return ",".join(sorted(report.by_outcome()))
+
+
+def test_throttling_during_the_scan_is_absorbed(sandbox, fg, faults, record):
+    sandbox.cluster("prod").ingress("shop/web", ports=[443])
+    for operation in (
+        "elbv2.DescribeLoadBalancers",
+        "elbv2.DescribeTags",
+        "ec2.DescribeSecurityGroups",
+    ):
+        faults.fail(operation, "throttle", times=2)
+
+    observed = _scan_outcome(fg)
+
+    record(
+        AREA,
+        "throttling (2×) on the scan's bulk reads",
+        "remediated",
+        observed,
+        faults=sum(faults.injected.values()),
+        half_applied=half_applied(sandbox, claimed_success=True),
+    )
+    assert observed == "remediated"
+    assert sum(faults.injected.values()) == 6
+
+
+def test_persistent_5xx_on_the_scan_listing_takes_the_dlq_path(sandbox, fg, faults, record):
+    sandbox.cluster("prod").ingress("shop/web", ports=[443])
+    faults.fail("elbv2.DescribeLoadBalancers", "5xx")
+
+    first = _scan_outcome(fg)
+    faults.clear()
+    retry = _scan_outcome(fg)
+
+    record(
+        AREA,
+        "persistent 503 listing load balancers during the scan, then the next scan",
+        "dlq → remediated",
+        f"{first} → {retry}",
+        faults=sum(faults.injected.values()),
+        half_applied=half_applied(sandbox, claimed_success=True),
+    )
+    assert (first, retry) == ("dlq", "remediated")
