@@ -233,3 +233,13 @@ def state_snapshot(sandbox: Sandbox, cluster: Cluster) -> tuple[str, ...]:
         json.dumps(elbv2.describe_load_balancers()["LoadBalancers"], sort_keys=True, default=str),
         json.dumps([cluster.kube.list_objects(r) for r in (INGRESSES, SERVICES)], sort_keys=True),
     )
+
+
+@dataclass
+class FakeLambdaContext:
+    """What Powertools reads of a Lambda context, for invoking handlers as Lambda would."""
+
+    function_name: str = "frontguard"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:frontguard"
+    aws_request_id: str = "6f2b8b8e-7a1d-4c1e-9d8e-0d7f2c9d1e11"

@@ -2,41 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from frontguard.handlers import scan as scan_handler
 
 from sandbox import Sandbox
-from sandbox.wiring import ENFORCE, Frontguard, wire
+from sandbox.wiring import ENFORCE, FakeLambdaContext, Frontguard, wire
 
 POLICY_SOURCES = {"203.0.113.0/24", "198.51.100.0/24"}
-
-
-@dataclass
-class LambdaContext:
-    function_name: str = "frontguard-scan"
-    memory_limit_in_mb: int = 1769
-    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:frontguard-scan"
-    aws_request_id: str = "0b4c7b52-5f55-4b5e-9a3f-2f2b0c4e8d11"
 
 
 @pytest.fixture
 def fg(sandbox: Sandbox) -> Frontguard:
     return wire(sandbox, ENFORCE)
-
-
-@pytest.fixture
-def remediated(sandbox, fg):
-    prod = sandbox.cluster("prod")
-    web = prod.ingress("shop/web", ports=[443])
-    fg.deliver(web.event)
-    prod.lbc.reconcile()
-    [group] = sandbox.client("ec2").describe_security_groups(
-        Filters=[{"Name": "tag:frontguard.io/load-balancer", "Values": [web.lb_arn]}]
-    )["SecurityGroups"]
-    return prod, web, group["GroupId"]
 
 
 def cloudtrail(source: str, event_name: str, request: dict[str, Any]) -> dict[str, Any]:
@@ -80,7 +59,7 @@ def test_new_listener_is_planned_into_the_sg(sandbox, fg, handler_env, remediate
         {"loadBalancerArn": web.lb_arn, "port": 8080, "protocol": "HTTP"},
     )
 
-    result = scan_handler.handler(event, LambdaContext())
+    result = scan_handler.handler(event, FakeLambdaContext())
 
     assert result["outcome"] == "drift"
     assert ports_of(sandbox, group_id) == {443: POLICY_SOURCES, 8080: POLICY_SOURCES}
@@ -95,7 +74,7 @@ def test_modified_listener_is_found_through_its_arn(sandbox, fg, handler_env, re
         "aws.elasticloadbalancing", "ModifyListener", {"listenerArn": listener["ListenerArn"]}
     )
 
-    result = scan_handler.handler(event, LambdaContext())
+    result = scan_handler.handler(event, FakeLambdaContext())
 
     assert result["outcome"] == "drift"
     assert ports_of(sandbox, group_id) == {8080: POLICY_SOURCES}
@@ -108,7 +87,7 @@ def test_rule_added_by_hand_to_frontguards_sg_is_revoked(sandbox, fg, handler_en
     )
     event = cloudtrail("aws.ec2", "AuthorizeSecurityGroupIngress", {"groupId": group_id})
 
-    result = scan_handler.handler(event, LambdaContext())
+    result = scan_handler.handler(event, FakeLambdaContext())
 
     assert result["outcome"] == "drift"
     assert ports_of(sandbox, group_id) == {443: POLICY_SOURCES}
@@ -129,7 +108,7 @@ def test_security_groups_swapped_on_the_lb_queue_a_verification(
         {"loadBalancerArn": web.lb_arn, "securityGroups": others},
     )
 
-    result = scan_handler.handler(event, LambdaContext())
+    result = scan_handler.handler(event, FakeLambdaContext())
 
     # Annotations and rules are still right: nothing to patch, but the controller must put the
     # SG back, and a verification will tell if it does not.
@@ -146,6 +125,6 @@ def test_events_about_other_security_groups_are_ignored(sandbox, fg, handler_env
     fg.reset_counts()
     event = cloudtrail("aws.ec2", "AuthorizeSecurityGroupIngress", {"groupId": team["GroupId"]})
 
-    result = scan_handler.handler(event, LambdaContext())
+    result = scan_handler.handler(event, FakeLambdaContext())
 
     assert result["outcome"] == "ignored"

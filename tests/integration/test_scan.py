@@ -88,15 +88,6 @@ def test_audit_scan_changes_nothing(sandbox):
     assert ec2.describe_security_groups()["SecurityGroups"] == before
 
 
-@pytest.fixture
-def remediated(sandbox, fg):
-    prod = sandbox.cluster("prod")
-    web = prod.ingress("shop/web", ports=[443])
-    fg.deliver(web.event)
-    prod.lbc.reconcile()
-    return prod, web, frontguard_group_of(sandbox, web.lb_arn)["GroupId"]
-
-
 def rules_of(sandbox: Sandbox, group_id: str) -> set[tuple[int, str]]:
     [group] = sandbox.client("ec2").describe_security_groups(GroupIds=[group_id])["SecurityGroups"]
     return {

@@ -6,7 +6,6 @@ import json
 import logging
 import time
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -14,7 +13,7 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from frontguard.handlers import verify as verify_handler
 
 from sandbox import Sandbox
-from sandbox.wiring import ENFORCE, STATE_TABLE, Frontguard, wire
+from sandbox.wiring import ENFORCE, STATE_TABLE, FakeLambdaContext, Frontguard, wire
 
 INGRESS_SG = "alb.ingress.kubernetes.io/security-groups"
 INGRESS_BACKEND = "alb.ingress.kubernetes.io/manage-backend-security-group-rules"
@@ -302,14 +301,6 @@ def test_alert_json_reaches_machines_and_plain_text_reaches_email(sandbox, fg):
 
 
 # --- the SQS handler as Lambda invokes it ---------------------------------------------------
-
-
-@dataclass
-class FakeLambdaContext:
-    function_name: str = "frontguard-verify"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:frontguard-verify"
-    aws_request_id: str = "6f2b8b8e-7a1d-4c1e-9d8e-0d7f2c9d1e11"
 
 
 def sqs_event(sandbox: Sandbox, queue_arn: str, bodies: list[str]) -> dict[str, Any]:

@@ -16,8 +16,8 @@ from frontguard.handlers._runtime import reset_runtime
 from frontguard.settings import Settings
 
 from sandbox import Sandbox
-from sandbox.wiring import Frontguard
-from tests.integration.test_verify import FakeLambdaContext, queue_arn, sqs_event
+from sandbox.wiring import FakeLambdaContext, Frontguard
+from tests.integration.test_verify import queue_arn, sqs_event
 from tests.reliability.conftest import Record
 from tests.reliability.faults import deliver, frontguard_groups, half_applied
 
