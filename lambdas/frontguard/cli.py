@@ -217,7 +217,10 @@ def run_revert(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     else:
         scope = Scope(args.cluster, namespace=args.namespace)
     session = _session(args.region)
-    kube = ClusterConnector(session)(args.cluster)
+    connector = ClusterConnector(
+        session.client("eks", config=CLIENT_CONFIG), session.client("sts", config=CLIENT_CONFIG)
+    )
+    kube = connector(args.cluster)
     ec2 = session.client("ec2", config=CLIENT_CONFIG)
     elbv2 = session.client("elbv2", config=CLIENT_CONFIG)
     result = revert(kube, ec2, elbv2, scope, apply=args.apply)

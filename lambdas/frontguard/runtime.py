@@ -27,7 +27,9 @@ from frontguard.state import DedupedAlerts, StateTable
 from frontguard.verify_queue import SqsVerifyQueue
 
 if TYPE_CHECKING:
+    from mypy_boto3_eks import EKSClient
     from mypy_boto3_ssm import SSMClient
+    from mypy_boto3_sts import STSClient
 
 
 class ClusterConnector:
@@ -36,9 +38,9 @@ class ClusterConnector:
     Each client refreshes its EKS token shortly before it expires.
     """
 
-    def __init__(self, session: boto3.Session) -> None:
-        self._eks = session.client("eks", config=CLIENT_CONFIG)
-        self._sts = session.client("sts", config=CLIENT_CONFIG)
+    def __init__(self, eks: EKSClient, sts: STSClient) -> None:
+        self._eks = eks
+        self._sts = sts
         self._clients: dict[str, KubeClient] = {}
 
     def __call__(self, cluster: str) -> KubeClient:
@@ -119,7 +121,7 @@ def build_runtime(
         if settings.verify_queue_url
         else None
     )
-    connector = ClusterConnector(session)
+    connector = ClusterConnector(session.client("eks", config=CLIENT_CONFIG), sts)
     engine = Engine(
         policy=policy,
         elbv2=session.client("elbv2", config=CLIENT_CONFIG),
