@@ -900,6 +900,7 @@ class LoadBalancerController:
             wanted = [stack.managed_sg_id, *self._backend_for_managed(self._boto3)]
         else:
             wanted = list(built.security_groups)
+        self._reconcile_listeners(stack, built)
         self._set_security_groups(stack.load_balancer.arn, wanted)
         if stack.frontend_nlb is not None and built.frontend_nlb is not None:
             nlb_sgs = built.frontend_nlb.security_groups
@@ -908,6 +909,23 @@ class LoadBalancerController:
             )
         if built.security_groups is not None and stack.managed_sg_id is not None:
             self._delete_managed_sg(stack)
+
+    def _reconcile_listeners(self, stack: Stack, built: BuiltModel) -> None:
+        """New listen ports (e.g. a member joining the group) get listeners; listeners the
+        simulator made for ports no longer in the model go (pkg/deploy/elbv2/
+        listener_synthesizer.go). Listeners made by others are left alone here."""
+        wanted = {port: protocol for protocol, port in built.listeners}
+        if set(wanted) == set(stack.listener_ports):
+            return
+        arn = stack.load_balancer.arn
+        for port in sorted(set(wanted) - set(stack.listener_ports)):
+            self._boto3.create_listener(arn, wanted[port], port)
+        gone = set(stack.listener_ports) - set(wanted)
+        if gone:
+            for listener in self.elbv2.describe_listeners(LoadBalancerArn=arn)["Listeners"]:
+                if listener["Port"] in gone:
+                    self.elbv2.delete_listener(ListenerArn=listener["ListenerArn"])
+        stack.listener_ports = sorted(wanted)
 
     def _reconcile_rules(self, stack: Stack, wanted: list[Rule]) -> None:
         """The controller reconciles the managed SG's rules to the model's

@@ -285,8 +285,9 @@ def test_managed_sg_still_referenced_fails_the_deploy_and_is_retried_next_reconc
         "condition: operation error EC2: DeleteSecurityGroup, https response error StatusCode: "
         "400, RequestID: "
     )
-    assert f"api error DependencyViolation: resource {managed} has a dependent object" in (
-        event["message"]
+    assert (
+        f"api error DependencyViolation: resource {managed} has a dependent object"
+        in (event["message"])
     )
     [success] = web.events("SuccessfullyReconciled")
     assert success["count"] == 1  # only the creating reconcile succeeded
