@@ -772,3 +772,31 @@ def test_empty_class_security_groups_count_as_set_and_null_as_unset(prod: Cluste
     assert emptied.security_groups() == [emptied.managed_sg_id, _backend_sg(prod)]
     assert nulled.security_groups() == [own]
     assert _scheme(prod, nulled.lb_arn) == "internet-facing"
+
+
+# --- independence -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("module", ["aws", "kube", "lbc", "lbc_rules", "scenario", "tls"])
+def test_the_simulator_never_imports_frontguard(module: str) -> None:
+    """Two independent readings of the controller's source (issue 12): the simulator and the
+    world it builds import nothing of frontguard, at any depth of the module."""
+    import ast
+    import importlib
+
+    source = importlib.import_module(f"sandbox.{module}").__file__
+    assert source is not None
+    with open(source, encoding="utf-8") as handle:
+        tree = ast.parse(handle.read())
+    imported = {
+        name
+        for node in ast.walk(tree)
+        for name in (
+            [alias.name for alias in node.names]
+            if isinstance(node, ast.Import)
+            else [node.module or ""]
+            if isinstance(node, ast.ImportFrom)
+            else []
+        )
+    }
+    assert not {name for name in imported if name.split(".")[0] == "frontguard"}
