@@ -7,7 +7,8 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from frontguard import aws, plan
+from frontguard.adapters import aws
+from frontguard.engine import plan
 from frontguard.model import Listener, LoadBalancer, OwnerKind, OwnerRef, PermissionRule
 from frontguard.policy import Policy
 from frontguard.sources import Sources

@@ -3,8 +3,8 @@
 import json
 from typing import Any
 
-from frontguard import gateway
-from frontguard.gateway import Configuration, GatewayOwner
+from frontguard.engine import gateway
+from frontguard.engine.gateway import Configuration, GatewayOwner
 from frontguard.policy import Policy
 from frontguard.sources import Sources
 

@@ -3,7 +3,7 @@ from typing import Any
 
 import pytest
 from frontguard.errors import InvalidEventError
-from frontguard.intake import Ignored, NewLoadBalancer, parse_create_load_balancer
+from frontguard.handlers.intake import Ignored, NewLoadBalancer, parse_create_load_balancer
 
 ARN = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/k8s-shop-web/abc"
 EVENT: dict[str, Any] = {

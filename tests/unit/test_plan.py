@@ -1,7 +1,6 @@
 import json
 
-from frontguard.model import Listener, OwnerKind, OwnerRef, PermissionRule
-from frontguard.plan import (
+from frontguard.engine.plan import (
     annotation_patch,
     approved_only,
     exempt_reason,
@@ -12,6 +11,7 @@ from frontguard.plan import (
     service_handled,
     service_restriction,
 )
+from frontguard.model import Listener, OwnerKind, OwnerRef, PermissionRule
 from frontguard.policy import Policy
 from frontguard.sources import Sources
 

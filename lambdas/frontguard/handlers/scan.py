@@ -19,7 +19,7 @@ SCHEDULED = "Scheduled Event"
 @metrics.log_metrics
 @logged(logger)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    from frontguard.scan_flow import handle_drift_event, run_scan
+    from frontguard.handlers.scan_flow import handle_drift_event, run_scan
 
     runtime = current_runtime()
     if event.get("detail-type") != SCHEDULED:

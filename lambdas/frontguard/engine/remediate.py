@@ -15,11 +15,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from frontguard import aws, gateway, plan
 from frontguard import tags as t
-from frontguard.alerts import Alert, AlertSink
-from frontguard.errors import NotFoundError, RetryableError
-from frontguard.kube import (
+from frontguard.adapters import aws
+from frontguard.adapters.kube import (
     ELBV2,
     NETWORKING,
     KubeClient,
@@ -28,6 +26,11 @@ from frontguard.kube import (
     ingress_path,
     service_path,
 )
+from frontguard.adapters.state import StateTable
+from frontguard.adapters.verify_queue import VerifyRequest, VerifySink
+from frontguard.alerts import Alert, AlertSink
+from frontguard.engine import gateway, plan
+from frontguard.errors import NotFoundError, RetryableError
 from frontguard.model import (
     Listener,
     LoadBalancer,
@@ -40,8 +43,6 @@ from frontguard.model import (
 )
 from frontguard.policy import VPC_SOURCE, GitOpsAction, Mode, Policy
 from frontguard.sources import Sources
-from frontguard.state import StateTable
-from frontguard.verify_queue import VerifyRequest, VerifySink
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from frontguard import tags as t
+from frontguard.adapters.kube import KubeClient, KubeObject, ObjectPath
 from frontguard.errors import NotFoundError, RetryableError
-from frontguard.kube import KubeClient, KubeObject, ObjectPath
 from frontguard.policy import Policy
 from frontguard.sources import Sources
 

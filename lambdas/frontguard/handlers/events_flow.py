@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from frontguard.adapters.aws import describe_load_balancer
 from frontguard.alerts import Alert
-from frontguard.aws import describe_load_balancer
+from frontguard.engine.remediate import Result, remediate_load_balancer
 from frontguard.errors import InvalidEventError, NotFoundError, PermanentError, RetryableError
-from frontguard.intake import Ignored, parse_create_load_balancer
+from frontguard.handlers.intake import Ignored, parse_create_load_balancer
 from frontguard.model import Outcome
-from frontguard.remediate import Result, remediate_load_balancer
 from frontguard.runtime import Runtime
 
 logger = logging.getLogger(__name__)

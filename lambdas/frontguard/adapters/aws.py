@@ -14,7 +14,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from frontguard import tags as t
-from frontguard.aws_errors import error_code, translate
+from frontguard.adapters.aws_errors import error_code, translate
 from frontguard.errors import NotFoundError
 from frontguard.model import Listener, LoadBalancer, OwnerRef, PermissionRule
 

@@ -28,12 +28,10 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from frontguard import aws, plan
-from frontguard import gateway as gw
 from frontguard import tags as t
-from frontguard.aws_errors import error_code, translate
-from frontguard.errors import NotFoundError
-from frontguard.kube import (
+from frontguard.adapters import aws
+from frontguard.adapters.aws_errors import error_code, translate
+from frontguard.adapters.kube import (
     CORE,
     NETWORKING,
     KubeClient,
@@ -42,6 +40,9 @@ from frontguard.kube import (
     ingress_path,
     service_path,
 )
+from frontguard.engine import gateway as gw
+from frontguard.engine import plan
+from frontguard.errors import NotFoundError
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client

@@ -17,14 +17,15 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from frontguard import aws, plan
 from frontguard import tags as t
+from frontguard.adapters import aws
+from frontguard.adapters.kube import KubeClient, KubeObject
+from frontguard.adapters.verify_queue import VerifyRequest
 from frontguard.alerts import Alert
+from frontguard.engine import plan
+from frontguard.engine.remediate import Engine, resolve_owner
 from frontguard.errors import NotFoundError
-from frontguard.kube import KubeClient, KubeObject
 from frontguard.model import Outcome, OwnerKind, OwnerRef, plan_digest
-from frontguard.remediate import Engine, resolve_owner
-from frontguard.verify_queue import VerifyRequest
 
 logger = logging.getLogger(__name__)
 

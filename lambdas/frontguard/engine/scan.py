@@ -19,11 +19,13 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from frontguard import aws, plan
 from frontguard import tags as t
-from frontguard.aws_errors import error_code, translate
+from frontguard.adapters import aws
+from frontguard.adapters.aws_errors import error_code, translate
+from frontguard.adapters.kube import CORE, NETWORKING, KubeObject
+from frontguard.engine import plan
+from frontguard.engine.remediate import Engine, Prefetched, remediate_load_balancer
 from frontguard.errors import FrontguardError, RetryableError
-from frontguard.kube import CORE, NETWORKING, KubeObject
 from frontguard.model import (
     LoadBalancer,
     Outcome,
@@ -33,7 +35,6 @@ from frontguard.model import (
     classify,
 )
 from frontguard.policy import VPC_SOURCE, Mode
-from frontguard.remediate import Engine, Prefetched, remediate_load_balancer
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
