@@ -160,9 +160,7 @@ def test_ingress_group_conflict_alert_quotes_the_controller_event(sandbox, fg):
     quoted = [f for f in alert["findings"] if f["kind"] == "controller-event"]
     assert {f["object"] for f in quoted} == {"team-a/one", "team-b/two"}
     assert all(f["message"] == event["message"] for f in quoted)
-    assert event["message"].startswith(
-        "Failed build model due to conflicting securityGroups: ["
-    )
+    assert event["message"].startswith("Failed build model due to conflicting securityGroups: [")
     assert f'"{event["message"]}"' in alert["detail"]
     assert "kubectl annotate ingress -n team-a one" in alert["fix"]
     assert "kubectl annotate ingress -n team-b two" in alert["fix"]

@@ -8,6 +8,7 @@ emulator, objects made with the scenario builders, the simulated controller reco
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import pytest
 
@@ -63,10 +64,11 @@ def _rules(cluster: Cluster, group_id: str | None) -> set[tuple[int, str]]:
     return found
 
 
-def _backend_sgs(cluster: Cluster) -> list[dict]:
-    return cluster.sandbox.client("ec2").describe_security_groups(
+def _backend_sgs(cluster: Cluster) -> list[dict[str, Any]]:
+    groups: list[dict[str, Any]] = cluster.sandbox.client("ec2").describe_security_groups(
         Filters=[{"Name": "tag:elbv2.k8s.aws/resource", "Values": ["backend-sg"]}]
     )["SecurityGroups"]
+    return groups
 
 
 def _backend_sg(cluster: Cluster) -> str:
@@ -86,8 +88,11 @@ def _scheme(cluster: Cluster, arn: str) -> str:
     return scheme
 
 
-def _load_balancers(cluster: Cluster) -> list[dict]:
-    return cluster.sandbox.client("elbv2").describe_load_balancers()["LoadBalancers"]
+def _load_balancers(cluster: Cluster) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = cluster.sandbox.client("elbv2").describe_load_balancers()[
+        "LoadBalancers"
+    ]
+    return found
 
 
 def _prefix_list(cluster: Cluster, name: str) -> str:
@@ -365,7 +370,7 @@ def test_class_params_group_beats_the_group_annotation(prod: Cluster) -> None:
     ],
 )
 def test_which_services_the_controller_handles(
-    prod: Cluster, spec: dict, annotations: dict, handled: bool
+    prod: Cluster, spec: dict[str, str], annotations: dict[str, str], handled: bool
 ) -> None:
     """IsServiceSupported: a non-nil foreign loadBalancerClass wins over the annotation;
     "external" needs nlb-target-type ip or instance (pkg/service/service_utils.go)."""
