@@ -36,7 +36,7 @@ def our_group(sandbox: Sandbox, owned: Owned, lb_arn: str | None = None) -> str:
     return str(group["GroupId"])
 
 
-def annotations(owned: Owned) -> list[dict[str, str]]:
+def annotations_now(owned: Owned) -> list[dict[str, str]]:
     return [dict(o["metadata"].get("annotations") or {}) for o in owned.objects]
 
 
@@ -96,14 +96,14 @@ def test_a_foreign_class_ingress_with_the_group_name_is_not_a_member(sandbox):
     legacy = prod.ingress("c/legacy", ingress_class="nginx", group="shop")
     prod.ingress("a/web", group="shop", ports=[443])
     shop = prod.ingress("b/api", group="shop", ports=[443])
-    before = annotations(legacy)
+    before = annotations_now(legacy)
 
     assert fg.deliver(shop.event)["outcome"] == "remediated"
 
     ours = our_group(sandbox, shop)
-    patched = [a for a in annotations(prod_ingresses(prod, "a/web", "b/api"))]
+    patched = [a for a in annotations_now(prod_ingresses(prod, "a/web", "b/api"))]
     assert all(a[SG] == ours and a[BACKEND] == "true" for a in patched)
-    assert annotations(legacy) == before
+    assert annotations_now(legacy) == before
     prod.lbc.reconcile()
     assert ours in shop.security_groups()
 
@@ -127,14 +127,14 @@ def test_ingress_class_params_group_beats_the_annotation(sandbox):
         annotations={A + "group.name": "team-b"},
         inbound_cidrs=["10.0.0.0/8"],
     )
-    legacy_before = annotations(legacy)
+    legacy_before = annotations_now(legacy)
 
     assert fg.deliver(shared.event)["outcome"] == "remediated"
 
     ours = our_group(sandbox, shared)
     assert inbound(sandbox, ours) == {("tcp", 443, "0.0.0.0/0"), ("tcp", 8443, "10.0.0.0/8")}
-    assert all(a[SG] == ours for a in annotations(prod_ingresses(prod, "x/one", "y/two")))
-    assert annotations(legacy) == legacy_before
+    assert all(a[SG] == ours for a in annotations_now(prod_ingresses(prod, "x/one", "y/two")))
+    assert annotations_now(legacy) == legacy_before
     assert legacy.lb_arn != shared.lb_arn
     # The legacy Ingress's own ALB is remediated on its own, with its own SG, and no loop.
     assert fg.deliver(legacy.event)["outcome"] == "remediated"
@@ -176,13 +176,13 @@ def test_without_the_backend_sg_feature_nothing_is_patched_and_an_alert_names_th
         "prod", controller=ControllerOptions(enable_backend_security_group=False)
     )
     web = prod.ingress("shop/web", ports=[443])
-    before = annotations(web)
+    before = annotations_now(web)
 
     result = fg.deliver(web.event)
 
     assert result["outcome"] == "error"
     assert "enable-backend-security-group" in result["reason"]
-    assert annotations(web) == before
+    assert annotations_now(web) == before
     assert fg.mutating_kube_calls() == 0
     [alert] = fg.alerts()
     assert alert["outcome"] == "error"
@@ -259,12 +259,12 @@ def test_an_approved_sg_written_by_name_counts_as_approved(sandbox):
         annotations={SG: "corp-allowlist", BACKEND: "true"},
     )
     assert approved in web.security_groups()
-    before = annotations(web)
+    before = annotations_now(web)
 
     result = fg.deliver(web.event)
 
     assert result["outcome"] == "compliant"
-    assert annotations(web) == before
+    assert annotations_now(web) == before
 
 
 def test_an_approved_sg_by_name_next_to_an_open_one_is_kept_as_its_id(sandbox):
@@ -287,7 +287,7 @@ def test_an_approved_sg_by_name_next_to_an_open_one_is_kept_as_its_id(sandbox):
     assert fg.deliver(web.event)["outcome"] == "remediated"
 
     ours = our_group(sandbox, web)
-    assert annotations(web)[0][SG] == f"{ours},{approved}"
+    assert annotations_now(web)[0][SG] == f"{ours},{approved}"
     prod.lbc.reconcile()
     assert {ours, approved} <= set(web.security_groups())
 
@@ -317,7 +317,7 @@ def test_fixing_a_frontend_nlb_leaves_the_albs_sgs_and_backend_switch_alone(sand
     ours = our_group(sandbox, web, nlb.arn)
     assert web.security_groups(nlb.arn) == [ours]
     assert web.security_groups() == [team]
-    assert annotations(web)[0][BACKEND] == "false"
+    assert annotations_now(web)[0][BACKEND] == "false"
 
 
 # --- 9. params of annotation-classified Ingresses -------------------------------------------
@@ -350,13 +350,13 @@ def test_too_many_approved_sgs_alert_instead_of_a_patch_the_controller_cannot_ap
     web = prod.ingress(
         "shop/web", ports=[443], annotations={SG: ",".join([*approved, open_sg["GroupId"]])}
     )
-    before = annotations(web)
+    before = annotations_now(web)
 
     result = fg.deliver(web.event)
 
     assert result["outcome"] == "error"
     assert "5 security groups" in result["reason"]
-    assert annotations(web) == before
+    assert annotations_now(web) == before
     assert frontguard_groups(sandbox) == []
 
 
