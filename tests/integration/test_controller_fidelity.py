@@ -530,3 +530,55 @@ def test_an_alb_whose_frontend_nlb_shares_its_sg_admits_that_sg_on_its_ports(san
     items = {i.load_balancer_arn: i for i in scan(fg.runtime.engine).items}
     assert items[web.lb_arn].outcome is Outcome.COMPLIANT
     assert fg.aws_calls["elbv2.DescribeListeners"] == 0
+
+
+# --- 10 and 11: deletion timeouts and parsed comparisons -------------------------------------
+
+
+def test_an_undeletable_managed_sg_does_not_fail_verification(sandbox):
+    """Review #10: another SG references the controller's managed SG; the controller detaches
+    it, fails to delete it (FailedDeployModel), and frontguard's SG is attached: verified."""
+    fg = enforce(sandbox)
+    prod = sandbox.cluster("prod")
+    web = prod.ingress("shop/web", ports=[443])
+    managed = web.managed_sg_id
+    assert managed is not None
+    ec2 = sandbox.client("ec2")
+    other = ec2.create_security_group(GroupName="db", Description="db", VpcId=prod.vpc_id)
+    ec2.authorize_security_group_ingress(
+        GroupId=other["GroupId"],
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 5432,
+                "ToPort": 5432,
+                "UserIdGroupPairs": [{"GroupId": managed}],
+            }
+        ],
+    )
+
+    assert fg.deliver(web.event)["outcome"] == "remediated"
+    prod.lbc.reconcile()
+
+    assert managed not in web.security_groups()
+    assert ec2.describe_security_groups(GroupIds=[managed])["SecurityGroups"]
+    assert web.events("FailedDeployModel")
+    assert {v.outcome for v in fg.run_verifications()} == {"verified"}
+
+
+def test_group_members_whose_lists_differ_only_in_spacing_are_not_a_conflict(sandbox):
+    """Review #11: lists compare parsed; no Event, no group-conflict finding."""
+    prod = sandbox.cluster("prod")
+    ec2 = sandbox.client("ec2")
+    a, b = (
+        ec2.create_security_group(GroupName=n, Description=n, VpcId=prod.vpc_id)["GroupId"]
+        for n in ("a", "b")
+    )
+    fg = enforce(sandbox, approved_security_groups=[a, b])
+    prod.ingress("x/one", group="shop", ports=[443], annotations={SG: f"{a}, {b}", BACKEND: "true"})
+    shop = prod.ingress(
+        "y/two", group="shop", ports=[443], annotations={SG: f"{a},{b},", BACKEND: "True"}
+    )
+
+    assert not shop.warnings()
+    assert fg.deliver(shop.event)["outcome"] == "compliant"
