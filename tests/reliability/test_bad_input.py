@@ -84,7 +84,8 @@ def test_broken_event_is_dropped_with_a_reason_and_changes_nothing(
     if problem == "requestParameters.tags garbage":
         # The controller tags in the CreateLoadBalancer call itself: a request without its
         # cluster tag is not the controller's (issue 12), ignored without an AWS call.
-        assert delivery.observed == "success:ignored"
+        assert delivery.observed == "dropped"
+        assert delivery.result is not None and delivery.result["outcome"] == "ignored"
         assert sum(fg.aws_calls.values()) == 0
         return
     assert delivery.observed == "dropped", delivery
