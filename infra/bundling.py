@@ -50,10 +50,6 @@ PRUNED: Final = (
     "multidict",
     "propcache",
     "yarl",
-    # provided by the Lambda runtime
-    "boto3",
-    "botocore",
-    "s3transfer",
     # console scripts
     "bin",
 )
@@ -66,15 +62,12 @@ PRUNED_DIST_PREFIXES: Final = (
     "multidict-",
     "propcache-",
     "yarl-",
-    "boto3-",
-    "botocore-",
-    "s3transfer-",
 )
 PRUNED_DIR_NAMES: Final = frozenset({"__pycache__", "tests", "test"})
 # RECORD lists the files pip installed, pruned ones included: wrong once pruned, never read.
 PRUNED_DIST_FILES: Final = frozenset({"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"})
 # Bumped whenever the pruning rules change, so cached trees are rebuilt.
-PRUNE_VERSION: Final = "1"
+PRUNE_VERSION: Final = "2"
 
 
 def matching_interpreter() -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -108,6 +109,7 @@ class LoadBalancer:
     vpc_id: str
     security_groups: tuple[str, ...]
     tags: Mapping[str, str] = field(default_factory=dict)
+    created: datetime | None = None
 
     @property
     def cluster(self) -> str | None:
