@@ -13,6 +13,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from infra.config import Alerts
+from infra.least_privilege import partition_of
 
 CLOUDWATCH: Final = "cloudwatch.amazonaws.com"
 # What AWS Chatbot needs to render CloudWatch alarm notifications in a channel (its
@@ -30,7 +31,8 @@ def alarm_source_conditions(scope: Construct) -> dict[str, Any]:
     https://docs.aws.amazon.com/sns/latest/dg/sns-access-policy-use-cases.html and
     https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html"""
     stack = Stack.of(scope)
-    alarms = f"arn:{stack.partition}:cloudwatch:{stack.region}:{stack.account}:alarm:*"
+    partition = partition_of(stack.region)
+    alarms = f"arn:{partition}:cloudwatch:{stack.region}:{stack.account}:alarm:*"
     return {
         "StringEquals": {"aws:SourceAccount": stack.account},
         "ArnLike": {"aws:SourceArn": alarms},

@@ -135,7 +135,7 @@ class DeploymentConfig(_Model):
             try:
                 Policy.from_document(self.policy)
             except ConfigurationError as error:
-                raise ValueError(str(error)) from error
+                raise ValueError(f"policy: {error}") from error
             size = len(self.policy_json or "")
             if size > SSM_ADVANCED_LIMIT:
                 raise ValueError(

@@ -184,19 +184,13 @@ class FrontguardStack(Stack):
         document = config.policy_json
         if document is None:
             return None, None
-        size = len(document.encode())
         parameter = ssm.StringParameter(
             self,
             "Policy",
             parameter_name=policy_parameter_name(construct_id),
             description="frontguard policy document (written by the stack; edit the config)",
             string_value=document,
-            # Standard parameters hold 4 KB, Advanced 8 KB (config validation caps the size).
-            tier=(
-                ssm.ParameterTier.STANDARD
-                if size <= SSM_STANDARD_LIMIT
-                else ssm.ParameterTier.ADVANCED
-            ),
+            tier=policy_tier(document),
         )
         return parameter, hashlib.sha256(document.encode()).hexdigest()
 
@@ -204,3 +198,10 @@ class FrontguardStack(Stack):
 def policy_parameter_name(stack_name: str) -> str:
     """Where the stack keeps an inline policy document."""
     return f"/frontguard/{stack_name}/policy"
+
+
+def policy_tier(document: str) -> ssm.ParameterTier:
+    """Standard parameters hold 4 KB, Advanced 8 KB (config validation caps the size)."""
+    if len(document.encode()) <= SSM_STANDARD_LIMIT:
+        return ssm.ParameterTier.STANDARD
+    return ssm.ParameterTier.ADVANCED

@@ -121,7 +121,7 @@ class ScanQueue(Construct):
         )
         self.queue = sqs.Queue(
             self,
-            "Queue",
+            "Fifo",
             fifo=True,
             # EventBridge's event id is in the body: identical bodies are true duplicates.
             content_based_deduplication=True,
