@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import replace
 from typing import Final
 
-from aws_cdk import Duration, Environment, Stack
+from aws_cdk import CfnOutput, Duration, Environment, Fn, Stack
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
@@ -171,6 +171,43 @@ class FrontguardStack(Stack):
             work_queues={"Verification": verification.queue, "Scan": scan_queue.queue},
             topic=alerts.topic,
         )
+
+        self._outputs(
+            functions=functions,
+            topic_arn=alerts.topic.topic_arn,
+            scan_queue_arn=scan_queue.queue.queue_arn,
+            dead_letter_queue_urls=[
+                q.queue_url
+                for q in (
+                    *dead_letter_queues.values(),
+                    verification.dead_letter_queue,
+                    scan_queue.dead_letter_queue,
+                )
+            ],
+            clusters=target.clusters,
+        )
+
+    def _outputs(
+        self,
+        *,
+        functions: dict[str, FrontguardFunction],
+        topic_arn: str,
+        scan_queue_arn: str,
+        dead_letter_queue_urls: list[str],
+        clusters: tuple[str, ...],
+    ) -> None:
+        """What ``frontguard doctor`` reads to find the deployment (DescribeStacks)."""
+        values: dict[str, str] = {"AlertTopicArn": topic_arn, "ScanQueueArn": scan_queue_arn}
+        for name, function in functions.items():
+            values[f"{name}FunctionName"] = function.function.function_name
+            values[f"{name}FunctionArn"] = function.function.function_arn
+            values[f"{name}RoleArn"] = function.role.role_arn
+        for name, rule in self.triggers.rules.items():
+            values[f"Rule{name}"] = rule.rule_name
+        values["DeadLetterQueueUrls"] = Fn.join(",", dead_letter_queue_urls)
+        values["Clusters"] = ",".join(clusters)
+        for key, value in values.items():
+            CfnOutput(self, key, value=value)
 
     def _policy_parameter(
         self, construct_id: str, config: DeploymentConfig

@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from datetime import datetime
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
 from frontguard import tags as t

@@ -9,7 +9,7 @@ import copy
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from aws_cdk import aws_ssm as ssm
@@ -37,7 +37,7 @@ def test_every_alarm_action_reaches_a_topic_whose_policy_lets_this_accounts_alar
 ) -> None:
     template = minimal.template
     policies = resources(template, "AWS::SNS::TopicPolicy").values()
-    allowed_topics = set()
+    allowed_topics: set[str] = set()
     for policy in policies:
         for statement in _statements(policy["Properties"]["PolicyDocument"]):
             if (
@@ -169,33 +169,43 @@ def test_every_rule_matches_exactly_the_records_it_should(minimal: Synthesized) 
     }
     rules = resources(template, "AWS::Events::Rule")
     patterns = {
-        name: EventPattern.load(json.dumps(_resolved(rules[rule_id]["Properties"]["EventPattern"], roles)))
+        name: EventPattern.load(
+            json.dumps(_resolved(rules[rule_id]["Properties"]["EventPattern"], roles))
+        )
         for name in records.RULES
         for rule_id in [logical_id(template, "AWS::Events::Rule", f"Triggers{name}")]
     }
     scan_role = roles[logical_id(template, "AWS::IAM::Role", "Scan")]
     outcome = {
-        record.name: [name for name, p in patterns.items() if p.matches_event(record.event)]
+        record.name: [
+            name for name, p in patterns.items() if p.matches_event(cast(Any, record.event))
+        ]
         for record in records.load(scan_role)
     }
-    assert outcome == {
-        name: [rule] if rule else [] for name, rule in records.EXPECTED.items()
-    }
+    assert outcome == {name: [rule] if rule else [] for name, rule in records.EXPECTED.items()}
 
 
 def test_an_anything_but_alone_would_drop_iam_users_calls() -> None:
     """Why the exclusion is an ``$or``: the 2019 console record has no sessionIssuer."""
     naive = EventPattern.load(
         json.dumps(
-            {"detail": {"userIdentity": {"sessionContext": {"sessionIssuer": {"arn": [
-                {"anything-but": ["arn:aws:iam::123456789012:role/frontguard"]}
-            ]}}}}}
+            {
+                "detail": {
+                    "userIdentity": {
+                        "sessionContext": {
+                            "sessionIssuer": {
+                                "arn": [
+                                    {"anything-but": ["arn:aws:iam::123456789012:role/frontguard"]}
+                                ]
+                            }
+                        }
+                    }
+                }
+            }
         )
     )
-    (user_call,) = [
-        r for r in records.load("x") if r.name.startswith("eventbridge-ec2-Revoke")
-    ]
-    assert not naive.matches_event(user_call.event)
+    (user_call,) = [r for r in records.load("x") if r.name.startswith("eventbridge-ec2-Revoke")]
+    assert not naive.matches_event(cast(Any, user_call.event))
 
 
 # --- 7. schedule -------------------------------------------------------------------------------
@@ -235,11 +245,15 @@ def _called_methods() -> set[str]:
         for node in ast.walk(ast.parse(source.read_text())):
             if isinstance(node, ast.Attribute):  # called, or passed on to be called
                 called.add(node.attr)
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-                if node.func.attr == "get_paginator" and node.args:
-                    first = node.args[0]
-                    if isinstance(first, ast.Constant) and isinstance(first.value, str):
-                        called.add(first.value)
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "get_paginator"
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+                and isinstance(node.args[0].value, str)
+            ):
+                called.add(node.args[0].value)
     return called
 
 

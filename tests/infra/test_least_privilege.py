@@ -168,8 +168,7 @@ def test_resources_are_scoped(minimal: Synthesized, function: str) -> None:
     assert by_sid["CodeStateTable"]["Resource"] == {"Fn::GetAtt": [table, "Arn"]}
     # The inline policy lives in the stack's own parameter (deploy audit 3).
     assert by_sid["CodeReadPolicyParameter"]["Resource"] == (
-        f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/frontguard/"
-        f"Frontguard-{ACCOUNT}-{REGION}/policy"
+        f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/frontguard/Frontguard-{ACCOUNT}-{REGION}/policy"
     )
 
 

@@ -413,13 +413,19 @@ def test_each_cluster_maps_the_remediating_roles_to_frontguard_and_verify_to_rea
         for entry in entries
         if entry["Properties"]["Type"] == "STANDARD"
     }
-    role = {name: logical_id(template, "AWS::IAM::Role", name) for name in ("Events", "Verify", "Scan")}
-    groups = {"Events": ("frontguard",), "Scan": ("frontguard",), "Verify": ("frontguard-readonly",)}
-    assert mapped == {
-        (cluster, role[name], groups[name]) for cluster in CLUSTERS for name in role
+    role = {
+        name: logical_id(template, "AWS::IAM::Role", name) for name in ("Events", "Verify", "Scan")
     }
+    groups = {
+        "Events": ("frontguard",),
+        "Scan": ("frontguard",),
+        "Verify": ("frontguard-readonly",),
+    }
+    assert mapped == {(cluster, role[name], groups[name]) for cluster in CLUSTERS for name in role}
     for entry in entries:
-        owner = next(n for n, r in role.items() if r == entry["Properties"]["PrincipalArn"]["Fn::GetAtt"][0])
+        owner = next(
+            n for n, r in role.items() if r == entry["Properties"]["PrincipalArn"]["Fn::GetAtt"][0]
+        )
         assert function_id(template, owner) in entry["DependsOn"]
 
 

@@ -20,7 +20,6 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from frontguard.errors import InvalidEventError
-
 from frontguard.handlers._runtime import current_runtime, logged
 
 logger = Logger(service="frontguard")
