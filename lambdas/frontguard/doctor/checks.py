@@ -214,7 +214,7 @@ def check_rules(events: Client, deployment: Deployment) -> list[Check]:
                 )
             )
             continue
-        checks.append(passed(area, rule, f"{name} enabled, targets {target.rsplit(':', 1)[-1]}"))
+        checks.append(passed(area, rule, f"enabled, targets {target.rsplit(':', 1)[-1]}"))
         if described.get("EventPattern"):
             patterns[rule] = described["EventPattern"]
     own_role = deployment.role("Scan")
@@ -236,7 +236,7 @@ def check_rules(events: Client, deployment: Deployment) -> list[Check]:
             checks.append(
                 failed(
                     area,
-                    f"record {record.name}",
+                    f"record {record.label}",
                     f"matched {matched or 'no rule'}, expected {wanted or 'no rule'}",
                     redeploy,
                 )

@@ -32,6 +32,14 @@ class Record:
     event: dict[str, Any]  # the EventBridge event
     expected_rule: str | None
 
+    @property
+    def label(self) -> str:
+        """``<eventName> (<who>)``: the file name without its origin prefix."""
+        stem = self.name.removesuffix(".json")
+        for prefix in ("constructed-", "eventbridge-"):
+            stem = stem.removeprefix(prefix)
+        return stem
+
 
 def envelope(record: Mapping[str, Any]) -> dict[str, Any]:
     """The EventBridge event for a CloudTrail record (an envelope is returned as is)."""
