@@ -85,15 +85,10 @@ def _describe_alarm_history(self: CloudWatchResponse) -> ActionResult:
     return ActionResult({"AlarmHistoryItems": items[:limit]})
 
 
-_installed = False
-
-
 def install() -> None:
     """Patch moto's CloudWatch (once per process)."""
-    global _installed
     with _lock:
-        if _installed:
+        if getattr(CloudWatchResponse, "describe_alarm_history", None) is _describe_alarm_history:
             return
         CloudWatchBackend.set_alarm_state = _set_alarm_state(CloudWatchBackend.set_alarm_state)  # type: ignore[method-assign]
         CloudWatchResponse.describe_alarm_history = _describe_alarm_history  # type: ignore[attr-defined]
-        _installed = True
