@@ -211,6 +211,7 @@ def test_the_doctor_names_the_failure_and_the_fix(
     deployed: Prepared,
     sandbox: Sandbox,
     capsys: pytest.CaptureFixture[str],
+    *,
     breaks: Callable[[Sandbox], None],
     check: tuple[str, str],
     fix: str,
