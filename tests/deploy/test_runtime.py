@@ -22,6 +22,11 @@ from sandbox.wiring import FakeLambdaContext
 from tests.deploy.test_doctor_failures import outputs
 
 
+def context() -> Any:
+    """The Lambda context the handlers read (a stand-in typed as Powertools' context)."""
+    return FakeLambdaContext()
+
+
 def environment_of(sandbox: Sandbox, function: str) -> dict[str, str]:
     config = sandbox.client("lambda").get_function_configuration(FunctionName=function)
     variables: dict[str, str] = config["Environment"]["Variables"]
@@ -80,7 +85,7 @@ def test_a_new_lb_is_remediated_alerted_and_verified_through_the_deployed_resour
     prod = sandbox.clusters["prod"]
     web = prod.ingress("shop/web", ports=[443])
 
-    result = events_handler.handler(web.event, FakeLambdaContext())
+    result = events_handler.handler(web.event, context())
     prod.lbc.reconcile()
 
     assert result["outcome"] == "remediated"
@@ -92,7 +97,7 @@ def test_a_new_lb_is_remediated_alerted_and_verified_through_the_deployed_resour
     )["Attributes"]["QueueArn"]
     batch = sqs_batch(sandbox, verification_arn)
     assert len(batch["Records"]) == 1
-    assert verify_handler.handler(batch, FakeLambdaContext()) == {"batchItemFailures": []}
+    assert verify_handler.handler(batch, context()) == {"batchItemFailures": []}
     topic = as_deployed["AlertTopicArn"]
     outcomes = [
         json.loads(json.loads(m["Message"])["default"])["outcome"]
@@ -128,7 +133,7 @@ def test_the_schedule_goes_through_the_fifo_scan_queue(
         QueueUrl=url, MessageBody=json.dumps(scheduled), MessageGroupId="frontguard-scan"
     )
 
-    response = scan_handler.handler(sqs_batch(sandbox, queue), FakeLambdaContext())
+    response = scan_handler.handler(sqs_batch(sandbox, queue), context())
 
     assert response == {"batchItemFailures": []}
     # The scan found the new LB and remediated it (the enforce policy, from the stack's
