@@ -35,7 +35,7 @@ IMPORTS = {
     "boto3 alone": "import boto3",
     "kubernetes.client alone": "import kubernetes.client",
     "frontguard.handlers.events": "import frontguard.handlers.events",
-    "+ first invocation's imports": "import frontguard.handlers.events, frontguard.events_flow",
+    "+ first invocation's imports": "import frontguard.handlers.events, frontguard.handlers.events_flow",
 }
 
 

@@ -22,7 +22,7 @@ MODULES = (
     "frontguard.handlers.events",
     "frontguard.handlers.scan",
     "frontguard.handlers.verify",
-    "frontguard.events_flow",
+    "frontguard.handlers.events_flow",
 )
 
 
@@ -46,7 +46,7 @@ def main() -> None:
         seconds = baseline if module == "boto3" else cold_import_seconds(module)
         print(f"| `{module}` | {seconds * 1000:.0f} | {seconds / baseline:.2f} |", flush=True)
     print(
-        "\n`frontguard.events_flow` is what the first invocation imports (the domain, boto3 and "
+        "\n`frontguard.handlers.events_flow` is what the first invocation imports (the domain, boto3 and "
         "pydantic); the kubernetes client loads only when a cluster is first contacted."
     )
 

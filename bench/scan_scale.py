@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from frontguard.scan import scan
+from frontguard.engine.scan import scan
 
 from sandbox import Sandbox
 from sandbox.steady import seed_remediated

@@ -5,7 +5,7 @@ IngressGroup of two Ingresses in two namespaces, an NLB created without security
 exempt Service, an Ingress whose owner restricted its sources (partly beyond the policy), an
 Ingress managed by Argo CD, a Gateway API Gateway (remediated through its
 LoadBalancerConfiguration), and a load balancer Terraform made. Each ``CreateLoadBalancer``
-event goes through the production code (``frontguard.events_flow.handle_event`` with the
+event goes through the production code (``frontguard.handlers.events_flow.handle_event`` with the
 production runtime, pointed at moto by ``AWS_ENDPOINT_URL``); then someone reverts one
 IngressGroup member's annotation before the controller reconciles; the LBC simulator
 reconciles; the verification requests frontguard queued are verified; a table says what
@@ -153,8 +153,8 @@ def revert_by_hand(sandbox: Sandbox, shared: Owned) -> str:
 
 def verify_all(runtime: Runtime, queue_url: str, sandbox: Sandbox) -> dict[str, tuple[str, str]]:
     """Run every queued verification request (re-checks included) to its final outcome."""
-    from frontguard.verify import PENDING, verify
-    from frontguard.verify_queue import VerifyRequest
+    from frontguard.adapters.verify_queue import VerifyRequest
+    from frontguard.engine.verify import PENDING, verify
 
     sqs = sandbox.client("sqs")
     final: dict[str, tuple[str, str]] = {}
@@ -177,7 +177,7 @@ def verify_all(runtime: Runtime, queue_url: str, sandbox: Sandbox) -> dict[str, 
 
 
 def _attached(sandbox: Sandbox, runtime: Runtime, subject: Subject) -> str:
-    from frontguard import aws
+    from frontguard.adapters import aws
 
     described = sandbox.client("elbv2").describe_load_balancers(LoadBalancerArns=[subject.arn])
     on_lb = described["LoadBalancers"][0].get("SecurityGroups") or []
@@ -235,9 +235,9 @@ def read_alerts(topic_arn: str) -> list[dict[str, Any]]:
 def _demo(sandbox: Sandbox, out: TextIO) -> int:
     from frontguard.alerts import LogOnlyAlerts
     from frontguard.cli import render_table, scan_summary
-    from frontguard.events_flow import handle_event
+    from frontguard.engine.scan import scan
+    from frontguard.handlers.events_flow import handle_event
     from frontguard.policy import Mode
-    from frontguard.scan import scan
 
     from sandbox.wiring import wire
 

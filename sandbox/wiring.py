@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
-from frontguard.events_flow import handle_event
+from frontguard.adapters.verify_queue import VerifyRequest
+from frontguard.engine.verify import Verification, verify
+from frontguard.handlers.events_flow import handle_event
 from frontguard.policy import Policy
 from frontguard.runtime import Runtime, build_runtime
 from frontguard.settings import Settings
-from frontguard.verify import Verification, verify
-from frontguard.verify_queue import VerifyRequest
 
 from sandbox import Sandbox
 from sandbox.aws import REGION, published_messages

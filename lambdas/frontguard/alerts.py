@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import ClientError
 
-from frontguard.aws_errors import translate
+from frontguard.adapters.aws_errors import translate
 from frontguard.model import Outcome, OwnerRef
 
 if TYPE_CHECKING:

@@ -25,8 +25,8 @@ if TYPE_CHECKING:
     import boto3
 
     from frontguard.alerts import Alert
+    from frontguard.engine.scan import ScanItem, ScanReport
     from frontguard.policy import Policy
-    from frontguard.scan import ScanItem, ScanReport
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -103,7 +103,7 @@ class Progress:
 
 def scan_summary(report: ScanReport, *, account: str, region: str) -> dict[str, Any]:
     """What ``frontguard scan --output json`` prints: counts, then every item, worst first."""
-    from frontguard.scan import SEVERITY
+    from frontguard.engine.scan import SEVERITY
 
     items = sorted(report.items, key=lambda i: (SEVERITY.index(i.outcome), i.cluster or "", i.name))
     return {
@@ -136,8 +136,8 @@ def _shorten(text: str, width: int = REASON_WIDTH) -> str:
 
 
 def findings_table(report: ScanReport, *, show_all: bool) -> list[str]:
+    from frontguard.engine.scan import SEVERITY
     from frontguard.model import Outcome
-    from frontguard.scan import SEVERITY
 
     quiet = {Outcome.COMPLIANT, Outcome.VERIFIED}
     shown: list[ScanItem] = sorted(
@@ -172,8 +172,8 @@ def _session(region: str | None) -> boto3.Session:
 
 
 def run_scan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from frontguard.engine.scan import scan
     from frontguard.runtime import build_runtime
-    from frontguard.scan import scan
     from frontguard.settings import Settings
 
     policy = load_policy(args.policy, enforce=args.enforce)
@@ -203,8 +203,8 @@ def run_scan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def run_revert(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from frontguard.aws import CLIENT_CONFIG
-    from frontguard.revert import Scope, render, revert
+    from frontguard.adapters.aws import CLIENT_CONFIG
+    from frontguard.engine.revert import Scope, render, revert
     from frontguard.runtime import ClusterConnector
 
     if args.object:
@@ -247,7 +247,7 @@ DOCTOR_SERVICES = (
 
 
 def run_doctor(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from frontguard.aws import CLIENT_CONFIG
+    from frontguard.adapters.aws import CLIENT_CONFIG
     from frontguard.doctor import checks, report
     from frontguard.runtime import ClusterConnector
 

@@ -14,17 +14,17 @@ from typing import TYPE_CHECKING
 import boto3
 from botocore.exceptions import ClientError
 
+from frontguard.adapters.aws import CLIENT_CONFIG
+from frontguard.adapters.aws_errors import translate
+from frontguard.adapters.eks import bearer_token, describe_cluster
+from frontguard.adapters.kube import KubeClient
+from frontguard.adapters.state import DedupedAlerts, StateTable
+from frontguard.adapters.verify_queue import SqsVerifyQueue
 from frontguard.alerts import AlertSink, LogOnlyAlerts, SnsAlerts
-from frontguard.aws import CLIENT_CONFIG
-from frontguard.aws_errors import translate
-from frontguard.eks import bearer_token, describe_cluster
+from frontguard.engine.remediate import Engine
 from frontguard.errors import ConfigurationError
-from frontguard.kube import KubeClient
 from frontguard.policy import Policy
-from frontguard.remediate import Engine
 from frontguard.settings import Settings
-from frontguard.state import DedupedAlerts, StateTable
-from frontguard.verify_queue import SqsVerifyQueue
 
 if TYPE_CHECKING:
     from mypy_boto3_eks import EKSClient

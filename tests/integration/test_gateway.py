@@ -12,8 +12,8 @@ import json
 from typing import Any
 
 import pytest
+from frontguard.engine.scan import scan
 from frontguard.model import Outcome
-from frontguard.scan import scan
 
 from sandbox import Sandbox
 from sandbox.kube import GATEWAYS

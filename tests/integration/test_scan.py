@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from frontguard.engine.scan import scan
+from frontguard.handlers.scan_flow import publish_digest
 from frontguard.model import Outcome
-from frontguard.scan import scan
-from frontguard.scan_flow import publish_digest
 
 from sandbox import Sandbox
 from sandbox.steady import seed_remediated

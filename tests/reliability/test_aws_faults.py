@@ -337,7 +337,7 @@ def test_verification_request_lost_after_the_patch_is_queued_again_by_the_retry(
 def test_access_denied_deleting_an_orphan_keeps_it_and_finishes_the_scan(
     sandbox, fg, faults, record
 ):
-    from frontguard.scan import scan
+    from frontguard.engine.scan import scan
 
     prod = sandbox.cluster("prod")
     gone, kept = prod.ingress("shop/gone"), prod.ingress("shop/kept")
@@ -367,7 +367,7 @@ def test_access_denied_deleting_an_orphan_keeps_it_and_finishes_the_scan(
 
 
 def _scan_outcome(fg: Frontguard) -> str:
-    from frontguard.scan import scan
+    from frontguard.engine.scan import scan
 
     try:
         report = scan(fg.runtime.engine)

@@ -74,7 +74,7 @@ def test_duplicate_deliveries_are_not_mistaken_for_a_patch_loop(sandbox: Sandbox
 def test_scan_running_while_events_arrive_does_not_duplicate_or_fight(
     sandbox: Sandbox, record: Record
 ):
-    from frontguard.scan_flow import run_scan
+    from frontguard.handlers.scan_flow import run_scan
 
     prod = sandbox.cluster("prod")
     owned = [prod.ingress(f"shop/web-{i}", ports=[443]) for i in range(6)]

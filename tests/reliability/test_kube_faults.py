@@ -7,8 +7,8 @@ import socket
 from collections.abc import Iterator
 
 import pytest
-from frontguard.eks import TOKEN_LIFETIME, describe_cluster
-from frontguard.kube import REQUEST_TIMEOUT, KubeClient
+from frontguard.adapters.eks import TOKEN_LIFETIME, describe_cluster
+from frontguard.adapters.kube import REQUEST_TIMEOUT, KubeClient
 
 from sandbox import SANDBOX_TOKEN, Sandbox
 from sandbox.aws import set_cluster_endpoint

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from frontguard.alerts import SUBJECT_LIMIT, Alert, render_text, sns_message
+from frontguard.engine.verify import Finding, FindingKind, _fix
 from frontguard.model import Outcome, OwnerKind, OwnerRef
-from frontguard.verify import Finding, FindingKind, _fix
 
 ARN = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/k8s-shop-web-1/abc"
 WEB = OwnerRef(OwnerKind.INGRESS, "shop", "web")

@@ -3,7 +3,7 @@ from typing import Any
 
 import pytest
 from frontguard.errors import InvalidEventError
-from frontguard.intake import Ignored, NewLoadBalancer, parse_create_load_balancer
+from frontguard.handlers.intake import Ignored, NewLoadBalancer, parse_create_load_balancer
 
 ARN = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/k8s-shop-web/abc"
 EVENT: dict[str, Any] = {
@@ -51,6 +51,11 @@ def test_controller_create_load_balancer_is_accepted():
         ({"eventName": "DeleteLoadBalancer"}, "eventName"),
         (
             {"requestParameters": {"tags": [{"key": "team", "value": "x"}]}},
+            "elbv2.k8s.aws/cluster",
+        ),
+        # A console-made ALB: CloudTrail's requestParameters carry no tags at all.
+        (
+            {"requestParameters": {"name": "console-alb", "type": "application"}},
             "elbv2.k8s.aws/cluster",
         ),
     ],

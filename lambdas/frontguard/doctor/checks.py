@@ -16,10 +16,10 @@ from urllib.parse import quote
 
 from botocore.exceptions import ClientError
 
+from frontguard.adapters.kube import KubeClient
 from frontguard.doctor import records
 from frontguard.doctor.report import Check, failed, passed, warned
 from frontguard.errors import ConfigurationError, FrontguardError
-from frontguard.kube import KubeClient
 from frontguard.policy import Policy
 
 Client = Any  # boto3 clients (typed stubs are not installed for every service used here)

@@ -14,6 +14,6 @@ logger = Logger(service="frontguard")
 
 @logged(logger)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
-    from frontguard.events_flow import handle_event
+    from frontguard.handlers.events_flow import handle_event
 
     return handle_event(current_runtime(), event)

@@ -55,7 +55,7 @@ def scan_record(record: SQSRecord) -> dict[str, Any]:
 
 
 def handle(event: dict[str, Any]) -> dict[str, Any]:
-    from frontguard.scan_flow import handle_drift_event, run_scan
+    from frontguard.handlers.scan_flow import handle_drift_event, run_scan
 
     runtime = current_runtime()
     if event.get("detail-type") != SCHEDULED:

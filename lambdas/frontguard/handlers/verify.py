@@ -30,8 +30,8 @@ RECORD_RESERVE_MS = 60_000
 def verify_record(record: SQSRecord) -> str:
     """One verification request; raising marks only this record as failed (it retries, then
     lands in the dead-letter queue)."""
-    from frontguard.verify import verify
-    from frontguard.verify_queue import VerifyRequest
+    from frontguard.adapters.verify_queue import VerifyRequest
+    from frontguard.engine.verify import verify
 
     request = VerifyRequest.from_json(record.body)
     result = verify(current_runtime().engine, request)

@@ -10,30 +10,39 @@ set up before is ``drift``. Orphaned frontguard SGs are deleted after a grace pe
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from frontguard import aws, plan
 from frontguard import tags as t
-from frontguard.aws_errors import error_code, translate
-from frontguard.errors import FrontguardError, RetryableError
-from frontguard.kube import CORE, NETWORKING, KubeObject
+from frontguard.adapters import aws
+from frontguard.adapters.aws_errors import error_code, translate
+from frontguard.adapters.kube import CORE, NETWORKING
+from frontguard.controller.objects import (
+    AnnotationError,
+    KubeObject,
+    annotations_of,
+)
+from frontguard.controller.security_groups import annotation_keys, is_id, named_security_groups
+from frontguard.engine import plan
+from frontguard.engine.owner import ClusterObjects, Owner, read_classes, resolve_owner
+from frontguard.engine.remediate import Engine, Prefetched, remediate_load_balancer
+from frontguard.errors import FrontguardError, NotFoundError, RetryableError
 from frontguard.model import (
+    Listener,
     LoadBalancer,
     Outcome,
     OwnerKind,
     OwnerRef,
-    PermissionRule,
     classify,
 )
 from frontguard.policy import VPC_SOURCE, Mode
-from frontguard.remediate import Engine, Prefetched, remediate_load_balancer
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
@@ -131,43 +140,16 @@ class ScanReport:
         }
 
 
-@dataclass(frozen=True)
-class ClusterView:
-    """One cluster's Services and Ingresses, listed once."""
-
-    services: Mapping[tuple[str, str], KubeObject]
-    ingresses: Mapping[tuple[str, str], KubeObject]
-    groups: Mapping[str, list[KubeObject]]
-
-
-def _key(obj: KubeObject) -> tuple[str, str]:
-    meta = obj.get("metadata", {})
-    return meta.get("namespace", ""), meta.get("name", "")
-
-
-def list_cluster(engine: Engine, cluster: str) -> ClusterView:
+def list_cluster(engine: Engine, cluster: str, *, with_ingresses: bool) -> ClusterObjects:
+    """One cluster's Services and Ingresses, listed once, with IngressClasses (and their
+    params) only when some load balancer of the cluster is built from Ingresses."""
     kube = engine.kube(cluster)
-    services = {_key(s): s for s in kube.list_paged(f"{CORE}/services")}
-    ingresses = {_key(i): i for i in kube.list_paged(f"{NETWORKING}/ingresses")}
-    groups: dict[str, list[KubeObject]] = {}
-    for ingress in ingresses.values():
-        group = plan.annotations_of(ingress).get(t.INGRESS_GROUP_ANNOTATION)
-        if group:
-            groups.setdefault(group, []).append(ingress)
-    return ClusterView(services, ingresses, groups)
-
-
-def _owner_objects(view: ClusterView, owner: OwnerRef) -> list[KubeObject]:
-    if owner.kind is OwnerKind.SERVICE:
-        found = view.services.get((owner.namespace or "", owner.name or ""))
-        return [found] if found else []
-    if owner.kind is OwnerKind.INGRESS:
-        found = view.ingresses.get((owner.namespace or "", owner.name or ""))
-        return [found] if found else []
-    if owner.kind is OwnerKind.INGRESS_GROUP:
-        return list(view.groups.get(owner.group or "", []))
-    # Gateways: no bulk view; the engine reads the Gateway and its configurations.
-    return []
+    services = list(kube.list_paged(f"{CORE}/services"))
+    ingresses = list(kube.list_paged(f"{NETWORKING}/ingresses"))
+    classes = read_classes(kube) if with_ingresses else None
+    return ClusterObjects.index(
+        services, ingresses, classes, engine.policy.controller_flags(cluster)
+    )
 
 
 @dataclass
@@ -210,54 +192,47 @@ def _read_bulk(ec2: EC2Client, need_vpcs: bool) -> _Bulk:
     return _Bulk(ours, backend, vpcs)
 
 
-def _compliant_at_a_glance(
-    engine: Engine,
-    lb: LoadBalancer,
-    owner: OwnerRef,
-    objects: list[KubeObject],
-    bulk: _Bulk,
-) -> bool:
-    """The cheap check from bulk data; ``False`` means "ask the engine", not "non-compliant"."""
+def _compliant_at_a_glance(engine: Engine, lb: LoadBalancer, owner: Owner, bulk: _Bulk) -> bool:
+    """The cheap check from bulk data; ``False`` means "ask the engine", not "non-compliant".
+
+    Per port, as the engine plans: the owner's restriction for that port (controller rules)
+    narrows the policy's sources. Ports come from frontguard's SG itself (no per-LB
+    DescribeListeners at steady state)."""
     policy = engine.policy
     ours = bulk.ours.get(lb.arn)
     if ours is None or ours.foreign_permissions or ours.id not in lb.security_groups:
         return False
+    if owner.problem is not None or owner.gateway is not None:
+        return False
     allowed_on_lb = {ours.id} | set(policy.approved_security_groups) | bulk.backend_groups
     if not set(lb.security_groups) <= allowed_on_lb:
         return False  # e.g. the controller's world-open SG is back
-    for obj in objects:
-        sg_key, backend_key = plan.annotation_keys(owner)
-        annotations = plan.annotations_of(obj)
-        if ours.id not in plan.split_list(annotations.get(sg_key)):
+    keys = annotation_keys(owner.ref)
+    for obj in owner.objects:
+        entries = named_security_groups(obj, keys.security_groups)
+        if ours.id not in entries or not all(is_id(e) for e in entries):
+            return False  # names are resolved by the engine
+        try:
+            if not plan.backend_rules_managed(obj, keys):
+                return False
+        except AnnotationError:
             return False
-        if annotations.get(backend_key) != "true":
-            return False
-    # Ports come from the SG itself (no per-LB DescribeListeners at steady state).
-    listeners = {(r.protocol, r.port) for r in ours.rules}
-    namespace = objects[0].get("metadata", {}).get("namespace", "")
-    if owner.kind is OwnerKind.SERVICE:
-        restriction = plan.service_restriction(objects[0])
-    else:
-        restriction = plan.group_restriction([plan.ingress_restriction(o, None) for o in objects])
-    sources = plan.plan_sources(
+    allowed = plan.policy_sources(
+        policy,
         lb=lb,
-        owner=owner,
-        namespace=namespace,
-        policy=policy,
+        owner=owner.ref,
+        namespaces=owner.namespaces,
         vpc_cidrs=bulk.vpc_cidrs.get(lb.vpc_id, []),
-        restriction=restriction,
-        listeners=[],
-    ).effective.allowed
-    planned = frozenset(
-        PermissionRule(protocol, port, source)
-        for protocol, port in listeners
-        for source in sources.as_strings()
     )
-    return planned == ours.rules
+    listeners = {
+        Listener(port, "UDP" if protocol == "udp" else "TCP")
+        for protocol, port in {(r.protocol, r.port) for r in ours.rules}
+    }
+    return plan.plan_rules(listeners, allowed, owner.restrictions).rules == ours.rules
 
 
 def _previously_remediated(objects: Iterable[KubeObject], ours: aws.SecurityGroup | None) -> bool:
-    return ours is not None or any(t.REPLACED_ANNOTATION in plan.annotations_of(o) for o in objects)
+    return ours is not None or any(t.REPLACED_ANNOTATION in annotations_of(o) for o in objects)
 
 
 def scan(
@@ -297,7 +272,13 @@ def scan(
     done = 0
     for cluster, members in sorted(by_cluster.items()):
         try:
-            view = list_cluster(engine, cluster)
+            view = list_cluster(
+                engine,
+                cluster,
+                with_ingresses=any(
+                    o.kind in (OwnerKind.INGRESS, OwnerKind.INGRESS_GROUP) for _, o in members
+                ),
+            )
         except FrontguardError as error:
             logger.warning(  # one line per cluster, not per LB
                 "cluster unreachable", extra={"cluster": cluster, "problem": str(error)}
@@ -329,33 +310,39 @@ def _item(
 def _scan_one(
     engine: Engine,
     lb: LoadBalancer,
-    owner: OwnerRef,
+    ref: OwnerRef,
     *,
-    view: ClusterView | None,
+    view: ClusterObjects | None,
     bulk: _Bulk,
     cluster: str,
 ) -> ScanItem:
-    objects = _owner_objects(view, owner) if view is not None else []
     if view is None:
-        return _item(lb, owner, Outcome.ERROR, f"cluster {cluster} unreachable")
-    if objects and (reason := plan.exempt_reason(objects, engine.policy)) is not None:
-        return _item(lb, owner, Outcome.EXEMPT, reason)
-    if objects and _compliant_at_a_glance(engine, lb, owner, objects, bulk):
-        ours = bulk.ours[lb.arn]
-        return _item(lb, owner, Outcome.COMPLIANT, "compliant", ours.id)
+        return _item(lb, ref, Outcome.ERROR, f"cluster {cluster} unreachable")
+    owner: Owner | None = None
+    if ref.kind is not OwnerKind.GATEWAY and not ref.auto_mode:
+        # From the listed objects: no Kubernetes call.
+        with contextlib.suppress(NotFoundError):
+            owner = resolve_owner(
+                engine.kube(cluster), ref, engine.policy.controller_flags(cluster), listed=view
+            )
+    if owner is not None:
+        if (reason := plan.exempt_reason(owner.objects, engine.policy)) is not None:
+            return _item(lb, ref, Outcome.EXEMPT, reason)
+        if owner.handled and _compliant_at_a_glance(engine, lb, owner, bulk):
+            return _item(lb, ref, Outcome.COMPLIANT, "compliant", bulk.ours[lb.arn].id)
     try:
         result = remediate_load_balancer(
             engine,
             lb.arn,
             load_balancer=lb,
-            drift=_previously_remediated(objects, bulk.ours.get(lb.arn)),
-            prefetched=Prefetched(bulk.ours.get(lb.arn), bulk.vpc_cidrs),
+            drift=_previously_remediated(owner.objects if owner else (), bulk.ours.get(lb.arn)),
+            prefetched=Prefetched(bulk.ours.get(lb.arn), bulk.vpc_cidrs, view),
         )
     except RetryableError as error:
-        return _item(lb, owner, Outcome.ERROR, f"will retry next scan: {error}")
+        return _item(lb, ref, Outcome.ERROR, f"will retry next scan: {error}")
     except FrontguardError as error:
-        return _item(lb, owner, Outcome.ERROR, str(error))
-    return _item(lb, owner, result.outcome, result.reason, result.security_group_id)
+        return _item(lb, ref, Outcome.ERROR, str(error))
+    return _item(lb, ref, result.outcome, result.reason, result.security_group_id)
 
 
 def _clean_up(engine: Engine, bulk: _Bulk, existing_arns: set[str], report: ScanReport) -> None:

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
+from frontguard.adapters.aws_errors import error_code, translate
 from frontguard.alerts import Alert, AlertSink
-from frontguard.aws_errors import error_code, translate
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

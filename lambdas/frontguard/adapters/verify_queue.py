@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import ClientError
 
-from frontguard.aws_errors import translate
+from frontguard.adapters.aws_errors import translate
 from frontguard.errors import InvalidEventError
 
 if TYPE_CHECKING:

@@ -10,16 +10,16 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from frontguard import aws
 from frontguard import tags as t
+from frontguard.adapters import aws
+from frontguard.adapters.aws import CLIENT_CONFIG
+from frontguard.adapters.aws_errors import translate
 from frontguard.alerts import SUBJECT_LIMIT, chatbot_notification, structured_message
-from frontguard.aws import CLIENT_CONFIG
-from frontguard.aws_errors import translate
+from frontguard.engine.remediate import remediate_load_balancer
+from frontguard.engine.scan import ScanReport, scan
 from frontguard.errors import InvalidEventError, NotFoundError
 from frontguard.model import classify
-from frontguard.remediate import remediate_load_balancer
 from frontguard.runtime import Runtime
-from frontguard.scan import ScanReport, scan
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from frontguard import tags as t
-from frontguard.eks import TOKEN_LIFETIME, ClusterEndpoint
+from frontguard.adapters.eks import TOKEN_LIFETIME, ClusterEndpoint
 from frontguard.errors import NotFoundError, PermanentError, RetryableError
 
 KubeObject = dict[str, Any]

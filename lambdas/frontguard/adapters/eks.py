@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from frontguard.aws_errors import translate
+from frontguard.adapters.aws_errors import translate
 
 if TYPE_CHECKING:
     from mypy_boto3_eks import EKSClient
