@@ -10,8 +10,9 @@ import pytest
 from infra import bundling
 from tests.infra.conftest import Synthesized
 
-# Lambda's limit is 250 MB unzipped; the pinned SDK (its used service models only) adds ~3 MB.
-MAX_UNZIPPED = 64 * 1024 * 1024
+# The project's budget (Lambda allows 250 MB): the pinned SDK, with only the service models the
+# code uses, adds ~6.5 MB.
+MAX_UNZIPPED = 60 * 1024 * 1024
 
 
 def asset_dir(synth: Synthesized) -> Path:
