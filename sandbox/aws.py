@@ -27,7 +27,8 @@ method, documented with the real AWS behaviour:
   `set_cluster_endpoint` to the cluster's Kubernetes emulator and the sandbox CA.
 
 EKS access entries and authentication modes are served by `sandbox.eks_access` in front of
-moto; alarm actions and their history by `sandbox.alarms`. Remaining gaps (measured; tests
+moto; Lambda's GetAccountSettings by `sandbox.lambda_account`; alarm actions and their
+history by `sandbox.alarms`. Remaining gaps (measured; tests
 must not rely on them): EventBridge schedules never fire; no error
 injection (use a botocore ``before-send`` hook).
 """
@@ -65,6 +66,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from sandbox import alarms
 from sandbox.eks_access import EksAccess
+from sandbox.lambda_account import LambdaAccount
 
 ACCOUNT_ID = "123456789012"
 REGION = "eu-west-1"
@@ -106,6 +108,7 @@ class MotoServer:
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
         self.eks_access: EksAccess | None = None
+        self.lambda_account: LambdaAccount | None = None
 
     @property
     def endpoint_url(self) -> str:
@@ -125,7 +128,8 @@ class MotoServer:
         self.eks_access = EksAccess(
             DomainDispatcherApplication(create_backend_app), ACCOUNT_ID, REGION
         )
-        app = self.eks_access
+        self.lambda_account = LambdaAccount(self.eks_access)
+        app = self.lambda_account
         try:
             self._server = make_server(
                 "127.0.0.1", self._requested_port, app, True, request_handler=_QuietRequestHandler
@@ -157,6 +161,8 @@ class MotoServer:
             response.read()
         if self.eks_access is not None:
             self.eks_access.reset()
+        if self.lambda_account is not None:
+            self.lambda_account.reset()
         alarms.reset()
 
     @contextmanager

@@ -235,3 +235,20 @@ def test_without_the_stack_the_doctor_says_to_deploy(
 
     assert code == 1
     assert f"no stack {STACK}" in capsys.readouterr().err
+
+
+def test_a_reduced_concurrency_quota_is_a_warning_with_the_quota_to_ask_for(
+    deployed: Prepared, sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Deploy audit 5: new accounts have reduced quotas. With no reserved concurrency the stack
+    deploys there, so this warns (bursts are throttled and retried) instead of failing."""
+    assert sandbox.moto.lambda_account is not None
+    sandbox.moto.lambda_account.set_concurrency(10)
+
+    code = cli.main(["doctor", "--output", "json", "--no-publish"])
+    report = json.loads(capsys.readouterr().out)
+
+    assert code == 0
+    (check,) = [c for c in report["checks"] if c["area"] == "account"]
+    assert check["status"] == "warn"
+    assert "Service Quotas" in check["fix"]

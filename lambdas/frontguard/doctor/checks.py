@@ -77,6 +77,9 @@ CONTROLLER_FLAGS: Final = {
     "load-balancer-class": "service.k8s.aws/nlb",
 }
 ERROR_WINDOW: Final = timedelta(hours=24)
+# Lambda keeps 100 executions unreserved; accounts below that are new, reduced-quota accounts
+# (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html).
+MIN_CONCURRENCY: Final = 100
 
 
 @dataclass(frozen=True)
@@ -353,6 +356,24 @@ def _paged(client: Client, operation: str, key: str, **kwargs: Any) -> list[Any]
 
 
 # --- the functions --------------------------------------------------------------------------
+
+
+def check_account(lambda_: Client) -> list[Check]:
+    """Account concurrency: frontguard reserves none, but a burst of new load balancers runs
+    one events function each, throttled (then retried) in a reduced-quota account."""
+    limit = lambda_.get_account_settings()["AccountLimit"]
+    unreserved = int(limit.get("UnreservedConcurrentExecutions", 0))
+    detail = f"{unreserved} unreserved of {limit.get('ConcurrentExecutions')} concurrent executions"
+    if unreserved < MIN_CONCURRENCY:
+        return [
+            warned(
+                "account",
+                "lambda concurrency",
+                detail + ": bursts of new load balancers will be throttled and retried",
+                "request 'Concurrent executions' of at least 1000 in Service Quotas (Lambda)",
+            )
+        ]
+    return [passed("account", "lambda concurrency", detail)]
 
 
 def check_functions(
@@ -664,6 +685,7 @@ def run_all(
     publish: bool,
 ) -> list[Check]:
     checks: list[Check] = []
+    checks += check_account(clients["lambda"])
     checks += check_cloudtrail(clients["cloudtrail"], deployment.region)
     checks += check_rules(clients["events"], deployment)
     checks += check_alerting(clients["sns"], clients["cloudwatch"], deployment, publish=publish)
