@@ -65,7 +65,7 @@ class Synthesized:
         return next(iter(self.templates.values()))
 
 
-def _synthesize(raw: dict[str, Any], outdir: Path) -> Synthesized:
+def synthesize(raw: dict[str, Any], outdir: Path) -> Synthesized:
     config = parse_config(raw, source="test")
     app = cdk.App(outdir=str(outdir))
     stacks = build(app, config)
@@ -80,12 +80,12 @@ def _synthesize(raw: dict[str, Any], outdir: Path) -> Synthesized:
 
 @pytest.fixture(scope="session")
 def minimal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesized]:
-    yield _synthesize(MINIMAL, tmp_path_factory.mktemp("cdk-minimal"))
+    yield synthesize(MINIMAL, tmp_path_factory.mktemp("cdk-minimal"))
 
 
 @pytest.fixture(scope="session")
 def full(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesized]:
-    yield _synthesize(FULL, tmp_path_factory.mktemp("cdk-full"))
+    yield synthesize(FULL, tmp_path_factory.mktemp("cdk-full"))
 
 
 def resources(template: Template, kind: str) -> dict[str, dict[str, Any]]:
