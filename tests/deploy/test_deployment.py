@@ -22,9 +22,20 @@ def failures(report: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
     return {(c["area"], c["name"]): c for c in report["checks"] if c["status"] == "fail"}
 
 
-def test_only_the_documented_resource_types_are_left_to_other_apis(deployed: Prepared) -> None:
+def test_only_the_documented_resource_types_are_left_to_other_apis(
+    deployed: Prepared, sandbox: Sandbox
+) -> None:
     skipped = {resource["Type"] for resource in deployed.skipped.values()}
     assert skipped <= set(UNSUPPORTED)
+    # Everything else in the template was created by CloudFormation itself.
+    created = {
+        s["LogicalResourceId"]: s["ResourceStatus"]
+        for s in sandbox.client("cloudformation").list_stack_resources(StackName=STACK)[
+            "StackResourceSummaries"
+        ]
+    }
+    assert set(created) == set(deployed.template["Resources"])
+    assert set(created.values()) == {"CREATE_COMPLETE"}
 
 
 def test_the_doctor_passes_a_working_deployment(
