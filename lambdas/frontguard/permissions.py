@@ -19,8 +19,10 @@ ELB_READ_LB: Final = (
 ELB_READ_LISTENERS: Final = ("elasticloadbalancing:DescribeListeners",)
 EC2_READ_SG: Final = ("ec2:DescribeSecurityGroups",)
 EC2_READ_VPC: Final = ("ec2:DescribeVpcs",)
+# Does an NLB back a VPC endpoint service (PrivateLink consumers)?
+EC2_READ_ENDPOINT_SERVICES: Final = ("ec2:DescribeVpcEndpointServiceConfigurations",)
 ELBV2_READ: Final = (*ELB_READ_LB, *ELB_READ_LISTENERS)
-EC2_READ: Final = (*EC2_READ_SG, *EC2_READ_VPC)
+EC2_READ: Final = (*EC2_READ_SG, *EC2_READ_VPC, *EC2_READ_ENDPOINT_SERVICES)
 # Mutations, always conditioned on frontguard's own tag (infra/ adds the conditions):
 # CreateSecurityGroup on aws:RequestTag, CreateTags only with ec2:CreateAction =
 # CreateSecurityGroup, the rest on aws:ResourceTag.
@@ -33,7 +35,7 @@ EC2_DELETE_SG: Final = ("ec2:DeleteSecurityGroup",)
 EKS_READ: Final = ("eks:DescribeCluster",)  # scoped to the configured clusters
 ALERTS: Final = ("sns:Publish",)
 VERIFY_QUEUE_SEND: Final = ("sqs:SendMessage",)
-POLICY_PARAMETER: Final = ("ssm:GetParameter",)  # only when FRONTGUARD_POLICY_PARAMETER is used
+POLICY_PARAMETER: Final = ("ssm:GetParameter",)  # the policy parameter (always, when deployed)
 STATE_TABLE: Final = ("dynamodb:PutItem", "dynamodb:UpdateItem")  # conditional writes only
 
 EVENTS_FUNCTION: Final = (

@@ -296,20 +296,26 @@ def test_an_approved_sg_by_name_next_to_an_open_one_is_kept_as_its_id(sandbox):
 
 
 def test_fixing_a_frontend_nlb_leaves_the_albs_sgs_and_backend_switch_alone(sandbox):
+    """Review #8: the NLB's explicit list gets exactly frontguard's SG (no backend SG) and
+    the ALB-wide backend-rules switch is not flipped."""
     prod = sandbox.cluster("prod")
     ec2 = sandbox.client("ec2")
     team = ec2.create_security_group(GroupName="team", Description="team", VpcId=prod.vpc_id)[
         "GroupId"
     ]
-    fg = enforce(sandbox)
+    edge = ec2.create_security_group(GroupName="edge", Description="edge", VpcId=prod.vpc_id)[
+        "GroupId"
+    ]
+    fg = enforce(sandbox, approved_security_groups=[team])
     web = prod.ingress(
         "shop/web",
         ports=[443],
         frontend_nlb=True,
-        annotations={SG: team, BACKEND: "false"},
+        annotations={SG: team, BACKEND: "false", A + "frontend-nlb-security-groups": edge},
     )
     nlb = web.frontend_nlb
     assert nlb is not None
+    assert web.security_groups(nlb.arn) == [edge]
 
     assert fg.deliver(nlb.event)["outcome"] == "remediated"
     prod.lbc.reconcile()
@@ -318,6 +324,25 @@ def test_fixing_a_frontend_nlb_leaves_the_albs_sgs_and_backend_switch_alone(sand
     assert web.security_groups(nlb.arn) == [ours]
     assert web.security_groups() == [team]
     assert annotations_now(web)[0][BACKEND] == "false"
+    assert annotations_now(web)[0][SG] == team
+
+
+def test_a_frontend_nlb_carrying_the_albs_approved_sg_is_compliant(sandbox):
+    prod = sandbox.cluster("prod")
+    team = sandbox.client("ec2").create_security_group(
+        GroupName="team", Description="team", VpcId=prod.vpc_id
+    )["GroupId"]
+    fg = enforce(sandbox, approved_security_groups=[team])
+    web = prod.ingress(
+        "shop/web", ports=[443], frontend_nlb=True, annotations={SG: team, BACKEND: "false"}
+    )
+    nlb = web.frontend_nlb
+    assert nlb is not None
+    before = annotations_now(web)
+
+    assert fg.deliver(nlb.event)["outcome"] == "compliant"
+    assert annotations_now(web) == before
+    assert frontguard_groups(sandbox) == []
 
 
 # --- 9. params of annotation-classified Ingresses -------------------------------------------
@@ -454,3 +479,106 @@ def test_event_scan_verify_and_revert_agree_on_one_world(sandbox, flags):
     assert sorted(o.ref for o in plan.patches) == ["ingress/ops/admin", "ingress/web/site"]
     assert "c/legacy" not in str([o.ref for o in plan.objects])
     assert legacy.object["metadata"]["annotations"].get(SG) is None
+
+
+# --- the review's open questions -------------------------------------------------------------
+
+
+def test_an_nlb_behind_a_privatelink_service_is_not_swapped_unless_the_policy_says_so(sandbox):
+    """docs/controller-rules.md "PrivateLink": AWS checks consumers' client IPs against the
+    NLB's SG by default; the world-open SG is not replaced without the policy's consent."""
+    prod = sandbox.cluster("prod")
+    api = prod.service("shop/api", ports=[("TCP", 443)])
+    service_id = sandbox.client("ec2").create_vpc_endpoint_service_configuration(
+        NetworkLoadBalancerArns=[api.lb_arn], AcceptanceRequired=True
+    )["ServiceConfiguration"]["ServiceId"]
+    before = annotations_now(api)
+
+    result = enforce(sandbox).deliver(api.event)
+
+    assert result["outcome"] == "conflict"
+    assert service_id in result["reason"]
+    assert annotations_now(api) == before
+    assert frontguard_groups(sandbox) == []
+    assert enforce(sandbox, privatelink="remediate").deliver(api.event)["outcome"] == "remediated"
+
+
+def test_an_alb_whose_frontend_nlb_shares_its_sg_admits_that_sg_on_its_ports(sandbox):
+    """docs/controller-rules.md "Frontend NLB": health checks and PrivateLink traffic reach the
+    ALB from the NLB's addresses; the shared SG references itself, admitting no new client."""
+    fg = enforce(sandbox)
+    prod = sandbox.cluster("prod")
+    web = prod.ingress("shop/web", ports=[443], frontend_nlb=True)
+
+    assert fg.deliver(web.event)["outcome"] == "remediated"
+
+    ours = our_group(sandbox, web)
+    [group] = sandbox.client("ec2").describe_security_groups(GroupIds=[ours])["SecurityGroups"]
+    referenced = {
+        (p["FromPort"], pair["GroupId"])
+        for p in group["IpPermissions"]
+        for pair in p.get("UserIdGroupPairs", [])
+    }
+    assert referenced == {(443, ours)}
+    assert inbound(sandbox, ours) == {("tcp", 443, "0.0.0.0/0")}
+    prod.lbc.reconcile()
+    nlb = web.frontend_nlb
+    assert nlb is not None
+    assert ours in web.security_groups(nlb.arn)
+    # Steady state: the scan finds it compliant at a glance, no per-LB call.
+    fg.reset_counts()
+    items = {i.load_balancer_arn: i for i in scan(fg.runtime.engine).items}
+    assert items[web.lb_arn].outcome is Outcome.COMPLIANT
+    assert fg.aws_calls["elbv2.DescribeListeners"] == 0
+
+
+# --- 10 and 11: deletion timeouts and parsed comparisons -------------------------------------
+
+
+def test_an_undeletable_managed_sg_does_not_fail_verification(sandbox):
+    """Review #10: another SG references the controller's managed SG; the controller detaches
+    it, fails to delete it (FailedDeployModel), and frontguard's SG is attached: verified."""
+    fg = enforce(sandbox)
+    prod = sandbox.cluster("prod")
+    web = prod.ingress("shop/web", ports=[443])
+    managed = web.managed_sg_id
+    assert managed is not None
+    ec2 = sandbox.client("ec2")
+    other = ec2.create_security_group(GroupName="db", Description="db", VpcId=prod.vpc_id)
+    ec2.authorize_security_group_ingress(
+        GroupId=other["GroupId"],
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 5432,
+                "ToPort": 5432,
+                "UserIdGroupPairs": [{"GroupId": managed}],
+            }
+        ],
+    )
+
+    assert fg.deliver(web.event)["outcome"] == "remediated"
+    prod.lbc.reconcile()
+
+    assert managed not in web.security_groups()
+    assert ec2.describe_security_groups(GroupIds=[managed])["SecurityGroups"]
+    assert web.events("FailedDeployModel")
+    assert {v.outcome for v in fg.run_verifications()} == {"verified"}
+
+
+def test_group_members_whose_lists_differ_only_in_spacing_are_not_a_conflict(sandbox):
+    """Review #11: lists compare parsed; no Event, no group-conflict finding."""
+    prod = sandbox.cluster("prod")
+    ec2 = sandbox.client("ec2")
+    a, b = (
+        ec2.create_security_group(GroupName=n, Description=n, VpcId=prod.vpc_id)["GroupId"]
+        for n in ("a", "b")
+    )
+    fg = enforce(sandbox, approved_security_groups=[a, b])
+    prod.ingress("x/one", group="shop", ports=[443], annotations={SG: f"{a}, {b}", BACKEND: "true"})
+    shop = prod.ingress(
+        "y/two", group="shop", ports=[443], annotations={SG: f"{a},{b},", BACKEND: "True"}
+    )
+
+    assert not shop.warnings()
+    assert fg.deliver(shop.event)["outcome"] == "compliant"
