@@ -84,6 +84,10 @@ def nobody_subscribed(sandbox: Sandbox) -> None:
         sns.unsubscribe(SubscriptionArn=subscription["SubscriptionArn"])
 
 
+def topic_deleted(sandbox: Sandbox) -> None:
+    sandbox.client("sns").delete_topic(TopicArn=outputs(sandbox)["AlertTopicArn"])
+
+
 def policy_edited_by_hand(sandbox: Sandbox) -> None:
     ssm = sandbox.client("ssm")
     name = f"/frontguard/{STACK}/policy"
@@ -178,6 +182,7 @@ BROKEN: list[tuple[Callable[[Sandbox], None], tuple[str, str], str]] = [
         "redeploy",
     ),
     (nobody_subscribed, ("alerting", "subscriptions"), "alerts.emails"),
+    (topic_deleted, ("alerting", "aws"), "redeploy the stack"),
     (policy_edited_by_hand, ("functions", "policy"), "cdk deploy"),
     (policy_invalid, ("functions", "policy"), "fix the policy document"),
     (dead_letter, ("functions", "dead letters"), "redrive or delete"),

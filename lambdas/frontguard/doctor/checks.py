@@ -6,6 +6,7 @@ go through EKS (DescribeCluster + a presigned STS token), as the functions do.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Callable, Mapping
@@ -684,14 +685,43 @@ def run_all(
     deployment: Deployment,
     publish: bool,
 ) -> list[Check]:
+    """Every area in turn; an AWS error in one area is that area's failure, not the end of
+    the run (the other areas are still checked)."""
+    areas: list[tuple[str, Callable[[], list[Check]]]] = [
+        ("account", lambda: check_account(clients["lambda"])),
+        ("cloudtrail", lambda: check_cloudtrail(clients["cloudtrail"], deployment.region)),
+        ("eventbridge", lambda: check_rules(clients["events"], deployment)),
+        (
+            "alerting",
+            lambda: check_alerting(
+                clients["sns"], clients["cloudwatch"], deployment, publish=publish
+            ),
+        ),
+        (
+            "functions",
+            lambda: check_functions(
+                clients["lambda"], clients["cloudwatch"], clients["sqs"], clients["ssm"], deployment
+            ),
+        ),
+    ]
+    areas += [
+        (f"cluster {c}", functools.partial(check_cluster, clients["eks"], connect, deployment, c))
+        for c in deployment.clusters
+    ]
     checks: list[Check] = []
-    checks += check_account(clients["lambda"])
-    checks += check_cloudtrail(clients["cloudtrail"], deployment.region)
-    checks += check_rules(clients["events"], deployment)
-    checks += check_alerting(clients["sns"], clients["cloudwatch"], deployment, publish=publish)
-    checks += check_functions(
-        clients["lambda"], clients["cloudwatch"], clients["sqs"], clients["ssm"], deployment
-    )
-    for cluster in deployment.clusters:
-        checks += check_cluster(clients["eks"], connect, deployment, cluster)
+    for area, check in areas:
+        try:
+            checks += check()
+        except ClientError as error:
+            details = error.response.get("Error", {})
+            operation = getattr(error, "operation_name", "an AWS call")
+            checks.append(
+                failed(
+                    area,
+                    "aws",
+                    f"{operation}: {details.get('Code')}: {details.get('Message', '')}",
+                    "if AccessDenied, give your credentials read access to the stack's "
+                    "resources; otherwise the resource is missing: redeploy the stack",
+                )
+            )
     return checks
