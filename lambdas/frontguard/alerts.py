@@ -2,15 +2,16 @@
 
 The body always carries ``outcome``, ``load_balancer_arn``, ``cluster``, ``owner``,
 ``account``, ``region`` and ``detail``; ``summary``, ``why`` and ``fix`` say it in words.
-SNS delivers that JSON to every subscriber except email, which gets :func:`render_text` of
-the same body (``MessageStructure="json"``).
+With ``MessageStructure="json"`` SNS delivers per protocol: email gets :func:`render_text`
+of the body, ``https`` (AWS Chatbot's Slack channels) a Chatbot custom notification, and every
+other subscriber (queues, Lambdas, email-json) the JSON body itself.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -25,7 +26,13 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-SUBJECT_LIMIT = 100
+# SNS: "Subjects must be ... less than 100 characters long".
+# https://docs.aws.amazon.com/sns/latest/api/API_Publish.html
+SUBJECT_LIMIT = 99
+# Chatbot custom notifications: https://docs.aws.amazon.com/chatbot/latest/adminguide/custom-notifs.html
+# (title up to 250 characters, description up to 8000).
+CHATBOT_TITLE_LIMIT = 250
+CHATBOT_DESCRIPTION_LIMIT = 8000
 
 WHY: Mapping[Outcome, str] = {
     Outcome.REMEDIATED: "The load balancer was open beyond policy; it now gets frontguard's "
@@ -173,11 +180,69 @@ class AlertSink(Protocol):
     def publish(self, alert: Alert) -> None: ...
 
 
-def sns_message(body: Mapping[str, Any]) -> str:
-    """An SNS ``MessageStructure="json"`` message: ``default`` is the JSON body (queues,
-    Lambdas, HTTP and email-json subscribers get it); ``email`` is its plain-text rendering."""
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def chatbot_notification(
+    *,
+    title: str,
+    description: str,
+    event_type: str,
+    summary: str,
+    related: Sequence[str] = (),
+    next_steps: Sequence[str] = (),
+) -> dict[str, Any]:
+    """An AWS Chatbot custom notification: Chatbot drops any message not in its schema
+    (``version`` "1.0", ``source`` "custom"), so this is the only body Slack will show.
+    https://docs.aws.amazon.com/chatbot/latest/adminguide/custom-notifs.html"""
+    content: dict[str, Any] = {
+        "textType": "client-markdown",
+        "title": _clip(title, CHATBOT_TITLE_LIMIT),
+        "description": _clip(description, CHATBOT_DESCRIPTION_LIMIT),
+    }
+    if next_steps:
+        content["nextSteps"] = list(next_steps)
+    return {
+        "version": "1.0",
+        "source": "custom",
+        "content": content,
+        "metadata": {
+            "summary": summary,
+            "eventType": event_type,
+            "relatedResources": [r for r in related if r],
+        },
+    }
+
+
+def structured_message(default: str, *, email: str, chatbot: Mapping[str, Any]) -> str:
+    """An SNS ``MessageStructure="json"`` message: ``default`` for machines, ``email`` text,
+    ``https`` the Chatbot notification (an HTTPS endpoint other than Chatbot would get it too;
+    give such endpoints their own topic)."""
+    return json.dumps({"default": default, "email": email, "https": json.dumps(chatbot)})
+
+
+def sns_message(body: Mapping[str, Any], subject: str | None = None) -> str:
+    """The alert for SNS: ``default`` is the JSON body (queues, Lambdas and email-json
+    subscribers get it); ``email`` its plain-text rendering; ``https`` a Chatbot notification."""
     default = json.dumps(body, indent=2, sort_keys=True, default=str)
-    return json.dumps({"default": default, "email": render_text(json.loads(default))})
+    text = render_text(json.loads(default))
+    outcome = str(body.get("outcome"))
+    return structured_message(
+        default,
+        email=text,
+        chatbot=chatbot_notification(
+            title=subject or _HEADLINES.get(outcome, f"frontguard: {outcome}"),
+            description=text,
+            event_type=outcome,
+            summary=str(body.get("summary") or outcome),
+            related=[
+                str(body.get("load_balancer_arn") or ""),
+                str(body.get("security_group_id") or ""),
+            ],
+            next_steps=[str(body["fix"])] if body.get("fix") else (),
+        ),
+    )
 
 
 class SnsAlerts:
@@ -196,7 +261,7 @@ class SnsAlerts:
                 TopicArn=self._topic_arn,
                 Subject=alert.subject(),
                 MessageStructure="json",
-                Message=sns_message(body),
+                Message=sns_message(body, alert.subject()),
             )
         except ClientError as error:
             raise translate(error, "publish alert") from error

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -13,6 +14,7 @@ from frontguard import tags as t
 from frontguard.adapters import aws
 from frontguard.adapters.aws import CLIENT_CONFIG
 from frontguard.adapters.aws_errors import translate
+from frontguard.alerts import SUBJECT_LIMIT, chatbot_notification, structured_message
 from frontguard.engine.remediate import remediate_load_balancer
 from frontguard.engine.scan import ScanReport, scan
 from frontguard.errors import InvalidEventError, NotFoundError
@@ -23,6 +25,33 @@ logger = logging.getLogger(__name__)
 
 DIGEST_PERIOD_SECONDS = 24 * 3600
 SG_EVENTS = frozenset({"AuthorizeSecurityGroupIngress", "RevokeSecurityGroupIngress"})
+# The controller adds listeners seconds after CreateLoadBalancer; while the LB is this young the
+# events function (CreateLoadBalancer) owns it, and a drift check would race it.
+NEW_LOAD_BALANCER = timedelta(minutes=5)
+
+
+def _drift_group_id(name: object, request: Mapping[str, Any]) -> str | None:
+    """The SG a drift call changed: ``groupId`` for Authorize/Revoke, the request's
+    ``ModifySecurityGroupRulesRequest.GroupId`` for ModifySecurityGroupRules (its CloudTrail
+    shape; https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ModifySecurityGroupRules.html)."""
+    if name in SG_EVENTS:
+        group = request.get("groupId")
+    elif name == "ModifySecurityGroupRules":
+        inner = request.get("ModifySecurityGroupRulesRequest")
+        group = inner.get("GroupId") if isinstance(inner, Mapping) else None
+    else:
+        return None
+    return str(group) if group else None
+
+
+def _event_time(event: Mapping[str, Any]) -> datetime | None:
+    text = event.get("time") or (event.get("detail") or {}).get("eventTime")
+    if not isinstance(text, str):
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
 
 
 def run_scan(runtime: Runtime) -> ScanReport:
@@ -43,12 +72,23 @@ def publish_digest(runtime: Runtime, report: ScanReport) -> bool:
         return False
     body = report.digest(account=runtime.account, region=runtime.region)
     subject = f"frontguard: {len(findings)} open findings in {runtime.account} {runtime.region}"
-    message = json.dumps(
-        {"default": json.dumps(body, indent=2, default=str), "email": digest_text(body)}
+    text = digest_text(body)
+    message = structured_message(
+        json.dumps(body, indent=2, default=str),
+        email=text,
+        chatbot=chatbot_notification(
+            title=subject,
+            description=text,
+            event_type="digest",
+            summary=f"{len(findings)} open findings",
+        ),
     )
     try:
         runtime.session.client("sns", config=CLIENT_CONFIG).publish(
-            TopicArn=topic, Subject=subject[:100], MessageStructure="json", Message=message
+            TopicArn=topic,
+            Subject=subject[:SUBJECT_LIMIT],
+            MessageStructure="json",
+            Message=message,
         )
     except ClientError as error:
         raise translate(error, "publish scan digest") from error
@@ -88,9 +128,9 @@ def handle_drift_event(runtime: Runtime, event: Mapping[str, Any]) -> dict[str, 
         arn = request.get("loadBalancerArn")
     elif name == "ModifyListener" and request.get("listenerArn"):
         arn = aws.load_balancer_of_listener(engine.elbv2, str(request["listenerArn"]))
-    elif name in SG_EVENTS and request.get("groupId"):
-        found = aws.describe_security_groups(engine.ec2, [str(request["groupId"])])
-        group = found.get(str(request["groupId"]))
+    elif (group_id := _drift_group_id(name, request)) is not None:
+        found = aws.describe_security_groups(engine.ec2, [group_id])
+        group = found.get(group_id)
         if group is not None and group.managed_by_frontguard:
             arn = group.tags.get(t.LOAD_BALANCER_TAG)
     if not arn:
@@ -101,5 +141,10 @@ def handle_drift_event(runtime: Runtime, event: Mapping[str, Any]) -> dict[str, 
         return {"outcome": "ignored", "reason": "load balancer no longer exists"}
     if classify(lb.tags).owner is None:
         return {"outcome": "ignored", "reason": "not created by the controller"}
+    when = _event_time(event)
+    if name == "CreateListener" and lb.created is not None and when is not None:
+        created = lb.created if lb.created.tzinfo else lb.created.replace(tzinfo=UTC)
+        if when - created < NEW_LOAD_BALANCER:
+            return {"outcome": "ignored", "reason": "new load balancer: the events path has it"}
     result = remediate_load_balancer(engine, arn, load_balancer=lb, drift=True)
     return {"outcome": result.outcome.value, "reason": result.reason}
