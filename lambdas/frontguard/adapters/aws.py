@@ -45,6 +45,7 @@ def _load_balancer(raw: Mapping[str, Any], tags: Mapping[str, str]) -> LoadBalan
         vpc_id=raw.get("VpcId", ""),
         security_groups=tuple(raw.get("SecurityGroups") or ()),
         tags=dict(tags),
+        dns_name=str(raw.get("DNSName") or ""),
         created=raw.get("CreatedTime"),
     )
 

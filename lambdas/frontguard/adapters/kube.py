@@ -75,6 +75,7 @@ class KubeClient:
         from kubernetes.client import ApiClient, Configuration
 
         self.cluster = endpoint.name
+        self.vpc_id = endpoint.vpc_id  # the cluster's VPC, as DescribeCluster reports it
         self._token_provider = token_provider
         self._clock = clock  # wall clock: a frozen Lambda container's monotonic clock stops
         self._timeout = timeout

@@ -48,7 +48,7 @@ from frontguard.model import (
     classify,
     plan_digest,
 )
-from frontguard.policy import VPC_SOURCE, GitOpsAction, Mode, Policy
+from frontguard.policy import VPC_SOURCE, ControllerFlags, GitOpsAction, Mode, Policy
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
@@ -247,19 +247,11 @@ def decide(
         return Result(outcome, reason, lb.arn, cluster, ref, **kwargs)
 
     flags = policy.controller_flags(cluster)
-    try:
-        owner = resolve_owner(
-            engine.kube(cluster), ref, flags, listed=prefetched.cluster if prefetched else None
-        )
-    except NotFoundError as error:
-        return Settled(
-            result(
-                Outcome.IGNORED,
-                f"owner object not found ({error}); the controller will delete the load balancer",
-            )
-        )
-
-    if (verdict := _owner_verdict(lb, owner, policy, result)) is not None:
+    read = _read_owner(engine, lb, ref, flags, prefetched)
+    if isinstance(read, str):
+        return Settled(result(Outcome.IGNORED, read))
+    owner, claim = read
+    if (verdict := _owner_verdict(lb, owner, policy, result, claim)) is not None:
         return verdict
 
     if (inherited := _inherits_alb_sgs(engine, lb, owner, result)) is not None:
@@ -341,10 +333,79 @@ def decide(
     )
 
 
+_UNPUBLISHED = "the owner's status names no load balancer yet"
+
+
+def _read_owner(
+    engine: Engine,
+    lb: LoadBalancer,
+    ref: OwnerRef,
+    flags: ControllerFlags,
+    prefetched: Prefetched | None,
+) -> tuple[Owner, str | None] | str:
+    """The owner and what (if anything) keeps it from being proven ``lb``'s owner; a string
+    when the owner is gone. The controller writes the LB into its owners' status right after
+    creating it: the event path waits a moment for that (the scan sees the world later)."""
+    kube = engine.kube(lb.cluster or "")
+    delays = engine.discovery_delays if prefetched is None else ()
+    for delay in (*delays, None):
+        try:
+            owner = resolve_owner(
+                kube, ref, flags, listed=prefetched.cluster if prefetched else None
+            )
+        except NotFoundError as error:
+            return f"owner object not found ({error}); the controller will delete the load balancer"
+        claim = _ownership(lb, owner, kube.vpc_id)
+        if claim is not _UNPUBLISHED or delay is None:
+            break
+        engine.sleep(delay)
+    if claim is _UNPUBLISHED and prefetched is None and owner.handled:
+        raise RetryableError(
+            f"{ref.describe()} does not name {lb.dns_name} in its status yet: ownership unproven"
+        )
+    return owner, claim
+
+
+def _ownership(lb: LoadBalancer, owner: Owner, cluster_vpc: str | None) -> str | None:
+    """Why the owner the tags name is not proven to own ``lb`` (``None``: proven). Tags can be
+    forged by anyone who may tag load balancers; the controller's own status and the
+    cluster's VPC cannot (security review #5): the controller writes each load balancer's DNS
+    name into every owner's status (LBC:controllers/ingress/group_controller.go
+    updateIngressStatus, LBC:controllers/service/service_controller.go,
+    LBC:controllers/gateway/gateway_controller.go)."""
+    if cluster_vpc and lb.vpc_id and lb.vpc_id != cluster_vpc:
+        return f"the load balancer is in {lb.vpc_id}, the cluster in {cluster_vpc}"
+    if not lb.dns_name:
+        return None  # nothing to compare (an emulator without DNS names)
+    objects = (owner.gateway.gateway,) if owner.gateway is not None else owner.objects
+    published = [_status_hostnames(obj) for obj in objects]
+    if not all(published):
+        return _UNPUBLISHED
+    others = sorted({h for names in published for h in names} - {lb.dns_name.lower()})
+    if any(lb.dns_name.lower() not in names for names in published):
+        return (
+            f"{owner.ref.describe()} names {', '.join(others)} in its status, not this load "
+            "balancer"
+        )
+    return None
+
+
+def _status_hostnames(obj: Mapping[str, Any]) -> set[str]:
+    status = obj.get("status") or {}
+    names = [a.get("value") for a in status.get("addresses") or []]
+    names += [i.get("hostname") for i in (status.get("loadBalancer") or {}).get("ingress") or []]
+    return {str(n).lower() for n in names if n}
+
+
 def _owner_verdict(
-    lb: LoadBalancer, owner: Owner, policy: Policy, result: Callable[..., Result]
+    lb: LoadBalancer,
+    owner: Owner,
+    policy: Policy,
+    result: Callable[..., Result],
+    claim: str | None,
 ) -> Decision | None:
-    """What the owner alone settles: exempt, not the controller's, unbuildable, SG-less."""
+    """What the owner alone settles: exempt, not the controller's, not proven its owner,
+    unbuildable, SG-less."""
     if (reason := plan.exempt_reason(owner.objects, policy)) is not None:
         return Settled(result(Outcome.EXEMPT, reason))
     if not owner.handled:
@@ -354,6 +415,20 @@ def _owner_verdict(
                 f"the controller does not manage this object ({owner.reason}); "
                 "annotations would be ignored",
             )
+        )
+    if claim is not None:
+        return Report(
+            result(
+                Outcome.CONFLICT,
+                f"the load balancer's tags name {owner.ref.describe()} as its owner, but "
+                f"{claim}: frontguard changes nothing for it",
+                extra={"dns_name": lb.dns_name, "vpc_id": lb.vpc_id},
+            ),
+            "If this load balancer was not made by the controller for that object, find who "
+            "created or tagged it (CloudTrail CreateLoadBalancer / AddTags) and remove it or "
+            "its controller tags; reserve the controller's tag keys with an SCP "
+            "(docs/deploy.md). If the controller made it, check the object's status and the "
+            "controller's Events.",
         )
     if owner.problem is not None:
         return Report(
