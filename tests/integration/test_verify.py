@@ -129,7 +129,8 @@ def test_annotation_reverted_by_argocd_names_who_and_how_to_fix(sandbox, fg):
     assert reverted["manager"] == "argocd-controller"
     assert reverted["value"] == team_sg
     assert (
-        f"(now: {team_sg}, changed by argocd-controller at 2025-06-01T10:00:00Z)"
+        f"(now: «{team_sg}» (user-written); last writer according to managedFields "
+        "(unauthenticated): «argocd-controller» (user-written) at 2025-06-01T10:00:00Z)"
         in (alert["detail"])
     )
     assert f'{INGRESS_SG}: "{ours}"' in alert["fix"]

@@ -73,6 +73,8 @@ class Prefetched:
 
     security_group: aws.SecurityGroup | None
     vpc_cidrs: Mapping[str, list[str]] = field(default_factory=dict)
+    # SGs carrying frontguard's tags for this LB that are not frontguard's (already alerted).
+    impostors: tuple[tuple[aws.SecurityGroup, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -352,7 +354,7 @@ def _class_pin_conflict(
     pin = set(owner.class_pin)
     if not pin:
         return None
-    group = aws.find_security_group(engine.ec2, lb.arn)
+    group = aws.find_security_group(engine.ec2, lb.arn, lb.vpc_id)
     if (
         group is not None
         and group.id in pin
@@ -421,11 +423,7 @@ def _plan_and_apply(
         )
         return outcome
 
-    group = (
-        prefetched.security_group
-        if prefetched is not None
-        else aws.find_security_group(engine.ec2, lb.arn)
-    )
+    group = _own_security_group(engine, lb, ref, prefetched)
     sg_id = group.id if group else "<frontguard-sg>"
     patches = _owner_changes(owner, sg_id, policy)
     rules_converged = group is not None and not aws.rule_changes(group, rules).changed
@@ -545,6 +543,44 @@ def _plan_and_apply(
         _alert(outcome, "Nothing to do; frontguard will verify that the controller applied it.")
     )
     return outcome
+
+
+def _own_security_group(
+    engine: Engine, lb: LoadBalancer, ref: OwnerRef, prefetched: Prefetched | None
+) -> aws.SecurityGroup | None:
+    """frontguard's SG for ``lb`` (proven, not merely tagged); impostors raise a ``conflict``
+    alert (the scan alerts for what it prefetched)."""
+    if prefetched is not None:
+        return prefetched.security_group
+    lookup = aws.lookup_security_group(engine.ec2, lb.arn, lb.vpc_id)
+    if lookup.impostors:
+        engine.alerts.publish(impostor_alert(lb.arn, lb.cluster, ref, lookup.impostors))
+    return lookup.group
+
+
+def impostor_alert(
+    lb_arn: str,
+    cluster: str | None,
+    owner: OwnerRef | None,
+    impostors: Sequence[tuple[aws.SecurityGroup, str]],
+) -> Alert:
+    """``conflict``: SGs carry frontguard's tags for ``lb_arn`` but were not created by it.
+
+    frontguard never converges, attaches or deletes them; someone with ``ec2:CreateTags``
+    tagged them (by mistake, or to make frontguard rewrite or delete them)."""
+    named = "; ".join(f"{group.id} ({problem})" for group, problem in impostors)
+    return Alert(
+        outcome=Outcome.CONFLICT,
+        load_balancer_arn=lb_arn,
+        cluster=cluster,
+        owner=owner,
+        detail=f"security groups carry frontguard's tags but were not created by frontguard: "
+        f"{named}. frontguard leaves them alone (never changes, attaches or deletes them).",
+        fix="Find who tagged them (CloudTrail CreateTags) and remove the frontguard.io/* tags. "
+        "Reserve frontguard's tag keys with an SCP (docs/deploy.md) so only frontguard can set "
+        "them.",
+        data={"impostor_security_groups": [group.id for group, _ in impostors]},
+    )
 
 
 def _plan_summary(source_plan: plan.SourcePlan) -> dict[str, Any]:

@@ -24,7 +24,12 @@ from frontguard.adapters import aws
 from frontguard.adapters.aws_errors import error_code, translate
 from frontguard.adapters.kube import CORE, NETWORKING, KubeObject
 from frontguard.engine import plan
-from frontguard.engine.remediate import Engine, Prefetched, remediate_load_balancer
+from frontguard.engine.remediate import (
+    Engine,
+    Prefetched,
+    impostor_alert,
+    remediate_load_balancer,
+)
 from frontguard.errors import FrontguardError, RetryableError
 from frontguard.model import (
     LoadBalancer,
@@ -97,6 +102,8 @@ class ScanReport:
     items: list[ScanItem] = field(default_factory=list)
     cleaned_up: list[str] = field(default_factory=list)
     kept_orphans: list[str] = field(default_factory=list)
+    # SGs carrying frontguard's tags that it did not create: left alone, alerted.
+    impostors: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     def by_outcome(self) -> Counter[str]:
@@ -128,6 +135,7 @@ class ScanReport:
             "by_cluster": {c: dict(v) for c, v in self.by_cluster().items()},
             "worst": [i.as_dict() for i in findings[:DIGEST_ITEMS]],
             "cleaned_up_security_groups": self.cleaned_up,
+            "impostor_security_groups": self.impostors,
             "seconds": round(self.seconds, 1),
         }
 
@@ -175,17 +183,27 @@ def _owner_objects(view: ClusterView, owner: OwnerRef) -> list[KubeObject]:
 class _Bulk:
     """What the scan reads once for the whole region."""
 
-    ours: dict[str, aws.SecurityGroup]  # by load balancer ARN
+    tagged: dict[str, list[aws.SecurityGroup]]  # SGs carrying frontguard's tags, by LB ARN
     backend_groups: set[str]
     vpc_cidrs: dict[str, list[str]]
+    lbs: dict[str, LoadBalancer] = field(default_factory=dict)
+
+    def lookup(self, arn: str) -> aws.Lookup:
+        """frontguard's own SG for ``arn`` (proven by name, description and the LB's VPC), and
+        the impostors that only carry its tags."""
+        lb = self.lbs.get(arn)
+        return aws.split_ownership(self.tagged.get(arn, []), arn, lb.vpc_id if lb else None)
+
+    def ours(self, arn: str) -> aws.SecurityGroup | None:
+        return self.lookup(arn).group
 
 
 def _read_bulk(ec2: EC2Client, need_vpcs: bool) -> _Bulk:
-    ours: dict[str, aws.SecurityGroup] = {}
+    tagged: dict[str, list[aws.SecurityGroup]] = {}
     for group in aws.iter_frontguard_security_groups(ec2):
         arn = group.tags.get(t.LOAD_BALANCER_TAG)
         if arn:
-            ours[arn] = group
+            tagged.setdefault(arn, []).append(group)
     try:
         backend = {
             g["GroupId"]
@@ -208,7 +226,7 @@ def _read_bulk(ec2: EC2Client, need_vpcs: bool) -> _Bulk:
         )
     except ClientError as error:
         raise translate(error, "bulk read of SGs and VPCs") from error
-    return _Bulk(ours, backend, vpcs)
+    return _Bulk(tagged, backend, vpcs)
 
 
 def _compliant_at_a_glance(
@@ -220,7 +238,7 @@ def _compliant_at_a_glance(
 ) -> bool:
     """The cheap check from bulk data; ``False`` means "ask the engine", not "non-compliant"."""
     policy = engine.policy
-    ours = bulk.ours.get(lb.arn)
+    ours = bulk.ours(lb.arn)
     if ours is None or ours.foreign_permissions or ours.id not in lb.security_groups:
         return False
     allowed_on_lb = {ours.id} | set(policy.approved_security_groups) | bulk.backend_groups
@@ -294,6 +312,7 @@ def scan(
         VPC_SOURCE in rule.sources for rule in policy.rules
     )
     bulk = _read_bulk(engine.ec2, need_vpcs)
+    bulk.lbs = {lb.arn: lb for lb in load_balancers}
     total = sum(len(v) for v in by_cluster.values())
     done = 0
     for cluster, members in sorted(by_cluster.items()):
@@ -306,6 +325,7 @@ def scan(
             view = None
         for lb, owner in members:
             report.items.append(_scan_one(engine, lb, owner, view=view, bulk=bulk, cluster=cluster))
+            report.impostors.extend(group.id for group, _ in bulk.lookup(lb.arn).impostors)
             done += 1
             if progress is not None:
                 progress(done, total)
@@ -341,16 +361,19 @@ def _scan_one(
         return _item(lb, owner, Outcome.ERROR, f"cluster {cluster} unreachable")
     if objects and (reason := plan.exempt_reason(objects, engine.policy)) is not None:
         return _item(lb, owner, Outcome.EXEMPT, reason)
+    lookup = bulk.lookup(lb.arn)
+    if lookup.impostors:
+        engine.alerts.publish(impostor_alert(lb.arn, cluster, owner, lookup.impostors))
     if objects and _compliant_at_a_glance(engine, lb, owner, objects, bulk):
-        ours = bulk.ours[lb.arn]
-        return _item(lb, owner, Outcome.COMPLIANT, "compliant", ours.id)
+        assert lookup.group is not None
+        return _item(lb, owner, Outcome.COMPLIANT, "compliant", lookup.group.id)
     try:
         result = remediate_load_balancer(
             engine,
             lb.arn,
             load_balancer=lb,
-            drift=_previously_remediated(objects, bulk.ours.get(lb.arn)),
-            prefetched=Prefetched(bulk.ours.get(lb.arn), bulk.vpc_cidrs),
+            drift=_previously_remediated(objects, lookup.group),
+            prefetched=Prefetched(lookup.group, bulk.vpc_cidrs, lookup.impostors),
         )
     except RetryableError as error:
         return _item(lb, owner, Outcome.ERROR, f"will retry next scan: {error}")
@@ -362,10 +385,19 @@ def _scan_one(
 def _clean_up(engine: Engine, bulk: _Bulk, existing_arns: set[str], report: ScanReport) -> None:
     """Delete frontguard SGs whose load balancer is gone, after a grace period."""
     grace = engine.policy.cleanup_grace_hours * 3600
-    for arn, group in sorted(bulk.ours.items()):
+    orphans = [(arn, g) for arn, groups in sorted(bulk.tagged.items()) for g in groups]
+    for arn, group in orphans:
         if arn in existing_arns:
             continue
         context = {"security_group_id": group.id, "load_balancer_arn": arn}
+        if (problem := aws.ownership_problem(group, arn)) is not None:
+            # Tagged as frontguard's, but not created by it: never deleted, and someone is told.
+            report.impostors.append(group.id)
+            logger.warning("SG carries frontguard's tags but is not frontguard's", extra=context)
+            engine.alerts.publish(
+                impostor_alert(arn, group.tags.get(t.FG_CLUSTER_TAG), None, [(group, problem)])
+            )
+            continue
         if engine.policy.mode is Mode.AUDIT or engine.state is None:
             report.kept_orphans.append(group.id)
             logger.info("orphaned frontguard SG kept (audit mode or no state)", extra=context)

@@ -26,10 +26,13 @@ from frontguard.engine import plan
 from frontguard.engine.remediate import Engine, resolve_owner
 from frontguard.errors import NotFoundError
 from frontguard.model import Outcome, OwnerKind, OwnerRef, plan_digest
+from frontguard.untrusted import escape, quote
 
 logger = logging.getLogger(__name__)
 
 PENDING = "pending"
+# How much of a user-written value the alert's JSON carries (the text quotes less).
+DATA_LIMIT = 1000
 CONTROLLER_FAILURE_REASONS = frozenset({"FailedDeployModel", "FailedBuildModel"})
 
 
@@ -84,7 +87,7 @@ def verify(engine: Engine, request: VerifyRequest) -> Verification:
         return Verification(Outcome.IGNORED.value, "load balancer deleted")
 
     attached = aws.describe_security_groups(engine.ec2, lb.security_groups)
-    ours = aws.find_security_group(engine.ec2, lb.arn)
+    ours = aws.find_security_group(engine.ec2, lb.arn, lb.vpc_id)
     problems = _attachment_problems(request, lb.security_groups, attached, ours)
     if not problems:
         logger.info("verified", extra=context)
@@ -218,18 +221,26 @@ def _diagnose(kube: KubeClient, owner: OwnerRef, request: VerifyRequest) -> _Dia
         value = plan.annotations_of(obj).get(sg_key)
         if resolved.gateway is None and request.security_group_id not in plan.split_list(value):
             manager, when = _last_writer(obj, sg_key)
-            by = f", changed by {manager}" + (f" at {when}" if when else "") if manager else ""
+            # managedFields names are whatever the client said (--field-manager): a hint, not
+            # evidence of who wrote (the API server's audit log is).
+            by = (
+                f"; last writer according to managedFields (unauthenticated): {quote(manager, 80)}"
+                + (f" at {escape(when, 40)}" if when else "")
+                if manager
+                else ""
+            )
+            now = quote(value) if value is not None else "absent"
             findings.append(
                 Finding(
                     FindingKind.ANNOTATION_REVERTED,
                     f"annotation {sg_key} on {name} no longer names "
-                    f"{request.security_group_id} (now: {value or 'absent'}{by})",
+                    f"{request.security_group_id} (now: {now}{by})",
                     object=name,
                     data={
                         "annotation": sg_key,
-                        "value": value or "",
-                        **({"manager": manager} if manager else {}),
-                        **({"changed_at": when} if when else {}),
+                        "value": escape(value or "", DATA_LIMIT),
+                        **({"manager": escape(manager, DATA_LIMIT)} if manager else {}),
+                        **({"changed_at": escape(when, 40)} if when else {}),
                     },
                 )
             )
@@ -245,13 +256,17 @@ def _diagnose(kube: KubeClient, owner: OwnerRef, request: VerifyRequest) -> _Dia
         for event in kube.events_for(meta.get("namespace", ""), meta.get("name", "")):
             if event.get("reason") not in CONTROLLER_FAILURE_REASONS or _older_than(event, since):
                 continue
+            # The controller's messages echo annotation values: user-written.
             message = str(event.get("message", "")).strip()
             findings.append(
                 Finding(
                     FindingKind.CONTROLLER_EVENT,
-                    f'the controller reported on {name}: {event.get("reason")}: "{message}"',
+                    f"the controller reported on {name}: {event.get('reason')}: {quote(message)}",
                     object=name,
-                    data={"reason": str(event.get("reason")), "message": message},
+                    data={
+                        "reason": str(event.get("reason")),
+                        "message": escape(message, DATA_LIMIT),
+                    },
                 )
             )
     gateway = resolved.gateway
@@ -302,11 +317,14 @@ def _older_than(event: KubeObject, since: datetime | None) -> bool:
 
 
 def _last_writer(obj: KubeObject, annotation: str) -> tuple[str | None, str | None]:
-    """The most recent field manager other than frontguard that owns the annotation, and when."""
+    """The most recent field manager that owns the annotation, and when.
+
+    Entries named ``frontguard`` count too: anyone can write under that name
+    (``--field-manager``), and skipping them would let a writer hide."""
     owners = []
     for entry in obj.get("metadata", {}).get("managedFields") or []:
         fields = (entry.get("fieldsV1") or {}).get("f:metadata", {}).get("f:annotations", {})
-        if f"f:{annotation}" in fields and entry.get("manager") != t.FIELD_MANAGER:
+        if isinstance(fields, Mapping) and f"f:{annotation}" in fields:
             owners.append((str(entry.get("time") or ""), str(entry.get("manager") or "unknown")))
     if not owners:
         return None, None
