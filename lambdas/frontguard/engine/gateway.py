@@ -108,6 +108,9 @@ class GatewayOwner:
     config: Configuration | None  # the Gateway's own (referenced, or frontguard's by name)
     referenced: bool  # the Gateway's parametersRef names ``config``
     class_config: Configuration | None
+    # Why ``frontguard-<gateway>`` exists but is not frontguard's to adopt (someone else
+    # created it): frontguard then neither references nor patches it.
+    squatted: str | None = None
 
     @property
     def namespace(self) -> str:
@@ -201,7 +204,34 @@ def resolve(kube: KubeClient, namespace: str, name: str) -> GatewayOwner:
         return GatewayOwner(gateway, gateway_class, config, True, class_config)
     # No reference: frontguard's own configuration may exist from an earlier, unfinished run.
     ours = read_configuration(kube, namespace, frontguard_config_name(name))
+    if ours is not None and (problem := _not_created_by_frontguard(ours)) is not None:
+        return GatewayOwner(gateway, gateway_class, None, False, class_config, squatted=problem)
     return GatewayOwner(gateway, gateway_class, ours, False, class_config)
+
+
+FRONTGUARD_LABEL = ("app.kubernetes.io/managed-by", "frontguard")
+
+
+def _not_created_by_frontguard(config: Configuration) -> str | None:
+    """Why an unreferenced ``frontguard-<gateway>`` configuration is not the one frontguard
+    created (``None`` when it is): frontguard creates it with its label, a record saying
+    ``created``, and nothing in its spec but the two fields it sets. Anyone allowed to create
+    configurations in the namespace could otherwise pre-create it with their own scheme,
+    listeners or certificates and have frontguard wire it to the Gateway."""
+    meta = config.obj.get("metadata") or {}
+    labels = meta.get("labels") or {}
+    if labels.get(FRONTGUARD_LABEL[0]) != FRONTGUARD_LABEL[1]:
+        return f"it lacks the label {FRONTGUARD_LABEL[0]}={FRONTGUARD_LABEL[1]}"
+    try:
+        record = json.loads((meta.get("annotations") or {}).get(t.REPLACED_ANNOTATION) or "{}")
+    except ValueError:
+        record = None
+    if not isinstance(record, dict) or record.get("created") is not True:
+        return f"its {t.REPLACED_ANNOTATION} record does not say frontguard created it"
+    extra = sorted(set(config.spec) - {SG_FIELD, BACKEND_FIELD})
+    if extra:
+        return f"its spec sets fields frontguard never sets ({', '.join(extra)})"
+    return None
 
 
 # --- Changes ----------------------------------------------------------------------------------
@@ -295,7 +325,7 @@ def _create_configuration(
     if owner.class_config is not None:
         versions.remove(owner.class_config.version)
         versions.insert(0, owner.class_config.version)
-    labels = {"app.kubernetes.io/managed-by": "frontguard"}
+    labels = {FRONTGUARD_LABEL[0]: FRONTGUARD_LABEL[1]}
     for version in versions:
         body = {
             "apiVersion": f"{t.GATEWAY_CONFIG_GROUP}/{version}",

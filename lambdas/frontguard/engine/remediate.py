@@ -329,6 +329,22 @@ def _decide_and_apply(
         engine.alerts.publish(_needs_recreation_alert(outcome))
         return outcome
     if owner.gateway is not None:
+        if owner.gateway.squatted is not None:
+            name = gateway.frontguard_config_name(owner.gateway.name)
+            outcome = result(
+                Outcome.CONFLICT,
+                f"LoadBalancerConfiguration {owner.gateway.namespace}/{name} exists but was not "
+                f"created by frontguard ({owner.gateway.squatted}): not adopted",
+            )
+            engine.alerts.publish(
+                _alert(
+                    outcome,
+                    f"Find who created {owner.gateway.namespace}/{name} and delete it (frontguard "
+                    "then creates its own), or reference a configuration of your own from the "
+                    "Gateway's spec.infrastructure.parametersRef.",
+                )
+            )
+            return outcome
         if owner.gateway.approved_only(policy):
             return result(Outcome.COMPLIANT, "owner names only approved security groups")
         if (pinned := _class_pin_conflict(engine, lb, owner.gateway, result)) is not None:
