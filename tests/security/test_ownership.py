@@ -199,6 +199,6 @@ def test_a_precreated_frontguard_configuration_is_not_adopted(sandbox, fg):
 
     assert result["outcome"] == "conflict"
     assert parameters_ref(edge) is None
-    assert prod.configuration("edge/frontguard-public")["spec"] == squat
+    assert (prod.configuration("edge/frontguard-public") or {})["spec"] == squat
     [alert] = [a for a in fg.alerts() if a["outcome"] == "conflict"]
     assert "edge/frontguard-public" in alert["detail"] and "not adopted" in alert["detail"]

@@ -35,13 +35,16 @@ class StateTable:
         self._table = table
         self._clock = clock
 
-    def claim(self, pk: str, sk: str, ttl_seconds: float) -> str | None:
-        """A claim token once per ``ttl_seconds`` for a key (the caller may act, e.g. alert),
-        ``None`` while an earlier claim holds.
+    def claim(
+        self, pk: str, sk: str, ttl_seconds: float, period_seconds: float | None = None
+    ) -> str | None:
+        """A claim token, held for ``ttl_seconds``, for a key (the caller may act, e.g.
+        alert); ``None`` while an earlier claim holds.
 
-        An item whose expiry lies further ahead than ``ttl_seconds`` from now was not written
-        by this code (frontguard never claims longer than its period): it is not trusted to
-        silence anything, and is claimed over."""
+        An item whose expiry lies further ahead than ``period_seconds`` (default
+        ``ttl_seconds``) from now was not written by this code (frontguard never claims
+        longer than its period): it is not trusted to silence anything, and is claimed
+        over."""
         now = self._clock()
         token = uuid.uuid4().hex
         try:
@@ -58,7 +61,7 @@ class StateTable:
                 "OR expires_at > :horizon",
                 ExpressionAttributeValues={
                     ":now": {"N": str(int(now))},
-                    ":horizon": {"N": str(int(now + ttl_seconds) + 1)},
+                    ":horizon": {"N": str(int(now + max(ttl_seconds, period_seconds or 0)) + 1)},
                 },
             )
         except ClientError as error:
@@ -169,7 +172,7 @@ class DedupedAlerts:
 
     def publish(self, alert: Alert) -> None:
         pk, sk = f"alert#{alert.load_balancer_arn}", alert.outcome.value
-        token = self._state.claim(pk, sk, min(PUBLISH_LEASE_SECONDS, self._period))
+        token = self._state.claim(pk, sk, min(PUBLISH_LEASE_SECONDS, self._period), self._period)
         if token is None:
             self.suppressed.append(alert)
             logger.info(

@@ -40,7 +40,11 @@ def publish_digest(runtime: Runtime, report: ScanReport) -> bool:
     if not findings or not topic:
         return False
     state = runtime.engine.state
-    token = state.claim("digest", "daily", PUBLISH_LEASE_SECONDS) if state is not None else None
+    token = (
+        state.claim("digest", "daily", PUBLISH_LEASE_SECONDS, DIGEST_PERIOD_SECONDS)
+        if state is not None
+        else None
+    )
     if state is not None and token is None:
         logger.info("digest already sent today", extra={"open_findings": len(findings)})
         return False
