@@ -8,6 +8,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+from datetime import date
 from enum import StrEnum
 from fnmatch import fnmatchcase
 from typing import Annotated, Literal
@@ -73,6 +74,43 @@ class Rule(_Strict):
         )
 
 
+class Exemption(_Strict):
+    """An authorised opt-out: who decided, for which object, why, and until when.
+
+    ``kind`` ``ingress-group`` names the group in ``name`` (``namespace`` unused): an
+    IngressGroup is exempt only through an entry of its own, never through one member's.
+    Annotations (``frontguard.io/exempt``) alone exempt nothing: anyone who can edit the
+    object can write one (security review, finding 4).
+    """
+
+    cluster: str = "*"
+    namespace: str = "*"
+    kind: Literal["ingress", "service", "gateway", "ingress-group"]
+    name: str = Field(min_length=1)
+    reason: str = Field(min_length=1)
+    approved_by: str = Field(min_length=1)
+    expires: date
+
+    def matches(self, *, cluster: str, kind: str, namespace: str | None, name: str) -> bool:
+        return (
+            self.kind == kind
+            and fnmatchcase(cluster, self.cluster)
+            and (kind == "ingress-group" or fnmatchcase(namespace or "", self.namespace))
+            and self.name == name
+        )
+
+    def describe(self) -> str:
+        return (
+            f"exempt by policy: {self.reason} (approved by {self.approved_by}, "
+            f"until {self.expires.isoformat()})"
+        )
+
+
+class UnapprovedExemption(StrEnum):
+    REPORT = "report"  # an open finding (`exempt-unapproved`); the LB is left as it is
+    IGNORE = "ignore"  # the annotation has no effect: the LB is remediated like any other
+
+
 class Policy(_Strict):
     mode: Mode = Mode.AUDIT
     clusters: tuple[str, ...] = ("*",)
@@ -80,6 +118,8 @@ class Policy(_Strict):
     default_sources: tuple[Source, ...] = (VPC_SOURCE,)
     approved_security_groups: frozenset[str] = frozenset()
     exempt_namespaces: frozenset[str] = frozenset({"kube-system"})
+    exemptions: tuple[Exemption, ...] = ()
+    unapproved_exemptions: UnapprovedExemption = UnapprovedExemption.REPORT
     gitops: GitOpsAction = GitOpsAction.ALERT
     # Rules per security group: AWS's default quota is 60 inbound rules.
     max_rules_per_security_group: int = Field(default=60, ge=1, le=1000)

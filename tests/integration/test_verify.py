@@ -162,7 +162,9 @@ def test_ingress_group_conflict_alert_quotes_the_controller_event(sandbox, fg):
     assert {f["object"] for f in quoted} == {"team-a/one", "team-b/two"}
     assert all(f["message"] == event["message"] for f in quoted)
     assert "conflicting securityGroups" in event["message"]
-    assert f'"{event["message"]}"' in alert["detail"]
+    # Quoted as user-written (it echoes annotation values), cut to 200 characters.
+    assert f"«{event['message'][:100]}" in alert["detail"]
+    assert "» (user-written)" in alert["detail"]
     assert "kubectl annotate ingress -n team-a one" in alert["fix"]
     assert "kubectl annotate ingress -n team-b two" in alert["fix"]
     assert alert["owner"]["group"] == "shared"
@@ -265,7 +267,7 @@ def test_loop_detection_stops_patching_and_alerts_conflict(sandbox):
     assert INGRESS_SG not in web.object["metadata"]["annotations"]
     conflicts = [a for a in fg.alerts() if a["outcome"] == "conflict"]
     [conflict] = conflicts  # deduped: one page, not one per attempt
-    assert "frontguard.io/exempt" in conflict["fix"]
+    assert "exemption in the policy" in conflict["fix"]
     assert outcomes(fg.alerts()).count("remediated") == 1
 
 

@@ -3,7 +3,6 @@ import json
 from frontguard.engine.plan import (
     annotation_patch,
     approved_only,
-    exempt_reason,
     group_restriction,
     ingress_handled,
     ingress_restriction,
@@ -81,14 +80,6 @@ def test_controller_handling_rules():
     assert not service_handled(obj(spec={"type": "LoadBalancer"}))
     assert ingress_handled(obj(spec={"ingressClassName": "alb"}), {"alb"})
     assert not ingress_handled(obj(spec={"ingressClassName": "nginx"}), {"alb"})
-
-
-def test_exemption_by_namespace_or_annotation():
-    policy = Policy.from_document({"exempt_namespaces": ["kube-system"]})
-    assert exempt_reason([obj(namespace="kube-system")], policy)
-    reason = exempt_reason([obj(annotations={"frontguard.io/exempt": "JIRA-1"})], policy)
-    assert reason is not None and "JIRA-1" in reason
-    assert exempt_reason([obj()], policy) is None
 
 
 def test_patch_sets_both_annotations_and_records_what_it_replaced():

@@ -370,5 +370,5 @@ def class_pin_fix(owner: GatewayOwner, sg_id: str | None) -> str:
         f"security group ({sg_id or 'created on first remediation'}) there, or remove "
         "securityGroups from the class-level configuration (or set its mergingMode so the "
         "Gateway's configuration wins) and let frontguard patch the Gateway's configuration; "
-        "or exempt the Gateway with frontguard.io/exempt."
+        "or have the Gateway exempted in the policy."
     )

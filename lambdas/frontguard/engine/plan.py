@@ -39,19 +39,6 @@ def split_list(value: str | None) -> list[str]:
 # --- Who must not be touched ------------------------------------------------------------------
 
 
-def exempt_reason(objects: Sequence[KubeObject], policy: Policy) -> str | None:
-    for obj in objects:
-        namespace = obj.get("metadata", {}).get("namespace")
-        if namespace in policy.exempt_namespaces:
-            return f"namespace {namespace} is exempt by policy"
-        reason = annotations_of(obj).get(t.EXEMPT_ANNOTATION)
-        if reason is not None:
-            return (
-                f"{object_id(obj)} opted out ({t.EXEMPT_ANNOTATION}: {reason or 'no reason given'})"
-            )
-    return None
-
-
 def service_handled(service: KubeObject) -> bool:
     spec = service.get("spec", {})
     if spec.get("loadBalancerClass") == t.NLB_LOAD_BALANCER_CLASS:

@@ -29,7 +29,7 @@ from frontguard.adapters.kube import (
 from frontguard.adapters.state import StateTable
 from frontguard.adapters.verify_queue import VerifyRequest, VerifySink
 from frontguard.alerts import Alert, AlertSink
-from frontguard.engine import gateway, plan
+from frontguard.engine import exemptions, gateway, plan
 from frontguard.errors import NotFoundError, RetryableError
 from frontguard.model import (
     Listener,
@@ -314,8 +314,11 @@ def _decide_and_apply(
     def result(outcome: Outcome, reason: str, **kwargs: Any) -> Result:
         return Result(outcome, reason, lb.arn, cluster, ref, **kwargs)
 
-    if (reason := plan.exempt_reason(owner.objects, policy)) is not None:
-        return result(Outcome.EXEMPT, reason)
+    if (exempt := exemptions.decide(owner.objects, ref, cluster, policy)) is not None:
+        outcome = result(exempt.outcome, exempt.reason)
+        if exempt.outcome is Outcome.EXEMPT_UNAPPROVED:
+            engine.alerts.publish(_alert(outcome, exemptions.UNAPPROVED_FIX))
+        return outcome
     if not owner.handled:
         return result(
             Outcome.NOT_CONTROLLER_HANDLED,
@@ -517,7 +520,7 @@ def _plan_and_apply(
                     outcome,
                     "Find what reverts the annotations (a GitOps tool, a Helm release, a person: "
                     "the object's managedFields name it) and commit frontguard's annotations "
-                    "there, or exempt the object with frontguard.io/exempt.",
+                    "there, or ask the security team for an exemption in the policy.",
                 )
             )
             return outcome

@@ -641,6 +641,6 @@ def render(plan_: RevertPlan, *, applied: bool) -> list[str]:
     if plan_.patches or plan_.config_patches:
         lines.append(
             "  note: a scheduled frontguard scan in enforce mode remediates these load balancers "
-            "again; switch the policy to audit or exempt the objects (frontguard.io/exempt) first"
+            "again; switch the policy to audit or exempt the objects in the policy first"
         )
     return lines

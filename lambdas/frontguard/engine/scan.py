@@ -23,7 +23,8 @@ from frontguard import tags as t
 from frontguard.adapters import aws
 from frontguard.adapters.aws_errors import error_code, translate
 from frontguard.adapters.kube import CORE, NETWORKING, KubeObject
-from frontguard.engine import plan
+from frontguard.alerts import Alert
+from frontguard.engine import exemptions, plan
 from frontguard.engine.remediate import (
     Engine,
     Prefetched,
@@ -50,6 +51,7 @@ logger = logging.getLogger(__name__)
 SEVERITY = (
     Outcome.ERROR,
     Outcome.CONFLICT,
+    Outcome.EXEMPT_UNAPPROVED,
     Outcome.NEEDS_RECREATION,
     Outcome.VERIFICATION_FAILED,
     Outcome.DRIFT,
@@ -66,6 +68,7 @@ OPEN_FINDINGS = frozenset(
     {
         Outcome.ERROR,
         Outcome.CONFLICT,
+        Outcome.EXEMPT_UNAPPROVED,
         Outcome.NEEDS_RECREATION,
         Outcome.GITOPS_PENDING,
         Outcome.AUDIT_FINDING,
@@ -136,6 +139,10 @@ class ScanReport:
             "worst": [i.as_dict() for i in findings[:DIGEST_ITEMS]],
             "cleaned_up_security_groups": self.cleaned_up,
             "impostor_security_groups": self.impostors,
+            # Authorised exemptions, so that every opt-out stays in sight.
+            "exempt": [i.as_dict() for i in self.items if i.outcome is Outcome.EXEMPT][
+                :DIGEST_ITEMS
+            ],
             "seconds": round(self.seconds, 1),
         }
 
@@ -359,8 +366,19 @@ def _scan_one(
     objects = _owner_objects(view, owner) if view is not None else []
     if view is None:
         return _item(lb, owner, Outcome.ERROR, f"cluster {cluster} unreachable")
-    if objects and (reason := plan.exempt_reason(objects, engine.policy)) is not None:
-        return _item(lb, owner, Outcome.EXEMPT, reason)
+    if objects and (exempt := exemptions.decide(objects, owner, cluster, engine.policy)):
+        if exempt.outcome is Outcome.EXEMPT_UNAPPROVED:
+            engine.alerts.publish(
+                Alert(
+                    Outcome.EXEMPT_UNAPPROVED,
+                    lb.arn,
+                    cluster,
+                    owner,
+                    exempt.reason,
+                    fix=exemptions.UNAPPROVED_FIX,
+                )
+            )
+        return _item(lb, owner, exempt.outcome, exempt.reason)
     lookup = bulk.lookup(lb.arn)
     if lookup.impostors:
         engine.alerts.publish(impostor_alert(lb.arn, cluster, owner, lookup.impostors))
