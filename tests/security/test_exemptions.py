@@ -17,7 +17,7 @@ INGRESS_BACKEND = "alb.ingress.kubernetes.io/manage-backend-security-group-rules
 
 def digest_of(fg: Any) -> dict[str, Any]:
     [digest] = [a for a in fg.alerts() if a["outcome"] == "scan-digest"]
-    return digest
+    return dict(digest)
 
 
 @attack(

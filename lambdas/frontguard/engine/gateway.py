@@ -158,8 +158,8 @@ class GatewayOwner:
     def restriction(self) -> Sources | None:
         """``sourceRanges`` / ``securityGroupPrefixes``: ignored by the controller once a custom
         SG is set, so frontguard carries them into its own rules."""
-        ranges = [str(r) for r in self._merged("sourceRanges") or []]
-        prefix_lists = [str(p) for p in self._merged("securityGroupPrefixes") or []]
+        ranges = _as_list(self._merged("sourceRanges"))
+        prefix_lists = _as_list(self._merged("securityGroupPrefixes"))
         if not ranges and not prefix_lists:
             return None
         return Sources.of([*ranges, *prefix_lists])
@@ -169,6 +169,14 @@ class GatewayOwner:
         return (
             bool(groups) and set(groups) <= policy.approved_security_groups and self.backend_managed
         )
+
+
+def _as_list(value: Any) -> list[object]:
+    """A configuration field that should be a list, as one (user input: a wrong type becomes
+    an unparsable entry, which fails closed, rather than an exception)."""
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]
 
 
 def resolve(kube: KubeClient, namespace: str, name: str) -> GatewayOwner:

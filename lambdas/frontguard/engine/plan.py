@@ -95,7 +95,7 @@ def group_restriction(restrictions: Sequence[Sources | None]) -> Sources | None:
     """An IngressGroup's LB admits the union of its members' sources: one open member opens it."""
     if not restrictions or any(r is None for r in restrictions):
         return None
-    return Sources.of(s for r in restrictions if r is not None for s in r.as_strings())
+    return Sources.union(r for r in restrictions if r is not None)
 
 
 # --- The plan -------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -43,6 +43,7 @@ from frontguard.model import (
 )
 from frontguard.policy import VPC_SOURCE, GitOpsAction, Mode, Policy
 from frontguard.sources import Sources
+from frontguard.untrusted import quote
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
@@ -332,26 +333,8 @@ def _decide_and_apply(
         engine.alerts.publish(_needs_recreation_alert(outcome))
         return outcome
     if owner.gateway is not None:
-        if owner.gateway.squatted is not None:
-            name = gateway.frontguard_config_name(owner.gateway.name)
-            outcome = result(
-                Outcome.CONFLICT,
-                f"LoadBalancerConfiguration {owner.gateway.namespace}/{name} exists but was not "
-                f"created by frontguard ({owner.gateway.squatted}): not adopted",
-            )
-            engine.alerts.publish(
-                _alert(
-                    outcome,
-                    f"Find who created {owner.gateway.namespace}/{name} and delete it (frontguard "
-                    "then creates its own), or reference a configuration of your own from the "
-                    "Gateway's spec.infrastructure.parametersRef.",
-                )
-            )
-            return outcome
-        if owner.gateway.approved_only(policy):
-            return result(Outcome.COMPLIANT, "owner names only approved security groups")
-        if (pinned := _class_pin_conflict(engine, lb, owner.gateway, result)) is not None:
-            return pinned
+        if (stop := _gateway_gate(engine, lb, owner.gateway, result)) is not None:
+            return stop
     elif all(plan.approved_only(obj, ref, policy) for obj in owner.objects):
         return result(Outcome.COMPLIANT, "owner names only approved security groups")
 
@@ -360,7 +343,60 @@ def _decide_and_apply(
         f"listeners of {lb.arn}",
         lambda: aws.describe_listeners(engine.elbv2, lb.arn) or None,
     )
-    return _plan_and_apply(engine, lb, owner, listeners, result, drift=drift, prefetched=prefetched)
+    done = _plan_and_apply(engine, lb, owner, listeners, result, drift=drift, prefetched=prefetched)
+    if owner.restriction is not None and owner.restriction.invalid:
+        return _unparsable_restriction(engine, owner, done)
+    return done
+
+
+def _unparsable_restriction(engine: Engine, owner: Owner, done: Result) -> Result:
+    """The owner's own source restriction holds values that are not sources: its load
+    balancer admits nothing (fail closed, already planned so), and a human is told which."""
+    assert owner.restriction is not None
+    values = ", ".join(quote(v, 80) for v in owner.restriction.invalid[:5])
+    outcome = replace(
+        done,
+        outcome=Outcome.ERROR,
+        reason=f"{owner.ref.describe()} restricts its sources with values that are not CIDRs, "
+        f"prefix-list IDs or SG IDs ({values}): frontguard's SG admits nothing for it "
+        f"until they are fixed ({done.outcome.value}: {done.reason})",
+        extra={**done.extra, "unparsable_sources": list(owner.restriction.invalid[:20])},
+    )
+    engine.alerts.publish(
+        _alert(
+            outcome,
+            "Fix the owner's source restriction (inbound-cidrs, load-balancer-source-ranges, "
+            "the prefix-list annotations, or the LoadBalancerConfiguration's sourceRanges): "
+            "comma-separated CIDRs such as 203.0.113.0/24, or prefix-list IDs (pl-...).",
+        )
+    )
+    return outcome
+
+
+def _gateway_gate(
+    engine: Engine, lb: LoadBalancer, owner: gateway.GatewayOwner, result: Callable[..., Result]
+) -> Result | None:
+    """A Gateway's reasons to stop before planning: a squatted configuration name, only
+    approved SGs, a class-level pin."""
+    if owner.squatted is not None:
+        name = gateway.frontguard_config_name(owner.name)
+        outcome = result(
+            Outcome.CONFLICT,
+            f"LoadBalancerConfiguration {owner.namespace}/{name} exists but was not "
+            f"created by frontguard ({owner.squatted}): not adopted",
+        )
+        engine.alerts.publish(
+            _alert(
+                outcome,
+                f"Find who created {owner.namespace}/{name} and delete it (frontguard then "
+                "creates its own), or reference a configuration of your own from the "
+                "Gateway's spec.infrastructure.parametersRef.",
+            )
+        )
+        return outcome
+    if owner.approved_only(engine.policy):
+        return result(Outcome.COMPLIANT, "owner names only approved security groups")
+    return _class_pin_conflict(engine, lb, owner, result)
 
 
 def _class_pin_conflict(

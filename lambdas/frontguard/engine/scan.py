@@ -265,6 +265,8 @@ def _compliant_at_a_glance(
         restriction = plan.service_restriction(objects[0])
     else:
         restriction = plan.group_restriction([plan.ingress_restriction(o, None) for o in objects])
+    if restriction is not None and restriction.invalid:
+        return False  # the engine reports the unparsable values (an open finding)
     sources = plan.plan_sources(
         lb=lb,
         owner=owner,
@@ -325,7 +327,7 @@ def scan(
     for cluster, members in sorted(by_cluster.items()):
         try:
             view = list_cluster(engine, cluster)
-        except FrontguardError as error:
+        except (FrontguardError, KeyError, TypeError, AttributeError) as error:
             logger.warning(  # one line per cluster, not per LB
                 "cluster unreachable", extra={"cluster": cluster, "problem": str(error)}
             )
@@ -363,9 +365,35 @@ def _scan_one(
     bulk: _Bulk,
     cluster: str,
 ) -> ScanItem:
-    objects = _owner_objects(view, owner) if view is not None else []
     if view is None:
         return _item(lb, owner, Outcome.ERROR, f"cluster {cluster} unreachable")
+    try:
+        return _scan_checked(engine, lb, owner, view=view, bulk=bulk, cluster=cluster)
+    except RetryableError as error:
+        return _item(lb, owner, Outcome.ERROR, f"will retry next scan: {error}")
+    except FrontguardError as error:
+        return _item(lb, owner, Outcome.ERROR, str(error))
+    except Exception as error:  # one load balancer's failure never ends the scan
+        # Recorded, not swallowed: logged with its traceback and reported as an open finding.
+        logger.exception(
+            "scan of one load balancer failed",
+            extra={"load_balancer_arn": lb.arn, "cluster": cluster, "owner": owner.describe()},
+        )
+        return _item(
+            lb, owner, Outcome.ERROR, f"unexpected failure ({type(error).__name__}); see the logs"
+        )
+
+
+def _scan_checked(
+    engine: Engine,
+    lb: LoadBalancer,
+    owner: OwnerRef,
+    *,
+    view: ClusterView,
+    bulk: _Bulk,
+    cluster: str,
+) -> ScanItem:
+    objects = _owner_objects(view, owner)
     if objects and (exempt := exemptions.decide(objects, owner, cluster, engine.policy)):
         if exempt.outcome is Outcome.EXEMPT_UNAPPROVED:
             engine.alerts.publish(
@@ -385,18 +413,13 @@ def _scan_one(
     if objects and _compliant_at_a_glance(engine, lb, owner, objects, bulk):
         assert lookup.group is not None
         return _item(lb, owner, Outcome.COMPLIANT, "compliant", lookup.group.id)
-    try:
-        result = remediate_load_balancer(
-            engine,
-            lb.arn,
-            load_balancer=lb,
-            drift=_previously_remediated(objects, lookup.group),
-            prefetched=Prefetched(lookup.group, bulk.vpc_cidrs, lookup.impostors),
-        )
-    except RetryableError as error:
-        return _item(lb, owner, Outcome.ERROR, f"will retry next scan: {error}")
-    except FrontguardError as error:
-        return _item(lb, owner, Outcome.ERROR, str(error))
+    result = remediate_load_balancer(
+        engine,
+        lb.arn,
+        load_balancer=lb,
+        drift=_previously_remediated(objects, lookup.group),
+        prefetched=Prefetched(lookup.group, bulk.vpc_cidrs, lookup.impostors),
+    )
     return _item(lb, owner, result.outcome, result.reason, result.security_group_id)
 
 

@@ -24,7 +24,7 @@ from frontguard.adapters.verify_queue import VerifyRequest
 from frontguard.alerts import Alert
 from frontguard.engine import plan
 from frontguard.engine.remediate import Engine, resolve_owner
-from frontguard.errors import NotFoundError
+from frontguard.errors import FrontguardError, NotFoundError
 from frontguard.model import Outcome, OwnerKind, OwnerRef, plan_digest
 from frontguard.untrusted import escape, quote
 
@@ -73,6 +73,35 @@ class Verification:
 
 
 def verify(engine: Engine, request: VerifyRequest) -> Verification:
+    """Check one request; a failure frontguard did not foresee becomes an ``error`` alert that
+    names the load balancer (one bad record spoils that record, never the batch, and never
+    silently)."""
+    try:
+        return _verify(engine, request)
+    except FrontguardError:
+        raise  # retryable: SQS redelivers it; permanent: the DLQ keeps it (both alarmed)
+    except Exception as error:  # recorded below, with its traceback
+        logger.exception(
+            "verification failed unexpectedly",
+            extra={"load_balancer_arn": request.load_balancer_arn, "cluster": request.cluster},
+        )
+        reason = f"verification failed unexpectedly ({type(error).__name__}); see the logs"
+        engine.alerts.publish(
+            Alert(
+                outcome=Outcome.ERROR,
+                load_balancer_arn=request.load_balancer_arn,
+                cluster=request.cluster,
+                owner=None,
+                detail=reason,
+                fix="Look up the function's log line 'verification failed unexpectedly' for "
+                "this load balancer; the scheduled scan re-checks it meanwhile.",
+                data={"security_group_id": request.security_group_id},
+            )
+        )
+        return Verification(Outcome.ERROR.value, reason)
+
+
+def _verify(engine: Engine, request: VerifyRequest) -> Verification:
     owner = OwnerRef.from_dict(request.owner)
     context = {
         "load_balancer_arn": request.load_balancer_arn,
