@@ -24,43 +24,21 @@ class Sources:
     cidrs: tuple[Network, ...] = ()
     prefix_lists: tuple[str, ...] = ()
     security_groups: tuple[str, ...] = ()
-    # Values that are none of the above, as written (owner restrictions are user input: the
-    # API server does not validate most of them). Any makes the whole set admit nothing.
-    invalid: tuple[str, ...] = ()
 
     @classmethod
-    def of(cls, values: Iterable[object]) -> Sources:
-        """Parse sources. One unparsable value fails closed: the result admits nothing and
-        lists what it could not read in ``invalid`` (never an exception that would abort the
-        run, never a guess that could widen access)."""
+    def of(cls, values: Iterable[str]) -> Sources:
         cidrs: list[Network] = []
         prefix_lists: set[str] = set()
         groups: set[str] = set()
-        invalid: list[str] = []
         for value in values:
-            text = value.strip() if isinstance(value, str) else None
-            if text is None:
-                invalid.append(repr(value))
-            elif PREFIX_LIST_ID.match(text):
+            text = value.strip()
+            if PREFIX_LIST_ID.match(text):
                 prefix_lists.add(text)
             elif SECURITY_GROUP_ID.match(text):
                 groups.add(text)
             else:
-                try:
-                    cidrs.append(ipaddress.ip_network(text, strict=False))
-                except ValueError:
-                    invalid.append(text)
-        if invalid:
-            return cls(invalid=tuple(invalid))
+                cidrs.append(ipaddress.ip_network(text, strict=False))
         return cls(_collapse(cidrs), tuple(sorted(prefix_lists)), tuple(sorted(groups)))
-
-    @classmethod
-    def union(cls, members: Iterable[Sources]) -> Sources:
-        """Every member's sources; a member with invalid values keeps them listed."""
-        members = list(members)
-        union = cls.of(s for m in members for s in m.as_strings())
-        invalid = tuple(v for m in members for v in m.invalid)
-        return cls(union.cidrs, union.prefix_lists, union.security_groups, invalid)
 
     @property
     def empty(self) -> bool:

@@ -61,3 +61,10 @@ def defang(text: str) -> str:
     return "\n".join(
         "".join(c if c == "\\" else _escape_char(c) for c in line) for line in text.split("\n")
     )
+
+
+def printable(line: str) -> str:
+    """One line for a terminal: every control (ESC, OSC 52's BEL, CR, line breaks), bidi and
+    invisible character a visible escape; backslashes left alone. The CLI passes every
+    human-readable line through it (values in them come from annotations and tags)."""
+    return "".join(c if c == "\\" else _escape_char(c) for c in line)

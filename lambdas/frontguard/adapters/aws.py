@@ -124,6 +124,22 @@ def vpc_cidrs(ec2: EC2Client, vpc_id: str) -> list[str]:
     return cidrs
 
 
+def missing_prefix_lists(ec2: EC2Client, ids: Iterable[str]) -> list[str]:
+    """Which of ``ids`` name no managed prefix list visible to the account (a typo, or one
+    deleted or no longer shared): a rule with it admits nothing, or fails to be created."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return []
+    try:
+        pages = ec2.get_paginator("describe_managed_prefix_lists").paginate(
+            Filters=[{"Name": "prefix-list-id", "Values": wanted}]
+        )
+        found = {p["PrefixListId"] for page in pages for p in page.get("PrefixLists", [])}
+    except ClientError as error:
+        raise translate(error, "describe managed prefix lists") from error
+    return [i for i in wanted if i not in found]
+
+
 # --- frontguard's security group ----------------------------------------------------------
 
 
@@ -271,6 +287,46 @@ def describe_security_groups(ec2: EC2Client, group_ids: Sequence[str]) -> dict[s
     except ClientError as error:
         raise translate(error, f"describe SGs {', '.join(group_ids)}") from error
     return {g["GroupId"]: parse_security_group(g) for g in groups}
+
+
+def resolve_security_group_names(
+    ec2: EC2Client, names: Sequence[str], vpc_id: str
+) -> dict[str, str]:
+    """Name → ID for SGs named in an annotation, as the controller resolves them: the ``Name``
+    tag (not the group name) within the load balancer's VPC (LBC:pkg/networking/
+    security_group_resolver.go resolveViaName). Names that match nothing are left out."""
+    if not names:
+        return {}
+    try:
+        groups = ec2.describe_security_groups(
+            Filters=[
+                {"Name": "tag:Name", "Values": list(names)},
+                {"Name": "vpc-id", "Values": [vpc_id]},
+            ]
+        )["SecurityGroups"]
+    except ClientError as error:
+        raise translate(error, f"resolve SG names {', '.join(names)}") from error
+    resolved: dict[str, str] = {}
+    for group in sorted(groups, key=lambda g: g["GroupId"]):
+        for tag in group.get("Tags", []):
+            if tag["Key"] == "Name" and tag.get("Value") in names:
+                resolved.setdefault(tag["Value"], group["GroupId"])
+    return resolved
+
+
+def endpoint_services_by_load_balancer(ec2: EC2Client) -> dict[str, list[str]]:
+    """NLB ARN → the VPC endpoint services (PrivateLink) it backs, for the whole region in
+    one paged read (the API has no filter by load balancer)."""
+    services: dict[str, list[str]] = {}
+    try:
+        pages = ec2.get_paginator("describe_vpc_endpoint_service_configurations").paginate()
+        for page in pages:
+            for config in page.get("ServiceConfigurations", []):
+                for arn in config.get("NetworkLoadBalancerArns", []):
+                    services.setdefault(arn, []).append(str(config.get("ServiceId", "")))
+    except ClientError as error:
+        raise translate(error, "describe VPC endpoint services") from error
+    return services
 
 
 def iter_frontguard_security_groups(ec2: EC2Client) -> Iterator[SecurityGroup]:

@@ -91,14 +91,16 @@ class StateTable:
             raise translate(error, f"confirm {pk}/{sk}") from error
 
     def release(self, pk: str, sk: str, token: str) -> None:
-        """Give up a claim this caller holds (its action failed), so a retry may act."""
+        """Give up a claim this caller holds (its action failed), so a retry may act: the
+        claim is expired at once (an update, so the functions need no DeleteItem right)."""
         try:
-            self._db.delete_item(
+            self._db.update_item(
                 TableName=self._table,
                 Key={"pk": {"S": pk}, "sk": {"S": sk}},
+                UpdateExpression="SET expires_at = :released",
                 ConditionExpression="#token = :token",
                 ExpressionAttributeNames={"#token": "token"},
-                ExpressionAttributeValues={":token": {"S": token}},
+                ExpressionAttributeValues={":token": {"S": token}, ":released": {"N": "0"}},
             )
         except ClientError as error:
             if error_code(error) == "ConditionalCheckFailedException":

@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from frontguard import tags as t
-from frontguard.adapters.kube import KubeObject
-from frontguard.engine.plan import annotations_of, object_id
+from frontguard.controller.objects import KubeObject, annotations_of, namespace_of, object_id
 from frontguard.model import Outcome, OwnerKind, OwnerRef
 from frontguard.policy import Policy, UnapprovedExemption
 from frontguard.untrusted import quote
@@ -37,7 +36,7 @@ def decide(
 ) -> ExemptDecision | None:
     """Whether the owner is exempt, by the policy; ``None`` when frontguard acts as usual."""
     today = today or datetime.now(UTC).date()
-    namespaces = {str(obj.get("metadata", {}).get("namespace", "")) for obj in objects}
+    namespaces = {namespace_of(obj) for obj in objects}
     if namespaces and namespaces <= policy.exempt_namespaces:
         return ExemptDecision(
             Outcome.EXEMPT, f"namespace {', '.join(sorted(namespaces))} is exempt by policy"
