@@ -2,15 +2,16 @@
 
 The body always carries ``outcome``, ``load_balancer_arn``, ``cluster``, ``owner``,
 ``account``, ``region`` and ``detail``; ``summary``, ``why`` and ``fix`` say it in words.
-SNS delivers that JSON to every subscriber except email, which gets :func:`render_text` of
-the same body (``MessageStructure="json"``).
+With ``MessageStructure="json"`` SNS delivers per protocol: email gets :func:`render_text`
+of the body, ``https`` (AWS Chatbot's Slack channels) a Chatbot custom notification, and every
+other subscriber (queues, Lambdas, email-json) the JSON body itself.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -26,7 +27,13 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-SUBJECT_LIMIT = 100
+# SNS: "Subjects must be ... less than 100 characters long".
+# https://docs.aws.amazon.com/sns/latest/api/API_Publish.html
+SUBJECT_LIMIT = 99
+# Chatbot custom notifications: https://docs.aws.amazon.com/chatbot/latest/adminguide/custom-notifs.html
+# (title up to 250 characters, description up to 8000).
+CHATBOT_TITLE_LIMIT = 250
+CHATBOT_DESCRIPTION_LIMIT = 8000
 
 WHY: Mapping[Outcome, str] = {
     Outcome.REMEDIATED: "The load balancer was open beyond policy; it now gets frontguard's "
@@ -213,31 +220,28 @@ def _shorten(value: Any, limit: int) -> Any:
     return value
 
 
-def structured_message(
+def budgeted(
     body: Mapping[str, Any],
-    render: Callable[[Mapping[str, Any]], str],
+    build: Callable[[Mapping[str, Any]], str],
     budget: int = MESSAGE_BUDGET,
 ) -> str:
-    """An SNS ``MessageStructure="json"`` message within ``budget`` bytes: ``default`` is the
-    JSON body, ``email`` its rendering. A body too large is shortened step by step (long
-    values, then long lists, then everything but the contract's keys) and says so: a
-    shortened alert is always sent, never none."""
-
-    def message(candidate: Mapping[str, Any]) -> str:
-        default = json.dumps(candidate, indent=2, sort_keys=True, default=str)
-        return json.dumps({"default": default, "email": render(json.loads(default))})
-
-    text = message(body)
+    """``build(body)`` (an SNS message) within ``budget`` bytes. A body too large is shortened
+    step by step (long values, then long lists, then everything but the contract's keys) and
+    says so: a shortened alert is always sent, never none."""
+    text = build(json.loads(json.dumps(body, default=str)))
     if len(text.encode()) <= budget:
         return text
     note = "this alert was shortened to fit SNS's message size limit"
     for limit in (2000, 500, 100):
-        shortened = {**_shorten(dict(body), limit), "truncated": note}
-        text = message(shortened)
+        shortened = {
+            **_shorten(json.loads(json.dumps(body, default=str)), limit),
+            "truncated": note,
+        }
+        text = build(shortened)
         if len(text.encode()) <= budget:
             break
     else:
-        text = message(
+        text = build(
             {
                 **{key: _shorten(body.get(key), 1000) for key in REQUIRED_KEYS},
                 "truncated": note + "; only the essential fields are kept",
@@ -254,11 +258,74 @@ class AlertSink(Protocol):
     def publish(self, alert: Alert) -> None: ...
 
 
-def sns_message(body: Mapping[str, Any]) -> str:
-    """An SNS ``MessageStructure="json"`` message: ``default`` is the JSON body (queues,
-    Lambdas, HTTP and email-json subscribers get it); ``email`` is its plain-text rendering;
-    within SNS's size limit."""
-    return structured_message(body, render_text)
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def chatbot_notification(
+    *,
+    title: str,
+    description: str,
+    event_type: str,
+    summary: str,
+    related: Sequence[str] = (),
+    next_steps: Sequence[str] = (),
+) -> dict[str, Any]:
+    """An AWS Chatbot custom notification: Chatbot drops any message not in its schema
+    (``version`` "1.0", ``source`` "custom"), so this is the only body Slack will show.
+    https://docs.aws.amazon.com/chatbot/latest/adminguide/custom-notifs.html"""
+    content: dict[str, Any] = {
+        "textType": "client-markdown",
+        "title": _clip(title, CHATBOT_TITLE_LIMIT),
+        "description": _clip(description, CHATBOT_DESCRIPTION_LIMIT),
+    }
+    if next_steps:
+        content["nextSteps"] = list(next_steps)
+    return {
+        "version": "1.0",
+        "source": "custom",
+        "content": content,
+        "metadata": {
+            "summary": summary,
+            "eventType": event_type,
+            "relatedResources": [r for r in related if r],
+        },
+    }
+
+
+def structured_message(default: str, *, email: str, chatbot: Mapping[str, Any]) -> str:
+    """An SNS ``MessageStructure="json"`` message: ``default`` for machines, ``email`` text,
+    ``https`` the Chatbot notification (an HTTPS endpoint other than Chatbot would get it too;
+    give such endpoints their own topic)."""
+    return json.dumps({"default": default, "email": email, "https": json.dumps(chatbot)})
+
+
+def sns_message(body: Mapping[str, Any], subject: str | None = None) -> str:
+    """The alert for SNS: ``default`` is the JSON body (queues, Lambdas and email-json
+    subscribers get it); ``email`` its plain-text rendering; ``https`` a Chatbot notification;
+    within SNS's size limit (:func:`budgeted`)."""
+    return budgeted(body, lambda candidate: _sns_message(candidate, subject))
+
+
+def _sns_message(body: Mapping[str, Any], subject: str | None) -> str:
+    default = json.dumps(body, indent=2, sort_keys=True, default=str)
+    text = render_text(json.loads(default))
+    outcome = str(body.get("outcome"))
+    return structured_message(
+        default,
+        email=text,
+        chatbot=chatbot_notification(
+            title=subject or _HEADLINES.get(outcome, f"frontguard: {outcome}"),
+            description=text,
+            event_type=outcome,
+            summary=str(body.get("summary") or outcome),
+            related=[
+                str(body.get("load_balancer_arn") or ""),
+                str(body.get("security_group_id") or ""),
+            ],
+            next_steps=[str(body["fix"])] if body.get("fix") else (),
+        ),
+    )
 
 
 class SnsAlerts:
@@ -277,7 +344,7 @@ class SnsAlerts:
                 TopicArn=self._topic_arn,
                 Subject=alert.subject(),
                 MessageStructure="json",
-                Message=sns_message(body),
+                Message=sns_message(body, alert.subject()),
             )
         except ClientError as error:
             raise translate(error, "publish alert") from error

@@ -6,6 +6,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
 from frontguard import tags as t
@@ -110,6 +111,7 @@ class LoadBalancer:
     vpc_id: str
     security_groups: tuple[str, ...]
     tags: Mapping[str, str] = field(default_factory=dict)
+    created: datetime | None = None
 
     @property
     def cluster(self) -> str | None:

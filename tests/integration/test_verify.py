@@ -6,6 +6,7 @@ import json
 import logging
 import time
 import uuid
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -399,3 +400,24 @@ def test_handler_reports_a_retryable_failure_so_sqs_retries_it_then_dead_letters
         verify_handler.handler(
             sqs_event(sandbox, arn, [json.dumps(last_attempt)]), FakeLambdaContext()
         )
+
+
+def test_a_batch_stops_taking_records_when_too_little_time_is_left(sandbox, fg, handler_env):
+    """Deploy audit 9: a timed-out batch comes back whole, and the records already done would
+    enqueue their follow-ups twice; records not started are reported failed instead."""
+    prod = sandbox.cluster("prod")
+    web = prod.ingress("shop/web", ports=[443])
+    fg.deliver(web.event)
+    prod.lbc.reconcile()
+    [request] = fg.verification_requests()
+    event = sqs_event(sandbox, queue_arn(sandbox, fg.queue_url), [json.dumps(request)] * 2)
+    fg.reset_counts()
+
+    # Every record failed: Powertools raises so that Lambda returns the whole batch.
+    with pytest.raises(BatchProcessingError):
+        verify_handler.handler(
+            event, FakeLambdaContext(remaining_ms=verify_handler.RECORD_RESERVE_MS - 1)
+        )
+
+    assert fg.aws_calls == Counter()
+    assert fg.verification_requests() == []

@@ -47,6 +47,7 @@ def _load_balancer(raw: Mapping[str, Any], tags: Mapping[str, str]) -> LoadBalan
         vpc_id=raw.get("VpcId", ""),
         security_groups=tuple(raw.get("SecurityGroups") or ()),
         tags=dict(tags),
+        created=raw.get("CreatedTime"),
     )
 
 

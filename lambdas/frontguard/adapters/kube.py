@@ -145,6 +145,12 @@ class KubeClient:
 
     # --- reads -----------------------------------------------------------------------------
 
+    def call(self, method: str, path: str, body: Any = None) -> KubeObject:
+        """Any request by path (``frontguard doctor``: access reviews, the controller)."""
+        return self._request(
+            method, path, body=body, content_type="application/json" if body else None
+        )
+
     def get(self, path: ObjectPath) -> KubeObject:
         return self._request("GET", path.url)
 

@@ -26,7 +26,7 @@ from frontguard.controller.ingress import (
     frontend_nlb_health_check_ports,
     frontend_nlb_shares_alb_sgs,
 )
-from frontguard.controller.objects import annotations_of
+from frontguard.controller.objects import annotations_of, name_of, namespace_of
 from frontguard.controller.security_groups import (
     BACKEND_SG_REQUIRED,
     MAX_SECURITY_GROUPS,
@@ -653,7 +653,7 @@ def _apply(engine: Engine, lb: LoadBalancer, decision: Apply) -> Result:
     # Only a re-patch counts towards loop detection: frontguard had set the owner up before
     # and someone changed it since. A first remediation delivered many times at once is not a
     # loop, however many concurrent runs patch it.
-    if changes and engine.state is not None and _previously_patched(owner):
+    if changes and engine.state is not None and _repatches(owner, changes):
         recent = engine.state.record_event(f"patches#{lb.arn}", policy.loop_window_minutes * 60)
         if recent > policy.loop_threshold:
             result = outcome(
@@ -834,9 +834,16 @@ def _request_verification(
     )
 
 
-def _previously_patched(owner: Owner) -> bool:
-    """frontguard patched this owner before (it records what it replaced the first time)."""
-    return any(t.REPLACED_ANNOTATION in annotations_of(obj) for obj in owner.objects)
+def _repatches(owner: Owner, changes: Sequence[OwnerChange]) -> bool:
+    """A change targets an object frontguard had patched before (it records what it replaced
+    the first time) and that differs now. Members of a group that a concurrent run has not
+    reached yet carry no record: finishing that run's work is not a loop."""
+    targets = {change.target for change in changes}
+    return any(
+        t.REPLACED_ANNOTATION in annotations_of(obj)
+        and (f"{namespace_of(obj)}/{name_of(obj)}" in targets or owner.gateway is not None)
+        for obj in owner.objects
+    )
 
 
 def _owner_changes(owner: Owner, sg_id: str, kept: Sequence[str]) -> list[OwnerChange]:
