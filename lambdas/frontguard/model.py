@@ -25,6 +25,8 @@ class Outcome(StrEnum):
     DRIFT = "drift"
     AUDIT_FINDING = "audit-finding"
     ERROR = "error"
+    # An exemption annotation the policy does not authorise: reported, not honoured silently.
+    EXEMPT_UNAPPROVED = "exempt-unapproved"
     # Not alerted: classification only.
     COMPLIANT = "compliant"
     EXEMPT = "exempt"

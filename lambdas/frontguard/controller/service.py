@@ -70,5 +70,6 @@ def service_restrictions(service: KubeObject, *, auto_mode: bool = False) -> Res
         return Restrictions.everywhere(Sources.of([*values, *prefix_lists]))
     except ValueError as error:
         raise AnnotationError(
-            f"invalid prefix list in {t.SERVICE_PREFIX_LISTS} on Service {object_id(service)}"
+            f"invalid prefix list in {t.SERVICE_PREFIX_LISTS} on Service {object_id(service)}: "
+            f"{prefix_lists!r}"
         ) from error
