@@ -133,7 +133,10 @@ def resolve_owner(
         try:
             restrictions = Restrictions.everywhere(found.restriction())
         except ValueError as error:
-            return Owner(ref, found.objects, paths, found.handled, problem=str(error))
+            # Still the Gateway (its status proves which LB it owns): only its sources fail.
+            return Owner(
+                ref, found.objects, paths, found.handled, problem=str(error), gateway=found
+            )
         return Owner(
             ref,
             found.objects,
