@@ -133,9 +133,8 @@ def resolve_owner(
         try:
             restrictions = Restrictions.everywhere(found.restriction())
         except ValueError as error:
-            # Still the Gateway (its status proves which LB it owns): only its sources fail.
             return Owner(
-                ref, found.objects, paths, found.handled, problem=str(error), gateway=found
+                ref, found.objects, paths, found.handled, gateway=found, problem=str(error)
             )
         return Owner(
             ref,
