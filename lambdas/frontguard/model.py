@@ -23,6 +23,8 @@ class Outcome(StrEnum):
     DRIFT = "drift"
     AUDIT_FINDING = "audit-finding"
     ERROR = "error"
+    # The scheduled scan found it open and queued its repair (the digest says so).
+    REMEDIATION_QUEUED = "remediation-queued"
     # Not alerted: classification only.
     COMPLIANT = "compliant"
     EXEMPT = "exempt"

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
+from frontguard.adapters import findings
 from frontguard.adapters.aws_errors import error_code, translate
 from frontguard.alerts import Alert, AlertSink
 
@@ -108,7 +109,10 @@ class DedupedAlerts:
         self.suppressed: list[Alert] = []
 
     def publish(self, alert: Alert) -> None:
-        if self._state.claim(f"alert#{alert.load_balancer_arn}", alert.outcome.value, self._period):
+        # The key the scheduled scan's digest reads too (adapters/findings.py): a finding
+        # alerted here is not "new" in the next digest, and the reverse.
+        key = findings.alert_key(alert.load_balancer_arn, alert.outcome.value)
+        if self._state.claim(findings.PARTITION, key, self._period):
             self._sink.publish(alert)
             return
         self.suppressed.append(alert)

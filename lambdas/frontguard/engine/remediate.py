@@ -73,6 +73,12 @@ class Prefetched:
 
     security_group: aws.SecurityGroup | None
     vpc_cidrs: Mapping[str, list[str]] = field(default_factory=dict)
+    #: The cluster as the scan listed it (a ``ListedKube``): owner objects, IngressClasses and
+    #: IngressClassParams are read from it, once per cluster, instead of once per LB.
+    kube: KubeClient | None = None
+    #: The listeners as the controller's own managed SG states them (its rules are the listen
+    #: ports, see engine/scan.py); ``None`` when the scan could not tell, and the engine asks.
+    listeners: tuple[Listener, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -297,7 +303,7 @@ def _decide_and_apply(
     if not policy.selects_cluster(cluster):
         return Result(Outcome.IGNORED, "cluster not selected by policy", lb.arn, cluster, ref)
 
-    kube = engine.kube(cluster)
+    kube = prefetched.kube if prefetched is not None and prefetched.kube else engine.kube(cluster)
     try:
         owner = resolve_owner(kube, ref)
     except NotFoundError as error:
@@ -334,11 +340,14 @@ def _decide_and_apply(
     elif all(plan.approved_only(obj, ref, policy) for obj in owner.objects):
         return result(Outcome.COMPLIANT, "owner names only approved security groups")
 
-    listeners = _with_discovery_retries(
-        engine,
-        f"listeners of {lb.arn}",
-        lambda: aws.describe_listeners(engine.elbv2, lb.arn) or None,
-    )
+    if prefetched is not None and prefetched.listeners:
+        listeners: Sequence[Listener] = prefetched.listeners
+    else:  # the event path, and the scan's LBs without a controller-managed SG: one read
+        listeners = _with_discovery_retries(
+            engine,
+            f"listeners of {lb.arn}",
+            lambda: aws.describe_listeners(engine.elbv2, lb.arn) or None,
+        )
     return _plan_and_apply(engine, lb, owner, listeners, result, drift=drift, prefetched=prefetched)
 
 

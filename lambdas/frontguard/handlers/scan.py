@@ -26,7 +26,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         checked = handle_drift_event(runtime, event)
         metrics.add_metric(name=f"drift-event-{checked['outcome']}", unit=MetricUnit.Count, value=1)
         return checked
-    report = run_scan(runtime)
+    # Stop (resumable) with a minute to spare: publishing and saving the cursor take seconds.
+    report = run_scan(runtime, time_left=lambda: context.get_remaining_time_in_millis() / 1000)
     for outcome, count in report.by_outcome().items():
         metrics.add_metric(name=f"lb-{outcome}", unit=MetricUnit.Count, value=count)
     for cluster, outcomes in report.by_cluster().items():
@@ -45,4 +46,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         "by_outcome": dict(report.by_outcome()),
         "open_findings": len(report.open_findings),
         "cleaned_up": report.cleaned_up,
+        "remediations_queued": report.queued,
+        "complete": report.complete,
     }

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -13,6 +13,14 @@ from frontguard import tags as t
 from frontguard.adapters import aws
 from frontguard.adapters.aws import CLIENT_CONFIG
 from frontguard.adapters.aws_errors import translate
+from frontguard.adapters.findings import (
+    CURSOR_KEY,
+    RUN_PREFIX,
+    FindingStore,
+    ScanCursor,
+    StoredState,
+)
+from frontguard.engine.digest import Digest, Finding, compile_digest, merge_counts
 from frontguard.engine.remediate import remediate_load_balancer
 from frontguard.engine.scan import ScanReport, scan
 from frontguard.errors import InvalidEventError, NotFoundError
@@ -21,58 +29,108 @@ from frontguard.runtime import Runtime
 
 logger = logging.getLogger(__name__)
 
-DIGEST_PERIOD_SECONDS = 24 * 3600
 SG_EVENTS = frozenset({"AuthorizeSecurityGroupIngress", "RevokeSecurityGroupIngress"})
 
 
-def run_scan(runtime: Runtime) -> ScanReport:
-    report = scan(runtime.engine)
-    publish_digest(runtime, report)
+def run_scan(runtime: Runtime, *, time_left: Callable[[], float] | None = None) -> ScanReport:
+    """One invocation of the scheduled scan: resume the run if one is unfinished, scan until
+    done or out of time, then either save where to resume or publish the run's one digest."""
+    engine = runtime.engine
+    table = runtime.settings.state_table
+    store = (
+        FindingStore(runtime.session.client("dynamodb", config=CLIENT_CONFIG), table)
+        if table
+        else None
+    )
+    state = store.read() if store is not None else StoredState()
+    cursor = state.cursor
+    started = store.now() if store is not None else time.time()
+    run_id = cursor.run_id if cursor is not None else str(int(started))
+    report = scan(
+        engine,
+        remediations=runtime.remediations,
+        resume_after=cursor.resume_after if cursor is not None else None,
+        time_left=time_left,
+    )
+    counts = merge_counts(cursor.counts if cursor is not None else {}, report)
+    queued = (cursor.queued if cursor is not None else 0) + report.queued
+    invocations = (cursor.invocations if cursor is not None else 0) + 1
+    if not report.complete:
+        assert report.resume_at is not None
+        if store is None:
+            return report  # nowhere to keep a cursor: the next run starts over
+        store.write(
+            puts=[
+                *(
+                    store.pending_item(Finding.of_item(item).record(), run_id)
+                    for item in report.open_findings
+                ),
+                store.cursor_item(
+                    ScanCursor(run_id, report.resume_at, counts, invocations, queued)
+                ),
+            ]
+        )
+        return report
+
+    digest = compile_digest(
+        report,
+        state,
+        now=started,
+        account=runtime.account,
+        region=runtime.region,
+        counts=counts,
+        queued=queued,
+        invocations=invocations,
+        run_id=run_id,
+    )
+    published = publish_digest(runtime, digest)
+    if store is not None:
+        period = engine.policy.alert_period_hours * 3600
+        alerted = digest.new if published else []
+        finished = [*(RUN_PREFIX + r.load_balancer_arn for r in state.pending)]
+        if cursor is not None:
+            finished.append(CURSOR_KEY)
+        store.write(
+            puts=[store.alerted_item(f.record(), started + period) for f in alerted],
+            deletes=[*(digest.closed_keys if published else []), *finished],
+        )
     return report
 
 
-def publish_digest(runtime: Runtime, report: ScanReport) -> bool:
-    """One SNS digest when findings are open, at most once a day when state is kept."""
+def publish_digest(runtime: Runtime, digest: Digest) -> bool:
+    """The run's one SNS message, when something is new or fixed (and a topic is set)."""
     topic = runtime.settings.alert_topic_arn
-    findings = report.open_findings
-    if not findings or not topic:
+    if not digest.worth_sending or not topic:
+        logger.info(
+            "no digest: nothing new or fixed",
+            extra={"still_open": len(digest.still_open), "topic": bool(topic)},
+        )
         return False
-    state = runtime.engine.state
-    if state is not None and not state.claim("digest", "daily", DIGEST_PERIOD_SECONDS):
-        logger.info("digest already sent today", extra={"open_findings": len(findings)})
-        return False
-    body = report.digest(account=runtime.account, region=runtime.region)
-    subject = f"frontguard: {len(findings)} open findings in {runtime.account} {runtime.region}"
-    message = json.dumps(
-        {"default": json.dumps(body, indent=2, default=str), "email": digest_text(body)}
-    )
+    omitted = digest.body.get("omitted", {})
+    if any(omitted.values()):
+        # The message holds what fits; the log keeps every finding it had to leave out.
+        shown = len(digest.body["findings"])
+        for finding in [*digest.new, *digest.still_open][shown:]:
+            logger.info("digest finding beyond the message size", extra=dict(finding.entry))
     try:
         runtime.session.client("sns", config=CLIENT_CONFIG).publish(
-            TopicArn=topic, Subject=subject[:100], MessageStructure="json", Message=message
+            TopicArn=topic,
+            Subject=digest.subject,
+            MessageStructure="json",
+            Message=digest.message,
         )
     except ClientError as error:
         raise translate(error, "publish scan digest") from error
-    return True
-
-
-def digest_text(body: Mapping[str, Any]) -> str:
-    """The digest for an email reader: counts, then the worst open findings first."""
-    lines = [
-        f"frontguard scan of account {body['account']} in {body['region']} "
-        f"({body['mode']} mode): {body['open_findings']} open findings among "
-        f"{body['load_balancers']} load balancers.",
-        "",
-        "By outcome: " + ", ".join(f"{k} {v}" for k, v in sorted(body["by_outcome"].items())),
-        "",
-        "Worst first:",
-    ]
-    lines.extend(
-        f"- [{item['outcome']}] {item['owner'] or item['name']} in {item['cluster']}: "
-        f"{item['reason']}"
-        for item in body["worst"]
+    logger.info(
+        "digest published",
+        extra={
+            "new": len(digest.new),
+            "fixed": len(digest.fixed),
+            "still_open": len(digest.still_open),
+            "bytes": len(digest.message.encode()),
+        },
     )
-    lines += ["", "Each finding was alerted on its own once; this digest repeats what is open."]
-    return "\n".join(lines)
+    return True
 
 
 def handle_drift_event(runtime: Runtime, event: Mapping[str, Any]) -> dict[str, str]:
