@@ -451,7 +451,7 @@ def scan(
                     item = replace(
                         item,
                         outcome=Outcome.REMEDIATION_QUEUED,
-                        reason="queued for remediation: " + item.reason,
+                        reason="world-open or off-plan: repair queued",
                     )
                 report.items.append(item)
                 report.resume_at = (cluster, lb.arn)
