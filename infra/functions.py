@@ -55,6 +55,9 @@ class FunctionSpec:
     timeout: Duration
     asynchronous: bool
     reserved_concurrency: int | None = None
+    # For a queue consumer: records per invocation and the event source's concurrency cap.
+    batch_size: int = 10
+    max_concurrency: int | None = None
 
 
 class FrontguardFunction(Construct):
@@ -124,8 +127,9 @@ class FrontguardFunction(Construct):
             self.function.add_event_source(
                 event_sources.SqsEventSource(
                     event_source_queue,
-                    batch_size=10,
+                    batch_size=spec.batch_size,
                     max_batching_window=Duration.seconds(5),
+                    max_concurrency=spec.max_concurrency,
                     # Only the failed records come back; the rest of the batch is done.
                     report_batch_item_failures=True,
                 )

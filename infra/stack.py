@@ -18,6 +18,7 @@ from infra.functions import FrontguardFunction, FunctionSpec
 from infra.least_privilege import Scope
 from infra.observability import NAMESPACE, Observability
 from infra.queues import VerificationQueue
+from infra.remediation import PACE_SECONDS, REMEDIATE, RemediationQueue
 from infra.state_table import StateTable
 from infra.triggers import Triggers
 
@@ -76,6 +77,7 @@ class FrontguardStack(Stack):
         alerts = AlertTopic(self, "Alerts", alerts=config.alerts)
         state = StateTable(self, "State")
         verification = VerificationQueue(self, "Verification", consumer_timeout=VERIFY.timeout)
+        remediation = RemediationQueue(self, "Remediation", consumer_timeout=REMEDIATE.timeout)
 
         scope_ = Scope(
             account=target.account,
@@ -91,6 +93,8 @@ class FrontguardStack(Stack):
             "FRONTGUARD_ALERT_TOPIC_ARN": alerts.topic.topic_arn,
             "FRONTGUARD_VERIFY_QUEUE_URL": verification.queue.queue_url,
             "FRONTGUARD_STATE_TABLE": state.table.table_name,
+            "FRONTGUARD_REMEDIATION_QUEUE_URL": remediation.queue.queue_url,
+            "FRONTGUARD_REMEDIATION_PACE_SECONDS": str(PACE_SECONDS),
             "POWERTOOLS_SERVICE_NAME": "frontguard",
             "POWERTOOLS_METRICS_NAMESPACE": NAMESPACE,
         }
@@ -109,12 +113,20 @@ class FrontguardStack(Stack):
                 spec=replace(spec, actions=(*spec.actions, *extra_actions)),
                 code=code,
                 environment=environment,
-                permissions=scope_,
+                # Only the scan sends to the remediation queue.
+                permissions=(
+                    replace(scope_, remediation_queue_arn=remediation.queue.queue_arn)
+                    if spec is SCAN
+                    else scope_
+                ),
                 log_retention=log_retention,
                 vpc=config.vpc,
-                event_source_queue=verification.queue if spec is VERIFY else None,
+                event_source_queue={
+                    VERIFY.name: verification.queue,
+                    REMEDIATE.name: remediation.queue,
+                }.get(spec.name),
             )
-            for spec in (EVENTS, VERIFY, SCAN)
+            for spec in (EVENTS, VERIFY, SCAN, REMEDIATE)
         }
         Triggers(
             self,
@@ -135,6 +147,7 @@ class FrontguardStack(Stack):
             if function.failure_queue is not None
         }
         dead_letter_queues["VerificationDeadLetters"] = verification.dead_letter_queue
+        dead_letter_queues["RemediationDeadLetters"] = remediation.dead_letter_queue
         Observability(
             self,
             "Observability",

@@ -93,6 +93,7 @@ def test_schedule_rule_runs_the_scan(minimal: Synthesized) -> None:
         ("Events", "frontguard.handlers.events.handler", 512, 120),
         ("Verify", "frontguard.handlers.verify.handler", 512, 120),
         ("Scan", "frontguard.handlers.scan.handler", 1769, 900),
+        ("Remediate", "frontguard.handlers.remediate.handler", 512, 120),
     ],
 )
 def test_functions_run_python_on_arm64_with_the_contracted_environment(
@@ -114,6 +115,8 @@ def test_functions_run_python_on_arm64_with_the_contracted_environment(
         "FRONTGUARD_ALERT_TOPIC_ARN",
         "FRONTGUARD_VERIFY_QUEUE_URL",
         "FRONTGUARD_STATE_TABLE",
+        "FRONTGUARD_REMEDIATION_QUEUE_URL",
+        "FRONTGUARD_REMEDIATION_PACE_SECONDS",
         "POWERTOOLS_SERVICE_NAME",
         "POWERTOOLS_METRICS_NAMESPACE",
     }
@@ -125,7 +128,7 @@ def test_functions_run_python_on_arm64_with_the_contracted_environment(
 
 def test_every_function_log_group_has_the_configured_retention(minimal: Synthesized) -> None:
     groups = resources(minimal.template, "AWS::Logs::LogGroup")
-    assert len(groups) == 3
+    assert len(groups) == 4
     assert {g["Properties"]["RetentionInDays"] for g in groups.values()} == {90}
 
 
@@ -181,6 +184,33 @@ def test_verify_consumes_its_queue_reporting_partial_batch_failures(
     assert properties["VisibilityTimeout"] == 6 * 120
 
 
+def test_remediate_consumes_the_scans_queue_with_bounded_concurrency(
+    minimal: Synthesized,
+) -> None:
+    template = minimal.template
+    queue = logical_id(template, "AWS::SQS::Queue", "RemediationQueue")
+    template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {
+            "FunctionName": {"Ref": function_id(template, "Remediate")},
+            "EventSourceArn": {"Fn::GetAtt": [queue, "Arn"]},
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "BatchSize": 5,
+            "ScalingConfig": {"MaximumConcurrency": 2},
+        },
+    )
+    dead_letters = logical_id(template, "AWS::SQS::Queue", "RemediationDeadLetterQueue")
+    properties = resources(template, "AWS::SQS::Queue")[queue]["Properties"]
+    assert properties["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": [dead_letters, "Arn"]},
+        "maxReceiveCount": 3,
+    }
+    assert properties["VisibilityTimeout"] == 6 * 120
+    scan = resources(template, "AWS::Lambda::Function")[function_id(template, "Scan")]
+    variables = scan["Properties"]["Environment"]["Variables"]
+    assert variables["FRONTGUARD_REMEDIATION_QUEUE_URL"] == {"Ref": queue}
+
+
 def test_every_dead_letter_queue_has_a_depth_alarm_that_notifies_the_topic(
     minimal: Synthesized,
 ) -> None:
@@ -197,6 +227,7 @@ def test_every_dead_letter_queue_has_a_depth_alarm_that_notifies_the_topic(
         logical_id(template, "AWS::SQS::Queue", "EventsFailures"),
         logical_id(template, "AWS::SQS::Queue", "ScanFailures"),
         logical_id(template, "AWS::SQS::Queue", "VerificationDeadLetterQueue"),
+        logical_id(template, "AWS::SQS::Queue", "RemediationDeadLetterQueue"),
     }
 
 
@@ -210,7 +241,9 @@ def test_every_function_has_an_alarm_on(minimal: Synthesized, metric: str) -> No
         if alarm["Properties"]["MetricName"] == metric
         and alarm["Properties"]["AlarmActions"] == [topic]
     }
-    assert alarmed == {function_id(template, name) for name in ("Events", "Verify", "Scan")}
+    assert alarmed == {
+        function_id(template, name) for name in ("Events", "Verify", "Scan", "Remediate")
+    }
 
 
 def test_dashboard_shows_outcomes_compliance_verification_and_lambda_health(
@@ -266,7 +299,7 @@ def test_alert_topic_is_kms_encrypted_with_rotation_and_tls_only(minimal: Synthe
 def test_every_queue_is_encrypted_and_tls_only(minimal: Synthesized) -> None:
     template = minimal.template
     queues = resources(template, "AWS::SQS::Queue")
-    assert len(queues) == 4
+    assert len(queues) == 6  # verification, remediation, their DLQs, two failure queues
     for queue in queues.values():
         assert queue["Properties"]["SqsManagedSseEnabled"] is True
     policies = resources(template, "AWS::SQS::QueuePolicy").values()
@@ -305,7 +338,10 @@ def test_each_cluster_maps_each_function_role_to_the_frontguard_group(
         if entry["Properties"]["KubernetesGroups"] == ["frontguard"]
         and entry["Properties"]["Type"] == "STANDARD"
     }
-    roles = {logical_id(template, "AWS::IAM::Role", name) for name in ("Events", "Verify", "Scan")}
+    roles = {
+        logical_id(template, "AWS::IAM::Role", name)
+        for name in ("Events", "Verify", "Scan", "Remediate")
+    }
     assert mapped == {(cluster, role) for cluster in CLUSTERS for role in roles}
 
 

@@ -22,7 +22,7 @@ from frontguard.handlers import scan as scan_handler
 from frontguard.handlers.scan_flow import run_scan
 
 from sandbox import Sandbox
-from sandbox.scenario import Cluster, Owned
+from sandbox.scenario import Cluster
 from sandbox.steady import seed_remediated
 from sandbox.wiring import (
     ENFORCE,
@@ -108,7 +108,9 @@ def test_first_audit_scan_costs_a_read_plus_batched_state_and_one_digest(sandbox
     assert digest["by_outcome"] == {"audit-finding": findings}
     assert digest["by_cluster"] == {c.name: {"audit-finding": 42} for c in clusters}
     # The per-LB detail is in the JSON body: the plan, restricted where the owner restricts.
-    [web] = [f for f in digest["findings"] if f["owner"] == "ingress/shop/web" and f["cluster"] == "c0"]
+    [web] = [
+        f for f in digest["findings"] if f["owner"] == "ingress/shop/web" and f["cluster"] == "c0"
+    ]
     assert web["planned_rules"] == ["tcp/443 from 203.0.113.0/24"]
     assert len(digest["subject"]) <= 100
     assert len(finding_records(sandbox)) == findings
@@ -126,8 +128,10 @@ def test_listener_ports_come_from_the_controllers_sg_else_one_read(sandbox):
     report = run_scan(fg.runtime)
 
     assert fg.aws_calls["elbv2.DescribeListeners"] == 1  # the frontend NLB only
-    planned = {f["owner"] + (" nlb" if "-nlb" in f["name"] else ""): f["planned_rules"]
-               for f in digests(fg)[0]["findings"]}
+    planned = {
+        f["owner"] + (" nlb" if "-nlb" in f["name"] else ""): f["planned_rules"]
+        for f in digests(fg)[0]["findings"]
+    }
     assert planned["ingress/shop/web"] == [
         f"tcp/{port} from {cidr}" for port in (80, 8443) for cidr in sorted(SOURCES)
     ]
@@ -230,9 +234,7 @@ def test_first_enforce_scan_queues_and_the_remediation_handler_applies(sandbox, 
     assert len(records) == lbs
     malformed = {**records[0], "messageId": "bad", "body": "{not json"}
     fg.reset_counts()
-    response = remediate_handler.handler(
-        {"Records": [*records, malformed]}, FakeLambdaContext()
-    )
+    response = remediate_handler.handler({"Records": [*records, malformed]}, FakeLambdaContext())
 
     # Only the malformed record comes back (it retries, then lands in the DLQ).
     assert response == {"batchItemFailures": [{"itemIdentifier": "bad"}]}

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from frontguard.engine.scan import scan
-from frontguard.handlers.scan_flow import publish_digest
+from frontguard.handlers.scan_flow import run_scan
 from frontguard.model import Outcome
 
 from sandbox import Sandbox
@@ -203,21 +203,26 @@ def test_orphan_within_grace_period_is_kept(sandbox):
     assert len(report.kept_orphans) == 1
 
 
-def test_digest_published_once_a_day_with_counts_and_worst_first(sandbox, fg):
+def test_digest_published_once_per_finding_with_counts_and_worst_first(sandbox, fg):
     prod = sandbox.cluster("prod")
     prod.service("legacy/api", security_groups=False)
     prod.ingress("shop/argo", annotations={"argocd.argoproj.io/tracking-id": "x"})
 
-    report = scan(fg.runtime.engine)
-    assert publish_digest(fg.runtime, report)
-    assert not publish_digest(fg.runtime, scan(fg.runtime.engine))
+    run_scan(fg.runtime)
+    run_scan(fg.runtime)  # the same findings, within the alert period: no second message
 
     digests = [a for a in fg.alerts() if a.get("outcome") == "scan-digest"]
     assert len(digests) == 1
     digest = digests[0]
-    assert digest["by_outcome"] == {"needs-recreation": 1, "gitops-pending": 1}
-    assert digest["by_cluster"] == {"prod": {"needs-recreation": 1, "gitops-pending": 1}}
-    assert [w["outcome"] for w in digest["worst"]] == ["needs-recreation", "gitops-pending"]
+    # Enforce mode: the GitOps-managed Ingress is queued (its consumer creates the SG and
+    # alerts the annotations to commit, with the SG's ID); the SG-less NLB cannot be repaired.
+    counts = {"needs-recreation": 1, "remediation-queued": 1}
+    assert digest["by_outcome"] == counts
+    assert digest["by_cluster"] == {"prod": counts}
+    assert [w["outcome"] for w in digest["findings"]] == [
+        "needs-recreation",
+        "remediation-queued",
+    ]
     assert len(digest["subject"]) <= 100
 
 
