@@ -73,6 +73,19 @@ class Rule(_Strict):
         )
 
 
+class ControllerFlags(_Strict):
+    """The AWS Load Balancer Controller's flags that change what it manages (its Helm values
+    ``ingressClass``, ``loadBalancerClass``, ``enableBackendSecurityGroup``); the defaults are
+    the controller's (LBC:pkg/config/ingress_config.go, LBC:pkg/config/controller_config.go).
+    ``frontguard doctor`` reads the real ones from the controller's Deployment."""
+
+    ingress_class: str = "alb"
+    load_balancer_class: str = "service.k8s.aws/nlb"
+    enable_backend_security_group: bool = True
+    # Feature gate ServiceTypeLoadBalancerOnly (default off).
+    service_type_load_balancer_only: bool = False
+
+
 class Policy(_Strict):
     mode: Mode = Mode.AUDIT
     clusters: tuple[str, ...] = ("*",)
@@ -98,6 +111,9 @@ class Policy(_Strict):
     cleanup_grace_hours: float = Field(default=24, ge=0)
     # EKS Auto Mode's SG annotation support is undocumented: only report unless switched on.
     remediate_auto_mode: bool = False
+    # The controller's flags, and per-cluster overrides (exact cluster names).
+    controller: ControllerFlags = ControllerFlags()
+    cluster_controllers: dict[str, ControllerFlags] = Field(default_factory=dict)
 
     @field_validator("default_sources")
     @classmethod
@@ -111,6 +127,9 @@ class Policy(_Strict):
             if not SECURITY_GROUP_ID.match(group):
                 raise ValueError(f"{group!r} is not a security group ID (sg-...)")
         return groups
+
+    def controller_flags(self, cluster: str) -> ControllerFlags:
+        return self.cluster_controllers.get(cluster, self.controller)
 
     def selects_cluster(self, cluster: str) -> bool:
         return any(fnmatchcase(cluster, pattern) for pattern in self.clusters)

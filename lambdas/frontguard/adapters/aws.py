@@ -202,6 +202,31 @@ def describe_security_groups(ec2: EC2Client, group_ids: Sequence[str]) -> dict[s
     return {g["GroupId"]: parse_security_group(g) for g in groups}
 
 
+def resolve_security_group_names(
+    ec2: EC2Client, names: Sequence[str], vpc_id: str
+) -> dict[str, str]:
+    """Name → ID for SGs named in an annotation, as the controller resolves them: the ``Name``
+    tag (not the group name) within the load balancer's VPC (LBC:pkg/networking/
+    security_group_resolver.go resolveViaName). Names that match nothing are left out."""
+    if not names:
+        return {}
+    try:
+        groups = ec2.describe_security_groups(
+            Filters=[
+                {"Name": "tag:Name", "Values": list(names)},
+                {"Name": "vpc-id", "Values": [vpc_id]},
+            ]
+        )["SecurityGroups"]
+    except ClientError as error:
+        raise translate(error, f"resolve SG names {', '.join(names)}") from error
+    resolved: dict[str, str] = {}
+    for group in sorted(groups, key=lambda g: g["GroupId"]):
+        for tag in group.get("Tags", []):
+            if tag["Key"] == "Name" and tag.get("Value") in names:
+                resolved.setdefault(tag["Value"], group["GroupId"])
+    return resolved
+
+
 def iter_frontguard_security_groups(ec2: EC2Client) -> Iterator[SecurityGroup]:
     """Every SG frontguard created in the region, in bulk pages."""
     try:

@@ -1,9 +1,10 @@
 """The engine: bring one load balancer behind a policy-conforming frontend security group.
 
 One function, :func:`remediate_load_balancer`, serves the event handler, the scheduled scan
-and the CLI. It decides (each decision logged with its reason), plans, and in ``enforce``
-mode applies: frontguard's SG found by its tags or created, its rules converged to the plan,
-and the owner's annotations patched so that the *controller* attaches the SG.
+and the CLI. It first *decides*: reads what it needs and computes a :data:`Decision`, a value
+(nothing is changed while deciding); then :func:`carry_out` applies it: an alert only, or
+frontguard's SG found or created, its rules converged, and the owner's annotations (or
+Gateway configuration) patched so that the *controller* attaches the SG.
 """
 
 from __future__ import annotations
@@ -17,19 +18,21 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from frontguard import tags as t
 from frontguard.adapters import aws
-from frontguard.adapters.kube import (
-    ELBV2,
-    NETWORKING,
-    KubeClient,
-    KubeObject,
-    ObjectPath,
-    ingress_path,
-    service_path,
-)
+from frontguard.adapters.kube import KubeClient, ObjectPath
 from frontguard.adapters.state import StateTable
 from frontguard.adapters.verify_queue import VerifyRequest, VerifySink
 from frontguard.alerts import Alert, AlertSink
+from frontguard.controller.objects import annotations_of
+from frontguard.controller.security_groups import (
+    BACKEND_SG_REQUIRED,
+    MAX_SECURITY_GROUPS,
+    AnnotationKeys,
+    annotation_keys,
+    is_id,
+    named_security_groups,
+)
 from frontguard.engine import gateway, plan
+from frontguard.engine.owner import ClusterObjects, Owner, resolve_owner
 from frontguard.errors import NotFoundError, RetryableError
 from frontguard.model import (
     Listener,
@@ -42,7 +45,6 @@ from frontguard.model import (
     plan_digest,
 )
 from frontguard.policy import VPC_SOURCE, GitOpsAction, Mode, Policy
-from frontguard.sources import Sources
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
@@ -73,24 +75,14 @@ class Prefetched:
 
     security_group: aws.SecurityGroup | None
     vpc_cidrs: Mapping[str, list[str]] = field(default_factory=dict)
-    #: The cluster as the scan listed it (a ``ListedKube``): owner objects, IngressClasses and
-    #: IngressClassParams are read from it, once per cluster, instead of once per LB.
-    kube: KubeClient | None = None
+    cluster: ClusterObjects | None = None
     #: The listeners as the controller's own managed SG states them (its rules are the listen
     #: ports, see engine/scan.py); ``None`` when the scan could not tell, and the engine asks.
     listeners: tuple[Listener, ...] | None = None
 
 
-@dataclass(frozen=True)
-class Owner:
-    """The owner objects of one load balancer, as read from the cluster."""
-
-    ref: OwnerRef
-    objects: tuple[KubeObject, ...]
-    paths: tuple[ObjectPath, ...]
-    handled: bool
-    restriction: Sources | None
-    gateway: gateway.GatewayOwner | None = None  # Gateway API owners only
+class LoadBalancerGoneError(NotFoundError):
+    """The load balancer never became visible and is not there now."""
 
 
 class OwnerChange(Protocol):
@@ -143,6 +135,39 @@ class Result:
         }
 
 
+# --- Decisions: values, computed before anything changes ---------------------------------------
+
+
+@dataclass(frozen=True)
+class Settled:
+    """Nothing to change and nobody to tell (ignored, exempt, not handled, compliant).
+    ``verify``: frontguard's SG is requested but not attached yet: queue a verification."""
+
+    result: Result
+    verify: bool = False
+
+
+@dataclass(frozen=True)
+class Report:
+    """Nothing to change; a human must act (needs-recreation, conflict, error, audit)."""
+
+    result: Result
+    fix: str | None
+
+
+@dataclass(frozen=True)
+class Apply:
+    """Set up frontguard's SG with ``rules`` and request it through the owner."""
+
+    result: Result  # the outcome once applied (remediated or drift), before the SG exists
+    owner: Owner
+    group: aws.SecurityGroup | None  # frontguard's SG when it exists already
+    kept: tuple[str, ...]  # approved SGs the owner keeps next to frontguard's
+
+
+Decision = Settled | Report | Apply
+
+
 def _with_discovery_retries(engine: Engine, what: str, read: Callable[[], T | None]) -> T:
     """Re-read while the controller has not finished creating things, then retry later."""
     for delay in (*engine.discovery_delays, None):
@@ -156,112 +181,18 @@ def _with_discovery_retries(engine: Engine, what: str, read: Callable[[], T | No
 
 
 def read_load_balancer(engine: Engine, arn: str) -> LoadBalancer:
-    def attempt() -> LoadBalancer | None:
+    """Re-read a just-created load balancer (it may not be listed yet). Still not there after
+    the retries: it is gone (the controller deletes and recreates on some changes); the
+    scheduled scan is the backstop for one that shows up later."""
+
+    for delay in (*engine.discovery_delays, None):
         try:
             return aws.describe_load_balancer(engine.elbv2, arn)
         except NotFoundError:
-            return None
-
-    return _with_discovery_retries(engine, f"load balancer {arn}", attempt)
-
-
-# --- Owner resolution -----------------------------------------------------------------------
-
-
-def _alb_classes(kube: KubeClient, *, auto_mode: bool = False) -> tuple[set[str], dict[str, str]]:
-    """Names of IngressClasses the controller serves, and their IngressClassParams names."""
-    names: set[str] = set()
-    params: dict[str, str] = {}
-    controller = t.AUTO_MODE_ALB_CONTROLLER if auto_mode else t.ALB_CONTROLLER
-    for ingress_class in kube.ingress_classes():
-        spec = ingress_class.get("spec", {})
-        if spec.get("controller") != controller:
-            continue
-        name = ingress_class["metadata"]["name"]
-        names.add(name)
-        ref = spec.get("parameters") or {}
-        if ref.get("kind") == "IngressClassParams" and ref.get("name"):
-            params[name] = ref["name"]
-    return names, params
-
-
-def _class_of(ingress: KubeObject) -> str | None:
-    name = ingress.get("spec", {}).get("ingressClassName") or plan.annotations_of(ingress).get(
-        "kubernetes.io/ingress.class"
-    )
-    return str(name) if name else None
-
-
-def resolve_owner(kube: KubeClient, ref: OwnerRef) -> Owner:
-    """Read the owner objects named by the stack tag (NotFoundError when they are gone)."""
-    params_api = t.AUTO_MODE_PARAMS_API if ref.auto_mode else ELBV2
-    if ref.kind is OwnerKind.SERVICE:
-        assert ref.namespace and ref.name
-        path = service_path(ref.namespace, ref.name)
-        service = kube.get(path)
-        handled = (
-            service.get("spec", {}).get("loadBalancerClass") == t.AUTO_MODE_NLB_CLASS
-            if ref.auto_mode
-            else plan.service_handled(service)
-        )
-        return Owner(ref, (service,), (path,), handled, plan.service_restriction(service))
-
-    if ref.kind is OwnerKind.GATEWAY:
-        assert ref.namespace and ref.name
-        found = gateway.resolve(kube, ref.namespace, ref.name)
-        paths = (found.path,) + ((found.config.path,) if found.config else ())
-        return Owner(ref, found.objects, paths, found.handled, found.restriction(), gateway=found)
-
-    if ref.kind is OwnerKind.INGRESS:
-        assert ref.namespace and ref.name
-        path = ingress_path(ref.namespace, ref.name)
-        ingress = kube.get(path)
-        classes, class_params = _alb_classes(kube, auto_mode=ref.auto_mode)
-        params_name = class_params.get(_class_of(ingress) or "")
-        params = kube.ingress_class_params(params_name, params_api) if params_name else None
-        return Owner(
-            ref,
-            (ingress,),
-            (path,),
-            plan.ingress_handled(ingress, classes),
-            plan.ingress_restriction(ingress, params),
-        )
-
-    if ref.kind is OwnerKind.INGRESS_GROUP:
-        assert ref.group
-        classes, class_params = _alb_classes(kube, auto_mode=ref.auto_mode)
-        params_by_class = {
-            cls: kube.ingress_class_params(name, params_api) for cls, name in class_params.items()
-        }
-        members: list[KubeObject] = []
-        for ingress in kube.list_paged(f"{NETWORKING}/ingresses"):
-            class_name = _class_of(ingress) or ""
-            class_group = (
-                params_by_class.get(class_name, {}).get("spec", {}).get("group", {}).get("name")
-            )
-            group = plan.annotations_of(ingress).get(t.INGRESS_GROUP_ANNOTATION) or class_group
-            if group == ref.group:
-                members.append(ingress)
-        if not members:
-            raise NotFoundError(f"no Ingress is a member of group {ref.group}")
-        members.sort(key=plan.object_id)
-        return Owner(
-            ref,
-            tuple(members),
-            tuple(ingress_path(m["metadata"]["namespace"], m["metadata"]["name"]) for m in members),
-            all(plan.ingress_handled(m, classes) for m in members),
-            plan.group_restriction(
-                [
-                    plan.ingress_restriction(m, params_by_class.get(_class_of(m) or ""))
-                    for m in members
-                ]
-            ),
-        )
-
-    raise NotFoundError(f"owner kind {ref.kind.value} is not resolved here")
-
-
-# --- The engine -----------------------------------------------------------------------------
+            if delay is None:
+                break
+            engine.sleep(delay)
+    raise LoadBalancerGoneError(f"load balancer {arn} does not exist")
 
 
 def remediate_load_balancer(
@@ -272,73 +203,116 @@ def remediate_load_balancer(
     drift: bool = False,
     prefetched: Prefetched | None = None,
 ) -> Result:
-    """Decide, plan and (in enforce mode) apply for one load balancer; alert when needed.
+    """Decide, then carry the decision out; alert when needed.
 
     ``drift``: frontguard had remediated this load balancer before (the scan knows), so a
     repair is reported as ``drift`` rather than ``remediated``.
     """
     lb = load_balancer or read_load_balancer(engine, arn)
-    result = _decide_and_apply(engine, lb, drift=drift, prefetched=prefetched)
+    decision = decide(engine, lb, drift=drift, prefetched=prefetched)
+    result = carry_out(engine, lb, decision)
     level = logging.WARNING if result.outcome is Outcome.ERROR else logging.INFO
     logger.log(level, result.reason, extra=result.log_context())
     return result
 
 
-def _decide_and_apply(
-    engine: Engine, lb: LoadBalancer, *, drift: bool, prefetched: Prefetched | None
-) -> Result:
+def decide(
+    engine: Engine, lb: LoadBalancer, *, drift: bool = False, prefetched: Prefetched | None = None
+) -> Decision:
+    """What should happen to ``lb``: reads only, changes nothing."""
     policy = engine.policy
     classification = classify(lb.tags)
     cluster = lb.cluster
     if classification.owner is None or classification.owner.kind is OwnerKind.AUTO_MODE:
-        return Result(
-            Outcome.IGNORED,
-            classification.skip_reason or "not frontguard's business",
-            lb.arn,
-            cluster,
-            classification.owner,
+        return Settled(
+            Result(
+                Outcome.IGNORED,
+                classification.skip_reason or "not frontguard's business",
+                lb.arn,
+                cluster,
+                classification.owner,
+            )
         )
     ref = classification.owner
     assert cluster is not None
     if not policy.selects_cluster(cluster):
-        return Result(Outcome.IGNORED, "cluster not selected by policy", lb.arn, cluster, ref)
-
-    kube = prefetched.kube if prefetched is not None and prefetched.kube else engine.kube(cluster)
-    try:
-        owner = resolve_owner(kube, ref)
-    except NotFoundError as error:
-        return Result(
-            Outcome.IGNORED,
-            f"owner object not found ({error}); the controller will delete the load balancer",
-            lb.arn,
-            cluster,
-            ref,
+        return Settled(
+            Result(Outcome.IGNORED, "cluster not selected by policy", lb.arn, cluster, ref)
         )
 
     def result(outcome: Outcome, reason: str, **kwargs: Any) -> Result:
         return Result(outcome, reason, lb.arn, cluster, ref, **kwargs)
 
-    if (reason := plan.exempt_reason(owner.objects, policy)) is not None:
-        return result(Outcome.EXEMPT, reason)
-    if not owner.handled:
-        return result(
-            Outcome.NOT_CONTROLLER_HANDLED,
-            "the controller does not handle this object (class/type); annotations would be ignored",
+    flags = policy.controller_flags(cluster)
+    try:
+        owner = resolve_owner(
+            engine.kube(cluster), ref, flags, listed=prefetched.cluster if prefetched else None
         )
-    if lb.type == "network" and not lb.security_groups:
-        outcome = result(
-            Outcome.NEEDS_RECREATION,
-            "NLB was created without security groups and can never get one",
+    except NotFoundError as error:
+        return Settled(
+            result(
+                Outcome.IGNORED,
+                f"owner object not found ({error}); the controller will delete the load balancer",
+            )
         )
-        engine.alerts.publish(_needs_recreation_alert(outcome))
-        return outcome
+
+    if (verdict := _owner_verdict(lb, owner, policy, result)) is not None:
+        return verdict
+
+    keys = annotation_keys(ref)
+    names = _resolve_names(engine, lb, owner, keys)
     if owner.gateway is not None:
         if owner.gateway.approved_only(policy):
-            return result(Outcome.COMPLIANT, "owner names only approved security groups")
-        if (pinned := _class_pin_conflict(engine, lb, owner.gateway, result)) is not None:
-            return pinned
-    elif all(plan.approved_only(obj, ref, policy) for obj in owner.objects):
-        return result(Outcome.COMPLIANT, "owner names only approved security groups")
+            return Settled(result(Outcome.COMPLIANT, "owner names only approved security groups"))
+    elif plan.approved_only(owner.objects, keys, names, policy):
+        return Settled(result(Outcome.COMPLIANT, "owner names only approved security groups"))
+
+    if backend := _backend_sg_unavailable(lb, owner, keys, flags.enable_backend_security_group):
+        return Report(result(Outcome.ERROR, backend), _backend_sg_fix(ref))
+
+    group = (
+        prefetched.security_group
+        if prefetched is not None
+        else aws.find_security_group(engine.ec2, lb.arn)
+    )
+    if owner.gateway is not None and (pin := _class_pin_conflict(engine, owner.gateway, group)):
+        return Report(
+            result(
+                Outcome.CONFLICT,
+                pin,
+                security_group_id=group.id if group else None,
+                extra={
+                    "class_configuration": owner.gateway.class_config.ref
+                    if owner.gateway.class_config
+                    else None
+                },
+            ),
+            gateway.class_pin_fix(owner.gateway, group.id if group else None),
+        )
+
+    kept = tuple(
+        g
+        for g in (
+            owner.gateway.kept_approved(policy)
+            if owner.gateway is not None
+            else plan.kept_approved(owner.objects, keys, names, policy)
+        )
+        if not group or g != group.id
+    )
+    backend_sgs = 1 if keys.backend_rules is not None or owner.gateway is not None else 0
+    if 1 + len(kept) + backend_sgs > MAX_SECURITY_GROUPS:
+        return Report(
+            result(
+                Outcome.ERROR,
+                f"frontguard's SG, the {len(kept)} approved SGs the owner keeps"
+                + (" and the controller's backend SG" if backend_sgs else "")
+                + f" would be more than the {MAX_SECURITY_GROUPS} security groups a load "
+                "balancer takes: the controller's SetSecurityGroups would fail",
+                extra={"approved_kept": list(kept)},
+            ),
+            "Drop approved SGs from the owner's annotation (or merge their rules), or raise the "
+            "security-groups-per-interface quota; frontguard changed nothing.",
+        )
 
     if prefetched is not None and prefetched.listeners:
         listeners: Sequence[Listener] = prefetched.listeners
@@ -348,178 +322,253 @@ def _decide_and_apply(
             f"listeners of {lb.arn}",
             lambda: aws.describe_listeners(engine.elbv2, lb.arn) or None,
         )
-    return _plan_and_apply(engine, lb, owner, listeners, result, drift=drift, prefetched=prefetched)
-
-
-def _class_pin_conflict(
-    engine: Engine, lb: LoadBalancer, owner: gateway.GatewayOwner, result: Callable[..., Result]
-) -> Result | None:
-    """A GatewayClass-level configuration that pins security groups wins: do not fight it.
-
-    The pin is accepted once it names frontguard's SG (and otherwise only approved SGs).
-    """
-    pin = set(owner.class_pin)
-    if not pin:
-        return None
-    group = aws.find_security_group(engine.ec2, lb.arn)
-    if (
-        group is not None
-        and group.id in pin
-        and pin - {group.id} <= set(engine.policy.approved_security_groups)
-    ):
-        return None
-    outcome = result(
-        Outcome.CONFLICT,
-        f"the GatewayClass's LoadBalancerConfiguration pins security groups "
-        f"({', '.join(sorted(pin))}), which win over the Gateway's own configuration",
-        security_group_id=group.id if group else None,
-        extra={"class_configuration": owner.class_config.ref if owner.class_config else None},
+    return _decide_plan(
+        engine,
+        lb,
+        owner,
+        listeners=listeners,
+        group=group,
+        kept=kept,
+        result=result,
+        drift=drift,
+        prefetched=prefetched,
     )
-    engine.alerts.publish(
-        _alert(outcome, gateway.class_pin_fix(owner, group.id if group else None))
-    )
-    return outcome
 
 
-def _plan_and_apply(
+def _owner_verdict(
+    lb: LoadBalancer, owner: Owner, policy: Policy, result: Callable[..., Result]
+) -> Decision | None:
+    """What the owner alone settles: exempt, not the controller's, unbuildable, SG-less."""
+    if (reason := plan.exempt_reason(owner.objects, policy)) is not None:
+        return Settled(result(Outcome.EXEMPT, reason))
+    if not owner.handled:
+        return Settled(
+            result(
+                Outcome.NOT_CONTROLLER_HANDLED,
+                f"the controller does not manage this object ({owner.reason}); "
+                "annotations would be ignored",
+            )
+        )
+    if owner.problem is not None:
+        return Report(
+            result(
+                Outcome.ERROR,
+                f"the controller cannot build {owner.ref.describe()} as it stands: {owner.problem}",
+                extra={"problem": owner.problem},
+            ),
+            "Fix the value the message names on the owner object; until then the controller "
+            "deploys nothing for it and frontguard plans nothing from a value it cannot read.",
+        )
+    if lb.type == "network" and not lb.security_groups:
+        return Report(
+            result(
+                Outcome.NEEDS_RECREATION,
+                "NLB was created without security groups and can never get one",
+            ),
+            _needs_recreation_fix(owner),
+        )
+    return None
+
+
+def _decide_plan(
     engine: Engine,
     lb: LoadBalancer,
     owner: Owner,
-    listeners: Sequence[Listener],
-    result: Callable[..., Result],
     *,
+    listeners: Sequence[Listener],
+    group: aws.SecurityGroup | None,
+    kept: tuple[str, ...],
+    result: Callable[..., Result],
     drift: bool,
     prefetched: Prefetched | None,
-) -> Result:
+) -> Decision:
     policy = engine.policy
     ref = owner.ref
-    cluster = lb.cluster or ""
-    namespace = owner.objects[0].get("metadata", {}).get("namespace", "")
-    policy_sources = policy.sources_for(
-        cluster=cluster, namespace=namespace, scheme=lb.scheme, kind=ref.policy_kind
-    )
     vpc_cidrs: list[str] = []
-    if VPC_SOURCE in policy_sources:
+    if any(
+        VPC_SOURCE
+        in policy.sources_for(
+            cluster=lb.cluster or "", namespace=namespace, scheme=lb.scheme, kind=ref.policy_kind
+        )
+        for namespace in owner.namespaces or [""]
+    ):
         known = prefetched.vpc_cidrs.get(lb.vpc_id) if prefetched else None
         vpc_cidrs = known if known is not None else aws.vpc_cidrs(engine.ec2, lb.vpc_id)
-    source_plan = plan.plan_sources(
-        lb=lb,
-        owner=ref,
-        namespace=namespace,
-        policy=policy,
-        vpc_cidrs=vpc_cidrs,
-        restriction=owner.restriction,
-        listeners=listeners,
+    allowed = plan.policy_sources(
+        policy, lb=lb, owner=ref, namespaces=owner.namespaces, vpc_cidrs=vpc_cidrs
     )
+    source_plan = plan.plan_rules(listeners, allowed, owner.restrictions)
     rules = source_plan.rules
     plan_data = _plan_summary(source_plan)
     if plan.exceeds_rule_limit(rules, policy):
-        outcome = result(
-            Outcome.ERROR,
-            f"plan needs {len(rules)} rules, more than the {policy.max_rules_per_security_group}"
-            " a security group may hold",
-            rules=rules,
-            extra=plan_data,
+        return Report(
+            result(
+                Outcome.ERROR,
+                f"plan needs {len(rules)} rules, more than the {policy.max_rules_per_security_group}"
+                " a security group may hold",
+                rules=rules,
+                extra=plan_data,
+            ),
+            "Raise the rules-per-security-group quota (and the policy's "
+            "max_rules_per_security_group), or use prefix lists instead of many CIDRs.",
         )
-        engine.alerts.publish(
-            _alert(
-                outcome,
-                "Raise the rules-per-security-group quota (and the policy's "
-                "max_rules_per_security_group), or use prefix lists instead of many CIDRs.",
-            )
-        )
-        return outcome
 
-    group = (
-        prefetched.security_group
-        if prefetched is not None
-        else aws.find_security_group(engine.ec2, lb.arn)
-    )
     sg_id = group.id if group else "<frontguard-sg>"
-    patches = _owner_changes(owner, sg_id, policy)
+    changes = _owner_changes(owner, sg_id, kept)
     rules_converged = group is not None and not aws.rule_changes(group, rules).changed
-    if rules_converged and not patches:
+    if rules_converged and not changes:
         assert group is not None
-        return _compliant(
-            engine,
-            lb,
-            group,
-            rules,
-            result,
-            reason="frontguard's SG is annotated and its rules match the plan",
+        if group.id in lb.security_groups:
+            return Settled(
+                result(
+                    Outcome.COMPLIANT,
+                    "frontguard's SG is annotated and its rules match the plan",
+                    security_group_id=group.id,
+                    rules=rules,
+                )
+            )
+        # Requested but not attached: an earlier run patched and failed before queueing its
+        # verification, or the controller cannot build the owner (then it is an open finding).
+        failure = _controller_failure(engine, lb, owner)
+        if failure is not None:
+            return Report(
+                result(
+                    Outcome.ERROR,
+                    "frontguard's SG is requested but the controller fails to build the owner: "
+                    + failure,
+                    security_group_id=group.id,
+                    rules=rules,
+                ),
+                "Fix what the controller's event says; frontguard's annotations are right.",
+            )
+        return Settled(
+            result(
+                Outcome.COMPLIANT,
+                "frontguard's SG is annotated and its rules match the plan; the controller has "
+                "not attached it yet: verification queued",
+                security_group_id=group.id,
+                rules=rules,
+            ),
+            verify=True,
         )
 
     report_only = ref.auto_mode and not policy.remediate_auto_mode
     if policy.mode is Mode.AUDIT or report_only:
-        outcome = result(
-            Outcome.AUDIT_FINDING,
-            "not compliant (EKS Auto Mode: reported only, nothing changed)"
-            if report_only
-            else "not compliant (audit mode: nothing changed)",
-            security_group_id=group.id if group else None,
-            rules=rules,
-            extra={**plan_data, "planned_annotations": _planned_annotations(patches)},
-        )
-        fix = (
+        return Report(
+            result(
+                Outcome.AUDIT_FINDING,
+                "not compliant (EKS Auto Mode: reported only, nothing changed)"
+                if report_only
+                else "not compliant (audit mode: nothing changed)",
+                security_group_id=group.id if group else None,
+                rules=rules,
+                extra={**plan_data, "planned_annotations": _planned_annotations(changes)},
+            ),
             "EKS Auto Mode's support for the security-group annotations is not documented, so "
             "frontguard only reports its load balancers. Apply the changes shown yourself, or "
             "set remediate_auto_mode: true in the policy to let frontguard apply them."
             if report_only
-            else "Switch the policy to enforce mode, or apply the annotations shown."
+            else "Switch the policy to enforce mode, or apply the annotations shown.",
         )
-        engine.alerts.publish(_alert(outcome, fix))
-        return outcome
+    return Apply(
+        result(
+            Outcome.DRIFT if drift else Outcome.REMEDIATED,
+            ("drift repaired: " if drift else "")
+            + (
+                "frontguard's SG set up and requested through the Gateway's "
+                "LoadBalancerConfiguration"
+                if owner.gateway is not None
+                else "frontguard's SG set up and requested through the owner's annotations"
+            ),
+            rules=rules,
+            extra=plan_data,
+        ),
+        owner,
+        group,
+        kept,
+    )
 
+
+# --- Carrying a decision out -------------------------------------------------------------------
+
+
+def carry_out(engine: Engine, lb: LoadBalancer, decision: Decision) -> Result:
+    """The one place where a decision changes the world."""
+    if isinstance(decision, Settled):
+        if decision.verify and decision.result.security_group_id:
+            _request_verification(
+                engine, lb, decision.result.security_group_id, decision.result.rules
+            )
+        return decision.result
+    if isinstance(decision, Report):
+        engine.alerts.publish(_alert(decision.result, decision.fix))
+        return decision.result
+    return _apply(engine, lb, decision)
+
+
+def _apply(engine: Engine, lb: LoadBalancer, decision: Apply) -> Result:
+    policy = engine.policy
+    owner, planned = decision.owner, decision.result
+    cluster = planned.cluster or ""
+    group = decision.group
     if group is None:
-        group = aws.create_security_group(engine.ec2, lb, cluster=cluster, owner=ref)
+        group = aws.create_security_group(engine.ec2, lb, cluster=cluster, owner=owner.ref)
         logger.info(
             "security group created",
             extra={"load_balancer_arn": lb.arn, "cluster": cluster, "security_group_id": group.id},
         )
-    changes = aws.converge_rules(engine.ec2, group, rules)
-    patches = _owner_changes(owner, group.id, policy)
-    if not patches and not changes.changed:
-        return _compliant(engine, lb, group, rules, result, reason="already compliant")
+    rules = planned.rules
+    rule_changes = aws.converge_rules(engine.ec2, group, rules)
+    changes = _owner_changes(owner, group.id, decision.kept)
+
+    def outcome(kind: Outcome, reason: str, **kwargs: Any) -> Result:
+        return Result(kind, reason, lb.arn, cluster, owner.ref, group.id, rules, **kwargs)
+
+    if not changes and not rule_changes.changed:
+        return carry_out(
+            engine,
+            lb,
+            Settled(
+                outcome(Outcome.COMPLIANT, "already compliant"),
+                verify=group.id not in lb.security_groups,
+            ),
+        )
 
     markers = [m for obj in owner.objects for m in plan.gitops_markers(obj)]
-    if patches and markers and policy.gitops is GitOpsAction.ALERT:
-        outcome = result(
+    if changes and markers and policy.gitops is GitOpsAction.ALERT:
+        result = outcome(
             Outcome.GITOPS_PENDING,
             f"owner is managed by {', '.join(sorted(set(markers)))}: annotations must be committed",
-            security_group_id=group.id,
-            rules=rules,
-            extra={**plan_data, "planned_annotations": _planned_annotations(patches)},
+            extra={**planned.extra, "planned_annotations": _planned_annotations(changes)},
         )
-        engine.alerts.publish(_gitops_alert(outcome, patches))
-        return outcome
+        engine.alerts.publish(_gitops_alert(result, changes))
+        return result
 
     # Only a re-patch counts towards loop detection: frontguard had set the owner up before
     # and someone changed it since. A first remediation delivered many times at once is not a
     # loop, however many concurrent runs patch it.
-    if engine.state is not None and _previously_patched(owner):
+    if changes and engine.state is not None and _previously_patched(owner):
         recent = engine.state.record_event(f"patches#{lb.arn}", policy.loop_window_minutes * 60)
         if recent > policy.loop_threshold:
-            outcome = result(
+            result = outcome(
                 Outcome.CONFLICT,
                 f"re-patched {recent - 1} times within {policy.loop_window_minutes} minutes: "
                 "something keeps undoing it; remediation stopped for this load balancer",
-                security_group_id=group.id,
-                rules=rules,
-                extra={**plan_data, "planned_annotations": _planned_annotations(patches)},
+                extra={**planned.extra, "planned_annotations": _planned_annotations(changes)},
             )
             engine.alerts.publish(
                 _alert(
-                    outcome,
+                    result,
                     "Find what reverts the annotations (a GitOps tool, a Helm release, a person: "
                     "the object's managedFields name it) and commit frontguard's annotations "
                     "there, or exempt the object with frontguard.io/exempt.",
                 )
             )
-            return outcome
+            return result
 
     patched: list[str] = []
-    for change in patches:
-        kube = engine.kube(cluster)
+    kube = engine.kube(cluster)
+    for change in changes:
         change.apply(kube)
         patched.append(change.target)
         logger.info(
@@ -531,29 +580,114 @@ def _plan_and_apply(
                 "security_group_id": group.id,
             },
         )
-
-    outcome = result(
-        Outcome.DRIFT if drift else Outcome.REMEDIATED,
-        ("drift repaired: " if drift else "")
-        + (
-            "frontguard's SG set up and requested through the Gateway's LoadBalancerConfiguration"
-            if owner.gateway is not None
-            else "frontguard's SG set up and requested through the owner's annotations"
-        ),
-        security_group_id=group.id,
-        rules=rules,
+    result = outcome(
+        planned.outcome,
+        planned.reason,
         patched=tuple(patched),
         extra={
-            **plan_data,
-            "rules_added": len(changes.added),
-            "rules_removed": len(changes.removed),
+            **planned.extra,
+            "rules_added": len(rule_changes.added),
+            "rules_removed": len(rule_changes.removed),
         },
     )
-    _request_verification(engine, lb, group, rules)
+    _request_verification(engine, lb, group.id, rules)
     engine.alerts.publish(
-        _alert(outcome, "Nothing to do; frontguard will verify that the controller applied it.")
+        _alert(result, "Nothing to do; frontguard will verify that the controller applied it.")
     )
-    return outcome
+    return result
+
+
+# --- Helpers -----------------------------------------------------------------------------------
+
+
+def _resolve_names(
+    engine: Engine, lb: LoadBalancer, owner: Owner, keys: AnnotationKeys
+) -> dict[str, str]:
+    """SG names in the owner's annotation, resolved as the controller resolves them. One call,
+    and only when a name is written (IDs need none)."""
+    if owner.gateway is not None:
+        return {}
+    names = sorted(
+        {
+            entry
+            for obj in owner.objects
+            for entry in named_security_groups(obj, keys.security_groups)
+            if not is_id(entry)
+        }
+    )
+    return aws.resolve_security_group_names(engine.ec2, names, lb.vpc_id) if names else {}
+
+
+def _backend_sg_unavailable(
+    lb: LoadBalancer, owner: Owner, keys: AnnotationKeys, enabled: bool
+) -> str | None:
+    """With ``--enable-backend-security-group=false`` the controller refuses a custom SG with
+    managed backend rules ("backendSG feature is required…", LBC:pkg/ingress/
+    model_build_load_balancer.go buildLoadBalancerSecurityGroups; pkg/service/…;
+    pkg/gateway/model/model_build_security_group.go) and then deploys nothing for the owner.
+    Known from the policy's controller flags, or seen on the load balancer: with the feature
+    on, the controller's managed-SG path always attaches the backend SG too, so a load
+    balancer carrying one SG while its owner names none was built with the feature off."""
+    if keys.backend_rules is None and owner.gateway is None:
+        return None  # a frontend NLB's explicit list takes no backend SG
+    names_own = any(keys.security_groups in annotations_of(obj) for obj in owner.objects) or bool(
+        owner.gateway and owner.gateway.security_groups
+    )
+    off = not enabled or (not names_own and len(lb.security_groups) == 1)
+    if not off:
+        return None
+    return (
+        "the controller runs without its backend security group "
+        "(--enable-backend-security-group=false): asking it to manage backend rules next to "
+        f'frontguard\'s SG would fail every reconcile of the owner ("{BACKEND_SG_REQUIRED}"); '
+        "frontguard changed nothing"
+    )
+
+
+def _backend_sg_fix(ref: OwnerRef) -> str:
+    return (
+        "Turn the controller's backend security group on (Helm value "
+        "enableBackendSecurityGroup=true, flag --enable-backend-security-group), then "
+        f"frontguard remediates {ref.describe()} on its next run; or exempt it in the policy "
+        "and open the node rules yourself. If the flag is on, set the policy's "
+        "controller.enable_backend_security_group accordingly."
+    )
+
+
+def _controller_failure(engine: Engine, lb: LoadBalancer, owner: Owner) -> str | None:
+    """The controller's latest word on the owner objects, when it is a build/deploy failure
+    not followed by a successful reconcile (one Events list per object; only in the rare case
+    "requested but not attached")."""
+    from frontguard.engine.events import latest_failure
+
+    kube = engine.kube(lb.cluster or "")
+    for obj in owner.objects:
+        failure = latest_failure(kube, obj)
+        if failure is not None:
+            return failure
+    return None
+
+
+def _class_pin_conflict(
+    engine: Engine, owner: gateway.GatewayOwner, group: aws.SecurityGroup | None
+) -> str | None:
+    """A GatewayClass-level configuration that decides security groups wins (its mergingMode
+    is not ``prefer-gateway``): do not fight it. Accepted once it names frontguard's SG (and
+    otherwise only approved SGs)."""
+    pin = owner.class_pin
+    if pin is None:
+        return None
+    if (
+        group is not None
+        and group.id in pin
+        and set(pin) - {group.id} <= set(engine.policy.approved_security_groups)
+    ):
+        return None
+    return (
+        "the GatewayClass's LoadBalancerConfiguration decides security groups "
+        f"({', '.join(sorted(pin)) or 'an empty list: the controller keeps its own SG'}), "
+        "which win over the Gateway's own configuration"
+    )
 
 
 def _plan_summary(source_plan: plan.SourcePlan) -> dict[str, Any]:
@@ -562,20 +696,21 @@ def _plan_summary(source_plan: plan.SourcePlan) -> dict[str, Any]:
         "planned_rules": [
             f"{r.protocol}/{r.port} from {r.source}" for r in sorted(source_plan.rules)
         ],
-        "beyond_policy": source_plan.effective.beyond_policy.as_strings(),
+        "beyond_policy": source_plan.beyond_policy.as_strings(),
     }
-    if not source_plan.rules:
-        # Never widen to make traffic flow: the SG admits nothing, and the alert says why.
+    if source_plan.closed_ports:
+        # Never widen to make traffic flow: such a port admits nothing, and the alert says why.
         summary["warning"] = (
-            "no source is allowed by both the policy and the owner's own restrictions: "
-            "frontguard's security group admits nothing. Align the owner's source ranges "
-            "with the policy, or change the policy."
+            "no source is allowed by both the policy and the owner's own restrictions on port(s) "
+            f"{', '.join(map(str, source_plan.closed_ports))}: frontguard's security group "
+            "admits nothing there. Align the owner's source ranges with the policy, or change "
+            "the policy."
         )
     return summary
 
 
 def _request_verification(
-    engine: Engine, lb: LoadBalancer, group: aws.SecurityGroup, rules: frozenset[PermissionRule]
+    engine: Engine, lb: LoadBalancer, group_id: str, rules: frozenset[PermissionRule]
 ) -> None:
     classification = classify(lb.tags)
     if engine.verify is None or classification.owner is None:
@@ -584,7 +719,7 @@ def _request_verification(
         VerifyRequest(
             load_balancer_arn=lb.arn,
             cluster=lb.cluster or "",
-            security_group_id=group.id,
+            security_group_id=group_id,
             owner=classification.owner.as_dict(),
             plan_digest=plan_digest(rules),
             requested_at=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -593,65 +728,32 @@ def _request_verification(
     )
 
 
-def _compliant(
-    engine: Engine,
-    lb: LoadBalancer,
-    group: aws.SecurityGroup,
-    rules: frozenset[PermissionRule],
-    result: Callable[..., Result],
-    *,
-    reason: str,
-) -> Result:
-    """Nothing to change. If the controller has not attached the SG yet (an earlier run patched
-    and then failed before queueing its verification, or the controller is failing), make
-    sure a verification will look."""
-    if group.id not in lb.security_groups:
-        _request_verification(engine, lb, group, rules)
-        reason += "; the controller has not attached it yet: verification queued"
-    return result(Outcome.COMPLIANT, reason, security_group_id=group.id, rules=rules)
-
-
 def _previously_patched(owner: Owner) -> bool:
     """frontguard patched this owner before (it records what it replaced the first time)."""
-    return any(t.REPLACED_ANNOTATION in plan.annotations_of(obj) for obj in owner.objects)
+    return any(t.REPLACED_ANNOTATION in annotations_of(obj) for obj in owner.objects)
 
 
-def _owner_changes(owner: Owner, sg_id: str, policy: Policy) -> list[OwnerChange]:
-    """What to change on the owner so the controller attaches ``sg_id``; empty when nothing."""
+def _owner_changes(owner: Owner, sg_id: str, kept: Sequence[str]) -> list[OwnerChange]:
+    """What to change on the owner so the controller attaches ``sg_id``; empty when nothing.
+    The value is identical on every member of an IngressGroup: members carrying different
+    lists stop the whole group (LBC:pkg/ingress/model_build_load_balancer.go
+    buildFrontendSGNameOrIDsFromAnnotation)."""
+    desired = [sg_id, *(g for g in kept if g != sg_id)]
     if owner.gateway is not None:
-        if owner.gateway.class_pin:
+        if owner.gateway.class_pin is not None:
             return []  # the class-level pin names frontguard's SG (else: conflict, earlier)
-        return list(gateway.change_for(owner.gateway, sg_id, policy))
-    return [
-        AnnotationChange(path, changes)
-        for path, changes in _annotation_patches(owner, sg_id, policy)
-    ]
-
-
-def _annotation_patches(
-    owner: Owner, sg_id: str, policy: Policy
-) -> list[tuple[ObjectPath, dict[str, str | None]]]:
-    """Per owner object, the annotations to patch; identical values across an IngressGroup."""
-    desired = plan.desired_security_groups(owner.objects[0], owner.ref, sg_id, policy)
-    if owner.ref.kind is OwnerKind.INGRESS_GROUP:
-        # Every member must carry the identical value, or the whole group stops reconciling.
-        kept = {
-            g
-            for obj in owner.objects
-            for g in plan.annotated_groups(obj, owner.ref)
-            if g in policy.approved_security_groups and g != sg_id
-        }
-        desired = ",".join([sg_id, *sorted(kept)])
-    patches = []
+        return list(gateway.change_for(owner.gateway, desired))
+    keys = annotation_keys(owner.ref)
+    changes: list[OwnerChange] = []
     for obj, path in zip(owner.objects, owner.paths, strict=True):
-        patch = plan.annotation_patch(obj, owner.ref, desired)
+        patch = plan.annotation_patch(obj, keys, desired)
         if patch is not None:
-            patches.append((path, patch))
-    return patches
+            changes.append(AnnotationChange(path, patch))
+    return changes
 
 
-def _planned_annotations(patches: Sequence[OwnerChange]) -> dict[str, Any]:
-    return {key: value for change in patches for key, value in change.summary().items()}
+def _planned_annotations(changes: Sequence[OwnerChange]) -> dict[str, Any]:
+    return {key: value for change in changes for key, value in change.summary().items()}
 
 
 def _alert(result: Result, fix: str | None) -> Alert:
@@ -666,24 +768,30 @@ def _alert(result: Result, fix: str | None) -> Alert:
     )
 
 
-def _needs_recreation_alert(result: Result) -> Alert:
-    owner = result.owner
-    where = f"-n {owner.namespace} {owner.name}" if owner and owner.namespace else ""
-    return _alert(
-        result,
+def _needs_recreation_fix(owner: Owner) -> str:
+    ref = owner.ref
+    if owner.gateway is not None:
+        return (
+            "Recreate the Gateway so the controller builds a new NLB with a security group: "
+            "remove disableSecurityGroup from its LoadBalancerConfiguration (and the class's), "
+            f"then delete and re-apply Gateway {ref.namespace}/{ref.name}. Its addresses will "
+            "change. frontguard never deletes load balancers itself."
+        )
+    where = f"-n {ref.namespace} {ref.name}" if ref.namespace else ""
+    return (
         "Recreate the Service so the controller builds a new NLB with a security group: remove "
         "the annotation service.beta.kubernetes.io/aws-load-balancer-disable-nlb-sg if set, "
         f"then delete and re-apply the Service (kubectl get service {where} -o yaml > svc.yaml; "
         "kubectl delete -f svc.yaml; kubectl apply -f svc.yaml). Its DNS name will change. "
-        "frontguard never deletes load balancers itself.",
+        "frontguard never deletes load balancers itself."
     )
 
 
-def _gitops_alert(result: Result, patches: Sequence[OwnerChange]) -> Alert:
+def _gitops_alert(result: Result, changes: Sequence[OwnerChange]) -> Alert:
     lines = []
-    for target, changes in _planned_annotations(patches).items():
+    for target, values in _planned_annotations(changes).items():
         lines.append(f"{target}:")
-        lines.extend(f'  {key}: "{value}"' for key, value in changes.items())
+        lines.extend(f'  {key}: "{value}"' for key, value in values.items())
     return _alert(
         result,
         "Commit these annotations to the object's source repository:\n" + "\n".join(lines),

@@ -5,7 +5,7 @@ balancers come in pages of 400 with tags in batches of 20, frontguard's and the 
 security groups in bulk, VPCs in one call, and each cluster's Services and Ingresses in one
 list each. Only load balancers that fail the cheap check go through the engine, and even
 then at the cost of a read: the engine is handed the cluster as listed (IngressClasses and
-their params listed once per cluster, on first need), frontguard's SG and the VPCs from the
+their params listed once per cluster), frontguard's SG and the VPCs from the
 bulk reads, and the listener ports from the controller's own managed SG
 (:func:`listeners_from_controller_sg`, which says when a per-LB read is still needed).
 
@@ -18,6 +18,7 @@ publishes one digest (handlers/scan_flow.py), not one message per finding.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections import Counter
@@ -30,24 +31,29 @@ from botocore.exceptions import ClientError
 from frontguard import tags as t
 from frontguard.adapters import aws
 from frontguard.adapters.aws_errors import error_code, translate
-from frontguard.adapters.kube import CORE, NETWORKING, KubeObject
-from frontguard.adapters.kube_snapshot import ListedKube
+from frontguard.adapters.kube import CORE, NETWORKING
 from frontguard.adapters.remediation_queue import (
     SQS_BATCH,
     RemediationRequest,
     RemediationSink,
 )
 from frontguard.alerts import Alert
+from frontguard.controller.objects import (
+    AnnotationError,
+    KubeObject,
+    annotations_of,
+)
+from frontguard.controller.security_groups import annotation_keys, is_id, named_security_groups
 from frontguard.engine import plan
+from frontguard.engine.owner import ClusterObjects, Owner, read_classes, resolve_owner
 from frontguard.engine.remediate import Engine, Prefetched, remediate_load_balancer
-from frontguard.errors import FrontguardError, RetryableError
+from frontguard.errors import FrontguardError, NotFoundError, RetryableError
 from frontguard.model import (
     Listener,
     LoadBalancer,
     Outcome,
     OwnerKind,
     OwnerRef,
-    PermissionRule,
     classify,
 )
 from frontguard.policy import VPC_SOURCE, Mode, Policy
@@ -149,49 +155,16 @@ class ScanReport:
         )
 
 
-@dataclass(frozen=True)
-class ClusterView:
-    """One cluster's Services and Ingresses, listed once, and the client that serves the
-    engine's reads of them (and of IngressClasses and their params, listed once) from memory."""
-
-    kube: ListedKube
-    groups: Mapping[str, list[KubeObject]]
-
-    @property
-    def services(self) -> Mapping[tuple[str, str], KubeObject]:
-        return self.kube.services
-
-    @property
-    def ingresses(self) -> Mapping[tuple[str, str], KubeObject]:
-        return self.kube.ingresses
-
-
-def list_cluster(engine: Engine, cluster: str) -> ClusterView:
-    live = engine.kube(cluster)
-    kube = ListedKube(
-        live,
-        services=list(live.list_paged(f"{CORE}/services")),
-        ingresses=list(live.list_paged(f"{NETWORKING}/ingresses")),
+def list_cluster(engine: Engine, cluster: str, *, with_ingresses: bool) -> ClusterObjects:
+    """One cluster's Services and Ingresses, listed once, with IngressClasses (and their
+    params) only when some load balancer of the cluster is built from Ingresses."""
+    kube = engine.kube(cluster)
+    services = list(kube.list_paged(f"{CORE}/services"))
+    ingresses = list(kube.list_paged(f"{NETWORKING}/ingresses"))
+    classes = read_classes(kube) if with_ingresses else None
+    return ClusterObjects.index(
+        services, ingresses, classes, engine.policy.controller_flags(cluster)
     )
-    groups: dict[str, list[KubeObject]] = {}
-    for ingress in kube.ingresses.values():
-        group = plan.annotations_of(ingress).get(t.INGRESS_GROUP_ANNOTATION)
-        if group:
-            groups.setdefault(group, []).append(ingress)
-    return ClusterView(kube, groups)
-
-
-def _owner_objects(view: ClusterView, owner: OwnerRef) -> list[KubeObject]:
-    if owner.kind is OwnerKind.SERVICE:
-        found = view.services.get((owner.namespace or "", owner.name or ""))
-        return [found] if found else []
-    if owner.kind is OwnerKind.INGRESS:
-        found = view.ingresses.get((owner.namespace or "", owner.name or ""))
-        return [found] if found else []
-    if owner.kind is OwnerKind.INGRESS_GROUP:
-        return list(view.groups.get(owner.group or "", []))
-    # Gateways: no bulk view; the engine reads the Gateway and its configurations.
-    return []
 
 
 @dataclass
@@ -299,54 +272,47 @@ def listeners_from_controller_sg(
     )
 
 
-def _compliant_at_a_glance(
-    engine: Engine,
-    lb: LoadBalancer,
-    owner: OwnerRef,
-    objects: list[KubeObject],
-    bulk: _Bulk,
-) -> bool:
-    """The cheap check from bulk data; ``False`` means "ask the engine", not "non-compliant"."""
+def _compliant_at_a_glance(engine: Engine, lb: LoadBalancer, owner: Owner, bulk: _Bulk) -> bool:
+    """The cheap check from bulk data; ``False`` means "ask the engine", not "non-compliant".
+
+    Per port, as the engine plans: the owner's restriction for that port (controller rules)
+    narrows the policy's sources. Ports come from frontguard's SG itself (no per-LB
+    DescribeListeners at steady state)."""
     policy = engine.policy
     ours = bulk.ours.get(lb.arn)
     if ours is None or ours.foreign_permissions or ours.id not in lb.security_groups:
         return False
+    if owner.problem is not None or owner.gateway is not None:
+        return False
     allowed_on_lb = {ours.id} | set(policy.approved_security_groups) | bulk.backend_groups
     if not set(lb.security_groups) <= allowed_on_lb:
         return False  # e.g. the controller's world-open SG is back
-    for obj in objects:
-        sg_key, backend_key = plan.annotation_keys(owner)
-        annotations = plan.annotations_of(obj)
-        if ours.id not in plan.split_list(annotations.get(sg_key)):
+    keys = annotation_keys(owner.ref)
+    for obj in owner.objects:
+        entries = named_security_groups(obj, keys.security_groups)
+        if ours.id not in entries or not all(is_id(e) for e in entries):
+            return False  # names are resolved by the engine
+        try:
+            if not plan.backend_rules_managed(obj, keys):
+                return False
+        except AnnotationError:
             return False
-        if annotations.get(backend_key) != "true":
-            return False
-    # Ports come from the SG itself (no per-LB DescribeListeners at steady state).
-    listeners = {(r.protocol, r.port) for r in ours.rules}
-    namespace = objects[0].get("metadata", {}).get("namespace", "")
-    if owner.kind is OwnerKind.SERVICE:
-        restriction = plan.service_restriction(objects[0])
-    else:
-        restriction = plan.group_restriction([plan.ingress_restriction(o, None) for o in objects])
-    sources = plan.plan_sources(
+    allowed = plan.policy_sources(
+        policy,
         lb=lb,
-        owner=owner,
-        namespace=namespace,
-        policy=policy,
+        owner=owner.ref,
+        namespaces=owner.namespaces,
         vpc_cidrs=bulk.vpc_cidrs.get(lb.vpc_id, []),
-        restriction=restriction,
-        listeners=[],
-    ).effective.allowed
-    planned = frozenset(
-        PermissionRule(protocol, port, source)
-        for protocol, port in listeners
-        for source in sources.as_strings()
     )
-    return planned == ours.rules
+    listeners = {
+        Listener(port, "UDP" if protocol == "udp" else "TCP")
+        for protocol, port in {(r.protocol, r.port) for r in ours.rules}
+    }
+    return plan.plan_rules(listeners, allowed, owner.restrictions).rules == ours.rules
 
 
 def _previously_remediated(objects: Iterable[KubeObject], ours: aws.SecurityGroup | None) -> bool:
-    return ours is not None or any(t.REPLACED_ANNOTATION in plan.annotations_of(o) for o in objects)
+    return ours is not None or any(t.REPLACED_ANNOTATION in annotations_of(o) for o in objects)
 
 
 class _Collected:
@@ -429,7 +395,13 @@ def scan(
     try:
         for cluster, members in sorted(by_cluster.items()):
             members.sort(key=lambda m: m[0].arn)
-            view = _list_or_none(engine, cluster)
+            view = _list_or_none(
+                engine,
+                cluster,
+                with_ingresses=any(
+                    o.kind in (OwnerKind.INGRESS, OwnerKind.INGRESS_GROUP) for _, o in members
+                ),
+            )
             for lb, owner in members:
                 if time_left is not None and time_left() < reserve_seconds:
                     report.complete = False
@@ -509,9 +481,9 @@ def _finish(report: ScanReport, started: float, clock: Callable[[], float]) -> S
     return report
 
 
-def _list_or_none(engine: Engine, cluster: str) -> ClusterView | None:
+def _list_or_none(engine: Engine, cluster: str, *, with_ingresses: bool) -> ClusterObjects | None:
     try:
-        return list_cluster(engine, cluster)
+        return list_cluster(engine, cluster, with_ingresses=with_ingresses)
     except FrontguardError as error:
         logger.warning(  # one line per cluster, not per LB
             "cluster unreachable", extra={"cluster": cluster, "problem": str(error)}
@@ -559,21 +531,27 @@ def _item(
 def _scan_one(
     engine: Engine,
     lb: LoadBalancer,
-    owner: OwnerRef,
+    ref: OwnerRef,
     *,
-    view: ClusterView | None,
+    view: ClusterObjects | None,
     bulk: _Bulk,
     cluster: str,
 ) -> ScanItem:
     if view is None:
-        return _item(lb, owner, Outcome.ERROR, f"cluster {cluster} unreachable")
-    objects = _owner_objects(view, owner)
-    if objects and (reason := plan.exempt_reason(objects, engine.policy)) is not None:
-        return _item(lb, owner, Outcome.EXEMPT, reason)
-    if objects and _compliant_at_a_glance(engine, lb, owner, objects, bulk):
-        ours = bulk.ours[lb.arn]
-        return _item(lb, owner, Outcome.COMPLIANT, "compliant", ours.id)
-    drift = _previously_remediated(objects, bulk.ours.get(lb.arn))
+        return _item(lb, ref, Outcome.ERROR, f"cluster {cluster} unreachable")
+    owner: Owner | None = None
+    if ref.kind is not OwnerKind.GATEWAY and not ref.auto_mode:
+        # From the listed objects: no Kubernetes call.
+        with contextlib.suppress(NotFoundError):
+            owner = resolve_owner(
+                engine.kube(cluster), ref, engine.policy.controller_flags(cluster), listed=view
+            )
+    if owner is not None:
+        if (reason := plan.exempt_reason(owner.objects, engine.policy)) is not None:
+            return _item(lb, ref, Outcome.EXEMPT, reason)
+        if owner.handled and _compliant_at_a_glance(engine, lb, owner, bulk):
+            return _item(lb, ref, Outcome.COMPLIANT, "compliant", bulk.ours[lb.arn].id)
+    drift = _previously_remediated(owner.objects if owner else (), bulk.ours.get(lb.arn))
     try:
         result = remediate_load_balancer(
             engine,
@@ -583,15 +561,15 @@ def _scan_one(
             prefetched=Prefetched(
                 bulk.ours.get(lb.arn),
                 bulk.vpc_cidrs,
-                kube=view.kube,
-                listeners=listeners_from_controller_sg(lb, owner, bulk.managed),
+                view,
+                listeners=listeners_from_controller_sg(lb, ref, bulk.managed),
             ),
         )
     except RetryableError as error:
-        return _item(lb, owner, Outcome.ERROR, f"will retry next scan: {error}", drift=drift)
+        return _item(lb, ref, Outcome.ERROR, f"will retry next scan: {error}", drift=drift)
     except FrontguardError as error:
-        return _item(lb, owner, Outcome.ERROR, str(error), drift=drift)
-    return _item(lb, owner, result.outcome, result.reason, result.security_group_id, drift=drift)
+        return _item(lb, ref, Outcome.ERROR, str(error), drift=drift)
+    return _item(lb, ref, result.outcome, result.reason, result.security_group_id, drift=drift)
 
 
 def _clean_up(engine: Engine, bulk: _Bulk, existing_arns: set[str], report: ScanReport) -> None:

@@ -19,18 +19,22 @@ from typing import Any
 
 from frontguard import tags as t
 from frontguard.adapters import aws
-from frontguard.adapters.kube import KubeClient, KubeObject
+from frontguard.adapters.kube import KubeClient
 from frontguard.adapters.verify_queue import VerifyRequest
 from frontguard.alerts import Alert
+from frontguard.controller.objects import KubeObject, annotations_of, object_id, split_list
+from frontguard.controller.security_groups import annotation_keys, conflicting_members
 from frontguard.engine import plan
-from frontguard.engine.remediate import Engine, resolve_owner
+from frontguard.engine.events import current_failures
+from frontguard.engine.owner import resolve_owner
+from frontguard.engine.remediate import Engine
 from frontguard.errors import NotFoundError
 from frontguard.model import Outcome, OwnerKind, OwnerRef, plan_digest
+from frontguard.policy import ControllerFlags
 
 logger = logging.getLogger(__name__)
 
 PENDING = "pending"
-CONTROLLER_FAILURE_REASONS = frozenset({"FailedDeployModel", "FailedBuildModel"})
 
 
 class FindingKind(StrEnum):
@@ -114,7 +118,12 @@ def verify(engine: Engine, request: VerifyRequest) -> Verification:
         )
         return Verification(PENDING, _join(problems), tuple(problems))
 
-    diagnosis = _diagnose(engine.kube(request.cluster), owner, request)
+    diagnosis = _diagnose(
+        engine.kube(request.cluster),
+        owner,
+        request,
+        engine.policy.controller_flags(request.cluster),
+    )
     findings = [*problems, *diagnosis.findings]
     fix = _fix(owner, request.security_group_id, findings, diagnosis.members)
     logger.warning(
@@ -192,10 +201,12 @@ class _Diagnosis:
     members: list[tuple[str, str]]  # (namespace, name) of the owner objects found
 
 
-def _diagnose(kube: KubeClient, owner: OwnerRef, request: VerifyRequest) -> _Diagnosis:
+def _diagnose(
+    kube: KubeClient, owner: OwnerRef, request: VerifyRequest, flags: ControllerFlags
+) -> _Diagnosis:
     """What the cluster says: annotations, who changed them, the controller's Events."""
     try:
-        resolved = resolve_owner(kube, owner)
+        resolved = resolve_owner(kube, owner, flags)
     except NotFoundError:
         return _Diagnosis(
             [
@@ -207,16 +218,16 @@ def _diagnose(kube: KubeClient, owner: OwnerRef, request: VerifyRequest) -> _Dia
             ],
             [],
         )
-    sg_key, _ = plan.annotation_keys(owner)
+    sg_key = annotation_keys(owner).security_groups
     since = _parse_time(request.requested_at)
     findings: list[Finding] = []
     members: list[tuple[str, str]] = []
     for obj in resolved.objects:
-        name = plan.object_id(obj)
+        name = object_id(obj)
         meta = obj.get("metadata", {})
         members.append((meta.get("namespace", ""), meta.get("name", "")))
-        value = plan.annotations_of(obj).get(sg_key)
-        if resolved.gateway is None and request.security_group_id not in plan.split_list(value):
+        value = annotations_of(obj).get(sg_key)
+        if resolved.gateway is None and request.security_group_id not in split_list(value):
             manager, when = _last_writer(obj, sg_key)
             by = f", changed by {manager}" + (f" at {when}" if when else "") if manager else ""
             findings.append(
@@ -242,8 +253,10 @@ def _diagnose(kube: KubeClient, owner: OwnerRef, request: VerifyRequest) -> _Dia
                 )
                 for marker in plan.gitops_markers(obj)
             )
-        for event in kube.events_for(meta.get("namespace", ""), meta.get("name", "")):
-            if event.get("reason") not in CONTROLLER_FAILURE_REASONS or _older_than(event, since):
+        for event in current_failures(
+            kube.events_for(meta.get("namespace", ""), meta.get("name", ""))
+        ):
+            if _older_than(event, since):
                 continue
             message = str(event.get("message", "")).strip()
             findings.append(
@@ -269,11 +282,10 @@ def _diagnose(kube: KubeClient, owner: OwnerRef, request: VerifyRequest) -> _Dia
         )
     if owner.kind is OwnerKind.INGRESS_GROUP:
         values = {
-            plan.object_id(o): plan.annotations_of(o).get(sg_key)
-            for o in resolved.objects
-            if plan.annotations_of(o).get(sg_key) is not None
+            member: ",".join(groups)
+            for member, groups in conflicting_members(resolved.objects, sg_key).items()
         }
-        if len(set(values.values())) > 1:
+        if values:
             findings.append(
                 Finding(
                     FindingKind.GROUP_CONFLICT,
@@ -338,16 +350,18 @@ def _fix(
             "from pinning securityGroups."
         )
     else:
-        sg_key, backend_key = plan.annotation_keys(owner)
+        keys = annotation_keys(owner)
+        sg_key = keys.security_groups
+        backend_key = keys.backend_rules
         kind = "service" if owner.kind is OwnerKind.SERVICE else "ingress"
         targets = members or (
             [(owner.namespace, owner.name)] if owner.namespace and owner.name else []
         )
+        backend = f' {backend_key}="true"' if backend_key else ""
         commands = [
-            f"kubectl annotate {kind} -n {namespace} {name} --overwrite "
-            f'{sg_key}="{sg_id}" {backend_key}="true"'
+            f'kubectl annotate {kind} -n {namespace} {name} --overwrite {sg_key}="{sg_id}"{backend}'
             for namespace, name in targets
-        ] or [f'set {sg_key}: "{sg_id}" and {backend_key}: "true" on every member']
+        ] or [f'set {sg_key}: "{sg_id}"{backend} on every member']
         where = (
             "every member of IngressGroup " + str(owner.group)
             if owner.kind is OwnerKind.INGRESS_GROUP
@@ -359,7 +373,8 @@ def _fix(
                 "reverted them will otherwise undo a direct change):"
             )
             advice.append(f'  {sg_key}: "{sg_id}"')
-            advice.append(f'  {backend_key}: "true"')
+            if backend_key:
+                advice.append(f'  {backend_key}: "true"')
             advice.append("or, when nothing manages it, run:")
         else:
             advice.append(f"Set the annotations on {where}:")
