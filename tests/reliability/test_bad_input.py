@@ -90,7 +90,9 @@ def test_broken_event_is_dropped_with_a_reason_and_changes_nothing(
     assert fg.mutating_aws_calls() == {}
 
 
-def test_event_for_a_load_balancer_that_never_appears_is_dropped_without_paging(sandbox, fg, record):
+def test_event_for_a_load_balancer_that_never_appears_is_dropped_without_paging(
+    sandbox, fg, record
+):
     web = sandbox.cluster("prod").ingress("shop/web", ports=[443])
     event = _with(
         web.event,
