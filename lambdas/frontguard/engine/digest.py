@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import zip_longest
 from typing import Any
 
 from frontguard.adapters.findings import FindingRecord, StoredState
@@ -190,17 +191,26 @@ def _render(
         message = json.dumps({"default": default, "email": digest_text(body)})
         return body, message
 
-    # The largest number of entries that fits (worst first), found by halving.
-    low, high = 0, max(len(findings), len(fixed))
-    body, message = build(high)
+    # The largest number of entries that fits (worst first): a first guess from each entry's
+    # own size (the JSON is escaped once more inside the message), then checked, cutting
+    # further until it fits.
+    body, message = build(max(len(findings), len(fixed)))
     if len(message.encode()) > MESSAGE_BUDGET:
-        while low < high:
-            middle = (low + high + 1) // 2
-            if len(build(middle)[1].encode()) <= MESSAGE_BUDGET:
-                low = middle
-            else:
-                high = middle - 1
-        body, message = build(low)
+        sizes = [
+            round(1.3 * (len(json.dumps(a, default=str)) + (len(json.dumps(b)) if b else 0)))
+            for a, b in zip_longest(findings, fixed, fillvalue=None)
+        ]
+        room = MESSAGE_BUDGET - len(build(0)[1].encode())
+        limit = 0
+        for size in sizes:
+            if room < size:
+                break
+            room -= size
+            limit += 1
+        body, message = build(limit)
+        while len(message.encode()) > MESSAGE_BUDGET and limit > 0:
+            limit = int(limit * 0.9)
+            body, message = build(limit)
     digest.body, digest.message = body, message
 
 
