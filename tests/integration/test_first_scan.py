@@ -281,3 +281,24 @@ def test_an_invocation_out_of_time_saves_a_cursor_and_the_next_resumes(sandbox):
     assert "~cursor" not in finding_records(sandbox)
     assert not any(key.startswith("run|") for key in finding_records(sandbox))
     assert json.loads(json.dumps(digest))  # plain JSON
+
+
+def test_a_digest_beyond_the_size_limit_is_cut_and_the_rest_logged(sandbox, monkeypatch, caplog):
+    from frontguard.engine import digest as digest_module
+
+    monkeypatch.setattr(digest_module, "MESSAGE_BUDGET", 8 * 1024)  # SNS's 256 KB, scaled down
+    fg = wire(sandbox, AUDIT)
+    sandbox.cluster("prod").bulk_ingresses(40)
+
+    with caplog.at_level("INFO", logger="frontguard"):
+        run_scan(fg.runtime)
+
+    [digest] = digests(fg)
+    shown = len(digest["findings"])
+    assert 0 < shown < 40
+    assert digest["omitted"]["findings"] == 40 - shown and digest["new"] == 40
+    logged = [
+        r for r in caplog.records if r.getMessage() == "digest finding beyond the message size"
+    ]
+    assert len(logged) == 40 - shown
+    assert len(finding_records(sandbox)) == 40  # every finding is recorded as alerted

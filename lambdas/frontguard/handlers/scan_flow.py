@@ -111,7 +111,7 @@ def publish_digest(runtime: Runtime, digest: Digest) -> bool:
         # The message holds what fits; the log keeps every finding it had to leave out.
         shown = len(digest.body["findings"])
         for finding in [*digest.new, *digest.still_open][shown:]:
-            logger.info("digest finding beyond the message size", extra=dict(finding.entry))
+            logger.info("digest finding beyond the message size", extra={"finding": finding.entry})
     try:
         runtime.session.client("sns", config=CLIENT_CONFIG).publish(
             TopicArn=topic,
