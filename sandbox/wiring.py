@@ -251,16 +251,19 @@ ENFORCE = {
 }
 
 
-def steady_state_minimum_aws_calls(lbs: int, frontguard_sgs: int, clusters: int) -> int:
+def steady_state_minimum_aws_calls(
+    lbs: int, frontguard_sgs: int, clusters: int, *, controller_sgs: int | None = None
+) -> int:
     """The theoretical minimum of a steady-state scan's AWS calls: LB pages of 400, tag batches
-    of 20 per page, frontguard SGs in pages of 1000, one backend-SG and one VPC read, one
-    DescribeCluster per cluster. (Plus two Kubernetes list calls per cluster.)"""
+    of 20 per page, frontguard's and the controller's SGs (one backend SG per cluster) together
+    in pages of 1000, one VPC read, one DescribeCluster per cluster. (Plus two Kubernetes list
+    calls per cluster.)"""
     pages = [min(400, lbs - start) for start in range(0, lbs, 400)]
+    groups = frontguard_sgs + (clusters if controller_sgs is None else controller_sgs)
     return (
         len(pages)
         + sum(math.ceil(size / 20) for size in pages)
-        + max(1, math.ceil(frontguard_sgs / 1000))
-        + 1
+        + max(1, math.ceil(groups / 1000))
         + 1
         + clusters
     )

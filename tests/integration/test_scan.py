@@ -240,7 +240,7 @@ def test_steady_state_scan_past_400_lbs_and_1000_sgs_makes_no_per_lb_call(sandbo
     assert calls["elbv2.DescribeLoadBalancers"] == 3  # 400 + 400 + 210
     assert calls["elbv2.DescribeTags"] == 20 + 20 + 11
     assert calls["elbv2.DescribeListeners"] == 0
-    # frontguard's 1010 SGs in pages of 1000, then the controller's backend SG.
-    assert calls["ec2.DescribeSecurityGroups"] == 2 + 1
+    # frontguard's 1010 SGs and the controller's backend SG, together in pages of 1000.
+    assert calls["ec2.DescribeSecurityGroups"] == 2
     assert sum(calls.values()) == steady_state_minimum_aws_calls(1010, 1010, clusters=1)
     assert fg.kube_calls() == {"GET": 2}

@@ -2,7 +2,7 @@
 
 At steady state (everything compliant) the scan makes no per-load-balancer call: load
 balancers come in pages of 400 with tags in batches of 20, frontguard's and the controller's
-security groups in bulk, VPCs in one call, and each cluster's Services and Ingresses in one
+security groups together in pages of 1000, VPCs in one call, and each cluster's Services and Ingresses in one
 list each. Only load balancers that fail the cheap check go through the engine, and even
 then at the cost of a read: the engine is handed the cluster as listed (IngressClasses and
 their params listed once per cluster), frontguard's SG and the VPCs from the
@@ -178,33 +178,34 @@ class _Bulk:
     managed: dict[str, aws.SecurityGroup] = field(default_factory=dict)
 
 
-# The controller's backend SG and its managed frontend SGs, in one paginated read: the
-# ``tag-value`` filter matches a value under any key, and the keys are checked below
-# (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeSecurityGroups.html:
-# "tag-value - The value of a tag assigned to the resource. This filter is independent of the
-# tag-key filter."). At steady state the managed SGs are gone (the SG annotation replaces
-# them and the controller deletes them), so this is still the one call it always was.
-_CONTROLLER_SG_VALUES = [t.BACKEND_SG, t.MANAGED_LB_SG]
+# frontguard's SGs, the controller's backend SG and its managed frontend SGs, in one
+# paginated read: the ``tag-value`` filter matches a value under any key, and the keys are
+# checked below (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/
+# API_DescribeSecurityGroups.html: "tag-value - The value of a tag assigned to the resource.
+# This filter is independent of the tag-key filter."). At steady state the managed SGs are
+# gone (the SG annotation replaces them and the controller deletes them), and on the first
+# scan frontguard has none yet: either way the pages are ⌈(LBs + backend SGs) / 1000⌉.
+_SG_TAG_VALUES = [t.MANAGED_BY_VALUE, t.BACKEND_SG, t.MANAGED_LB_SG]
 # Where the LBC says "ManagedLBSecurityGroup" (pkg/deploy/tracking/provider.go).
 _MANAGED_SG_KEYS = (t.INGRESS_RESOURCE_TAG, t.SERVICE_RESOURCE_TAG)
+SG_PAGE = 1000
 
 
 def _read_bulk(ec2: EC2Client, need_vpcs: bool) -> _Bulk:
     ours: dict[str, aws.SecurityGroup] = {}
-    for group in aws.iter_frontguard_security_groups(ec2):
-        arn = group.tags.get(t.LOAD_BALANCER_TAG)
-        if arn:
-            ours[arn] = group
     backend: set[str] = set()
     managed: dict[str, aws.SecurityGroup] = {}
     try:
         for page in ec2.get_paginator("describe_security_groups").paginate(
-            Filters=[{"Name": "tag-value", "Values": _CONTROLLER_SG_VALUES}],
-            PaginationConfig={"PageSize": 1000},
+            Filters=[{"Name": "tag-value", "Values": _SG_TAG_VALUES}],
+            PaginationConfig={"PageSize": SG_PAGE},
         ):
             for raw in page["SecurityGroups"]:
                 group = aws.parse_security_group(raw)
-                if group.tags.get(t.CONTROLLER_RESOURCE_TAG) == t.BACKEND_SG:
+                if group.managed_by_frontguard:
+                    if arn := group.tags.get(t.LOAD_BALANCER_TAG):
+                        ours[arn] = group
+                elif group.tags.get(t.CONTROLLER_RESOURCE_TAG) == t.BACKEND_SG:
                     backend.add(group.id)
                 elif any(group.tags.get(key) == t.MANAGED_LB_SG for key in _MANAGED_SG_KEYS):
                     managed[group.id] = group
