@@ -19,6 +19,8 @@ EC2_READ: Final = (
     "ec2:DescribeSecurityGroups",
     "ec2:DescribeVpcs",
     "ec2:DescribeManagedPrefixLists",
+    # Does an NLB back a VPC endpoint service (PrivateLink consumers)?
+    "ec2:DescribeVpcEndpointServiceConfigurations",
 )
 # Mutations, always conditioned on frontguard's own tag (infra/ adds the conditions):
 # CreateSecurityGroup on aws:RequestTag, CreateTags only with ec2:CreateAction =

@@ -111,6 +111,10 @@ class Policy(_Strict):
     cleanup_grace_hours: float = Field(default=24, ge=0)
     # EKS Auto Mode's SG annotation support is undocumented: only report unless switched on.
     remediate_auto_mode: bool = False
+    # NLBs behind a VPC endpoint service: AWS checks PrivateLink consumers' client IPs
+    # against the NLB's SG by default, so replacing the world-open SG can cut them off.
+    # "alert": report and change nothing; "remediate": the policy's sources include them.
+    privatelink: Literal["alert", "remediate"] = "alert"
     # The controller's flags, and per-cluster overrides (exact cluster names).
     controller: ControllerFlags = ControllerFlags()
     cluster_controllers: dict[str, ControllerFlags] = Field(default_factory=dict)

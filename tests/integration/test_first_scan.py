@@ -39,6 +39,9 @@ SOURCES = ["203.0.113.0/24", "198.51.100.0/24"]
 SCHEDULED = {"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}}
 # A run reads the state table once (the resume cursor and the alerted findings: one Query).
 STATE_READ = 1
+# The PrivateLink check (issue 12): one region-wide DescribeVpcEndpointServiceConfigurations
+# the first time an NLB needs deciding; never at steady state.
+PRIVATELINK_READ = 1
 # The event path's per-LB budget (tests/integration/test_budgets.py).
 EVENT_PATH_AWS_BUDGET = 12
 
@@ -97,7 +100,8 @@ def test_first_audit_scan_costs_a_read_plus_batched_state_and_one_digest(sandbox
     assert calls["dynamodb.BatchWriteItem"] == math.ceil(findings / 25)
     assert calls["dynamodb.Query"] == STATE_READ
     steady = steady_state_minimum_aws_calls(lbs, lbs, clusters=3) + STATE_READ
-    assert sum(calls.values()) <= steady + math.ceil(findings / 25) + 1, calls
+    assert calls["ec2.DescribeVpcEndpointServiceConfigurations"] == PRIVATELINK_READ
+    assert sum(calls.values()) <= steady + math.ceil(findings / 25) + 1 + PRIVATELINK_READ, calls
     # Kubernetes: the steady state's two lists per cluster, plus the class lookups once per
     # cluster (IngressClasses, and IngressClassParams because one class references them).
     assert fg.kube_calls() == {"GET": 3 * (2 + 2)}
@@ -121,17 +125,21 @@ def test_listener_ports_come_from_the_controllers_sg_else_one_read(sandbox):
     prod = sandbox.cluster("prod")
     prod.ingress("shop/web", ports=[80, 8443])
     prod.service("shop/dns", ports=[("UDP", 53), ("TCP", 53), ("TCP", 853)])
-    # A frontend NLB shares the ALB's SGs: its ports cannot come from them.
-    prod.ingress("shop/front", ports=[443], frontend_nlb=True)
+    # The owner named its own SG: no managed SG states the ports, so the engine reads them.
+    team = sandbox.client("ec2").create_security_group(
+        GroupName="team", Description="team", VpcId=prod.vpc_id
+    )["GroupId"]
+    prod.service(
+        "shop/custom",
+        ports=[("TCP", 9443)],
+        annotations={"service.beta.kubernetes.io/aws-load-balancer-security-groups": team},
+    )
     fg.reset_counts()
 
     report = run_scan(fg.runtime)
 
-    assert fg.aws_calls["elbv2.DescribeListeners"] == 1  # the frontend NLB only
-    planned = {
-        f["owner"] + (" nlb" if "-nlb" in f["name"] else ""): f["planned_rules"]
-        for f in digests(fg)[0]["findings"]
-    }
+    assert fg.aws_calls["elbv2.DescribeListeners"] == 1  # shop/custom only
+    planned = {f["owner"]: f["planned_rules"] for f in digests(fg)[0]["findings"]}
     assert planned["ingress/shop/web"] == [
         f"tcp/{port} from {cidr}" for port in (80, 8443) for cidr in sorted(SOURCES)
     ]
@@ -140,7 +148,8 @@ def test_listener_ports_come_from_the_controllers_sg_else_one_read(sandbox):
         for proto, port in (("tcp", 53), ("udp", 53), ("tcp", 853))
         for cidr in SOURCES
     )
-    assert len(report.items) == 4
+    assert planned["service/shop/custom"] == [f"tcp/9443 from {cidr}" for cidr in sorted(SOURCES)]
+    assert len(report.items) == 3
 
 
 def test_digest_across_runs_new_then_silent_then_fixed(sandbox):

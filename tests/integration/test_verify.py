@@ -147,7 +147,7 @@ def test_ingress_group_conflict_alert_quotes_the_controller_event(sandbox, fg):
         shared.resource, "team-b", "two", {"metadata": {"annotations": {INGRESS_SG: team_sg}}}
     )
     prod.lbc.reconcile()
-    [event, *_] = shared.events("FailedDeployModel")
+    [event, *_] = shared.events("FailedBuildModel")
     assert managed in shared.security_groups()
 
     results = fg.run_verifications()
@@ -160,7 +160,7 @@ def test_ingress_group_conflict_alert_quotes_the_controller_event(sandbox, fg):
     quoted = [f for f in alert["findings"] if f["kind"] == "controller-event"]
     assert {f["object"] for f in quoted} == {"team-a/one", "team-b/two"}
     assert all(f["message"] == event["message"] for f in quoted)
-    assert "conflicting securityGroups" in event["message"]
+    assert event["message"].startswith("Failed build model due to conflicting securityGroups: [")
     assert f'"{event["message"]}"' in alert["detail"]
     assert "kubectl annotate ingress -n team-a one" in alert["fix"]
     assert "kubectl annotate ingress -n team-b two" in alert["fix"]
@@ -175,7 +175,7 @@ def test_annotated_sg_deleted_fails_at_once_with_the_controller_event(sandbox):
     ours = web.object["metadata"]["annotations"][INGRESS_SG]
     sandbox.client("ec2").delete_security_group(GroupId=ours)  # someone cleans up "unused" SGs
     prod.lbc.reconcile()
-    assert web.events("FailedDeployModel")
+    assert web.events("FailedBuildModel")
 
     [result] = fg.run_verifications()
 

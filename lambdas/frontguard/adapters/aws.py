@@ -227,6 +227,21 @@ def resolve_security_group_names(
     return resolved
 
 
+def endpoint_services_by_load_balancer(ec2: EC2Client) -> dict[str, list[str]]:
+    """NLB ARN → the VPC endpoint services (PrivateLink) it backs, for the whole region in
+    one paged read (the API has no filter by load balancer)."""
+    services: dict[str, list[str]] = {}
+    try:
+        pages = ec2.get_paginator("describe_vpc_endpoint_service_configurations").paginate()
+        for page in pages:
+            for config in page.get("ServiceConfigurations", []):
+                for arn in config.get("NetworkLoadBalancerArns", []):
+                    services.setdefault(arn, []).append(str(config.get("ServiceId", "")))
+    except ClientError as error:
+        raise translate(error, "describe VPC endpoint services") from error
+    return services
+
+
 def iter_frontguard_security_groups(ec2: EC2Client) -> Iterator[SecurityGroup]:
     """Every SG frontguard created in the region, in bulk pages."""
     try:

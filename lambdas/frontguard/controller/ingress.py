@@ -31,6 +31,8 @@ DEFAULT_CLASS_ANNOTATION = "ingressclass.kubernetes.io/is-default-class"
 LISTEN_PORTS = "alb.ingress.kubernetes.io/listen-ports"
 CERTIFICATE_ARN = "alb.ingress.kubernetes.io/certificate-arn"
 FRONTEND_NLB_PORT_MAPPING = "alb.ingress.kubernetes.io/frontend-nlb-listener-port-mapping"
+ENABLE_FRONTEND_NLB = "alb.ingress.kubernetes.io/enable-frontend-nlb"
+FRONTEND_NLB_HEALTHCHECK_PORT = "alb.ingress.kubernetes.io/frontend-nlb-healthcheck-port"
 PARAMS_API_GROUP = "elbv2.k8s.aws"
 PARAMS_KIND = "IngressClassParams"
 
@@ -385,3 +387,28 @@ def _merge_port(configs: Sequence[_PortSources]) -> Sources | None:
         return Sources.of(values)
     except ValueError as error:
         raise AnnotationError(f"invalid prefix list in {values}") from error
+
+
+def frontend_nlb_shares_alb_sgs(members: Sequence[ClassifiedIngress]) -> bool:
+    """The group has a frontend NLB and it takes the ALB's SG list (no member names
+    ``frontend-nlb-security-groups``: LBC:pkg/ingress/model_build_frontend_nlb.go
+    buildFrontendNlbSpec). Its traffic then reaches the ALB from the NLB's own addresses for
+    health checks and PrivateLink, and the controller adds no rule for that."""
+    enabled = False
+    for member in members:
+        value = annotations_of(member.ingress).get(ENABLE_FRONTEND_NLB)
+        if value is not None and value in ("1", "t", "T", "TRUE", "true", "True"):
+            enabled = True
+        if t.FRONTEND_NLB_SG_ANNOTATION in annotations_of(member.ingress):
+            return False
+    return enabled
+
+
+def frontend_nlb_health_check_ports(members: Sequence[ClassifiedIngress]) -> list[int]:
+    """Explicit numeric ``frontend-nlb-healthcheck-port`` values (default: the traffic port)."""
+    ports = []
+    for member in members:
+        value = annotations_of(member.ingress).get(FRONTEND_NLB_HEALTHCHECK_PORT, "")
+        if value.isdigit():
+            ports.append(int(value))
+    return ports

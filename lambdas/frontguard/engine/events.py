@@ -31,7 +31,8 @@ def event_time(event: KubeObject) -> datetime | None:
 
 def current_failures(events: Sequence[KubeObject]) -> list[KubeObject]:
     """Failure Events not followed by a successful reconcile (a transient failure, such as the
-    conflict between two members patched one after the other, is followed by one)."""
+    conflict between two members patched one after the other, is followed by one). Event
+    times have one-second resolution: a failure in the same second as a success is kept."""
     successes = [event_time(e) for e in events if e.get("reason") == SUCCESS_REASON]
     last_success = max((s for s in successes if s is not None), default=None)
     failures = []
@@ -39,7 +40,7 @@ def current_failures(events: Sequence[KubeObject]) -> list[KubeObject]:
         if event.get("reason") not in FAILURE_REASONS:
             continue
         seen = event_time(event)
-        if last_success is not None and seen is not None and seen <= last_success:
+        if last_success is not None and seen is not None and seen < last_success:
             continue
         failures.append(event)
     return failures

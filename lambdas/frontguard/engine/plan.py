@@ -191,3 +191,15 @@ def annotation_patch(
             record[keys.backend_rules] = current.get(keys.backend_rules)
         patch[t.REPLACED_ANNOTATION] = json.dumps(record, sort_keys=True)
     return patch
+
+
+def frontend_nlb_rules(
+    listeners: Iterable[Listener], health_check_ports: Sequence[int], sg_id: str
+) -> frozenset[PermissionRule]:
+    """A frontend NLB sharing the ALB's SG reaches the ALB from its own addresses (health
+    checks, PrivateLink) while clients keep their IPs: admit the SG itself on the ALB's ports.
+    That admits only the two load balancers' interfaces, never a new client
+    (docs.aws.amazon.com/elasticloadbalancing/latest/network/application-load-balancer-target.html;
+    docs/controller-rules.md, "Frontend NLB")."""
+    ports = {listener.port for listener in listeners} | set(health_check_ports)
+    return frozenset(PermissionRule("tcp", port, sg_id) for port in ports)

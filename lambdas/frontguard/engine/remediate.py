@@ -22,6 +22,10 @@ from frontguard.adapters.kube import KubeClient, ObjectPath
 from frontguard.adapters.state import StateTable
 from frontguard.adapters.verify_queue import VerifyRequest, VerifySink
 from frontguard.alerts import Alert, AlertSink
+from frontguard.controller.ingress import (
+    frontend_nlb_health_check_ports,
+    frontend_nlb_shares_alb_sgs,
+)
 from frontguard.controller.objects import annotations_of
 from frontguard.controller.security_groups import (
     BACKEND_SG_REQUIRED,
@@ -76,6 +80,7 @@ class Prefetched:
     security_group: aws.SecurityGroup | None
     vpc_cidrs: Mapping[str, list[str]] = field(default_factory=dict)
     cluster: ClusterObjects | None = None
+    endpoint_services: Mapping[str, list[str]] | None = None  # NLB ARN → PrivateLink services
     #: The listeners as the controller's own managed SG states them (its rules are the listen
     #: ports, see engine/scan.py); ``None`` when the scan could not tell, and the engine asks.
     listeners: tuple[Listener, ...] | None = None
@@ -163,6 +168,7 @@ class Apply:
     owner: Owner
     group: aws.SecurityGroup | None  # frontguard's SG when it exists already
     kept: tuple[str, ...]  # approved SGs the owner keeps next to frontguard's
+    self_ports: tuple[int, ...] = ()  # ports admitting frontguard's SG itself (frontend NLB)
 
 
 Decision = Settled | Report | Apply
@@ -259,6 +265,9 @@ def decide(
     if (verdict := _owner_verdict(lb, owner, policy, result)) is not None:
         return verdict
 
+    if (inherited := _inherits_alb_sgs(engine, lb, owner, result)) is not None:
+        return inherited
+
     keys = annotation_keys(ref)
     names = _resolve_names(engine, lb, owner, keys)
     if owner.gateway is not None:
@@ -314,14 +323,10 @@ def decide(
             "security-groups-per-interface quota; frontguard changed nothing.",
         )
 
-    if prefetched is not None and prefetched.listeners:
-        listeners: Sequence[Listener] = prefetched.listeners
-    else:  # the event path, and the scan's LBs without a controller-managed SG: one read
-        listeners = _with_discovery_retries(
-            engine,
-            f"listeners of {lb.arn}",
-            lambda: aws.describe_listeners(engine.elbv2, lb.arn) or None,
-        )
+    if (privatelink := _privatelink_conflict(engine, lb, prefetched, result)) is not None:
+        return privatelink
+
+    listeners = _listeners(engine, lb, prefetched)
     return _decide_plan(
         engine,
         lb,
@@ -332,6 +337,21 @@ def decide(
         result=result,
         drift=drift,
         prefetched=prefetched,
+    )
+
+
+def _listeners(
+    engine: Engine, lb: LoadBalancer, prefetched: Prefetched | None
+) -> Sequence[Listener]:
+    """The scan's listeners (from the controller's managed SG) when it had them; otherwise
+    (the event path, the scan's LBs without a managed SG) one read, retried while the
+    controller is still creating them."""
+    if prefetched is not None and prefetched.listeners:
+        return prefetched.listeners
+    return _with_discovery_retries(
+        engine,
+        f"listeners of {lb.arn}",
+        lambda: aws.describe_listeners(engine.elbv2, lb.arn) or None,
     )
 
 
@@ -398,7 +418,8 @@ def _decide_plan(
         policy, lb=lb, owner=ref, namespaces=owner.namespaces, vpc_cidrs=vpc_cidrs
     )
     source_plan = plan.plan_rules(listeners, allowed, owner.restrictions)
-    rules = source_plan.rules
+    self_ports = _self_reference_ports(owner, listeners)
+    rules = source_plan.rules | (_self_rules(self_ports, group.id) if group else frozenset())
     plan_data = _plan_summary(source_plan)
     if plan.exceeds_rule_limit(rules, policy):
         return Report(
@@ -486,7 +507,104 @@ def _decide_plan(
         owner,
         group,
         kept,
+        self_ports,
     )
+
+
+def _privatelink_conflict(
+    engine: Engine,
+    lb: LoadBalancer,
+    prefetched: Prefetched | None,
+    result: Callable[..., Result],
+) -> Report | None:
+    """An NLB behind a VPC endpoint service: AWS evaluates PrivateLink consumers' client IPs
+    against its SG by default, so the policy's SG could cut them off (docs/controller-rules.md,
+    "PrivateLink")."""
+    if lb.type != "network" or engine.policy.privatelink != "alert":
+        return None
+    services = (
+        prefetched.endpoint_services
+        if prefetched is not None and prefetched.endpoint_services is not None
+        else aws.endpoint_services_by_load_balancer(engine.ec2)
+    ).get(lb.arn)
+    if not services:
+        return None
+    return Report(
+        result(
+            Outcome.CONFLICT,
+            f"the NLB backs VPC endpoint service(s) {', '.join(services)}: AWS checks "
+            "PrivateLink consumers' client addresses against its SG, so replacing the "
+            "world-open SG with the policy's would cut them off; frontguard changed "
+            "nothing",
+            extra={"endpoint_services": services},
+        ),
+        "Add the consumers' client CIDRs to the policy rule for this load balancer "
+        "and set the policy's privatelink: remediate, or exempt the owner. "
+        "(docs.aws.amazon.com/elasticloadbalancing/latest/network/"
+        "load-balancer-security-groups.html)",
+    )
+
+
+def _inherits_alb_sgs(
+    engine: Engine, lb: LoadBalancer, owner: Owner, result: Callable[..., Result]
+) -> Decision | None:
+    """A frontend NLB without its own SG annotation carries the ALB's SGs
+    (LBC:pkg/ingress/model_build_frontend_nlb.go buildFrontendNlbSpec): it is governed through
+    the ALB, whose SG then admits itself for the NLB's traffic. Giving it an SG of its own
+    would break that path, so frontguard only judges it: compliant when every SG it carries
+    is frontguard's or approved, else left to the ALB's remediation."""
+    if not owner.ref.frontend_nlb or not owner.members:
+        return None
+    if not frontend_nlb_shares_alb_sgs(owner.members):
+        return None
+    carried = aws.describe_security_groups(engine.ec2, lb.security_groups)
+    approved = engine.policy.approved_security_groups
+    if (
+        lb.security_groups
+        and all(
+            group_id in approved
+            or (group_id in carried and carried[group_id].managed_by_frontguard)
+            or _is_backend_sg(carried.get(group_id))
+            for group_id in lb.security_groups
+        )
+        and any(
+            g in approved or (g in carried and carried[g].managed_by_frontguard)
+            for g in lb.security_groups
+        )
+    ):
+        return Settled(
+            result(
+                Outcome.COMPLIANT,
+                "the frontend NLB takes the ALB's security groups, which are frontguard's or "
+                "approved",
+            )
+        )
+    return Settled(
+        result(
+            Outcome.IGNORED,
+            "the frontend NLB takes the ALB's security groups: frontguard remediates it "
+            "through the ALB's annotations",
+        )
+    )
+
+
+def _is_backend_sg(group: aws.SecurityGroup | None) -> bool:
+    return group is not None and group.tags.get(t.CONTROLLER_RESOURCE_TAG) == t.BACKEND_SG
+
+
+def _self_reference_ports(owner: Owner, listeners: Sequence[Listener]) -> tuple[int, ...]:
+    if owner.ref.frontend_nlb or not owner.members:
+        return ()
+    if not frontend_nlb_shares_alb_sgs(owner.members):
+        return ()
+    rules = plan.frontend_nlb_rules(
+        listeners, frontend_nlb_health_check_ports(owner.members), "self"
+    )
+    return tuple(sorted(r.port for r in rules))
+
+
+def _self_rules(ports: Sequence[int], group_id: str) -> frozenset[PermissionRule]:
+    return frozenset(PermissionRule("tcp", port, group_id) for port in ports)
 
 
 # --- Carrying a decision out -------------------------------------------------------------------
@@ -517,7 +635,7 @@ def _apply(engine: Engine, lb: LoadBalancer, decision: Apply) -> Result:
             "security group created",
             extra={"load_balancer_arn": lb.arn, "cluster": cluster, "security_group_id": group.id},
         )
-    rules = planned.rules
+    rules = planned.rules | _self_rules(decision.self_ports, group.id)
     rule_changes = aws.converge_rules(engine.ec2, group, rules)
     changes = _owner_changes(owner, group.id, decision.kept)
 

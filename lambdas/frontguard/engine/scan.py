@@ -38,6 +38,10 @@ from frontguard.adapters.remediation_queue import (
     RemediationSink,
 )
 from frontguard.alerts import Alert
+from frontguard.controller.ingress import (
+    frontend_nlb_health_check_ports,
+    frontend_nlb_shares_alb_sgs,
+)
 from frontguard.controller.objects import (
     AnnotationError,
     KubeObject,
@@ -176,6 +180,18 @@ class _Bulk:
     vpc_cidrs: dict[str, list[str]]
     # The controller's own frontend SGs ("ManagedLBSecurityGroup"), by SG ID.
     managed: dict[str, aws.SecurityGroup] = field(default_factory=dict)
+    endpoint_services: dict[str, list[str]] | None = None  # read once, when an NLB needs it
+
+    def endpoint_services_for(
+        self, engine: Engine, lb: LoadBalancer
+    ) -> dict[str, list[str]] | None:
+        """PrivateLink services by NLB, read for the whole region the first time an NLB goes
+        to the engine (never at steady state, where none does)."""
+        if lb.type != "network" or engine.policy.privatelink != "alert":
+            return None
+        if self.endpoint_services is None:
+            self.endpoint_services = aws.endpoint_services_by_load_balancer(engine.ec2)
+        return self.endpoint_services
 
 
 # frontguard's SGs, the controller's backend SG and its managed frontend SGs, in one
@@ -280,6 +296,12 @@ def _compliant_at_a_glance(engine: Engine, lb: LoadBalancer, owner: Owner, bulk:
     narrows the policy's sources. Ports come from frontguard's SG itself (no per-LB
     DescribeListeners at steady state)."""
     policy = engine.policy
+    if owner.ref.frontend_nlb and owner.members and frontend_nlb_shares_alb_sgs(owner.members):
+        # It carries the ALB's SGs (engine/remediate.py _inherits_alb_sgs).
+        frontguard_ids = {g.id for g in bulk.ours.values()}
+        governing = frontguard_ids | set(policy.approved_security_groups)
+        carried = set(lb.security_groups)
+        return bool(carried & governing) and carried <= governing | bulk.backend_groups
     ours = bulk.ours.get(lb.arn)
     if ours is None or ours.foreign_permissions or ours.id not in lb.security_groups:
         return False
@@ -307,9 +329,14 @@ def _compliant_at_a_glance(engine: Engine, lb: LoadBalancer, owner: Owner, bulk:
     )
     listeners = {
         Listener(port, "UDP" if protocol == "udp" else "TCP")
-        for protocol, port in {(r.protocol, r.port) for r in ours.rules}
+        for protocol, port in {(r.protocol, r.port) for r in ours.rules if r.source != ours.id}
     }
-    return plan.plan_rules(listeners, allowed, owner.restrictions).rules == ours.rules
+    expected = plan.plan_rules(listeners, allowed, owner.restrictions).rules
+    if not owner.ref.frontend_nlb and owner.members and frontend_nlb_shares_alb_sgs(owner.members):
+        expected |= plan.frontend_nlb_rules(
+            listeners, frontend_nlb_health_check_ports(owner.members), ours.id
+        )
+    return expected == ours.rules
 
 
 def _previously_remediated(objects: Iterable[KubeObject], ours: aws.SecurityGroup | None) -> bool:
@@ -551,7 +578,8 @@ def _scan_one(
         if (reason := plan.exempt_reason(owner.objects, engine.policy)) is not None:
             return _item(lb, ref, Outcome.EXEMPT, reason)
         if owner.handled and _compliant_at_a_glance(engine, lb, owner, bulk):
-            return _item(lb, ref, Outcome.COMPLIANT, "compliant", bulk.ours[lb.arn].id)
+            ours = bulk.ours.get(lb.arn)  # none for a frontend NLB carrying the ALB's SG
+            return _item(lb, ref, Outcome.COMPLIANT, "compliant", ours.id if ours else None)
     drift = _previously_remediated(owner.objects if owner else (), bulk.ours.get(lb.arn))
     try:
         result = remediate_load_balancer(
@@ -563,6 +591,7 @@ def _scan_one(
                 bulk.ours.get(lb.arn),
                 bulk.vpc_cidrs,
                 view,
+                bulk.endpoint_services_for(engine, lb),
                 listeners=listeners_from_controller_sg(lb, ref, bulk.managed),
             ),
         )
