@@ -114,7 +114,6 @@ class FrontguardFunction(Construct):
             role=self.role.without_policy_updates(),
             environment=dict(environment),
             log_group=self.log_group,
-            reserved_concurrent_executions=spec.reserved_concurrency,
             on_failure=(
                 destinations.SqsDestination(self.failure_queue) if self.failure_queue else None
             ),
@@ -124,11 +123,13 @@ class FrontguardFunction(Construct):
             security_groups=placement.security_groups if placement else None,
         )
         if event_source_queue is not None:
+            fifo = bool(event_source_queue.fifo)
             self.function.add_event_source(
                 event_sources.SqsEventSource(
                     event_source_queue,
                     batch_size=spec.batch_size,
-                    max_batching_window=Duration.seconds(5),
+                    # FIFO event sources take no batching window.
+                    max_batching_window=None if fifo else Duration.seconds(5),
                     max_concurrency=spec.max_concurrency,
                     # Only the failed records come back; the rest of the batch is done.
                     report_batch_item_failures=True,

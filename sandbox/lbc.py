@@ -981,7 +981,8 @@ class LoadBalancerController:
         """After a successful deploy the controller writes the LB's DNS name (lower case) into
         every owner's status, only when it changed: Ingress (with its listen ports, and the
         frontend NLB's name after it; group_controller.go ``updateIngressStatus``), Service
-        (service_controller.go ``updateServiceStatus``), Gateway ``status.addresses``
+        (with its ports; service_controller.go ``updateServiceStatus``), Gateway
+        ``status.addresses``
         (gateway_controller.go)."""
         model = stack.model
         dns = stack.load_balancer.dns_name.lower()
@@ -995,6 +996,11 @@ class LoadBalancerController:
                 # IngressPortStatus{Port: port}: Go writes the unset protocol as "".
                 entry["ports"] = [
                     {"port": port, "protocol": ""} for port in sorted(stack.listener_ports)
+                ]
+            else:  # service_controller.go buildPortsForStatus: the Service's ports
+                entry["ports"] = [
+                    {"port": int(p["port"]), "protocol": p.get("protocol", "TCP")}
+                    for p in (model.members[0].get("spec") or {}).get("ports", [])
                 ]
             entries = [entry]
             if stack.frontend_nlb is not None and stack.frontend_nlb.dns_name:

@@ -37,6 +37,9 @@ import boto3
 
 from sandbox.aws import REGION, MotoServer, published_messages, set_cluster_endpoint
 from sandbox.kube import (
+    CLUSTER_ROLE_BINDINGS,
+    CLUSTER_ROLES,
+    DEPLOYMENTS,
     EVENTS,
     GATEWAY_CLASSES,
     GATEWAYS,
@@ -311,6 +314,42 @@ class Cluster:
         return kubernetes.client.ApiClient(configuration)
 
     # -- Kubernetes objects ---------------------------------------------------------------
+
+    def install_controller(self, *, args: Sequence[str] = (), ready: bool = True) -> JSON:
+        """The controller's Deployment as its Helm chart installs it (kube-system/
+        aws-load-balancer-controller; the chart passes ``--cluster-name`` and
+        ``--ingress-class``), plus ``args``."""
+        deployment: JSON = {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "aws-load-balancer-controller", "namespace": "kube-system"},
+            "spec": {
+                "replicas": 2,
+                "template": {
+                    "spec": {
+                        "containers": [
+                            {
+                                "name": "aws-load-balancer-controller",
+                                "image": "public.ecr.aws/eks/aws-load-balancer-controller:v2.13.4",
+                                "args": [
+                                    f"--cluster-name={self.name}",
+                                    "--ingress-class=alb",
+                                    *args,
+                                ],
+                            }
+                        ]
+                    }
+                },
+            },
+            "status": {"readyReplicas": 2 if ready else 0, "replicas": 2},
+        }
+        return self.kube.put_object(DEPLOYMENTS, deployment)
+
+    def apply(self, documents: Iterable[JSON]) -> None:
+        """``kubectl apply`` of ClusterRoles and ClusterRoleBindings (e.g. infra/rbac.yaml)."""
+        kinds = {"ClusterRole": CLUSTER_ROLES, "ClusterRoleBinding": CLUSTER_ROLE_BINDINGS}
+        for document in documents:
+            self.kube.put_object(kinds[document["kind"]], document)
 
     def ingress_class(
         self,

@@ -659,6 +659,9 @@ def test_status_carries_the_load_balancers_dns_name_on_every_owner(prod: Cluster
         assert [e["hostname"] for e in entries] == [dns(grp.lb_arn), dns(grp.frontend_nlb.arn)]
         assert entries[0]["ports"] == [{"port": 443, "protocol": ""}]
     assert api.hostnames() == [dns(api.lb_arn)]
+    assert api.object["status"]["loadBalancer"]["ingress"][0]["ports"] == [
+        {"port": 80, "protocol": "TCP"}
+    ]
     assert gw.object["status"]["addresses"] == [{"type": "Hostname", "value": dns(gw.lb_arn)}]
 
 

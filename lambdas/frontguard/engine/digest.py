@@ -25,11 +25,13 @@ from typing import Any
 
 from frontguard.adapters.findings import FindingRecord, StoredState
 from frontguard.engine.scan import OPEN_FINDINGS, ScanItem, ScanReport, severity
+from frontguard.model import Outcome
 
 SNS_MESSAGE_LIMIT = 256 * 1024
 # Room for the subject and SNS's own framing of the JSON-structured message.
 MESSAGE_BUDGET = SNS_MESSAGE_LIMIT - 4 * 1024
 EMAIL_LINES = 50
+EXEMPT_ITEMS = 25
 NEW, STILL_OPEN, FIXED = "new", "still-open", "fixed"
 
 
@@ -145,10 +147,19 @@ def _render(
         f"{len(digest.new)} new, {len(digest.fixed)} fixed, {len(digest.still_open)} still open "
         f"among {sum(by_outcome.values())} load balancers"
     )
-    findings = [
-        {"status": NEW if i < len(digest.new) else STILL_OPEN, **f.entry}
-        for i, f in enumerate([*digest.new, *digest.still_open])
-    ]
+    # Worst first; within an outcome, the new ones first.
+    findings = sorted(
+        [
+            *({"status": NEW, **f.entry} for f in digest.new),
+            *({"status": STILL_OPEN, **f.entry} for f in digest.still_open),
+        ],
+        key=lambda e: (
+            severity(str(e["outcome"])),
+            e["status"] != NEW,
+            str(e.get("cluster") or ""),
+            str(e.get("name") or ""),
+        ),
+    )
     fixed = [{"status": FIXED, "was": r.outcome, **r.as_dict()} for r in digest.fixed]
     base = {
         "outcome": "scan-digest",
@@ -170,6 +181,10 @@ def _render(
         "by_outcome": dict(sorted(by_outcome.items(), key=lambda kv: severity(kv[0]))),
         "by_cluster": {c: dict(v) for c, v in sorted(counts.items())},
         "cleaned_up_security_groups": report.cleaned_up,
+        "impostor_security_groups": report.impostors,
+        "policy_warnings": report.policy_warnings,
+        # Authorised exemptions, so that every opt-out stays in sight.
+        "exempt": [i.as_dict() for i in report.items if i.outcome is Outcome.EXEMPT][:EXEMPT_ITEMS],
         "time": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     digest.subject = (

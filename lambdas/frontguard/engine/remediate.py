@@ -26,7 +26,7 @@ from frontguard.controller.ingress import (
     frontend_nlb_health_check_ports,
     frontend_nlb_shares_alb_sgs,
 )
-from frontguard.controller.objects import annotations_of
+from frontguard.controller.objects import annotations_of, name_of, namespace_of
 from frontguard.controller.security_groups import (
     BACKEND_SG_REQUIRED,
     MAX_SECURITY_GROUPS,
@@ -35,7 +35,7 @@ from frontguard.controller.security_groups import (
     is_id,
     named_security_groups,
 )
-from frontguard.engine import gateway, plan
+from frontguard.engine import exemptions, gateway, plan
 from frontguard.engine.owner import ClusterObjects, Owner, resolve_owner
 from frontguard.errors import NotFoundError, RetryableError
 from frontguard.model import (
@@ -48,7 +48,7 @@ from frontguard.model import (
     classify,
     plan_digest,
 )
-from frontguard.policy import VPC_SOURCE, GitOpsAction, Mode, Policy
+from frontguard.policy import VPC_SOURCE, ControllerFlags, GitOpsAction, Mode, Policy
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
@@ -81,6 +81,8 @@ class Prefetched:
     vpc_cidrs: Mapping[str, list[str]] = field(default_factory=dict)
     cluster: ClusterObjects | None = None
     endpoint_services: Mapping[str, list[str]] | None = None  # NLB ARN → PrivateLink services
+    # SGs carrying frontguard's tags for this LB that are not frontguard's (already alerted).
+    impostors: tuple[tuple[aws.SecurityGroup, str], ...] = ()
     #: The listeners as the controller's own managed SG states them (its rules are the listen
     #: ports, see engine/scan.py); ``None`` when the scan could not tell, and the engine asks.
     listeners: tuple[Listener, ...] | None = None
@@ -250,19 +252,11 @@ def decide(
         return Result(outcome, reason, lb.arn, cluster, ref, **kwargs)
 
     flags = policy.controller_flags(cluster)
-    try:
-        owner = resolve_owner(
-            engine.kube(cluster), ref, flags, listed=prefetched.cluster if prefetched else None
-        )
-    except NotFoundError as error:
-        return Settled(
-            result(
-                Outcome.IGNORED,
-                f"owner object not found ({error}); the controller will delete the load balancer",
-            )
-        )
-
-    if (verdict := _owner_verdict(lb, owner, policy, result)) is not None:
+    read = _read_owner(engine, lb, ref, flags, prefetched)
+    if isinstance(read, str):
+        return Settled(result(Outcome.IGNORED, read))
+    owner, claim = read
+    if (verdict := _owner_verdict(lb, owner, policy, result, claim)) is not None:
         return verdict
 
     if (inherited := _inherits_alb_sgs(engine, lb, owner, result)) is not None:
@@ -279,11 +273,7 @@ def decide(
     if backend := _backend_sg_unavailable(lb, owner, keys, flags.enable_backend_security_group):
         return Report(result(Outcome.ERROR, backend), _backend_sg_fix(ref))
 
-    group = (
-        prefetched.security_group
-        if prefetched is not None
-        else aws.find_security_group(engine.ec2, lb.arn)
-    )
+    group = _own_security_group(engine, lb, ref, prefetched)
     if owner.gateway is not None and (pin := _class_pin_conflict(engine, owner.gateway, group)):
         return Report(
             result(
@@ -355,12 +345,83 @@ def _listeners(
     )
 
 
+_UNPUBLISHED = "the owner's status names no load balancer yet"
+
+
+def _read_owner(
+    engine: Engine,
+    lb: LoadBalancer,
+    ref: OwnerRef,
+    flags: ControllerFlags,
+    prefetched: Prefetched | None,
+) -> tuple[Owner, str | None] | str:
+    """The owner and what (if anything) keeps it from being proven ``lb``'s owner; a string
+    when the owner is gone. The controller writes the LB into its owners' status right after
+    creating it: the event path waits a moment for that (the scan sees the world later)."""
+    kube = engine.kube(lb.cluster or "")
+    delays = engine.discovery_delays if prefetched is None else ()
+    for delay in (*delays, None):
+        try:
+            owner = resolve_owner(
+                kube, ref, flags, listed=prefetched.cluster if prefetched else None
+            )
+        except NotFoundError as error:
+            return f"owner object not found ({error}); the controller will delete the load balancer"
+        claim = _ownership(lb, owner, kube.vpc_id)
+        if claim is not _UNPUBLISHED or delay is None:
+            break
+        engine.sleep(delay)
+    if claim is _UNPUBLISHED and prefetched is None and owner.handled:
+        raise RetryableError(
+            f"{ref.describe()} does not name {lb.dns_name} in its status yet: ownership unproven"
+        )
+    return owner, claim
+
+
+def _ownership(lb: LoadBalancer, owner: Owner, cluster_vpc: str | None) -> str | None:
+    """Why the owner the tags name is not proven to own ``lb`` (``None``: proven). Tags can be
+    forged by anyone who may tag load balancers; the controller's own status and the
+    cluster's VPC cannot (security review #5): the controller writes each load balancer's DNS
+    name into every owner's status (LBC:controllers/ingress/group_controller.go
+    updateIngressStatus, LBC:controllers/service/service_controller.go,
+    LBC:controllers/gateway/gateway_controller.go)."""
+    if cluster_vpc and lb.vpc_id and lb.vpc_id != cluster_vpc:
+        return f"the load balancer is in {lb.vpc_id}, the cluster in {cluster_vpc}"
+    if not lb.dns_name:
+        return None  # nothing to compare (an emulator without DNS names)
+    objects = (owner.gateway.gateway,) if owner.gateway is not None else owner.objects
+    published = [_status_hostnames(obj) for obj in objects]
+    if not all(published):
+        return _UNPUBLISHED
+    others = sorted({h for names in published for h in names} - {lb.dns_name.lower()})
+    if any(lb.dns_name.lower() not in names for names in published):
+        return (
+            f"{owner.ref.describe()} names {', '.join(others)} in its status, not this load "
+            "balancer"
+        )
+    return None
+
+
+def _status_hostnames(obj: Mapping[str, Any]) -> set[str]:
+    status = obj.get("status") or {}
+    names = [a.get("value") for a in status.get("addresses") or []]
+    names += [i.get("hostname") for i in (status.get("loadBalancer") or {}).get("ingress") or []]
+    return {str(n).lower() for n in names if n}
+
+
 def _owner_verdict(
-    lb: LoadBalancer, owner: Owner, policy: Policy, result: Callable[..., Result]
+    lb: LoadBalancer,
+    owner: Owner,
+    policy: Policy,
+    result: Callable[..., Result],
+    claim: str | None,
 ) -> Decision | None:
-    """What the owner alone settles: exempt, not the controller's, unbuildable, SG-less."""
-    if (reason := plan.exempt_reason(owner.objects, policy)) is not None:
-        return Settled(result(Outcome.EXEMPT, reason))
+    """What the owner alone settles: exempt, not the controller's, not proven its owner,
+    a squatted configuration, unbuildable, SG-less."""
+    if exempt := exemptions.decide(owner.objects, owner.ref, lb.cluster or "", policy):
+        if exempt.outcome is Outcome.EXEMPT_UNAPPROVED:
+            return Report(result(exempt.outcome, exempt.reason), exemptions.UNAPPROVED_FIX)
+        return Settled(result(exempt.outcome, exempt.reason))
     if not owner.handled:
         return Settled(
             result(
@@ -369,6 +430,22 @@ def _owner_verdict(
                 "annotations would be ignored",
             )
         )
+    if claim is not None:
+        return Report(
+            result(
+                Outcome.CONFLICT,
+                f"the load balancer's tags name {owner.ref.describe()} as its owner, but "
+                f"{claim}: frontguard changes nothing for it",
+                extra={"dns_name": lb.dns_name, "vpc_id": lb.vpc_id},
+            ),
+            "If this load balancer was not made by the controller for that object, find who "
+            "created or tagged it (CloudTrail CreateLoadBalancer / AddTags) and remove it or "
+            "its controller tags; reserve the controller's tag keys with an SCP "
+            "(docs/deploy.md). If the controller made it, check the object's status and the "
+            "controller's Events.",
+        )
+    if owner.gateway is not None and owner.gateway.squatted is not None:
+        return _squatted_configuration(owner.gateway, result)
     if owner.problem is not None:
         return Report(
             result(
@@ -665,7 +742,7 @@ def _apply(engine: Engine, lb: LoadBalancer, decision: Apply) -> Result:
     # Only a re-patch counts towards loop detection: frontguard had set the owner up before
     # and someone changed it since. A first remediation delivered many times at once is not a
     # loop, however many concurrent runs patch it.
-    if changes and engine.state is not None and _previously_patched(owner):
+    if changes and engine.state is not None and _repatches(owner, changes):
         recent = engine.state.record_event(f"patches#{lb.arn}", policy.loop_window_minutes * 60)
         if recent > policy.loop_threshold:
             result = outcome(
@@ -679,7 +756,7 @@ def _apply(engine: Engine, lb: LoadBalancer, decision: Apply) -> Result:
                     result,
                     "Find what reverts the annotations (a GitOps tool, a Helm release, a person: "
                     "the object's managedFields name it) and commit frontguard's annotations "
-                    "there, or exempt the object with frontguard.io/exempt.",
+                    "there, or ask the security team for an exemption in the policy.",
                 )
             )
             return result
@@ -846,9 +923,16 @@ def _request_verification(
     )
 
 
-def _previously_patched(owner: Owner) -> bool:
-    """frontguard patched this owner before (it records what it replaced the first time)."""
-    return any(t.REPLACED_ANNOTATION in annotations_of(obj) for obj in owner.objects)
+def _repatches(owner: Owner, changes: Sequence[OwnerChange]) -> bool:
+    """A change targets an object frontguard had patched before (it records what it replaced
+    the first time) and that differs now. Members of a group that a concurrent run has not
+    reached yet carry no record: finishing that run's work is not a loop."""
+    targets = {change.target for change in changes}
+    return any(
+        t.REPLACED_ANNOTATION in annotations_of(obj)
+        and (f"{namespace_of(obj)}/{name_of(obj)}" in targets or owner.gateway is not None)
+        for obj in owner.objects
+    )
 
 
 def _owner_changes(owner: Owner, sg_id: str, kept: Sequence[str]) -> list[OwnerChange]:
@@ -872,6 +956,58 @@ def _owner_changes(owner: Owner, sg_id: str, kept: Sequence[str]) -> list[OwnerC
 
 def _planned_annotations(changes: Sequence[OwnerChange]) -> dict[str, Any]:
     return {key: value for change in changes for key, value in change.summary().items()}
+
+
+def _squatted_configuration(owner: gateway.GatewayOwner, result: Callable[..., Result]) -> Decision:
+    name = gateway.frontguard_config_name(owner.name)
+    return Report(
+        result(
+            Outcome.CONFLICT,
+            f"LoadBalancerConfiguration {owner.namespace}/{name} exists but was not created by "
+            f"frontguard ({owner.squatted}): not adopted",
+        ),
+        f"Find who created {owner.namespace}/{name} and delete it (frontguard then creates its "
+        "own), or reference a configuration of your own from the Gateway's "
+        "spec.infrastructure.parametersRef.",
+    )
+
+
+def _own_security_group(
+    engine: Engine, lb: LoadBalancer, ref: OwnerRef, prefetched: Prefetched | None
+) -> aws.SecurityGroup | None:
+    """frontguard's SG for ``lb`` (proven, not merely tagged); impostors raise a ``conflict``
+    alert (the scan alerts for what it prefetched)."""
+    if prefetched is not None:
+        return prefetched.security_group
+    lookup = aws.lookup_security_group(engine.ec2, lb.arn, lb.vpc_id)
+    if lookup.impostors:
+        engine.alerts.publish(impostor_alert(lb.arn, lb.cluster, ref, lookup.impostors))
+    return lookup.group
+
+
+def impostor_alert(
+    lb_arn: str,
+    cluster: str | None,
+    owner: OwnerRef | None,
+    impostors: Sequence[tuple[aws.SecurityGroup, str]],
+) -> Alert:
+    """``conflict``: SGs carry frontguard's tags for ``lb_arn`` but were not created by it.
+
+    frontguard never converges, attaches or deletes them; someone with ``ec2:CreateTags``
+    tagged them (by mistake, or to make frontguard rewrite or delete them)."""
+    named = "; ".join(f"{group.id} ({problem})" for group, problem in impostors)
+    return Alert(
+        outcome=Outcome.CONFLICT,
+        load_balancer_arn=lb_arn,
+        cluster=cluster,
+        owner=owner,
+        detail=f"security groups carry frontguard's tags but were not created by frontguard: "
+        f"{named}. frontguard leaves them alone (never changes, attaches or deletes them).",
+        fix="Find who tagged them (CloudTrail CreateTags) and remove the frontguard.io/* tags. "
+        "Reserve frontguard's tag keys with an SCP (docs/scp.md) so only frontguard can set "
+        "them.",
+        data={"impostor_security_groups": [group.id for group, _ in impostors]},
+    )
 
 
 def _alert(result: Result, fix: str | None) -> Alert:

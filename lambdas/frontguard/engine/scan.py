@@ -48,9 +48,14 @@ from frontguard.controller.objects import (
     annotations_of,
 )
 from frontguard.controller.security_groups import annotation_keys, is_id, named_security_groups
-from frontguard.engine import plan
+from frontguard.engine import exemptions, plan
 from frontguard.engine.owner import ClusterObjects, Owner, read_classes, resolve_owner
-from frontguard.engine.remediate import Engine, Prefetched, remediate_load_balancer
+from frontguard.engine.remediate import (
+    Engine,
+    Prefetched,
+    impostor_alert,
+    remediate_load_balancer,
+)
 from frontguard.errors import FrontguardError, NotFoundError, RetryableError
 from frontguard.model import (
     Listener,
@@ -71,6 +76,7 @@ logger = logging.getLogger(__name__)
 SEVERITY = (
     Outcome.ERROR,
     Outcome.CONFLICT,
+    Outcome.EXEMPT_UNAPPROVED,
     Outcome.NEEDS_RECREATION,
     Outcome.VERIFICATION_FAILED,
     Outcome.DRIFT,
@@ -88,12 +94,14 @@ OPEN_FINDINGS = frozenset(
     {
         Outcome.ERROR,
         Outcome.CONFLICT,
+        Outcome.EXEMPT_UNAPPROVED,
         Outcome.NEEDS_RECREATION,
         Outcome.GITOPS_PENDING,
         Outcome.AUDIT_FINDING,
         Outcome.REMEDIATION_QUEUED,
     }
 )
+DIGEST_ITEMS = 25  # authorised exemptions listed in the digest
 
 
 def severity(outcome: Outcome | str) -> int:
@@ -136,6 +144,10 @@ class ScanReport:
     items: list[ScanItem] = field(default_factory=list)
     cleaned_up: list[str] = field(default_factory=list)
     kept_orphans: list[str] = field(default_factory=list)
+    # SGs carrying frontguard's tags that it did not create: left alone, alerted.
+    impostors: list[str] = field(default_factory=list)
+    # What the policy says that is valid but probably not meant (policy.Policy.warnings).
+    policy_warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
     #: False when the time budget ran out; ``resume_at`` is the last (cluster, ARN) done.
     complete: bool = True
@@ -175,12 +187,22 @@ def list_cluster(engine: Engine, cluster: str, *, with_ingresses: bool) -> Clust
 class _Bulk:
     """What the scan reads once for the whole region."""
 
-    ours: dict[str, aws.SecurityGroup]  # by load balancer ARN
+    ours: dict[str, aws.SecurityGroup]  # by load balancer ARN: proven frontguard's own
     backend_groups: set[str]
     vpc_cidrs: dict[str, list[str]]
+    endpoint_services: dict[str, list[str]] | None = None  # read once, when an NLB needs it
     # The controller's own frontend SGs ("ManagedLBSecurityGroup"), by SG ID.
     managed: dict[str, aws.SecurityGroup] = field(default_factory=dict)
-    endpoint_services: dict[str, list[str]] | None = None  # read once, when an NLB needs it
+    # By load balancer ARN: SGs carrying frontguard's tags that are not frontguard's.
+    impostors: dict[str, list[tuple[aws.SecurityGroup, str]]] = field(default_factory=dict)
+
+    def check_vpcs(self, load_balancers: Iterable[LoadBalancer]) -> None:
+        """frontguard's SG is in its load balancer's VPC; one elsewhere is an impostor."""
+        for lb in load_balancers:
+            group = self.ours.get(lb.arn)
+            if group is not None and (problem := aws.ownership_problem(group, lb.arn, lb.vpc_id)):
+                del self.ours[lb.arn]
+                self.impostors.setdefault(lb.arn, []).append((group, problem))
 
     def endpoint_services_for(
         self, engine: Engine, lb: LoadBalancer
@@ -209,6 +231,7 @@ SG_PAGE = 1000
 
 def _read_bulk(ec2: EC2Client, need_vpcs: bool) -> _Bulk:
     ours: dict[str, aws.SecurityGroup] = {}
+    impostors: dict[str, list[tuple[aws.SecurityGroup, str]]] = {}
     backend: set[str] = set()
     managed: dict[str, aws.SecurityGroup] = {}
     try:
@@ -219,7 +242,15 @@ def _read_bulk(ec2: EC2Client, need_vpcs: bool) -> _Bulk:
             for raw in page["SecurityGroups"]:
                 group = aws.parse_security_group(raw)
                 if group.managed_by_frontguard:
-                    if arn := group.tags.get(t.LOAD_BALANCER_TAG):
+                    arn = group.tags.get(t.LOAD_BALANCER_TAG)
+                    if not arn:
+                        continue
+                    # Tags prove nothing: only the name derived from the ARN and frontguard's
+                    # description (fixed at creation) make it frontguard's
+                    # (adapters/aws.py ownership_problem).
+                    if (problem := aws.ownership_problem(group, arn)) is not None:
+                        impostors.setdefault(arn, []).append((group, problem))
+                    elif arn not in ours or group.id < ours[arn].id:
                         ours[arn] = group
                 elif group.tags.get(t.CONTROLLER_RESOURCE_TAG) == t.BACKEND_SG:
                     backend.add(group.id)
@@ -239,7 +270,7 @@ def _read_bulk(ec2: EC2Client, need_vpcs: bool) -> _Bulk:
         )
     except ClientError as error:
         raise translate(error, "bulk read of SGs and VPCs") from error
-    return _Bulk(ours, backend, vpcs, managed)
+    return _Bulk(ours, backend, vpcs, impostors=impostors, managed=managed)
 
 
 def listeners_from_controller_sg(
@@ -407,6 +438,8 @@ def scan(
         VPC_SOURCE in rule.sources for rule in policy.rules
     )
     bulk = _read_bulk(engine.ec2, need_vpcs)
+    bulk.check_vpcs(load_balancers)
+    report.policy_warnings = _policy_warnings(engine)
     collected = _Collected()
     fan_out = remediations is not None and policy.mode is Mode.ENFORCE
     # The engine decides with what the scan read, and reports to the collector. With a queue,
@@ -465,6 +498,7 @@ def scan(
 
     report.complete = True
     report.resume_at = None
+    _report_impostors(engine, bulk, report)
     _clean_up(engine, bulk, existing_arns, report)
     return _finish(report, started, clock)
 
@@ -512,7 +546,7 @@ def _finish(report: ScanReport, started: float, clock: Callable[[], float]) -> S
 def _list_or_none(engine: Engine, cluster: str, *, with_ingresses: bool) -> ClusterObjects | None:
     try:
         return list_cluster(engine, cluster, with_ingresses=with_ingresses)
-    except FrontguardError as error:
+    except (FrontguardError, KeyError, TypeError, AttributeError) as error:
         logger.warning(  # one line per cluster, not per LB
             "cluster unreachable", extra={"cluster": cluster, "problem": str(error)}
         )
@@ -567,6 +601,32 @@ def _scan_one(
 ) -> ScanItem:
     if view is None:
         return _item(lb, ref, Outcome.ERROR, f"cluster {cluster} unreachable")
+    try:
+        return _scan_checked(engine, lb, ref, view=view, bulk=bulk, cluster=cluster)
+    except RetryableError as error:
+        return _item(lb, ref, Outcome.ERROR, f"will retry next scan: {error}")
+    except FrontguardError as error:
+        return _item(lb, ref, Outcome.ERROR, str(error))
+    except Exception as error:  # one load balancer's failure never ends the scan
+        # Recorded, not swallowed: logged with its traceback and reported as an open finding.
+        logger.exception(
+            "scan of one load balancer failed",
+            extra={"load_balancer_arn": lb.arn, "cluster": cluster, "owner": ref.describe()},
+        )
+        return _item(
+            lb, ref, Outcome.ERROR, f"unexpected failure ({type(error).__name__}); see the logs"
+        )
+
+
+def _scan_checked(
+    engine: Engine,
+    lb: LoadBalancer,
+    ref: OwnerRef,
+    *,
+    view: ClusterObjects,
+    bulk: _Bulk,
+    cluster: str,
+) -> ScanItem:
     owner: Owner | None = None
     if ref.kind is not OwnerKind.GATEWAY and not ref.auto_mode:
         # From the listed objects: no Kubernetes call.
@@ -575,31 +635,71 @@ def _scan_one(
                 engine.kube(cluster), ref, engine.policy.controller_flags(cluster), listed=view
             )
     if owner is not None:
-        if (reason := plan.exempt_reason(owner.objects, engine.policy)) is not None:
-            return _item(lb, ref, Outcome.EXEMPT, reason)
+        if exempt := exemptions.decide(owner.objects, ref, cluster, engine.policy):
+            if exempt.outcome is Outcome.EXEMPT_UNAPPROVED:
+                engine.alerts.publish(
+                    Alert(
+                        Outcome.EXEMPT_UNAPPROVED,
+                        lb.arn,
+                        cluster,
+                        ref,
+                        exempt.reason,
+                        fix=exemptions.UNAPPROVED_FIX,
+                    )
+                )
+            return _item(lb, ref, exempt.outcome, exempt.reason)
         if owner.handled and _compliant_at_a_glance(engine, lb, owner, bulk):
             ours = bulk.ours.get(lb.arn)  # none for a frontend NLB carrying the ALB's SG
             return _item(lb, ref, Outcome.COMPLIANT, "compliant", ours.id if ours else None)
     drift = _previously_remediated(owner.objects if owner else (), bulk.ours.get(lb.arn))
-    try:
-        result = remediate_load_balancer(
-            engine,
-            lb.arn,
-            load_balancer=lb,
-            drift=drift,
-            prefetched=Prefetched(
-                bulk.ours.get(lb.arn),
-                bulk.vpc_cidrs,
-                view,
-                bulk.endpoint_services_for(engine, lb),
-                listeners=listeners_from_controller_sg(lb, ref, bulk.managed),
-            ),
-        )
-    except RetryableError as error:
-        return _item(lb, ref, Outcome.ERROR, f"will retry next scan: {error}", drift=drift)
-    except FrontguardError as error:
-        return _item(lb, ref, Outcome.ERROR, str(error), drift=drift)
+    result = remediate_load_balancer(
+        engine,
+        lb.arn,
+        load_balancer=lb,
+        drift=drift,
+        prefetched=Prefetched(
+            bulk.ours.get(lb.arn),
+            bulk.vpc_cidrs,
+            view,
+            bulk.endpoint_services_for(engine, lb),
+            tuple(bulk.impostors.get(lb.arn, ())),
+            listeners=listeners_from_controller_sg(lb, ref, bulk.managed),
+        ),
+    )
     return _item(lb, ref, result.outcome, result.reason, result.security_group_id, drift=drift)
+
+
+def _policy_warnings(engine: Engine) -> list[str]:
+    """The policy's own warnings, and the prefix lists it names that do not exist (one call,
+    only when the policy names prefix lists)."""
+    policy = engine.policy
+    named = {
+        source
+        for sources in [policy.default_sources, *(rule.sources for rule in policy.rules)]
+        for source in sources
+        if source.startswith("pl-")
+    }
+    missing = aws.missing_prefix_lists(engine.ec2, named)
+    return [
+        *policy.warnings(),
+        *(
+            f"prefix list {pl} named by the policy does not exist (or is not shared)"
+            for pl in missing
+        ),
+    ]
+
+
+def _report_impostors(engine: Engine, bulk: _Bulk, report: ScanReport) -> None:
+    """SGs that carry frontguard's tags but are not frontguard's: never converged, attached or
+    deleted; one ``conflict`` alert per load balancer ARN they name (deduplicated per period)."""
+    for arn, found in sorted(bulk.impostors.items()):
+        report.impostors.extend(group.id for group, _ in found)
+        logger.warning(
+            "SGs carry frontguard's tags but are not frontguard's",
+            extra={"load_balancer_arn": arn, "security_group_ids": [g.id for g, _ in found]},
+        )
+        cluster = found[0][0].tags.get(t.FG_CLUSTER_TAG)
+        engine.alerts.publish(impostor_alert(arn, cluster, None, found))
 
 
 def _clean_up(engine: Engine, bulk: _Bulk, existing_arns: set[str], report: ScanReport) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -30,6 +31,33 @@ from frontguard.runtime import Runtime
 logger = logging.getLogger(__name__)
 
 SG_EVENTS = frozenset({"AuthorizeSecurityGroupIngress", "RevokeSecurityGroupIngress"})
+# The controller adds listeners seconds after CreateLoadBalancer; while the LB is this young the
+# events function (CreateLoadBalancer) owns it, and a drift check would race it.
+NEW_LOAD_BALANCER = timedelta(minutes=5)
+
+
+def _drift_group_id(name: object, request: Mapping[str, Any]) -> str | None:
+    """The SG a drift call changed: ``groupId`` for Authorize/Revoke, the request's
+    ``ModifySecurityGroupRulesRequest.GroupId`` for ModifySecurityGroupRules (its CloudTrail
+    shape; https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ModifySecurityGroupRules.html)."""
+    if name in SG_EVENTS:
+        group = request.get("groupId")
+    elif name == "ModifySecurityGroupRules":
+        inner = request.get("ModifySecurityGroupRulesRequest")
+        group = inner.get("GroupId") if isinstance(inner, Mapping) else None
+    else:
+        return None
+    return str(group) if group else None
+
+
+def _event_time(event: Mapping[str, Any]) -> datetime | None:
+    text = event.get("time") or (event.get("detail") or {}).get("eventTime")
+    if not isinstance(text, str):
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
 
 
 def run_scan(runtime: Runtime, *, time_left: Callable[[], float] | None = None) -> ScanReport:
@@ -109,9 +137,12 @@ def publish_digest(runtime: Runtime, digest: Digest) -> bool:
     omitted = digest.body.get("omitted", {})
     if any(omitted.values()):
         # The message holds what fits; the log keeps every finding it had to leave out.
-        shown = len(digest.body["findings"])
-        for finding in [*digest.new, *digest.still_open][shown:]:
-            logger.info("digest finding beyond the message size", extra={"finding": finding.entry})
+        shown = {e["load_balancer_arn"] for e in digest.body["findings"]}
+        for finding in [*digest.new, *digest.still_open]:
+            if finding.load_balancer_arn not in shown:
+                logger.info(
+                    "digest finding beyond the message size", extra={"finding": finding.entry}
+                )
     try:
         runtime.session.client("sns", config=CLIENT_CONFIG).publish(
             TopicArn=topic,
@@ -120,6 +151,7 @@ def publish_digest(runtime: Runtime, digest: Digest) -> bool:
             Message=digest.message,
         )
     except ClientError as error:
+        # Nothing recorded yet: the next run finds the same findings new and sends them.
         raise translate(error, "publish scan digest") from error
     logger.info(
         "digest published",
@@ -146,9 +178,9 @@ def handle_drift_event(runtime: Runtime, event: Mapping[str, Any]) -> dict[str, 
         arn = request.get("loadBalancerArn")
     elif name == "ModifyListener" and request.get("listenerArn"):
         arn = aws.load_balancer_of_listener(engine.elbv2, str(request["listenerArn"]))
-    elif name in SG_EVENTS and request.get("groupId"):
-        found = aws.describe_security_groups(engine.ec2, [str(request["groupId"])])
-        group = found.get(str(request["groupId"]))
+    elif (group_id := _drift_group_id(name, request)) is not None:
+        found = aws.describe_security_groups(engine.ec2, [group_id])
+        group = found.get(group_id)
         if group is not None and group.managed_by_frontguard:
             arn = group.tags.get(t.LOAD_BALANCER_TAG)
     if not arn:
@@ -159,5 +191,10 @@ def handle_drift_event(runtime: Runtime, event: Mapping[str, Any]) -> dict[str, 
         return {"outcome": "ignored", "reason": "load balancer no longer exists"}
     if classify(lb.tags).owner is None:
         return {"outcome": "ignored", "reason": "not created by the controller"}
+    when = _event_time(event)
+    if name == "CreateListener" and lb.created is not None and when is not None:
+        created = lb.created if lb.created.tzinfo else lb.created.replace(tzinfo=UTC)
+        if when - created < NEW_LOAD_BALANCER:
+            return {"outcome": "ignored", "reason": "new load balancer: the events path has it"}
     result = remediate_load_balancer(engine, arn, load_balancer=lb, drift=True)
     return {"outcome": result.outcome.value, "reason": result.reason}
