@@ -46,6 +46,8 @@ class Scope:
     verify_queue_arn: str
     state_table_arn: str
     policy_parameter: str | None
+    # The scan's queue of repairs (infra/remediation.py): set for the scan function only.
+    remediation_queue_arn: str | None = None
 
     @property
     def partition(self) -> str:
@@ -79,11 +81,12 @@ class _Rule:
     sid: str
     actions: tuple[str, ...]
     grants: Callable[[Scope], list[Grant]]
+    names: tuple[str, ...] = ()  # one statement id per grant, when the default reads badly
 
     def build(self, actions: list[str], scope: Scope) -> list[iam.PolicyStatement]:
         return [
             iam.PolicyStatement(
-                sid=f"{self.sid}{index or ''}",
+                sid=self.names[index] if self.names else f"{self.sid}{index or ''}",
                 actions=actions,
                 resources=list(resources),
                 conditions=conditions,
@@ -119,9 +122,17 @@ _RULES: Final = (
     _Rule(
         "CodeEnqueueVerification",
         permissions.VERIFY_QUEUE_SEND,
-        lambda s: [([s.verify_queue_arn], None)],
+        lambda s: [
+            ([s.verify_queue_arn], None),
+            *([([s.remediation_queue_arn], None)] if s.remediation_queue_arn else []),
+        ],
+        names=("CodeEnqueueVerification", "CodeEnqueueRemediation"),
     ),
-    _Rule("CodeStateTable", permissions.STATE_TABLE, lambda s: [([s.state_table_arn], None)]),
+    _Rule(
+        "CodeStateTable",
+        (*permissions.STATE_TABLE, *permissions.SCAN_STATE),
+        lambda s: [([s.state_table_arn], None)],
+    ),
     _Rule(
         "CodeReadPolicyParameter",
         permissions.POLICY_PARAMETER,
