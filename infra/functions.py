@@ -19,6 +19,7 @@ from constructs import Construct
 from infra import bundling
 from infra.config import VpcAttachment
 from infra.least_privilege import WILDCARD_REASONS, Scope, code_statements, topic_key_statement
+from infra.principals import mark_frontguard_role
 from infra.queues import dead_letter_queue
 
 # What the Lambda service itself does with an execution role in a VPC (the managed policy
@@ -98,6 +99,7 @@ class FrontguardFunction(Construct):
             description=f"frontguard {spec.name}: exactly the actions its code declares",
             inline_policies={"frontguard": iam.PolicyDocument(statements=statements)},
         )
+        mark_frontguard_role(self.role)
 
         self._acknowledge_findings(statements)
         placement = _placement(self, vpc)

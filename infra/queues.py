@@ -6,6 +6,8 @@ from aws_cdk import Duration
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra.principals import deny_other_principals
+
 # Long enough for an on-call engineer to look at what failed, after a weekend.
 DLQ_RETENTION = Duration.days(14)
 
@@ -40,4 +42,7 @@ class VerificationQueue(Construct):
             dead_letter_queue=sqs.DeadLetterQueue(
                 queue=self.dead_letter_queue, max_receive_count=self.MAX_RECEIVE_COUNT
             ),
+        )
+        self.queue.add_to_resource_policy(
+            deny_other_principals(self, ["sqs:SendMessage"], [self.queue.queue_arn])
         )

@@ -28,6 +28,7 @@ from constructs import Construct
 from frontguard import permissions
 
 from infra.functions import FunctionSpec
+from infra.principals import deny_other_principals
 from infra.queues import dead_letter_queue
 
 MAX_CONCURRENCY: Final = 2
@@ -69,4 +70,7 @@ class RemediationQueue(Construct):
             dead_letter_queue=sqs.DeadLetterQueue(
                 queue=self.dead_letter_queue, max_receive_count=self.MAX_RECEIVE_COUNT
             ),
+        )
+        self.queue.add_to_resource_policy(
+            deny_other_principals(self, ["sqs:SendMessage"], [self.queue.queue_arn])
         )

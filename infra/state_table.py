@@ -6,6 +6,8 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
+from infra.principals import deny_other_principals
+
 
 class StateTable(Construct):
     """``pk``/``sk`` strings, items expire through ``expires_at``; nothing here is precious."""
@@ -24,4 +26,17 @@ class StateTable(Construct):
             ),
             # Dedupe markers only: a rollback may take them away.
             removal_policy=RemovalPolicy.DESTROY,
+        )
+        # "*": a table's resource policy cannot name the table itself without a cycle.
+        self.table.add_to_resource_policy(
+            deny_other_principals(
+                self,
+                [
+                    "dynamodb:PutItem",
+                    "dynamodb:UpdateItem",
+                    "dynamodb:DeleteItem",
+                    "dynamodb:BatchWriteItem",
+                ],
+                ["*"],
+            )
         )
