@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from frontguard.handlers import events as events_handler
+from frontguard.handlers import remediate as remediate_handler
 from frontguard.handlers import scan as scan_handler
 from frontguard.handlers import verify as verify_handler
 from frontguard.handlers._runtime import reset_runtime
@@ -136,8 +137,18 @@ def test_the_schedule_goes_through_the_fifo_scan_queue(
     response = scan_handler.handler(sqs_batch(sandbox, queue), context())
 
     assert response == {"batchItemFailures": []}
-    # The scan found the new LB and remediated it (the enforce policy, from the stack's
-    # parameter): frontguard's SG exists for it.
+    # The scan found the new LB and queued its repair (the enforce policy, from the stack's
+    # parameter); the Remediate function, fed by the deployed remediation queue, applied it:
+    # frontguard's SG exists for it.
+    remediation = sandbox.client("sqs").get_queue_attributes(
+        QueueUrl=environment_of(sandbox, as_deployed["EventsFunctionName"])[
+            "FRONTGUARD_REMEDIATION_QUEUE_URL"
+        ],
+        AttributeNames=["QueueArn"],
+    )["Attributes"]["QueueArn"]
+    batch = sqs_batch(sandbox, remediation)
+    assert len(batch["Records"]) == 1
+    assert remediate_handler.handler(batch, context()) == {"batchItemFailures": []}
     groups = sandbox.client("ec2").describe_security_groups(
         Filters=[{"Name": "tag:frontguard.io/load-balancer", "Values": [web.lb_arn]}]
     )["SecurityGroups"]
