@@ -138,17 +138,16 @@ def test_the_schedule_goes_through_the_fifo_scan_queue(
 
     assert response == {"batchItemFailures": []}
     # The scan found the new LB and queued its repair (the enforce policy, from the stack's
-    # parameter); the Remediate function, fed by the deployed remediation queue, applied it:
-    # frontguard's SG exists for it.
-    remediation = sandbox.client("sqs").get_queue_attributes(
-        QueueUrl=environment_of(sandbox, as_deployed["EventsFunctionName"])[
-            "FRONTGUARD_REMEDIATION_QUEUE_URL"
-        ],
-        AttributeNames=["QueueArn"],
+    # parameter) for the Remediate function, which applies it.
+    remediation_url = environment_of(sandbox, as_deployed["ScanFunctionName"])[
+        "FRONTGUARD_REMEDIATION_QUEUE_URL"
+    ]
+    remediation_arn = sandbox.client("sqs").get_queue_attributes(
+        QueueUrl=remediation_url, AttributeNames=["QueueArn"]
     )["Attributes"]["QueueArn"]
-    batch = sqs_batch(sandbox, remediation)
-    assert len(batch["Records"]) == 1
-    assert remediate_handler.handler(batch, context()) == {"batchItemFailures": []}
+    repairs = sqs_batch(sandbox, remediation_arn)
+    assert [json.loads(r["body"])["load_balancer_arn"] for r in repairs["Records"]] == [web.lb_arn]
+    assert remediate_handler.handler(repairs, context()) == {"batchItemFailures": []}
     groups = sandbox.client("ec2").describe_security_groups(
         Filters=[{"Name": "tag:frontguard.io/load-balancer", "Values": [web.lb_arn]}]
     )["SecurityGroups"]
