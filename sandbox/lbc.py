@@ -55,6 +55,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from botocore.exceptions import ClientError
+from moto.ec2.models import ec2_backends
+from moto.elbv2.models import elbv2_backends
 
 from sandbox.aws import ACCOUNT_ID, REGION, ec2_backend, elbv2_backend
 from sandbox.kube import (
@@ -239,17 +241,32 @@ class InProcessAws:
     """`AwsApi` straight into moto's in-process backends: no HTTP, for seeding thousands of LBs.
 
     The backend methods are the same ones the HTTP API calls, fidelity fixes included.
+    ``account``/``region`` default to the sandbox's own (an organization seeds members too).
     """
 
+    def __init__(self, account: str = ACCOUNT_ID, region: str = REGION) -> None:
+        self.account = account
+        self.region = region
+
+    def _ec2(self) -> Any:
+        if (self.account, self.region) == (ACCOUNT_ID, REGION):
+            return ec2_backend()
+        return ec2_backends[self.account][self.region]
+
+    def _elbv2(self) -> Any:
+        if (self.account, self.region) == (ACCOUNT_ID, REGION):
+            return elbv2_backend()
+        return elbv2_backends[self.account][self.region]
+
     def create_security_group(self, name: str, vpc_id: str, tags: dict[str, str]) -> str:
-        group = ec2_backend().create_security_group(
+        group = self._ec2().create_security_group(
             name, "[k8s] Managed SecurityGroup for LoadBalancer", vpc_id=vpc_id, tags=tags
         )
         return str(group.id)
 
     def authorize_ingress(self, group_id: str, protocol: str, port: int, cidr: str) -> None:
         ranges = [{"CidrIpv6": cidr}] if ":" in cidr else [{"CidrIp": cidr}]
-        ec2_backend().authorize_security_group_ingress(
+        self._ec2().authorize_security_group_ingress(
             group_id, protocol.lower(), str(port), str(port), ranges
         )
 
@@ -263,7 +280,7 @@ class InProcessAws:
         security_groups: list[str],
         tags: dict[str, str],
     ) -> JSON:
-        balancer = elbv2_backend().create_load_balancer(
+        balancer = self._elbv2().create_load_balancer(
             name=name,
             security_groups=security_groups,
             subnet_ids=subnets,
@@ -279,7 +296,7 @@ class InProcessAws:
         }
 
     def create_listener(self, lb_arn: str, protocol: str, port: int) -> None:
-        elbv2_backend().create_listener(
+        self._elbv2().create_listener(
             lb_arn,
             protocol,
             str(port),
@@ -369,8 +386,12 @@ class LoadBalancerController:
         subnet_ids: list[str],
         ec2: EC2Client,
         elbv2: ElasticLoadBalancingv2Client,
+        account: str = ACCOUNT_ID,
+        region: str = REGION,
     ) -> None:
         self.cluster = cluster
+        self.account = account
+        self.region = region
         self.kube = kube
         self.vpc_id = vpc_id
         self.subnet_ids = subnet_ids
@@ -552,7 +573,7 @@ class LoadBalancerController:
         """
         stack = self.stacks.get((model.tag_prefix, model.name))
         if stack is None:
-            aws: AwsApi = InProcessAws() if in_process else self._boto3
+            aws: AwsApi = InProcessAws(self.account, self.region) if in_process else self._boto3
             try:
                 stack = self._create(model, aws, security_groups=security_groups)
             except DeployError as error:

@@ -34,6 +34,12 @@ ALERTS: Final = ("sns:Publish",)
 VERIFY_QUEUE_SEND: Final = ("sqs:SendMessage",)
 POLICY_PARAMETER: Final = ("ssm:GetParameter",)  # only when FRONTGUARD_POLICY_PARAMETER is used
 STATE_TABLE: Final = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
+# Only when the deployment switches Security Hub findings on (adapters/securityhub.py).
+SECURITY_HUB: Final = (
+    "securityhub:BatchImportFindings",
+    "securityhub:BatchUpdateFindings",
+    "securityhub:GetFindings",
+)
 
 EVENTS_FUNCTION: Final = (
     *ELBV2_READ,

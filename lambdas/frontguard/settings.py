@@ -16,6 +16,8 @@ class Settings:
     alert_topic_arn: str | None
     verify_queue_url: str | None
     state_table: str | None
+    # Findings in AWS Security Hub (adapters/securityhub.py); off unless switched on.
+    security_hub: bool = False
     # Seconds to wait between re-reads while the controller has not finished creating the LB.
     discovery_delays: tuple[float, ...] = field(default=(1.0, 2.0, 4.0))
 
@@ -40,6 +42,9 @@ class Settings:
             raise ConfigurationError(
                 "FRONTGUARD_DISCOVERY_DELAYS must be comma-separated seconds"
             ) from error
+        hub_text = (env.get("FRONTGUARD_SECURITY_HUB") or "false").strip().lower()
+        if hub_text not in ("true", "false"):
+            raise ConfigurationError("FRONTGUARD_SECURITY_HUB must be 'true' or 'false'")
         return cls(
             policy_json=policy_json,
             policy_parameter=policy_parameter,
@@ -47,4 +52,5 @@ class Settings:
             verify_queue_url=env.get("FRONTGUARD_VERIFY_QUEUE_URL") or None,
             state_table=env.get("FRONTGUARD_STATE_TABLE") or None,
             discovery_delays=delays,
+            security_hub=hub_text == "true",
         )

@@ -98,6 +98,8 @@ class ScanReport:
     cleaned_up: list[str] = field(default_factory=list)
     kept_orphans: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    # Every load balancer in the region, the controller's or not (what still exists).
+    load_balancer_arns: frozenset[str] = frozenset()
 
     def by_outcome(self) -> Counter[str]:
         return Counter(item.outcome.value for item in self.items)
@@ -274,6 +276,7 @@ def scan(
     report = ScanReport(policy.mode)
     load_balancers = list(aws.iter_load_balancers(engine.elbv2))
     existing_arns = {lb.arn for lb in load_balancers}
+    report.load_balancer_arns = frozenset(existing_arns)
 
     by_cluster: dict[str, list[tuple[LoadBalancer, OwnerRef]]] = {}
     for lb in load_balancers:

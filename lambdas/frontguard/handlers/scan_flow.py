@@ -13,8 +13,9 @@ from frontguard import tags as t
 from frontguard.adapters import aws
 from frontguard.adapters.aws import CLIENT_CONFIG
 from frontguard.adapters.aws_errors import translate
+from frontguard.adapters.securityhub import Observation
 from frontguard.engine.remediate import remediate_load_balancer
-from frontguard.engine.scan import ScanReport, scan
+from frontguard.engine.scan import ScanItem, ScanReport, scan
 from frontguard.errors import InvalidEventError, NotFoundError
 from frontguard.model import classify
 from frontguard.runtime import Runtime
@@ -26,9 +27,29 @@ SG_EVENTS = frozenset({"AuthorizeSecurityGroupIngress", "RevokeSecurityGroupIngr
 
 
 def run_scan(runtime: Runtime) -> ScanReport:
-    report = scan(runtime.engine)
+    findings = runtime.findings
+    if findings is None:
+        report = scan(runtime.engine)
+    else:
+        # Per-LB outcomes are collected during the scan and written in batches at the end,
+        # with the findings of load balancers that no longer exist archived.
+        with findings.deferred():
+            report = scan(runtime.engine)
+        findings.sync([observation(item) for item in report.items], report.load_balancer_arns)
     publish_digest(runtime, report)
     return report
+
+
+def observation(item: ScanItem) -> Observation:
+    return Observation(
+        item.load_balancer_arn,
+        item.outcome,
+        item.cluster,
+        item.owner,
+        item.reason,
+        None,
+        item.security_group_id,
+    )
 
 
 def publish_digest(runtime: Runtime, report: ScanReport) -> bool:
