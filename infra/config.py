@@ -92,6 +92,10 @@ class DeploymentConfig(_Model):
     alerts: Alerts = Alerts()
     vpc: VpcAttachment | None = None
     log_retention_days: Literal[7, 14, 30, 60, 90, 180, 365] = 90
+    # Findings in AWS Security Hub (ASFF): off by default; when on, the functions get the
+    # securityhub grants and FRONTGUARD_SECURITY_HUB=true. Security Hub must be enabled in
+    # the account and region (docs/organization.md).
+    security_hub: bool = False
 
     @model_validator(mode="after")
     def _one_policy_source(self) -> DeploymentConfig:

@@ -118,6 +118,21 @@ _RULES: Final = (
         lambda s: [([s.verify_queue_arn], None)],
     ),
     _Rule("CodeStateTable", permissions.STATE_TABLE, lambda s: [([s.state_table_arn], None)]),
+    # Service Authorization Reference for Security Hub
+    # (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awssecurityhub.html):
+    # BatchImportFindings is authorised on the product the findings are imported for (the
+    # account's own "default" custom-integration product), the reads and workflow updates on
+    # the hub.
+    _Rule(
+        "CodeImportFindings",
+        ("securityhub:BatchImportFindings",),
+        lambda s: [([s.arn("securityhub", f"product/{s.account}/default")], None)],
+    ),
+    _Rule(
+        "CodeFindingsWorkflow",
+        ("securityhub:BatchUpdateFindings", "securityhub:GetFindings"),
+        lambda s: [([s.arn("securityhub", "hub/default")], None)],
+    ),
     _Rule(
         "CodeReadPolicyParameter",
         permissions.POLICY_PARAMETER,

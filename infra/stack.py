@@ -94,6 +94,8 @@ class FrontguardStack(Stack):
             "POWERTOOLS_SERVICE_NAME": "frontguard",
             "POWERTOOLS_METRICS_NAMESPACE": NAMESPACE,
         }
+        if config.security_hub:
+            environment["FRONTGUARD_SECURITY_HUB"] = "true"
         if config.policy_parameter:
             environment["FRONTGUARD_POLICY_PARAMETER"] = config.policy_parameter
         elif config.policy_json:
@@ -101,7 +103,10 @@ class FrontguardStack(Stack):
 
         code = bundling.lambda_code()
         log_retention = LOG_RETENTION[config.log_retention_days]
-        extra_actions = permissions.POLICY_PARAMETER if config.policy_parameter else ()
+        extra_actions = (
+            *(permissions.POLICY_PARAMETER if config.policy_parameter else ()),
+            *(permissions.SECURITY_HUB if config.security_hub else ()),
+        )
         functions = {
             spec.name: FrontguardFunction(
                 self,

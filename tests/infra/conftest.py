@@ -1,7 +1,7 @@
 """Synthesizes the app once per session (synth and bundling are slow) in two shapes:
 
 - ``minimal``: one account/region, an inline policy, e-mail alerts, no VPC;
-- ``full``: two targets, the policy in SSM, Slack, and a VPC attachment.
+- ``full``: two targets, the policy in SSM, Slack, a VPC attachment and Security Hub findings.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ FULL: dict[str, Any] = {
     ],
     "clusters": ["private-eu"],
     "policy_parameter": "/frontguard/policy",
+    "security_hub": True,
     "alerts": {
         "emails": ["security@example.com"],
         "slack": {"workspace_id": "T0123", "channel_id": "C0456"},

@@ -183,9 +183,40 @@ def test_policy_parameter_adds_only_get_parameter_on_that_parameter(
     code = {a for s in found if s["Sid"].startswith("Code") for a in actions_of(s)}
     assert code == set(DECLARED[function]) | set(TOPIC_KEY_ACTIONS) | set(
         permissions.POLICY_PARAMETER
-    )
+    ) | set(permissions.SECURITY_HUB)
     by_sid = {s["Sid"]: s for s in found}
     assert by_sid["CodeReadPolicyParameter"]["Resource"] == (
         f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/frontguard/policy"
     )
     assert set(actions_of(by_sid["PlatformVpcNetworkInterfaces"])) == set(VPC_ENI_ACTIONS)
+
+
+@pytest.mark.parametrize("function", sorted(DECLARED))
+def test_security_hub_is_granted_only_when_switched_on_and_only_on_the_own_hub(
+    minimal: Synthesized, full: Synthesized, function: str
+) -> None:
+    off = {a for s in statements(minimal, function) for a in actions_of(s)}
+    assert not any(action.startswith("securityhub:") for action in off)
+    environment = resources(minimal.template, "AWS::Lambda::Function")
+    assert all(
+        "FRONTGUARD_SECURITY_HUB" not in f["Properties"]["Environment"]["Variables"]
+        for f in environment.values()
+    )
+
+    by_sid = {s["Sid"]: s for s in statements(full, function)}
+    assert set(actions_of(by_sid["CodeImportFindings"])) == {"securityhub:BatchImportFindings"}
+    assert by_sid["CodeImportFindings"]["Resource"] == (
+        f"arn:aws:securityhub:{REGION}:{ACCOUNT}:product/{ACCOUNT}/default"
+    )
+    assert set(actions_of(by_sid["CodeFindingsWorkflow"])) == {
+        "securityhub:BatchUpdateFindings",
+        "securityhub:GetFindings",
+    }
+    assert by_sid["CodeFindingsWorkflow"]["Resource"] == (
+        f"arn:aws:securityhub:{REGION}:{ACCOUNT}:hub/default"
+    )
+    functions = resources(full.template, "AWS::Lambda::Function")
+    assert {
+        f["Properties"]["Environment"]["Variables"].get("FRONTGUARD_SECURITY_HUB")
+        for f in functions.values()
+    } == {"true"}
