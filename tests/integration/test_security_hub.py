@@ -7,11 +7,11 @@ import json
 from typing import Any
 
 import pytest
+from frontguard.adapters.securityhub import Observation, SecurityHubFindings
+from frontguard.errors import PermanentError
 from frontguard.handlers import events as events_handler
 from frontguard.handlers import scan as scan_handler
 from frontguard.handlers import verify as verify_handler
-from frontguard.adapters.securityhub import Observation, SecurityHubFindings
-from frontguard.errors import PermanentError
 from frontguard.handlers._runtime import reset_runtime
 from frontguard.model import Outcome
 
@@ -21,6 +21,7 @@ from sandbox.wiring import ENFORCE, FakeLambdaContext, Frontguard, wire
 from tests.integration.test_verify import queue_arn, sqs_event
 
 AUDIT = {**ENFORCE, "mode": "audit"}
+CONTEXT: Any = FakeLambdaContext()  # what Powertools reads of Lambda's context
 SCHEDULED = {
     "version": "0",
     "id": "scheduled-scan",
@@ -71,8 +72,8 @@ def test_open_finding_creates_an_asff_finding_per_load_balancer_and_check(
     prod = sandbox.cluster("prod")
     web = prod.ingress("shop/web", ports=[443])
 
-    result = events_handler.handler(web.event, FakeLambdaContext())
-    events_handler.handler(web.event, FakeLambdaContext())  # delivered twice: still one finding
+    result = events_handler.handler(web.event, CONTEXT)
+    events_handler.handler(web.event, CONTEXT)  # delivered twice: still one finding
 
     assert result["outcome"] == "audit-finding"
     finding = the_finding()
@@ -98,11 +99,11 @@ def test_fixed_load_balancer_resolves_its_finding_through_the_scheduled_scan(
     use_policy(monkeypatch, AUDIT)
     prod = sandbox.cluster("prod")
     web = prod.ingress("shop/web", ports=[443])
-    events_handler.handler(web.event, FakeLambdaContext())
+    events_handler.handler(web.event, CONTEXT)
     assert state(the_finding()) == ("ACTIVE", "FAILED", "NEW")
     use_policy(monkeypatch, ENFORCE)  # the team switches to enforce: the scan repairs it
 
-    result = scan_handler.handler(SCHEDULED, FakeLambdaContext())
+    result = scan_handler.handler(SCHEDULED, CONTEXT)
 
     assert result["by_outcome"] == {"remediated": 1}
     finding = the_finding()
@@ -114,17 +115,17 @@ def test_fixed_load_balancer_resolves_its_finding_through_the_scheduled_scan(
 def test_verified_load_balancer_resolves_its_failed_verification(sandbox, fg, hub):
     prod = sandbox.cluster("prod")
     web = prod.ingress("shop/web", ports=[443])
-    events_handler.handler(web.event, FakeLambdaContext())  # remediated; controller asleep
+    events_handler.handler(web.event, CONTEXT)  # remediated; controller asleep
     arn = queue_arn(sandbox, fg.queue_url)
     for _ in range(3):  # the policy's attempts, with zero backoff, all before the controller
         requests = [json.dumps(r) for r in fg.verification_requests()]
-        verify_handler.handler(sqs_event(sandbox, arn, requests), FakeLambdaContext())
+        verify_handler.handler(sqs_event(sandbox, arn, requests), CONTEXT)
     assert state(the_finding()) == ("ACTIVE", "FAILED", "NEW")
     assert the_finding()["Severity"] == {"Label": "HIGH"}
     prod.lbc.reconcile()  # the controller wakes up and attaches frontguard's SG
     request = {**json.loads(requests[0]), "attempt": 0}
 
-    verify_handler.handler(sqs_event(sandbox, arn, [json.dumps(request)]), FakeLambdaContext())
+    verify_handler.handler(sqs_event(sandbox, arn, [json.dumps(request)]), CONTEXT)
 
     assert state(the_finding()) == ("ACTIVE", "PASSED", "RESOLVED")
     assert fg.alerts()[-1]["outcome"] == "verification-failed"  # no success mail: not asked
@@ -135,11 +136,11 @@ def test_deleted_load_balancer_archives_its_finding(sandbox, fg, hub, monkeypatc
     prod = sandbox.cluster("prod")
     web = prod.ingress("shop/web", ports=[443])
     kept = prod.ingress("shop/kept", ports=[443])
-    events_handler.handler(web.event, FakeLambdaContext())
-    events_handler.handler(kept.event, FakeLambdaContext())
+    events_handler.handler(web.event, CONTEXT)
+    events_handler.handler(kept.event, CONTEXT)
     sandbox.client("elbv2").delete_load_balancer(LoadBalancerArn=web.lb_arn)
 
-    scan_handler.handler(SCHEDULED, FakeLambdaContext())
+    scan_handler.handler(SCHEDULED, CONTEXT)
 
     by_lb = {f["Resources"][0]["Id"]: f for f in findings(ACCOUNT_ID, REGION)}
     assert by_lb[web.lb_arn]["RecordState"] == "ARCHIVED"
@@ -151,16 +152,16 @@ def test_reopened_finding_goes_back_to_new(sandbox, fg, hub, monkeypatch):
     prod = sandbox.cluster("prod")
     web = prod.ingress("shop/web", ports=[443])
     use_policy(monkeypatch, AUDIT)
-    events_handler.handler(web.event, FakeLambdaContext())
+    events_handler.handler(web.event, CONTEXT)
     use_policy(monkeypatch, ENFORCE)
-    scan_handler.handler(SCHEDULED, FakeLambdaContext())
+    scan_handler.handler(SCHEDULED, CONTEXT)
     prod.lbc.reconcile()
     assert state(the_finding()) == ("ACTIVE", "PASSED", "RESOLVED")
     web.annotate({"alb.ingress.kubernetes.io/security-groups": None})  # someone undoes it
     prod.lbc.reconcile()
     use_policy(monkeypatch, AUDIT)
 
-    scan_handler.handler(SCHEDULED, FakeLambdaContext())
+    scan_handler.handler(SCHEDULED, CONTEXT)
 
     assert state(the_finding()) == ("ACTIVE", "FAILED", "NEW")
 
@@ -171,9 +172,9 @@ def test_switch_off_writes_nothing_to_security_hub(sandbox, fg, handler_env):
     web = prod.ingress("shop/web", ports=[443])
     open_nlb = prod.service("shop/dns", security_groups=False)
 
-    events_handler.handler(web.event, FakeLambdaContext())
-    events_handler.handler(open_nlb.event, FakeLambdaContext())
-    scan_handler.handler(SCHEDULED, FakeLambdaContext())
+    events_handler.handler(web.event, CONTEXT)
+    events_handler.handler(open_nlb.event, CONTEXT)
+    scan_handler.handler(SCHEDULED, CONTEXT)
 
     assert findings(ACCOUNT_ID, REGION) == []
 
@@ -187,8 +188,8 @@ def test_security_hub_not_enabled_fails_the_invocation_after_alerting(
     use_policy(monkeypatch, AUDIT)
     web = sandbox.cluster("prod").ingress("shop/web", ports=[443])
 
-    with pytest.raises(PermanentError, match="Security Hub.*not subscribed"):
-        events_handler.handler(web.event, FakeLambdaContext())
+    with pytest.raises(PermanentError, match=r"Security Hub.*not subscribed"):
+        events_handler.handler(web.event, CONTEXT)
 
     assert [a["outcome"] for a in fg.alerts()] == ["audit-finding", "error"]
 
