@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError
 
 from frontguard.adapters.aws import CLIENT_CONFIG
+from frontguard.adapters.kube import preload
 from frontguard.adapters.organizations import Account, Credentials, assume_role, role_arn
 from frontguard.errors import FrontguardError
 
@@ -197,6 +198,7 @@ def fleet_scan(
                 progress(done, len(targets))
         return result
 
+    preload()  # before any worker thread reaches a cluster
     with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="frontguard-scan") as pool:
         results = list(pool.map(run, targets))
     return FleetReport(results, clock() - started)
