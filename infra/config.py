@@ -81,6 +81,17 @@ class VpcAttachment(_Model):
     ]
 
 
+class ScanRoleConfig(_Model):
+    """The read-only role for ``frontguard scan --organization`` in each member account."""
+
+    # Accounts whose principals may assume it: the management or delegated-administrator
+    # account, a pipeline account.
+    trusted_accounts: Annotated[tuple[AccountId, ...], Field(min_length=1)]
+    # Also require the caller to belong to this organization (aws:PrincipalOrgID).
+    organization_id: Annotated[str, StringConstraints(pattern=r"^o-[a-z0-9]{10,32}$")] | None = None
+    role_name: Annotated[str, StringConstraints(pattern=r"^[\w+=,.@-]{1,64}$")] = "frontguard-scan"
+
+
 class DeploymentConfig(_Model):
     """Everything ``app.py`` needs to build the stacks."""
 
@@ -96,6 +107,8 @@ class DeploymentConfig(_Model):
     # securityhub grants and FRONTGUARD_SECURITY_HUB=true. Security Hub must be enabled in
     # the account and region (docs/organization.md).
     security_hub: bool = False
+    # The read-only role the cross-account scan assumes (off unless configured).
+    scan_role: ScanRoleConfig | None = None
 
     @model_validator(mode="after")
     def _one_policy_source(self) -> DeploymentConfig:

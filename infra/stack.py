@@ -18,6 +18,7 @@ from infra.functions import FrontguardFunction, FunctionSpec
 from infra.least_privilege import Scope
 from infra.observability import NAMESPACE, Observability
 from infra.queues import VerificationQueue
+from infra.scan_role import ScanRole
 from infra.state_table import StateTable
 from infra.triggers import Triggers
 
@@ -134,6 +135,16 @@ class FrontguardStack(Stack):
             clusters=config.clusters,
             roles={name: function.role for name, function in functions.items()},
         )
+        if config.scan_role is not None:
+            ScanRole(
+                self,
+                "OrganizationScanRole",
+                role_name=config.scan_role.role_name,
+                trusted_accounts=config.scan_role.trusted_accounts,
+                organization_id=config.scan_role.organization_id,
+                clusters=config.clusters,
+                permissions_scope=scope_,
+            )
         dead_letter_queues = {
             f"{name}Failures": function.failure_queue
             for name, function in functions.items()

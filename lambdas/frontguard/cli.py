@@ -227,6 +227,11 @@ def run_fleet_scan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     if args.parallel < 1:
         raise ConfigurationError("--parallel must be at least 1")
+    if args.enforce and (args.account or args.organization or args.ou):
+        raise ConfigurationError(
+            "across accounts frontguard scan only audits (the member role is read-only); each "
+            "account's own frontguard stack enforces"
+        )
     policy = load_policy(args.policy, enforce=args.enforce)
     caller = _session(args.region[0] if args.region else None)
     regions: list[str] = list(dict.fromkeys(args.region or [caller.region_name]))

@@ -41,6 +41,10 @@ SECURITY_HUB: Final = (
     "securityhub:GetFindings",
 )
 
+# What `frontguard scan` reads in audit mode (the cross-account scan's member role): no
+# mutation, no alert channel. Kubernetes reads come from the role's EKS access policy.
+AUDIT_SCAN: Final = (*ELBV2_READ, *EC2_READ, *EKS_READ)
+
 EVENTS_FUNCTION: Final = (
     *ELBV2_READ,
     *EC2_READ,

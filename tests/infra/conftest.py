@@ -39,6 +39,7 @@ FULL: dict[str, Any] = {
     "clusters": ["private-eu"],
     "policy_parameter": "/frontguard/policy",
     "security_hub": True,
+    "scan_role": {"trusted_accounts": ["111122223333"], "organization_id": "o-abcdef1234"},
     "alerts": {
         "emails": ["security@example.com"],
         "slack": {"workspace_id": "T0123", "channel_id": "C0456"},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -220,3 +221,48 @@ def test_security_hub_is_granted_only_when_switched_on_and_only_on_the_own_hub(
         f["Properties"]["Environment"]["Variables"].get("FRONTGUARD_SECURITY_HUB")
         for f in functions.values()
     } == {"true"}
+
+
+def test_scan_role_reads_only_and_trusts_only_the_scanning_account_in_the_organization(
+    minimal: Synthesized, full: Synthesized
+) -> None:
+    assert not [
+        name
+        for name in resources(minimal.template, "AWS::IAM::Role")
+        if name.startswith("OrganizationScanRole")
+    ]
+    template = full.template
+    role = resources(template, "AWS::IAM::Role")[logical_id(template, "AWS::IAM::Role", "OrganizationScanRole")]
+    properties = role["Properties"]
+    assert properties["RoleName"] == "frontguard-scan"
+    [trust] = properties["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Action"] == "sts:AssumeRole"
+    assert trust["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": "o-abcdef1234"}}
+    principal = json.dumps(trust["Principal"])
+    assert "111122223333" in principal and ACCOUNT not in principal
+    [policy] = properties["Policies"]
+    granted = {a for s in policy["PolicyDocument"]["Statement"] for a in actions_of(s)}
+    assert granted == set(permissions.AUDIT_SCAN)
+    assert not any(
+        a.split(":")[1].startswith(
+            ("Create", "Delete", "Authorize", "Revoke", "Publish", "Send", "Put", "Update", "Batch")
+        )
+        for a in granted
+    )
+    entries = [
+        e["Properties"]
+        for name, e in resources(template, "AWS::EKS::AccessEntry").items()
+        if name.startswith("OrganizationScanRole")
+    ]
+    assert [e["ClusterName"] for e in entries] == list(full.config.clusters)
+    assert all(
+        e["AccessPolicies"]
+        == [
+            {
+                "PolicyArn": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy",
+                "AccessScope": {"Type": "cluster"},
+            }
+        ]
+        and "KubernetesGroups" not in e
+        for e in entries
+    )

@@ -173,3 +173,11 @@ def test_suspended_accounts_are_left_out(sandbox, org):
 
     assert active in {a.id for a in found}
     assert closing not in {a.id for a in found}
+
+
+def test_enforce_across_accounts_is_refused(sandbox, org, capsys):
+    code, out, err = run(capsys, "scan", "--organization", "--enforce")
+
+    assert code == 1
+    assert out == ""
+    assert "only audits" in err
