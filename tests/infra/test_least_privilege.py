@@ -232,7 +232,9 @@ def test_scan_role_reads_only_and_trusts_only_the_scanning_account_in_the_organi
         if name.startswith("OrganizationScanRole")
     ]
     template = full.template
-    role = resources(template, "AWS::IAM::Role")[logical_id(template, "AWS::IAM::Role", "OrganizationScanRole")]
+    role = resources(template, "AWS::IAM::Role")[
+        logical_id(template, "AWS::IAM::Role", "OrganizationScanRole")
+    ]
     properties = role["Properties"]
     assert properties["RoleName"] == "frontguard-scan"
     [trust] = properties["AssumeRolePolicyDocument"]["Statement"]
