@@ -10,6 +10,7 @@ role missing) is recorded once and reported on every row of that account.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -52,6 +53,7 @@ class TargetResult:
     target: Target
     report: ScanReport | None = None
     error: str | None = None
+    kube_calls: dict[str, int] = field(default_factory=dict)  # by HTTP method
 
     @property
     def failed(self) -> bool:
@@ -188,7 +190,8 @@ def fleet_scan(
             runtime = build_runtime(settings, session=session, policy=policy)
             _check_account(target, runtime.account)
             runtime.engine.alerts = _Collected()
-            result = TargetResult(target, report=scan(runtime.engine, clusters=clusters))
+            report = scan(runtime.engine, clusters=clusters)
+            result = TargetResult(target, report=report, kube_calls=runtime.connector.calls())
         except (FrontguardError, BotoCoreError) as error:
             logger.warning("account/region not scanned", extra={**context, "problem": str(error)})
             result = TargetResult(target, error=str(error))
@@ -204,12 +207,26 @@ def fleet_scan(
     return FleetReport(results, clock() - started)
 
 
+@functools.cache
+def _shared_loader() -> Any:
+    """One botocore data loader for every session: each new session would otherwise parse
+    the service models' JSON again (about 0.3 s of CPU per account-region; the loader caches
+    what it has read)."""
+    from botocore.loaders import create_loader
+
+    return create_loader()
+
+
 def default_session_factory(credentials: Credentials | None, region: str) -> boto3.Session:
     import boto3
+    import botocore.session
 
+    core = botocore.session.get_session()
+    core.register_component("data_loader", _shared_loader())
     if credentials is None:
-        return boto3.Session(region_name=region)
+        return boto3.Session(botocore_session=core, region_name=region)
     return boto3.Session(
+        botocore_session=core,
         aws_access_key_id=credentials.access_key_id,
         aws_secret_access_key=credentials.secret_access_key,
         aws_session_token=credentials.session_token,
