@@ -47,7 +47,8 @@ class Counted:
         self.calls: Counter[str] = Counter()
         self._lock = threading.Lock()
 
-    def count(self, model: Any, **_: Any) -> None:
+    def count(self, **kwargs: Any) -> None:
+        model = kwargs["model"]
         with self._lock:
             self.calls[f"{model.service_model.service_name}.{model.name}"] += 1
 
@@ -55,9 +56,9 @@ class Counted:
         time.sleep(self.latency)
 
     def register(self, session: boto3.Session) -> boto3.Session:
-        session._session.register("before-call", self.count)  # type: ignore[attr-defined]
+        session._session.register("before-call", self.count)
         if self.latency:
-            session._session.register("before-send", self.delay)  # type: ignore[attr-defined]
+            session._session.register("before-send", self.delay)
         return session
 
     def __call__(self, credentials: Credentials | None, region: str) -> boto3.Session:
