@@ -251,21 +251,17 @@ def run_fleet_scan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         accounts = [Account(sts.get_caller_identity()["Account"])]
         assume = False
     targets = targets_for(accounts, regions, assume=assume)
-    progress = Progress(err)
-    try:
-        report = fleet_scan(
-            targets,
-            policy=policy,
-            role=args.role,
-            sts=caller.client("sts", config=CLIENT_CONFIG),
-            session_factory=default_session_factory,
-            clusters=args.cluster or None,
-            parallel=args.parallel,
-            partition=_partition(regions[0]),
-            progress=_target_progress(err) if err.isatty() or len(targets) > 1 else None,
-        )
-    finally:
-        progress.close()
+    report = fleet_scan(
+        targets,
+        policy=policy,
+        role=args.role,
+        sts=caller.client("sts", config=CLIENT_CONFIG),
+        session_factory=default_session_factory,
+        clusters=args.cluster or None,
+        parallel=args.parallel,
+        partition=_partition(regions[0]),
+        progress=_target_progress(err),
+    )
     if args.output == "json":
         out.write(json.dumps(fleet_summary(report, mode=policy.mode.value), indent=2) + "\n")
     else:
