@@ -181,3 +181,14 @@ def test_enforce_across_accounts_is_refused(sandbox, org, capsys):
     assert code == 1
     assert out == ""
     assert "only audits" in err
+
+
+def test_several_regions_of_the_own_account_need_no_role(sandbox, shared, capsys):
+    code, out, err = run(capsys, "scan", *region_args(), "--output", "json")
+
+    assert code == 2, err
+    report = json.loads(out)
+    assert [(t["account"], t["region"], t["status"]) for t in report["targets"]] == [
+        (ACCOUNT_ID, region, "scanned") for region in REGIONS
+    ]
+    assert Counter(i["region"] for i in report["items"]) == {REGION: 2}
