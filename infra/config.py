@@ -92,10 +92,49 @@ class ScanRoleConfig(_Model):
     role_name: Annotated[str, StringConstraints(pattern=r"^[\w+=,.@-]{1,64}$")] = "frontguard-scan"
 
 
+OrganizationId = Annotated[str, StringConstraints(pattern=r"^o-[a-z0-9]{10,32}$")]
+OrganizationalUnitId = Annotated[
+    str, StringConstraints(pattern=r"^(ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}|r-[0-9a-z]{4,32})$")
+]
+
+
+class OrganizationRollout(_Model):
+    """Deploy the member stack to an organization with a service-managed StackSet
+    (infra/organization.py, docs/organization.md)."""
+
+    # Where the administrator stack lives: the management account (call_as SELF) or a
+    # delegated administrator for StackSets (DELEGATED_ADMIN).
+    admin_account: AccountId
+    admin_region: Region
+    call_as: Literal["SELF", "DELEGATED_ADMIN"] = "DELEGATED_ADMIN"
+    organization_id: OrganizationId
+    # Every account in these OUs (nested ones included), and each account that joins later.
+    organizational_units: Annotated[tuple[OrganizationalUnitId, ...], Field(min_length=1)]
+    regions: Annotated[tuple[Region, ...], Field(min_length=1)]
+    failure_tolerance_percentage: Annotated[int, Field(ge=0, le=100)] = 10
+    max_concurrent_percentage: Annotated[int, Field(ge=1, le=100)] = 25
+    region_concurrency: Literal["SEQUENTIAL", "PARALLEL"] = "PARALLEL"
+    # Keep a member's stack when its account leaves the OUs (default: delete it).
+    retain_stacks_on_account_removal: bool = False
+    stack_set_name: Annotated[str, StringConstraints(pattern=r"^[a-zA-Z][a-zA-Z0-9-]{0,127}$")] = (
+        "frontguard"
+    )
+    # Code buckets are named <prefix>-<region>; default frontguard-code-<admin account>.
+    asset_bucket_prefix: (
+        Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{2,40}$")] | None
+    ) = None
+
+    @property
+    def bucket_prefix(self) -> str:
+        return self.asset_bucket_prefix or f"frontguard-code-{self.admin_account}"
+
+
 class DeploymentConfig(_Model):
     """Everything ``app.py`` needs to build the stacks."""
 
-    targets: Annotated[tuple[Target, ...], Field(min_length=1)]
+    # Accounts and regions deployed one stack at a time (cdk deploy); may be empty with
+    # ``organization``.
+    targets: tuple[Target, ...] = ()
     clusters: Annotated[tuple[ClusterName, ...], Field(min_length=1)]
     policy: dict[str, Any] | None = None
     policy_parameter: SsmParameterName | None = None
@@ -109,11 +148,18 @@ class DeploymentConfig(_Model):
     security_hub: bool = False
     # The read-only role the cross-account scan assumes (off unless configured).
     scan_role: ScanRoleConfig | None = None
+    # Roll-out to an organization through a StackSet (off unless configured).
+    organization: OrganizationRollout | None = None
 
     @model_validator(mode="after")
     def _one_policy_source(self) -> DeploymentConfig:
         if (self.policy is None) == (self.policy_parameter is None):
             raise ValueError("set exactly one of 'policy' (the document) or 'policy_parameter'")
+        if not self.targets and self.organization is None:
+            raise ValueError(
+                "set 'targets' (one stack per account and region), 'organization' "
+                "(a StackSet), or both"
+            )
         if self.policy is not None and self.policy.get("mode") not in ("audit", "enforce"):
             raise ValueError("policy.mode must be 'audit' or 'enforce'")
         return self

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from aws_cdk import Aws
 from aws_cdk import aws_iam as iam
 from frontguard import permissions
 from frontguard.tags import MANAGED_BY_TAG, MANAGED_BY_VALUE
@@ -148,6 +149,9 @@ WILDCARD_REASONS: Final = {
     "CodeCreateSecurityGroup1": "AWS also authorises CreateSecurityGroup against the VPC, "
     "which carries no frontguard tag; the security-group side is tag-conditioned",
     "CodeTagOnCreate": "tagging only as part of CreateSecurityGroup (ec2:CreateAction)",
+    "CodeDescribeClusters": "organization roll-out: the clusters differ per account, so "
+    "DescribeCluster covers the account's clusters; the policy's cluster globs select which "
+    "are touched",
     "CodeMutateOwnSecurityGroups": "only security groups tagged "
     f"{MANAGED_BY_TAG}={MANAGED_BY_VALUE} (aws:ResourceTag)",
 }
@@ -176,4 +180,14 @@ def topic_key_statement(scope: Scope) -> iam.PolicyStatement:
         sid="CodePublishAlertKey",
         actions=list(TOPIC_KEY_ACTIONS),
         resources=[scope.topic_key_arn],
+    )
+
+
+def nag_resource(resource: str) -> str:
+    """A resource as cdk-nag names it in a finding id: pseudo parameters (the StackSet's
+    account and region) read ``<AWS::Region>``, ``<AWS::AccountId>``, ``<AWS::Partition>``."""
+    return (
+        resource.replace(Aws.REGION, "<AWS::Region>")
+        .replace(Aws.ACCOUNT_ID, "<AWS::AccountId>")
+        .replace(Aws.PARTITION, "<AWS::Partition>")
     )

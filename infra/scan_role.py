@@ -21,7 +21,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 from frontguard import permissions
 
-from infra.least_privilege import WILDCARD_REASONS, Scope, code_statements
+from infra.least_privilege import WILDCARD_REASONS, Scope, code_statements, nag_resource
 
 VIEW_POLICY: Final = "arn:{partition}:eks::aws:cluster-access-policy/AmazonEKSViewPolicy"
 
@@ -57,13 +57,14 @@ class ScanRole(Construct):
             inline_policies={"frontguard-scan": iam.PolicyDocument(statements=statements)},
         )
         for statement in statements:
-            if "*" in statement.resources:
-                Validations.of(self.role).acknowledge(
-                    Acknowledgment(
-                        id="AwsSolutions-IAM5[Resource::*]",
-                        reason=WILDCARD_REASONS[statement.sid or ""],
+            for resource in statement.resources:
+                if "*" in resource:
+                    Validations.of(self.role).acknowledge(
+                        Acknowledgment(
+                            id=f"AwsSolutions-IAM5[Resource::{nag_resource(resource)}]",
+                            reason=WILDCARD_REASONS[statement.sid or ""],
+                        )
                     )
-                )
         for cluster in clusters:
             eks.CfnAccessEntry(
                 self,

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Final
 
-from aws_cdk import Duration, Environment, Stack
+from aws_cdk import Aws, Duration, Environment, Stack
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from cdk_stacksets import StackSetStack
 from constructs import Construct
 from frontguard import permissions
 
 from infra import bundling
 from infra.alerting import AlertTopic
-from infra.config import DeploymentConfig, Target
+from infra.config import DeploymentConfig, Target, VpcAttachment
 from infra.eks_access import EksAccess
 from infra.functions import FrontguardFunction, FunctionSpec
 from infra.least_privilege import Scope
@@ -53,6 +56,7 @@ SCAN: Final = FunctionSpec(
     # One scan at a time: drift bursts queue up instead of racing each other.
     reserved_concurrency=1,
 )
+DESCRIPTION: Final = "frontguard: keeps AWS Load Balancer Controller LBs behind policy SGs"
 LOG_RETENTION: Final = {
     7: logs.RetentionDays.ONE_WEEK,
     14: logs.RetentionDays.TWO_WEEKS,
@@ -65,6 +69,8 @@ LOG_RETENTION: Final = {
 
 
 class FrontguardStack(Stack):
+    """The member stack of one account and region, deployed with ``cdk deploy``."""
+
     def __init__(
         self, scope: Construct, construct_id: str, *, config: DeploymentConfig, target: Target
     ) -> None:
@@ -72,90 +78,144 @@ class FrontguardStack(Stack):
             scope,
             construct_id,
             env=Environment(account=target.account, region=target.region),
-            description="frontguard: keeps AWS Load Balancer Controller LBs behind policy SGs",
+            description=DESCRIPTION,
         )
-        alerts = AlertTopic(self, "Alerts", alerts=config.alerts)
-        state = StateTable(self, "State")
-        verification = VerificationQueue(self, "Verification", consumer_timeout=VERIFY.timeout)
-
-        scope_ = Scope(
+        build_member(
+            self,
+            config=config,
             account=target.account,
             region=target.region,
             clusters=config.clusters,
-            topic_arn=alerts.topic.topic_arn,
-            topic_key_arn=alerts.key.key_arn,
-            verify_queue_arn=verification.queue.queue_arn,
-            state_table_arn=state.table.table_arn,
-            policy_parameter=config.policy_parameter,
+            vpc=config.vpc,
         )
-        environment = {
-            "FRONTGUARD_ALERT_TOPIC_ARN": alerts.topic.topic_arn,
-            "FRONTGUARD_VERIFY_QUEUE_URL": verification.queue.queue_url,
-            "FRONTGUARD_STATE_TABLE": state.table.table_name,
-            "POWERTOOLS_SERVICE_NAME": "frontguard",
-            "POWERTOOLS_METRICS_NAMESPACE": NAMESPACE,
-        }
-        if config.security_hub:
-            environment["FRONTGUARD_SECURITY_HUB"] = "true"
-        if config.policy_parameter:
-            environment["FRONTGUARD_POLICY_PARAMETER"] = config.policy_parameter
-        elif config.policy_json:
-            environment["FRONTGUARD_POLICY"] = config.policy_json
 
-        code = bundling.lambda_code()
-        log_retention = LOG_RETENTION[config.log_retention_days]
-        extra_actions = (
-            *(permissions.POLICY_PARAMETER if config.policy_parameter else ()),
-            *(permissions.SECURITY_HUB if config.security_hub else ()),
+
+class FrontguardMemberStackSetStack(StackSetStack):
+    """The same member stack as a StackSet template (infra/organization.py): account and
+    region are pseudo parameters; clusters differ per account, so the functions' roles get
+    fixed names that cluster owners map in EKS (no access entry that a missing cluster would
+    fail), and the EKS grants cover the account's clusters that the policy selects."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        config: DeploymentConfig,
+        asset_buckets: Sequence[s3.IBucket],
+        asset_bucket_prefix: str,
+    ) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            asset_buckets=list(asset_buckets),
+            asset_bucket_prefix=asset_bucket_prefix,
         )
-        functions = {
-            spec.name: FrontguardFunction(
-                self,
-                spec.name,
-                spec=replace(spec, actions=(*spec.actions, *extra_actions)),
-                code=code,
-                environment=environment,
-                permissions=scope_,
-                log_retention=log_retention,
-                vpc=config.vpc,
-                event_source_queue=verification.queue if spec is VERIFY else None,
-            )
-            for spec in (EVENTS, VERIFY, SCAN)
-        }
-        Triggers(
+        self.template_options.description = DESCRIPTION
+        build_member(
             self,
-            "Triggers",
-            events_function=functions[EVENTS.name],
-            scan_function=functions[SCAN.name],
-            schedule=config.schedule,
+            config=config,
+            account=Aws.ACCOUNT_ID,
+            region=Aws.REGION,
+            clusters=(),
+            vpc=None,
         )
-        EksAccess(
-            self,
-            "EksAccess",
-            clusters=config.clusters,
-            roles={name: function.role for name, function in functions.items()},
+
+
+def build_member(
+    stack: Stack,
+    *,
+    config: DeploymentConfig,
+    account: str,
+    region: str,
+    clusters: Sequence[str],
+    vpc: VpcAttachment | None,
+) -> None:
+    """Everything of a member stack; ``clusters=()`` (the StackSet) means "the account's
+    clusters, whichever they are": named roles and no access entries."""
+    organization = not clusters
+    alerts = AlertTopic(stack, "Alerts", alerts=config.alerts)
+    state = StateTable(stack, "State")
+    verification = VerificationQueue(stack, "Verification", consumer_timeout=VERIFY.timeout)
+
+    scope_ = Scope(
+        account=account,
+        region=region,
+        clusters=clusters or ("*",),
+        topic_arn=alerts.topic.topic_arn,
+        topic_key_arn=alerts.key.key_arn,
+        verify_queue_arn=verification.queue.queue_arn,
+        state_table_arn=state.table.table_arn,
+        policy_parameter=config.policy_parameter,
+    )
+    environment = {
+        "FRONTGUARD_ALERT_TOPIC_ARN": alerts.topic.topic_arn,
+        "FRONTGUARD_VERIFY_QUEUE_URL": verification.queue.queue_url,
+        "FRONTGUARD_STATE_TABLE": state.table.table_name,
+        "POWERTOOLS_SERVICE_NAME": "frontguard",
+        "POWERTOOLS_METRICS_NAMESPACE": NAMESPACE,
+    }
+    if config.security_hub:
+        environment["FRONTGUARD_SECURITY_HUB"] = "true"
+    if config.policy_parameter:
+        environment["FRONTGUARD_POLICY_PARAMETER"] = config.policy_parameter
+    elif config.policy_json:
+        environment["FRONTGUARD_POLICY"] = config.policy_json
+
+    code = bundling.lambda_code()
+    log_retention = LOG_RETENTION[config.log_retention_days]
+    extra_actions = (
+        *(permissions.POLICY_PARAMETER if config.policy_parameter else ()),
+        *(permissions.SECURITY_HUB if config.security_hub else ()),
+    )
+    functions = {
+        spec.name: FrontguardFunction(
+            stack,
+            spec.name,
+            spec=replace(spec, actions=(*spec.actions, *extra_actions)),
+            code=code,
+            environment=environment,
+            permissions=scope_,
+            log_retention=log_retention,
+            vpc=vpc,
+            role_name=f"frontguard-{spec.name.lower()}-{region}" if organization else None,
+            event_source_queue=verification.queue if spec is VERIFY else None,
         )
-        if config.scan_role is not None:
-            ScanRole(
-                self,
-                "OrganizationScanRole",
-                role_name=config.scan_role.role_name,
-                trusted_accounts=config.scan_role.trusted_accounts,
-                organization_id=config.scan_role.organization_id,
-                clusters=config.clusters,
-                permissions_scope=scope_,
-            )
-        dead_letter_queues = {
-            f"{name}Failures": function.failure_queue
-            for name, function in functions.items()
-            if function.failure_queue is not None
-        }
-        dead_letter_queues["VerificationDeadLetters"] = verification.dead_letter_queue
-        Observability(
-            self,
-            "Observability",
-            functions=list(functions.values()),
-            clusters=config.clusters,
-            dead_letter_queues=dead_letter_queues,
-            topic=alerts.topic,
+        for spec in (EVENTS, VERIFY, SCAN)
+    }
+    Triggers(
+        stack,
+        "Triggers",
+        events_function=functions[EVENTS.name],
+        scan_function=functions[SCAN.name],
+        schedule=config.schedule,
+    )
+    EksAccess(
+        stack,
+        "EksAccess",
+        clusters=clusters,
+        roles={name: function.role for name, function in functions.items()},
+    )
+    if config.scan_role is not None:
+        ScanRole(
+            stack,
+            "OrganizationScanRole",
+            role_name=config.scan_role.role_name,
+            trusted_accounts=config.scan_role.trusted_accounts,
+            organization_id=config.scan_role.organization_id,
+            clusters=clusters,
+            permissions_scope=scope_,
         )
+    dead_letter_queues = {
+        f"{name}Failures": function.failure_queue
+        for name, function in functions.items()
+        if function.failure_queue is not None
+    }
+    dead_letter_queues["VerificationDeadLetters"] = verification.dead_letter_queue
+    Observability(
+        stack,
+        "Observability",
+        functions=list(functions.values()),
+        clusters=clusters,
+        dead_letter_queues=dead_letter_queues,
+        topic=alerts.topic,
+    )
