@@ -7,7 +7,7 @@ regions and LBS controller-made load balancers per region (half NLB Services, ha
 Ingresses; one Kubernetes emulator answers for every cluster), left world-open by the
 controller: the audit scan reports each as a finding, the first look an organization gets.
 The scan runs through ``frontguard.fleet.fleet_scan`` exactly as ``frontguard scan
---account ...`` does, with 1 (sequential) and 8 (the default pool) account-regions at a time.
+--account ...`` does, with 1 (sequential), 4, 8 (the default) and 16 account-regions at a time.
 
 Two timings per pool size: the sandbox as is (moto answers in-process, so the only thing to
 overlap is Python work, and the GIL serialises that), and with LATENCY_MS added to every AWS
@@ -37,7 +37,7 @@ from sandbox import REGION, Sandbox
 from sandbox.organization import SCAN_ROLE, Organization
 
 ALL_REGIONS = ("eu-west-1", "us-east-1", "ap-southeast-2", "eu-central-1", "us-west-2")
-POOLS = (1, 8)
+POOLS = (1, 4, 8, 16)
 
 
 class Counted:

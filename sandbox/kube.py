@@ -186,6 +186,9 @@ def _now() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+HISTORY_KEPT = 64
+
+
 @attrs.define(kw_only=True)
 class KubeEmulator(KubernetesEmulator):
     """kmock's emulator with EKS-style token checks, selectors and server-set metadata.
@@ -214,6 +217,13 @@ class KubeEmulator(KubernetesEmulator):
             }
 
     async def _handle(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
+        # Speed, not fidelity: kmock keeps every request it served and, to route a request,
+        # scans that whole history once per reaction, so thousands of requests (one emulator
+        # answering for a whole sandbox organization) turn quadratic. The sandbox counts
+        # requests itself (request_counts) and never reads the history: keep only the recent
+        # ones (the request being routed is the last).
+        if len(self._requests) > HISTORY_KEPT:
+            del self._requests[:-HISTORY_KEPT]
         self.request_counts[(request.method.value, request.url.path)] += 1
         for fault in list(self.faults):
             status = fault(request.method.value, request.url.path, dict(request.headers))
