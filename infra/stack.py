@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Final
 
-from aws_cdk import Aws, Duration, Environment, Stack
+from aws_cdk import Aws, CfnCondition, CfnResource, Duration, Environment, Fn, Stack
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from cdk_stacksets import StackSetStack
@@ -87,6 +87,8 @@ class FrontguardStack(Stack):
             region=target.region,
             clusters=config.clusters,
             vpc=config.vpc,
+            # IAM is global: the account's first target creates the named scan role.
+            scan_role_region=next(t.region for t in config.targets if t.account == target.account),
         )
 
 
@@ -118,6 +120,7 @@ class FrontguardMemberStackSetStack(StackSetStack):
             region=Aws.REGION,
             clusters=(),
             vpc=None,
+            scan_role_region=config.organization.regions[0] if config.organization else None,
         )
 
 
@@ -129,6 +132,7 @@ def build_member(
     region: str,
     clusters: Sequence[str],
     vpc: VpcAttachment | None,
+    scan_role_region: str | None = None,
 ) -> None:
     """Everything of a member stack; ``clusters=()`` (the StackSet) means "the account's
     clusters, whichever they are": named roles and no access entries."""
@@ -195,8 +199,8 @@ def build_member(
         clusters=clusters,
         roles={name: function.role for name, function in functions.items()},
     )
-    if config.scan_role is not None:
-        ScanRole(
+    if config.scan_role is not None and (organization or region == scan_role_region):
+        scan_role = ScanRole(
             stack,
             "OrganizationScanRole",
             role_name=config.scan_role.role_name,
@@ -205,6 +209,17 @@ def build_member(
             clusters=clusters,
             permissions_scope=scope_,
         )
+        if organization and scan_role_region is not None:
+            # One template for every region of an account: only the first region creates
+            # the (global, named) role.
+            home = CfnCondition(
+                stack,
+                "ScanRoleHomeRegion",
+                expression=Fn.condition_equals(Aws.REGION, scan_role_region),
+            )
+            role = scan_role.role.node.default_child
+            assert isinstance(role, CfnResource)
+            role.cfn_options.condition = home
     dead_letter_queues = {
         f"{name}Failures": function.failure_queue
         for name, function in functions.items()

@@ -21,6 +21,7 @@ from tests.infra.test_compliance import CFN_LINT_IGNORED, nag_violations
 
 ADMIN = "111122223333"
 ORG = "o-abcdef1234"
+SCANNER = "444455556666"  # the account the cross-account scan runs from
 OUS = ["ou-ab12-cdef3456", "ou-ab12-99999999"]
 REGIONS = ["eu-west-1", "us-east-1"]
 ORGANIZATION: dict[str, Any] = {
@@ -28,6 +29,7 @@ ORGANIZATION: dict[str, Any] = {
     "clusters": ["prod"],  # PRE-MERGE
     "alerts": {"emails": ["security@example.com"]},
     "security_hub": True,
+    "scan_role": {"trusted_accounts": [SCANNER], "organization_id": ORG},
     "organization": {
         "admin_account": ADMIN,
         "admin_region": "eu-west-1",
@@ -92,8 +94,16 @@ def test_member_template_needs_no_per_account_bootstrap(org: Synth) -> None:
     assert "cdk-hnb659fds" not in text
     assert "CheckBootstrapVersion" not in org.member.get("Rules", {})
     # Environment-agnostic: no account or region is written in (the code buckets' common
-    # name prefix, which carries the administrator account, aside).
-    agnostic = text.replace(f"frontguard-code-{ADMIN}", "")
+    # name prefix, which carries the administrator account, and the configured scanning
+    # account aside).
+    # The scan role's home-region condition aside (IAM roles are global: one region
+    # creates it), tested below.
+    body = {key: value for key, value in org.member.items() if key != "Conditions"}
+    agnostic = (
+        json.dumps(body)
+        .replace(f"frontguard-code-{ADMIN}", "")
+        .replace(f":iam::{SCANNER}:root", "")  # the scan role's trust, as configured
+    )
     assert not re.search(r"\b\d{12}\b", agnostic)
     assert not any(region in agnostic for region in REGIONS)
     functions = resources_of(org.member, "AWS::Lambda::Function")
@@ -161,3 +171,13 @@ def test_organization_settings_are_validated() -> None:
     nothing = {key: value for key, value in ORGANIZATION.items() if key != "organization"}
     with pytest.raises(ConfigError, match="targets"):
         parse_config(nothing, source="test")
+
+
+def test_the_named_scan_role_is_created_in_one_region_of_each_account(org: Synth) -> None:
+    [role] = [
+        r
+        for r in resources_of(org.member, "AWS::IAM::Role")
+        if r["Properties"].get("RoleName") == "frontguard-scan"
+    ]
+    condition = org.member["Conditions"][role["Condition"]]
+    assert condition == {"Fn::Equals": [{"Ref": "AWS::Region"}, REGIONS[0]]}
