@@ -11,6 +11,7 @@ from pathlib import Path
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
+from infra.central_alerts import CentralAlertsStack
 from infra.config import ConfigError, DeploymentConfig, load_config, parse_config, stack_name
 from infra.organization import build_organization
 from infra.stack import FrontguardMemberStackSetStack, FrontguardStack
@@ -43,6 +44,8 @@ def build(app: cdk.App, config: DeploymentConfig) -> list[cdk.Stack]:
     ]
     if config.organization is not None:
         stacks += build_organization(app, config, FrontguardMemberStackSetStack)
+    if config.central_alerts is not None:
+        stacks.append(CentralAlertsStack(app, central=config.central_alerts))
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return stacks
 

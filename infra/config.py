@@ -129,6 +129,27 @@ class OrganizationRollout(_Model):
         return self.asset_bucket_prefix or f"frontguard-code-{self.admin_account}"
 
 
+class CentralAlerts(_Model):
+    """One alert topic for the organization, in the security account (infra/central_alerts.py):
+    every member stack publishes its alerts and digests there instead of its own topic."""
+
+    account: AccountId
+    region: Region
+    organization_id: OrganizationId
+    emails: tuple[Email, ...] = ()
+    topic_name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,256}$")] = (
+        "frontguard-organization-alerts"
+    )
+
+    @property
+    def topic_arn(self) -> str:
+        return f"arn:aws:sns:{self.region}:{self.account}:{self.topic_name}"
+
+    @property
+    def key_alias(self) -> str:
+        return f"alias/{self.topic_name}"
+
+
 class DeploymentConfig(_Model):
     """Everything ``app.py`` needs to build the stacks."""
 
@@ -150,6 +171,8 @@ class DeploymentConfig(_Model):
     scan_role: ScanRoleConfig | None = None
     # Roll-out to an organization through a StackSet (off unless configured).
     organization: OrganizationRollout | None = None
+    # Publish alerts to the organization's topic instead of each stack's own (optional).
+    central_alerts: CentralAlerts | None = None
 
     @model_validator(mode="after")
     def _one_policy_source(self) -> DeploymentConfig:

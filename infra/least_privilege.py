@@ -37,6 +37,8 @@ class Scope:
     verify_queue_arn: str
     state_table_arn: str
     policy_parameter: str | None
+    # The organization's central topic (infra/central_alerts.py): its key is known by alias.
+    topic_key_alias: str | None = None
 
     @property
     def partition(self) -> str:
@@ -152,6 +154,8 @@ WILDCARD_REASONS: Final = {
     "CodeDescribeClusters": "organization roll-out: the clusters differ per account, so "
     "DescribeCluster covers the account's clusters; the policy's cluster globs select which "
     "are touched",
+    "CodePublishAlertKey": "the organization's alert topic key, whose ID the member stacks "
+    "cannot know: granted only for the key carrying the central alias (kms:ResourceAliases)",
     "CodeMutateOwnSecurityGroups": "only security groups tagged "
     f"{MANAGED_BY_TAG}={MANAGED_BY_VALUE} (aws:ResourceTag)",
 }
@@ -175,11 +179,20 @@ def code_statements(actions: Iterable[str], scope: Scope) -> list[iam.PolicyStat
 
 
 def topic_key_statement(scope: Scope) -> iam.PolicyStatement:
-    """What sns:Publish needs from the topic's customer-managed key."""
+    """What sns:Publish needs from the topic's customer-managed key: the stack's own key, or
+    the key behind the central topic's alias (its ID is unknown to the member stacks)."""
+    if scope.topic_key_alias is None:
+        return iam.PolicyStatement(
+            sid="CodePublishAlertKey",
+            actions=list(TOPIC_KEY_ACTIONS),
+            resources=[scope.topic_key_arn],
+        )
+    _, partition, _, region, account, _ = scope.topic_arn.split(":", 5)
     return iam.PolicyStatement(
         sid="CodePublishAlertKey",
         actions=list(TOPIC_KEY_ACTIONS),
-        resources=[scope.topic_key_arn],
+        resources=[f"arn:{partition}:kms:{region}:{account}:key/*"],
+        conditions={"ForAnyValue:StringEquals": {"kms:ResourceAliases": scope.topic_key_alias}},
     )
 
 

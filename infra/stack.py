@@ -141,18 +141,23 @@ def build_member(
     state = StateTable(stack, "State")
     verification = VerificationQueue(stack, "Verification", consumer_timeout=VERIFY.timeout)
 
+    # Alerts and digests go to the organization's topic when there is one; the stack's own
+    # topic then carries its CloudWatch alarms only.
+    central = config.central_alerts
+    alert_topic_arn = central.topic_arn if central else alerts.topic.topic_arn
     scope_ = Scope(
         account=account,
         region=region,
         clusters=clusters or ("*",),
-        topic_arn=alerts.topic.topic_arn,
+        topic_arn=alert_topic_arn,
         topic_key_arn=alerts.key.key_arn,
         verify_queue_arn=verification.queue.queue_arn,
         state_table_arn=state.table.table_arn,
         policy_parameter=config.policy_parameter,
+        topic_key_alias=central.key_alias if central else None,
     )
     environment = {
-        "FRONTGUARD_ALERT_TOPIC_ARN": alerts.topic.topic_arn,
+        "FRONTGUARD_ALERT_TOPIC_ARN": alert_topic_arn,
         "FRONTGUARD_VERIFY_QUEUE_URL": verification.queue.queue_url,
         "FRONTGUARD_STATE_TABLE": state.table.table_name,
         "POWERTOOLS_SERVICE_NAME": "frontguard",

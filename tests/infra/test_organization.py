@@ -22,6 +22,7 @@ from tests.infra.test_compliance import CFN_LINT_IGNORED, nag_violations
 ADMIN = "111122223333"
 ORG = "o-abcdef1234"
 SCANNER = "444455556666"  # the account the cross-account scan runs from
+SECURITY = "777788889999"  # the security account: the organization's alert topic
 OUS = ["ou-ab12-cdef3456", "ou-ab12-99999999"]
 REGIONS = ["eu-west-1", "us-east-1"]
 ORGANIZATION: dict[str, Any] = {
@@ -30,6 +31,12 @@ ORGANIZATION: dict[str, Any] = {
     "alerts": {"emails": ["security@example.com"]},
     "security_hub": True,
     "scan_role": {"trusted_accounts": [SCANNER], "organization_id": ORG},
+    "central_alerts": {
+        "account": SECURITY,
+        "region": "eu-west-1",
+        "organization_id": ORG,
+        "emails": ["soc@example.com"],
+    },
     "organization": {
         "admin_account": ADMIN,
         "admin_region": "eu-west-1",
@@ -97,12 +104,13 @@ def test_member_template_needs_no_per_account_bootstrap(org: Synth) -> None:
     # name prefix, which carries the administrator account, and the configured scanning
     # account aside).
     # The scan role's home-region condition aside (IAM roles are global: one region
-    # creates it), tested below.
+    # creates it), tested below; the central topic's ARNs are configured too.
     body = {key: value for key, value in org.member.items() if key != "Conditions"}
     agnostic = (
         json.dumps(body)
         .replace(f"frontguard-code-{ADMIN}", "")
         .replace(f":iam::{SCANNER}:root", "")  # the scan role's trust, as configured
+        .replace(f"eu-west-1:{SECURITY}:", "")  # the central alert topic and its key
     )
     assert not re.search(r"\b\d{12}\b", agnostic)
     assert not any(region in agnostic for region in REGIONS)
@@ -181,3 +189,52 @@ def test_the_named_scan_role_is_created_in_one_region_of_each_account(org: Synth
     ]
     condition = org.member["Conditions"][role["Condition"]]
     assert condition == {"Fn::Equals": [{"Ref": "AWS::Region"}, REGIONS[0]]}
+
+
+def test_members_publish_to_the_organizations_topic_which_only_the_organization_may_use(
+    org: Synth,
+) -> None:
+    topic_arn = f"arn:aws:sns:eu-west-1:{SECURITY}:frontguard-organization-alerts"
+    functions = resources_of(org.member, "AWS::Lambda::Function")
+    variables = [f["Properties"]["Environment"]["Variables"] for f in functions]
+    assert {
+        v.get("FRONTGUARD_ALERT_TOPIC_ARN") for v in variables if "FRONTGUARD_STATE_TABLE" in v
+    } == {topic_arn}
+    statements = [
+        s
+        for role in resources_of(org.member, "AWS::IAM::Role")
+        for policy in role["Properties"].get("Policies", [])
+        for s in policy["PolicyDocument"]["Statement"]
+    ]
+    publish = [s for s in statements if s.get("Sid") == "CodePublishAlert"]
+    assert publish and all(s["Resource"] == topic_arn for s in publish)
+    keys = [s for s in statements if s.get("Sid") == "CodePublishAlertKey"]
+    assert keys and all(
+        s["Resource"] == f"arn:aws:kms:eu-west-1:{SECURITY}:key/*"
+        and s["Condition"]
+        == {
+            "ForAnyValue:StringEquals": {
+                "kms:ResourceAliases": "alias/frontguard-organization-alerts"
+            }
+        }
+        for s in keys
+    )
+
+    central = org.templates["FrontguardCentralAlerts"]
+    [topic] = central.find_resources("AWS::SNS::Topic").values()
+    assert topic["Properties"]["TopicName"] == "frontguard-organization-alerts"
+    [topic_policy] = central.find_resources("AWS::SNS::TopicPolicy").values()
+    allowed = [
+        s
+        for s in topic_policy["Properties"]["PolicyDocument"]["Statement"]
+        if s["Effect"] == "Allow"
+    ]
+    assert [s["Condition"] for s in allowed] == [{"StringEquals": {"aws:PrincipalOrgID": ORG}}]
+    [key] = central.find_resources("AWS::KMS::Key").values()
+    org_grants = [
+        s
+        for s in key["Properties"]["KeyPolicy"]["Statement"]
+        if s.get("Sid") == "OrganizationPublishes"
+    ]
+    assert [s["Condition"] for s in org_grants] == [{"StringEquals": {"aws:PrincipalOrgID": ORG}}]
+    assert central.find_resources("AWS::SNS::Subscription")
