@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError
 
-from frontguard.adapters.aws import CLIENT_CONFIG
 from frontguard.adapters.kube import preload
 from frontguard.adapters.organizations import Account, Credentials, assume_role, role_arn
 from frontguard.errors import FrontguardError
@@ -232,7 +231,3 @@ def default_session_factory(credentials: Credentials | None, region: str) -> bot
         aws_session_token=credentials.session_token,
         region_name=region,
     )
-
-
-def caller_sts(session: boto3.Session) -> Any:
-    return session.client("sts", config=CLIENT_CONFIG)
