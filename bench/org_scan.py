@@ -111,9 +111,9 @@ def main(accounts: int, region_count: int, lbs: int, latency_ms: float) -> None:
         print()
         print(
             "| pool | added latency per AWS call | wall s | AWS calls | AssumeRole | Kubernetes "
-            "calls | calls per account-region | LBs | open findings | failed |"
+            "calls | calls per account-region | LBs | open findings | errors | failed |"
         )
-        print("|---|---|---|---|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
         for latency in (0.0, latency_ms / 1000):
             for parallel in POOLS:
                 report, counted, seconds = measure(members, regions, parallel, latency)
@@ -121,12 +121,22 @@ def main(accounts: int, region_count: int, lbs: int, latency_ms: float) -> None:
                 kube = sum(sum(r.kube_calls.values()) for r in report.results)
                 lbs_seen = sum(len(r.report.items) for r in report.results if r.report)
                 per_target = (aws + kube) / len(report.results)
+                errors = Counter(
+                    item.reason
+                    for r in report.results
+                    if r.report
+                    for item in r.report.items
+                    if item.outcome.value == "error"
+                )
                 print(
                     f"| {parallel} | {latency * 1000:.0f} ms | {seconds:.1f} | {aws} "
                     f"| {counted.calls['sts.AssumeRole']} | {kube} | {per_target:.1f} "
-                    f"| {lbs_seen} | {report.open_findings} | {len(report.failed)} |",
+                    f"| {lbs_seen} | {report.open_findings} | {sum(errors.values())} "
+                    f"| {len(report.failed)} |",
                     flush=True,
                 )
+                for reason, count in errors.items():
+                    print(f"<!-- {count} LBs in error: {reason} -->", flush=True)
         print()
         load = os.getloadavg()
         print(
