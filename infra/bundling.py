@@ -50,10 +50,6 @@ PRUNED: Final = (
     "multidict",
     "propcache",
     "yarl",
-    # provided by the Lambda runtime
-    "boto3",
-    "botocore",
-    "s3transfer",
     # console scripts
     "bin",
 )
@@ -66,15 +62,20 @@ PRUNED_DIST_PREFIXES: Final = (
     "multidict-",
     "propcache-",
     "yarl-",
-    "boto3-",
-    "botocore-",
-    "s3transfer-",
+)
+# botocore ships the models of every AWS service (28 MB); the functions create clients for these
+# only (a test checks every ``client("...")`` in lambdas/frontguard against this list).
+BOTOCORE_SERVICES: Final = frozenset(
+    {"dynamodb", "ec2", "eks", "elbv2", "sns", "sqs", "ssm", "sts"}
+    # Security Hub findings (when switched on); Organizations for the command line's
+    # cross-account scan, which the package carries too (a few hundred KB of models).
+    | {"securityhub", "organizations"}
 )
 PRUNED_DIR_NAMES: Final = frozenset({"__pycache__", "tests", "test"})
 # RECORD lists the files pip installed, pruned ones included: wrong once pruned, never read.
 PRUNED_DIST_FILES: Final = frozenset({"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"})
 # Bumped whenever the pruning rules change, so cached trees are rebuilt.
-PRUNE_VERSION: Final = "1"
+PRUNE_VERSION: Final = "4"
 
 
 def matching_interpreter() -> str | None:
@@ -106,6 +107,11 @@ def prune(root: Path) -> None:
     """Remove from an installed tree what the functions never import."""
     for relative in PRUNED:
         shutil.rmtree(root / relative, ignore_errors=True)
+    models = root / "botocore" / "data"
+    if models.is_dir():
+        for service in models.iterdir():
+            if service.is_dir() and service.name not in BOTOCORE_SERVICES:
+                shutil.rmtree(service)
     for dist in root.glob("*.dist-info"):
         if dist.name.startswith(PRUNED_DIST_PREFIXES):
             shutil.rmtree(dist)

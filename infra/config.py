@@ -27,11 +27,24 @@ Region = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")]
 ClusterName = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$")]
 Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 SsmParameterName = Annotated[str, StringConstraints(pattern=r"^/[A-Za-z0-9_.\-/]+$")]
-# EventBridge schedule expressions: rate(...) or cron(...).
+# EventBridge schedule expressions, as EventBridge accepts them: rate(1 <unit>) in the
+# singular, rate(N <units>) in the plural for N > 1 (never 0), or cron(...) with six fields.
+# https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-scheduled-rule-pattern.html
 Schedule = Annotated[
     str,
-    StringConstraints(pattern=r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))$"),
+    StringConstraints(
+        pattern=r"^(rate\(1 (minute|hour|day)\)"
+        r"|rate\(([2-9]|[1-9]\d+) (minutes|hours|days)\)"
+        r"|cron\(\S+( \S+){5}\))$"
+    ),
 ]
+# Lambda caps a function's environment variables at 4 KB in total:
+# https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
+LAMBDA_ENVIRONMENT_LIMIT = 4096
+# SSM parameter values: Standard up to 4 KB, Advanced up to 8 KB.
+# https://docs.aws.amazon.com/systems-manager/latest/userguide/parameter-store-advanced-parameters.html
+SSM_STANDARD_LIMIT = 4096
+SSM_ADVANCED_LIMIT = 8192
 
 
 class ConfigError(Exception):
@@ -40,25 +53,6 @@ class ConfigError(Exception):
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Target(_Model):
-    """One account and region: frontguard deploys one stack into each."""
-
-    account: AccountId
-    region: Region
-
-
-class SlackChannel(_Model):
-    """An AWS Chatbot Slack channel for alerts (the workspace is authorised in the console)."""
-
-    workspace_id: Annotated[str, StringConstraints(min_length=1)]
-    channel_id: Annotated[str, StringConstraints(min_length=1)]
-
-
-class Alerts(_Model):
-    emails: tuple[Email, ...] = ()
-    slack: SlackChannel | None = None
 
 
 class VpcAttachment(_Model):
@@ -79,6 +73,32 @@ class VpcAttachment(_Model):
         tuple[Annotated[str, StringConstraints(pattern=r"^sg-([0-9a-f]{8}|[0-9a-f]{17})$")], ...],
         Field(min_length=1),
     ]
+
+
+class Target(_Model):
+    """One account and region: frontguard deploys one stack into each.
+
+    Clusters, VPCs and subnets are regional resources, so each target names its own: an
+    access entry for a cluster the region does not have fails the whole stack
+    (``CreateAccessEntry`` answers ``ResourceNotFoundException``).
+    """
+
+    account: AccountId
+    region: Region
+    clusters: Annotated[tuple[ClusterName, ...], Field(min_length=1)]
+    vpc: VpcAttachment | None = None
+
+
+class SlackChannel(_Model):
+    """An AWS Chatbot Slack channel for alerts (the workspace is authorised in the console)."""
+
+    workspace_id: Annotated[str, StringConstraints(min_length=1)]
+    channel_id: Annotated[str, StringConstraints(min_length=1)]
+
+
+class Alerts(_Model):
+    emails: tuple[Email, ...] = ()
+    slack: SlackChannel | None = None
 
 
 class ScanRoleConfig(_Model):
@@ -156,12 +176,10 @@ class DeploymentConfig(_Model):
     # Accounts and regions deployed one stack at a time (cdk deploy); may be empty with
     # ``organization``.
     targets: tuple[Target, ...] = ()
-    clusters: Annotated[tuple[ClusterName, ...], Field(min_length=1)]
     policy: dict[str, Any] | None = None
     policy_parameter: SsmParameterName | None = None
     schedule: Schedule = "rate(1 hour)"
     alerts: Alerts = Alerts()
-    vpc: VpcAttachment | None = None
     log_retention_days: Literal[7, 14, 30, 60, 90, 180, 365] = 90
     # Findings in AWS Security Hub (ASFF): off by default; when on, the functions get the
     # securityhub grants and FRONTGUARD_SECURITY_HUB=true. Security Hub must be enabled in
@@ -174,6 +192,18 @@ class DeploymentConfig(_Model):
     # Publish alerts to the organization's topic instead of each stack's own (optional).
     central_alerts: CentralAlerts | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _regional_fields_live_in_targets(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            moved = [key for key in ("clusters", "vpc") if key in data]
+            if moved:
+                raise ValueError(
+                    f"{' and '.join(repr(k) for k in moved)} moved into each target: clusters, "
+                    "VPCs and subnets are regional (see frontguard.config.example.json)"
+                )
+        return data
+
     @model_validator(mode="after")
     def _one_policy_source(self) -> DeploymentConfig:
         if (self.policy is None) == (self.policy_parameter is None):
@@ -183,13 +213,29 @@ class DeploymentConfig(_Model):
                 "set 'targets' (one stack per account and region), 'organization' "
                 "(a StackSet), or both"
             )
-        if self.policy is not None and self.policy.get("mode") not in ("audit", "enforce"):
-            raise ValueError("policy.mode must be 'audit' or 'enforce'")
+        if self.policy is not None:
+            # The runtime's own model: what synthesizes is what the functions will load.
+            from frontguard.errors import ConfigurationError
+            from frontguard.policy import Policy
+
+            try:
+                Policy.from_document(self.policy)
+            except ConfigurationError as error:
+                raise ValueError(f"policy: {error}") from error
+            size = len(self.policy_json or "")
+            if size > SSM_ADVANCED_LIMIT:
+                raise ValueError(
+                    f"the policy document is {size} bytes; an SSM parameter holds at most "
+                    f"{SSM_ADVANCED_LIMIT}: merge rules, or manage the parameter yourself"
+                )
+        seen = [(t.account, t.region) for t in self.targets]
+        if len(set(seen)) != len(seen):
+            raise ValueError("each account and region may appear in one target only")
         return self
 
     @property
     def policy_json(self) -> str | None:
-        """The policy document as the functions read it from FRONTGUARD_POLICY."""
+        """The inline policy document as the stack stores it in its SSM parameter."""
         if self.policy is None:
             return None
         return json.dumps(self.policy, separators=(",", ":"), sort_keys=True)

@@ -1,19 +1,24 @@
-"""EKS access entries: each function role becomes the Kubernetes group ``frontguard``.
+"""EKS access entries: each function role becomes a Kubernetes group in each target cluster.
 
-The group's rights come from ``infra/rbac.yaml`` (applied with kubectl, once per cluster);
-clusters need the access-entry authentication mode ``API`` or ``API_AND_CONFIG_MAP``.
+The remediating functions (events, scan) get the group ``frontguard``; the verify function,
+which only reads, gets ``frontguard-readonly``. The groups' rights come from
+``infra/rbac.yaml`` (applied with kubectl, once per cluster); clusters need the access-entry
+authentication mode ``API`` or ``API_AND_CONFIG_MAP``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Final
+from collections.abc import Collection, Mapping, Sequence
+from typing import TYPE_CHECKING, Final
 
 from aws_cdk import aws_eks as eks
-from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+if TYPE_CHECKING:
+    from infra.functions import FrontguardFunction
+
 KUBERNETES_GROUP: Final = "frontguard"
+READ_ONLY_GROUP: Final = "frontguard-readonly"
 
 
 class EksAccess(Construct):
@@ -23,16 +28,26 @@ class EksAccess(Construct):
         construct_id: str,
         *,
         clusters: Sequence[str],
-        roles: Mapping[str, iam.IRole],
+        functions: Mapping[str, FrontguardFunction],
+        read_only: Collection[str],
     ) -> None:
         super().__init__(scope, construct_id)
+        self.entries: list[eks.CfnAccessEntry] = []
         for cluster in clusters:
-            for function_name, role in roles.items():
-                eks.CfnAccessEntry(
+            for function_name, function in functions.items():
+                entry = eks.CfnAccessEntry(
                     self,
                     f"{cluster}-{function_name}",
                     cluster_name=cluster,
-                    principal_arn=role.role_arn,
-                    kubernetes_groups=[KUBERNETES_GROUP],
+                    principal_arn=function.role.role_arn,
+                    kubernetes_groups=[
+                        READ_ONLY_GROUP if function_name in read_only else KUBERNETES_GROUP
+                    ],
                     type="STANDARD",
                 )
+                # IAM is eventually consistent: CreateAccessEntry right after CreateRole can
+                # fail with "The specified principalArn is invalid"
+                # (hashicorp/terraform-provider-aws#35535). Lambda's CreateFunction assumes the
+                # role first, so an entry made after its function finds the role ready.
+                entry.node.add_dependency(function.function)
+                self.entries.append(entry)

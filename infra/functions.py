@@ -60,7 +60,8 @@ class FunctionSpec:
     memory_mb: int
     timeout: Duration
     asynchronous: bool
-    reserved_concurrency: int | None = None
+    # Records per invocation when the function consumes a queue.
+    batch_size: int = 10
 
 
 class FrontguardFunction(Construct):
@@ -119,7 +120,6 @@ class FrontguardFunction(Construct):
             role=self.role.without_policy_updates(),
             environment=dict(environment),
             log_group=self.log_group,
-            reserved_concurrent_executions=spec.reserved_concurrency,
             on_failure=(
                 destinations.SqsDestination(self.failure_queue) if self.failure_queue else None
             ),
@@ -129,11 +129,13 @@ class FrontguardFunction(Construct):
             security_groups=placement.security_groups if placement else None,
         )
         if event_source_queue is not None:
+            fifo = bool(event_source_queue.fifo)
             self.function.add_event_source(
                 event_sources.SqsEventSource(
                     event_source_queue,
-                    batch_size=10,
-                    max_batching_window=Duration.seconds(5),
+                    batch_size=spec.batch_size,
+                    # FIFO event sources take no batching window.
+                    max_batching_window=None if fifo else Duration.seconds(5),
                     # Only the failed records come back; the rest of the batch is done.
                     report_batch_item_failures=True,
                 )

@@ -25,6 +25,16 @@ CREATE_ACTION: Final = {"StringEquals": {"ec2:CreateAction": "CreateSecurityGrou
 TOPIC_KEY_ACTIONS: Final = ("kms:Decrypt", "kms:GenerateDataKey")
 
 
+def partition_of(region: str) -> str:
+    """Literal rather than a token, so that ARNs read the same in the template and in
+    cdk-nag's findings."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
 @dataclass(frozen=True)
 class Scope:
     """The resources a function's code may touch, as ARNs."""
@@ -42,13 +52,7 @@ class Scope:
 
     @property
     def partition(self) -> str:
-        # Literal rather than a token, so that ARNs read the same in the template and in
-        # cdk-nag's findings.
-        if self.region.startswith("cn-"):
-            return "aws-cn"
-        if self.region.startswith("us-gov-"):
-            return "aws-us-gov"
-        return "aws"
+        return partition_of(self.region)
 
     def arn(self, service: str, resource: str) -> str:
         return f"arn:{self.partition}:{service}:{self.region}:{self.account}:{resource}"

@@ -60,6 +60,19 @@ def _non_compliant_in(cluster: str, position: int) -> cloudwatch.MathExpression:
     )
 
 
+# Errors page when they persist (3 of 5 periods), not on the retries the design relies on
+# (a new LB "not visible yet" raises a retryable error on purpose); a failure for good shows up
+# in a failure queue, alarmed on each message sent.
+ERROR_PERIODS: Final = (3, 5)
+# A queued event older than this was not handled: the consumer is stuck or failing.
+MAX_QUEUE_AGE_SECONDS: Final = 3600
+# Asynchronous invocations of the events function waiting this long are backed up.
+MAX_ASYNC_AGE_MS: Final = 30 * 60 * 1000
+# A scan near its 900 s timeout is about to time out.
+SCAN_DURATION_WARNING_MS: Final = 800 * 1000
+DRIFT_OUTCOMES: Final = ("ignored", *(o.value for o in Outcome))
+
+
 class Observability(Construct):
     def __init__(
         self,
@@ -68,45 +81,99 @@ class Observability(Construct):
         *,
         functions: Sequence[FrontguardFunction],
         clusters: Sequence[str],
-        dead_letter_queues: Mapping[str, sqs.IQueue],
+        failure_queues: Mapping[str, sqs.IQueue],
+        redrive_queues: Mapping[str, sqs.IQueue],
+        work_queues: Mapping[str, sqs.IQueue],
         topic: sns.ITopic,
     ) -> None:
         super().__init__(scope, construct_id)
         notify = actions.SnsAction(topic)
         alarms: list[cloudwatch.Alarm] = []
-        for function in functions:
-            for metric_name, metric in (
-                ("Errors", function.function.metric_errors(period=PERIOD, statistic="Sum")),
-                ("Throttles", function.function.metric_throttles(period=PERIOD, statistic="Sum")),
-            ):
-                alarms.append(
-                    metric.create_alarm(
-                        self,
-                        f"{function.spec.name}{metric_name}",
-                        alarm_description=f"frontguard {function.spec.name}: {metric_name.lower()}",
-                        threshold=1,
-                        evaluation_periods=1,
-                        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-                    )
-                )
-        for name, queue in dead_letter_queues.items():
+        at_least = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
+        quiet = cloudwatch.TreatMissingData.NOT_BREACHING
+
+        def alarm(
+            name: str,
+            metric: cloudwatch.IMetric,
+            threshold: float,
+            description: str,
+            periods: tuple[int, int] = (1, 1),
+        ) -> None:
             alarms.append(
-                queue.metric_approximate_number_of_messages_visible(
-                    period=PERIOD, statistic="Maximum"
-                ).create_alarm(
+                cloudwatch.Alarm(
                     self,
-                    f"{name}DeadLetters",
-                    alarm_description=f"frontguard: {name} has messages that failed for good",
-                    threshold=1,
-                    evaluation_periods=1,
-                    comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                    name,
+                    metric=metric,
+                    alarm_description=f"frontguard: {description}",
+                    threshold=threshold,
+                    datapoints_to_alarm=periods[0],
+                    evaluation_periods=periods[1],
+                    comparison_operator=at_least,
+                    treat_missing_data=quiet,
                 )
             )
-        for alarm in alarms:
-            alarm.add_alarm_action(notify)
-            alarm.add_ok_action(notify)
+
+        for function in functions:
+            name = function.spec.name
+            alarm(
+                f"{name}Errors",
+                function.function.metric_errors(period=PERIOD, statistic="Sum"),
+                1,
+                f"{name} fails in {ERROR_PERIODS[0]} of {ERROR_PERIODS[1]} 5-minute periods",
+                ERROR_PERIODS,
+            )
+            if function.spec.asynchronous:
+                # https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html
+                alarm(
+                    f"{name}AsyncEventsDropped",
+                    function.function.metric("AsyncEventsDropped", period=PERIOD, statistic="Sum"),
+                    1,
+                    f"{name}: Lambda dropped events without running them",
+                )
+                alarm(
+                    f"{name}AsyncEventAge",
+                    function.function.metric("AsyncEventAge", period=PERIOD, statistic="Maximum"),
+                    MAX_ASYNC_AGE_MS,
+                    f"{name}: events wait in Lambda's queue for more than 30 minutes",
+                )
+            if function.spec.timeout.to_seconds() >= 900:
+                alarm(
+                    f"{name}NearTimeout",
+                    function.function.metric_duration(period=PERIOD, statistic="Maximum"),
+                    SCAN_DURATION_WARNING_MS,
+                    f"{name} runs close to its 900 s timeout",
+                )
+        for name, queue in failure_queues.items():
+            # Lambda destinations and EventBridge send to these: one alarm per new failure,
+            # clearing in the next quiet period however long the message is kept.
+            alarm(
+                f"{name}Sent",
+                queue.metric_number_of_messages_sent(period=PERIOD, statistic="Sum"),
+                1,
+                f"{name} received an event that failed for good",
+            )
+        for name, queue in redrive_queues.items():
+            # Redrive moves messages without SendMessage, so only the depth shows them.
+            alarm(
+                name,
+                queue.metric_approximate_number_of_messages_visible(
+                    period=PERIOD, statistic="Maximum"
+                ),
+                1,
+                f"{name} has messages that failed for good",
+            )
+        for name, queue in work_queues.items():
+            alarm(
+                f"{name}QueueAge",
+                queue.metric_approximate_age_of_oldest_message(period=PERIOD, statistic="Maximum"),
+                MAX_QUEUE_AGE_SECONDS,
+                f"the {name} queue holds a message older than an hour",
+            )
+        for each in alarms:
+            each.add_alarm_action(notify)
+            each.add_ok_action(notify)
+        self.alarms = alarms
+        queues = {**failure_queues, **redrive_queues}
 
         dashboard = cloudwatch.Dashboard(self, "Dashboard", default_interval=Duration.days(7))
         dashboard.add_widgets(
@@ -126,8 +193,14 @@ class Observability(Construct):
                 title="Verifications",
                 left=[
                     _metric(f"verification-{outcome}", "Sum", PERIOD)
-                    for outcome in VERIFICATION_OUTCOMES
+                    for outcome in (*VERIFICATION_OUTCOMES, "ignored")
                 ],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="Drift checks and open findings",
+                left=[_metric(f"drift-event-{o}", "Sum", PERIOD) for o in DRIFT_OUTCOMES],
+                right=[_metric("open-findings", "Maximum", SCAN_PERIOD)],
                 width=8,
             ),
             cloudwatch.GraphWidget(
@@ -137,20 +210,19 @@ class Observability(Construct):
                 ],
                 width=8,
             ),
-            cloudwatch.GraphWidget(
-                title="Lambda throttles",
-                left=[
-                    f.function.metric_throttles(period=PERIOD, label=f.spec.name) for f in functions
-                ],
-                width=8,
-            ),
         )
         dashboard.add_widgets(
             cloudwatch.GraphWidget(
-                title="Dead-letter queue depth",
+                title="Failure and dead-letter queues",
                 left=[
                     queue.metric_approximate_number_of_messages_visible(period=PERIOD, label=name)
-                    for name, queue in dead_letter_queues.items()
+                    for name, queue in queues.items()
+                ],
+                right=[
+                    queue.metric_approximate_age_of_oldest_message(
+                        period=PERIOD, label=f"{name} age"
+                    )
+                    for name, queue in work_queues.items()
                 ],
                 width=12,
             ),

@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Final
 
-from aws_cdk import Aws, CfnCondition, CfnResource, Duration, Environment, Fn, Stack
+from aws_cdk import (
+    Aws,
+    CfnCondition,
+    CfnOutput,
+    CfnResource,
+    Duration,
+    Environment,
+    Fn,
+    Stack,
+)
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_ssm as ssm
 from cdk_stacksets import StackSetStack
 from constructs import Construct
 from frontguard import permissions
 
 from infra import bundling
 from infra.alerting import AlertTopic
-from infra.config import DeploymentConfig, Target, VpcAttachment
+from infra.config import SSM_STANDARD_LIMIT, DeploymentConfig, Target, VpcAttachment
 from infra.eks_access import EksAccess
 from infra.functions import FrontguardFunction, FunctionSpec
 from infra.least_privilege import Scope
@@ -23,7 +34,7 @@ from infra.observability import NAMESPACE, Observability
 from infra.queues import VerificationQueue
 from infra.scan_role import ScanRole
 from infra.state_table import StateTable
-from infra.triggers import Triggers
+from infra.triggers import ScanQueue, Triggers
 
 EVENTS: Final = FunctionSpec(
     name="Events",
@@ -43,6 +54,8 @@ VERIFY: Final = FunctionSpec(
     memory_mb=512,
     timeout=Duration.minutes(2),
     asynchronous=False,
+    # The handler also stops taking records when the time left is short (a slow cluster).
+    batch_size=10,
 )
 SCAN: Final = FunctionSpec(
     name="Scan",
@@ -52,9 +65,10 @@ SCAN: Final = FunctionSpec(
     # CPU scales with memory: a scan of thousands of LBs is mostly JSON and planning.
     memory_mb=1769,
     timeout=Duration.minutes(15),
-    asynchronous=True,
-    # One scan at a time: drift bursts queue up instead of racing each other.
-    reserved_concurrency=1,
+    # Fed by the scan queue (FIFO, one message group): one scan or drift check at a time,
+    # without reserved concurrency; one message per invocation, as a scan needs the timeout.
+    asynchronous=False,
+    batch_size=1,
 )
 DESCRIPTION: Final = "frontguard: keeps AWS Load Balancer Controller LBs behind policy SGs"
 LOG_RETENTION: Final = {
@@ -80,13 +94,14 @@ class FrontguardStack(Stack):
             env=Environment(account=target.account, region=target.region),
             description=DESCRIPTION,
         )
-        build_member(
+        self.triggers = build_member(
             self,
+            stack_name=construct_id,
             config=config,
             account=target.account,
             region=target.region,
-            clusters=config.clusters,
-            vpc=config.vpc,
+            clusters=target.clusters,
+            vpc=target.vpc,
             # IAM is global: the account's first target creates the named scan role.
             scan_role_region=next(t.region for t in config.targets if t.account == target.account),
         )
@@ -113,8 +128,9 @@ class FrontguardMemberStackSetStack(StackSetStack):
             asset_bucket_prefix=asset_bucket_prefix,
         )
         self.template_options.description = DESCRIPTION
-        build_member(
+        self.triggers = build_member(
             self,
+            stack_name="frontguard",
             config=config,
             account=Aws.ACCOUNT_ID,
             region=Aws.REGION,
@@ -127,19 +143,22 @@ class FrontguardMemberStackSetStack(StackSetStack):
 def build_member(
     stack: Stack,
     *,
+    stack_name: str,
     config: DeploymentConfig,
     account: str,
     region: str,
     clusters: Sequence[str],
     vpc: VpcAttachment | None,
     scan_role_region: str | None = None,
-) -> None:
+) -> Triggers:
     """Everything of a member stack; ``clusters=()`` (the StackSet) means "the account's
     clusters, whichever they are": named roles and no access entries."""
     organization = not clusters
     alerts = AlertTopic(stack, "Alerts", alerts=config.alerts)
     state = StateTable(stack, "State")
     verification = VerificationQueue(stack, "Verification", consumer_timeout=VERIFY.timeout)
+    scan_queue = ScanQueue(stack, "ScanQueue", consumer_timeout=SCAN.timeout)
+    policy_parameter, policy_digest = _policy_parameter(stack, stack_name, config)
 
     # Alerts and digests go to the organization's topic when there is one; the stack's own
     # topic then carries its CloudWatch alarms only.
@@ -153,27 +172,36 @@ def build_member(
         topic_key_arn=alerts.key.key_arn,
         verify_queue_arn=verification.queue.queue_arn,
         state_table_arn=state.table.table_arn,
-        policy_parameter=config.policy_parameter,
+        policy_parameter=config.policy_parameter or policy_parameter_name(stack_name),
         topic_key_alias=central.key_alias if central else None,
     )
     environment = {
         "FRONTGUARD_ALERT_TOPIC_ARN": alert_topic_arn,
         "FRONTGUARD_VERIFY_QUEUE_URL": verification.queue.queue_url,
         "FRONTGUARD_STATE_TABLE": state.table.table_name,
+        "FRONTGUARD_POLICY_PARAMETER": (
+            policy_parameter.parameter_name
+            if policy_parameter is not None
+            else str(config.policy_parameter)
+        ),
         "POWERTOOLS_SERVICE_NAME": "frontguard",
         "POWERTOOLS_METRICS_NAMESPACE": NAMESPACE,
+        # Private subnets reach STS through its regional endpoint only; some runtime SDK
+        # versions default to the global one.
+        # https://docs.aws.amazon.com/sdkref/latest/guide/feature-sts-regionalized-endpoints.html
+        "AWS_STS_REGIONAL_ENDPOINTS": "regional",
     }
+    if policy_digest is not None:
+        # A changed policy changes the functions' configuration, so no container keeps
+        # serving the old one (the runtime reads the parameter once per container).
+        environment["FRONTGUARD_POLICY_SHA256"] = policy_digest
     if config.security_hub:
         environment["FRONTGUARD_SECURITY_HUB"] = "true"
-    if config.policy_parameter:
-        environment["FRONTGUARD_POLICY_PARAMETER"] = config.policy_parameter
-    elif config.policy_json:
-        environment["FRONTGUARD_POLICY"] = config.policy_json
 
     code = bundling.lambda_code()
     log_retention = LOG_RETENTION[config.log_retention_days]
     extra_actions = (
-        *(permissions.POLICY_PARAMETER if config.policy_parameter else ()),
+        *permissions.POLICY_PARAMETER,
         *(permissions.SECURITY_HUB if config.security_hub else ()),
     )
     functions = {
@@ -187,22 +215,30 @@ def build_member(
             log_retention=log_retention,
             vpc=vpc,
             role_name=f"frontguard-{spec.name.lower()}-{region}" if organization else None,
-            event_source_queue=verification.queue if spec is VERIFY else None,
+            event_source_queue={
+                VERIFY.name: verification.queue,
+                SCAN.name: scan_queue.queue,
+            }.get(spec.name),
         )
         for spec in (EVENTS, VERIFY, SCAN)
     }
-    Triggers(
+    if policy_parameter is not None:
+        for function in functions.values():
+            function.function.node.add_dependency(policy_parameter)
+    triggers = Triggers(
         stack,
         "Triggers",
         events_function=functions[EVENTS.name],
-        scan_function=functions[SCAN.name],
+        scan_queue=scan_queue,
         schedule=config.schedule,
+        own_roles=[functions[EVENTS.name].role, functions[SCAN.name].role],
     )
     EksAccess(
         stack,
         "EksAccess",
         clusters=clusters,
-        roles={name: function.role for name, function in functions.items()},
+        functions=functions,
+        read_only={VERIFY.name},
     )
     if config.scan_role is not None and (organization or region == scan_role_region):
         scan_role = ScanRole(
@@ -230,12 +266,94 @@ def build_member(
         for name, function in functions.items()
         if function.failure_queue is not None
     }
-    dead_letter_queues["VerificationDeadLetters"] = verification.dead_letter_queue
+    dead_letter_queues["ScanUndelivered"] = scan_queue.undelivered
     Observability(
         stack,
         "Observability",
         functions=list(functions.values()),
         clusters=clusters,
-        dead_letter_queues=dead_letter_queues,
+        failure_queues=dead_letter_queues,
+        redrive_queues={
+            "VerificationDeadLetters": verification.dead_letter_queue,
+            "ScanDeadLetters": scan_queue.dead_letter_queue,
+        },
+        work_queues={"Verification": verification.queue, "Scan": scan_queue.queue},
         topic=alerts.topic,
     )
+
+    _outputs(
+        stack,
+        triggers,
+        functions=functions,
+        topic_arn=alert_topic_arn,
+        scan_queue_arn=scan_queue.queue.queue_arn,
+        dead_letter_queue_urls=[
+            q.queue_url
+            for q in (
+                *dead_letter_queues.values(),
+                verification.dead_letter_queue,
+                scan_queue.dead_letter_queue,
+            )
+        ],
+        clusters=tuple(clusters),
+    )
+    return triggers
+
+
+def _outputs(
+    stack: Stack,
+    triggers: Triggers,
+    *,
+    functions: dict[str, FrontguardFunction],
+    topic_arn: str,
+    scan_queue_arn: str,
+    dead_letter_queue_urls: list[str],
+    clusters: tuple[str, ...],
+) -> None:
+    """What ``frontguard doctor`` reads to find the deployment (DescribeStacks)."""
+    values: dict[str, str] = {"AlertTopicArn": topic_arn, "ScanQueueArn": scan_queue_arn}
+    for name, function in functions.items():
+        values[f"{name}FunctionName"] = function.function.function_name
+        values[f"{name}FunctionArn"] = function.function.function_arn
+        values[f"{name}RoleArn"] = function.role.role_arn
+    for name, rule in triggers.rules.items():
+        values[f"Rule{name}"] = rule.rule_name
+    values["DeadLetterQueueUrls"] = Fn.join(",", dead_letter_queue_urls)
+    values["Clusters"] = ",".join(clusters)
+    for key, value in values.items():
+        CfnOutput(stack, key, value=value)
+
+
+def _policy_parameter(
+    stack: Stack, construct_id: str, config: DeploymentConfig
+) -> tuple[ssm.StringParameter | None, str | None]:
+    """The inline policy, always in an SSM parameter the stack owns.
+
+    Always, not only when it is too big for Lambda's 4 KB environment: one delivery path
+    in every deployment, the policy never competes with the other variables for the
+    4 KB, and the doctor reads the same parameter the functions do.
+    """
+    document = config.policy_json
+    if document is None:
+        return None, None
+    parameter = ssm.StringParameter(
+        stack,
+        "Policy",
+        parameter_name=policy_parameter_name(construct_id),
+        description="frontguard policy document (written by the stack; edit the config)",
+        string_value=document,
+        tier=policy_tier(document),
+    )
+    return parameter, hashlib.sha256(document.encode()).hexdigest()
+
+
+def policy_parameter_name(stack_name: str) -> str:
+    """Where the stack keeps an inline policy document."""
+    return f"/frontguard/{stack_name}/policy"
+
+
+def policy_tier(document: str) -> ssm.ParameterTier:
+    """Standard parameters hold 4 KB, Advanced 8 KB (config validation caps the size)."""
+    if len(document.encode()) <= SSM_STANDARD_LIMIT:
+        return ssm.ParameterTier.STANDARD
+    return ssm.ParameterTier.ADVANCED

@@ -20,6 +20,8 @@ method, documented with the real AWS behaviour:
 - `_get_security_group_from_id`, `_describe_load_balancers`, `_get_tags` (speed only):
   lookups by ID/ARN and tag reads stop scanning (and copying) every SG, LB or tag, which made
   thousands of LBs quadratic.
+- `_test_event_pattern`: ``TestEventPattern`` answers with moto's own pattern matcher (moto's
+  server leaves it unimplemented).
 - `_create_cluster`: EKS clusters report ``resourcesVpcConfig.vpcId``, the VPC of their
   subnets (moto omits it). The endpoint and CA are set per cluster by
   `set_cluster_endpoint` to the cluster's Kubernetes emulator and the sandbox CA.
@@ -27,13 +29,17 @@ method, documented with the real AWS behaviour:
 Security Hub (`sandbox.securityhub`) and cross-account STS/Organizations
 (`sandbox.organization`) have fixes of their own, installed with these.
 
-Remaining gaps (measured; tests must not rely on them): there is no EKS access-entry API; EventBridge schedules never fire; no error
+EKS access entries and authentication modes are served by `sandbox.eks_access` in front of
+moto; Lambda's GetAccountSettings by `sandbox.lambda_account`; alarm actions and their
+history by `sandbox.alarms`. Remaining gaps (measured; tests
+must not rely on them): EventBridge schedules never fire; no error
 injection (use a botocore ``before-send`` hook).
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import os
 import threading
 import urllib.request
@@ -51,6 +57,8 @@ from moto.ec2.utils import EC2_PREFIX_TO_RESOURCE, get_prefix
 from moto.eks.models import EKSBackend, eks_backends
 from moto.elbv2.exceptions import InvalidConfigurationRequest, LoadBalancerNotFoundError
 from moto.elbv2.models import ELBv2Backend, FakeLoadBalancer, elbv2_backends
+from moto.events.models import EventPattern
+from moto.events.responses import EventsHandler
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
     MotoRequestHandler,
@@ -58,6 +66,10 @@ from moto.moto_server.werkzeug_app import (
 )
 from moto.sns.models import sns_backends
 from werkzeug.serving import BaseWSGIServer, make_server
+
+from sandbox import alarms
+from sandbox.eks_access import EksAccess
+from sandbox.lambda_account import LambdaAccount
 
 ACCOUNT_ID = "123456789012"
 REGION = "eu-west-1"
@@ -98,6 +110,8 @@ class MotoServer:
         self._requested_port = port
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
+        self.eks_access: EksAccess | None = None
+        self.lambda_account: LambdaAccount | None = None
 
     @property
     def endpoint_url(self) -> str:
@@ -113,7 +127,12 @@ class MotoServer:
         if self._server is not None:
             raise RuntimeError("moto server already started")
         install_fidelity_fixes()
-        app = DomainDispatcherApplication(create_backend_app)
+        alarms.install()
+        self.eks_access = EksAccess(
+            DomainDispatcherApplication(create_backend_app), ACCOUNT_ID, REGION
+        )
+        self.lambda_account = LambdaAccount(self.eks_access)
+        app = self.lambda_account
         try:
             self._server = make_server(
                 "127.0.0.1", self._requested_port, app, True, request_handler=_QuietRequestHandler
@@ -143,6 +162,11 @@ class MotoServer:
         request = urllib.request.Request(url, method="POST")  # noqa: S310
         with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
             response.read()
+        if self.eks_access is not None:
+            self.eks_access.reset()
+        if self.lambda_account is not None:
+            self.lambda_account.reset()
+        alarms.reset()
 
     @contextmanager
     def environment(self) -> Iterator[None]:
@@ -380,6 +404,20 @@ def _describe_security_groups_paged(original: Method) -> Method:
     return describe
 
 
+def _test_event_pattern(original: Method) -> Method:
+    """TestEventPattern answers ``{"Result": bool}`` (moto's server answers nothing), from
+    moto's own pattern matcher, which the EventBridge rules already use to route events.
+    https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_TestEventPattern.html"""
+
+    @functools.wraps(original)
+    def test(self: Any) -> Any:
+        pattern = EventPattern.load(self._get_param("EventPattern"))
+        event = json.loads(self._get_param("Event"))
+        return json.dumps({"Result": pattern.matches_event(event)}), self.response_headers
+
+    return test
+
+
 _FIXES: list[tuple[type, str, Callable[[Method], Method]]] = [
     (TaggedEC2Resource, "get_tags", _get_tags),
     (SecurityGroupsResponse, "describe_security_groups", _describe_security_groups_paged),
@@ -389,6 +427,7 @@ _FIXES: list[tuple[type, str, Callable[[Method], Method]]] = [
     (ELBv2Backend, "create_load_balancer", _create_load_balancer),
     (SecurityGroupBackend, "delete_security_group", _delete_security_group),
     (EKSBackend, "create_cluster", _create_cluster),
+    (EventsHandler, "test_event_pattern", _test_event_pattern),
 ]
 _FIXED_MARK = "__frontguard_sandbox_fix__"
 _install_lock = threading.Lock()

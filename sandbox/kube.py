@@ -16,6 +16,15 @@ Gaps closed here (kmock 0.8):
   ``resourceVersion`` and their ``namespace``; each merge patch bumps ``resourceVersion``.
 - **Discovery**: the resources frontguard uses are declared with their kinds and scopes
   (Services, Events, Ingresses, IngressClasses, IngressClassParams).
+- **Authorization checks**: ``SubjectAccessReview`` (``POST /apis/authorization.k8s.io/v1/
+  subjectaccessreviews``) is answered from the stored ClusterRoles and ClusterRoleBindings as
+  Kubernetes RBAC documents it (https://kubernetes.io/docs/reference/access-authn-authz/rbac/):
+  allowed when a binding names the user or one of its groups and its ClusterRole has a rule
+  whose apiGroups, resources and verbs each contain the asked value or ``*``. Namespaced
+  RoleBindings, aggregated roles and resourceNames are not evaluated. Requests themselves are
+  still not authorized (see below).
+- **Workloads**: Deployments (``apps/v1``) are stored, so a test can install the controller's
+  Deployment with the flags it runs with.
 - **Thread-safe synchronous accessors** for tests (`KubeServer.get_object` and friends) and a
   per ``(method, path)`` request counter for API-budget assertions.
 - **Serving**: kmock's own ``Server`` patches aiohttp's resolver globally and must be exited
@@ -88,6 +97,10 @@ LB_CONFIGURATIONS = "gateway.k8s.aws/v1/loadbalancerconfigurations"
 LB_CONFIGURATIONS_V1BETA1 = "gateway.k8s.aws/v1beta1/loadbalancerconfigurations"
 # EKS Auto Mode's own IngressClassParams.
 AUTO_MODE_CLASS_PARAMS = "eks.amazonaws.com/v1/ingressclassparams"
+CLUSTER_ROLES = "rbac.authorization.k8s.io/v1/clusterroles"
+CLUSTER_ROLE_BINDINGS = "rbac.authorization.k8s.io/v1/clusterrolebindings"
+DEPLOYMENTS = "apps/v1/deployments"
+ACCESS_REVIEWS_PATH = "/apis/authorization.k8s.io/v1/subjectaccessreviews"
 
 _RESOURCES: dict[str, tuple[str, str, bool]] = {
     SERVICES: ("Service", "service", True),
@@ -100,6 +113,9 @@ _RESOURCES: dict[str, tuple[str, str, bool]] = {
     LB_CONFIGURATIONS: ("LoadBalancerConfiguration", "loadbalancerconfiguration", True),
     LB_CONFIGURATIONS_V1BETA1: ("LoadBalancerConfiguration", "loadbalancerconfiguration", True),
     AUTO_MODE_CLASS_PARAMS: ("IngressClassParams", "ingressclassparams", False),
+    CLUSTER_ROLES: ("ClusterRole", "clusterrole", False),
+    CLUSTER_ROLE_BINDINGS: ("ClusterRoleBinding", "clusterrolebinding", False),
+    DEPLOYMENTS: ("Deployment", "deployment", True),
 }
 _API_VERSIONS = {key: key.rsplit("/", 1)[0] for key in _RESOURCES}
 
@@ -164,6 +180,18 @@ def _matches_fields(obj: Mapping[str, Any], selector: str) -> bool:
             if _field(obj, path.strip()) != value.strip():
                 return False
     return True
+
+
+def _rule_admits(rule: Mapping[str, Any], attributes: Mapping[str, Any]) -> bool:
+    def has(field: str, value: str) -> bool:
+        values = rule.get(field) or []
+        return value in values or "*" in values
+
+    return (
+        has("apiGroups", str(attributes.get("group", "")))
+        and has("resources", str(attributes.get("resource", "")))
+        and has("verbs", str(attributes.get("verb", "")))
+    )
 
 
 def _status_response(code: int, message: str) -> aiohttp.web.Response:
@@ -240,6 +268,8 @@ class KubeEmulator(KubernetesEmulator):
                 return _status_response(status, f"injected fault: HTTP {status}")
         if not self._authenticated(request):
             return _status_response(401, "Unauthorized")
+        if request.method.value == "POST" and request.url.path == ACCESS_REVIEWS_PATH:
+            return aiohttp.web.json_response(await self._review(request.data), status=201)
         if isinstance(request.data, dict):
             if request.action == enums.action.CREATE:
                 self._stamp_new(request.data, request.namespace)
@@ -247,6 +277,27 @@ class KubeEmulator(KubernetesEmulator):
                 request.data.setdefault("metadata", {})["resourceVersion"] = self._next_version()
         response: aiohttp.web.StreamResponse = await super()._handle(request)
         return response
+
+    async def _review(self, review: Any) -> JSON:
+        spec = (review or {}).get("spec") or {}
+        attributes = spec.get("resourceAttributes") or {}
+        subjects = {("User", spec.get("user"))} | {("Group", g) for g in spec.get("groups") or []}
+        roles = {r["metadata"]["name"]: r for r in await self.select(CLUSTER_ROLES, None)}
+        allowed = False
+        for binding in await self.select(CLUSTER_ROLE_BINDINGS, None):
+            named = {(s.get("kind"), s.get("name")) for s in binding.get("subjects") or []}
+            role = roles.get((binding.get("roleRef") or {}).get("name", ""))
+            if role is None or not named & subjects:
+                continue
+            if any(_rule_admits(rule, attributes) for rule in role.get("rules") or []):
+                allowed = True
+                break
+        return {
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SubjectAccessReview",
+            "spec": spec,
+            "status": {"allowed": allowed},
+        }
 
     @staticmethod
     def _authenticated(request: rendering.Request) -> bool:

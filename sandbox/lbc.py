@@ -1,57 +1,62 @@
 """A deterministic stand-in for the AWS Load Balancer Controller (LBC) of one cluster.
 
 `LoadBalancerController.reconcile()` does, once and synchronously, what the real controller
-does on every change of a Service or Ingress (see DESIGN.md, "Facts about the controller"):
+does on every change of a Service, Ingress or Gateway. The rules are the simulator's own
+reading of the controller's source (kubernetes-sigs/aws-load-balancer-controller v3.5.0+8,
+identical at v2.14.1 for everything simulated); the pure ones live in `sandbox.lbc_rules`, each
+citing the file it mirrors. It never imports frontguard.
 
-- **Which objects it handles**: a Service with ``spec.loadBalancerClass:
-  service.k8s.aws/nlb`` or annotation ``service.beta.kubernetes.io/aws-load-balancer-type`` in
-  (``external``, ``nlb-ip``); an Ingress whose class (``spec.ingressClassName``) is an
-  IngressClass with ``spec.controller: ingress.k8s.aws/alb``. Everything else is ignored,
-  annotations included.
-- **Stacks**: one ALB per Ingress (stack ``ns/name``) or per IngressGroup (stack = group name,
-  from ``alb.ingress.kubernetes.io/group.name`` or the class's IngressClassParams
-  ``spec.group.name``); one NLB per Service. A missing stack is created: the LB, its
-  listeners, its world-open managed SG (or the owner's ``inbound-cidrs`` /
-  ``loadBalancerSourceRanges``) and the cluster's shared backend SG, all tagged exactly as the
-  controller tags them. ``alb.ingress.kubernetes.io/enable-frontend-nlb: "true"`` adds a
-  frontend NLB named ``<alb name>-nlb``.
-- **Security groups**: with the SG annotation set, the LB gets exactly the annotated SG IDs
-  (plus the backend SG when ``manage-backend-security-group-rules`` is ``"true"``) through
-  ``SetSecurityGroups``, and the managed SG is deleted (a ``DependencyViolation`` leaves it for
-  the next reconcile). Without the annotation the managed SG is (re)created and attached with
-  the backend SG. IngressGroup members that carry different values, and annotated SGs that do
-  not exist, produce a ``FailedDeployModel`` Warning Event on the object(s) and no change. A
-  frontend NLB takes ``frontend-nlb-security-groups``, or the ALB's SGs when that is absent.
-  An NLB created without SGs (``create_stack(..., security_groups=False)``, as with the
-  controller's NLB SG feature turned off) keeps none: the annotation is ignored silently.
-
-- **Gateway API**: a Gateway whose GatewayClass has ``controllerName`` ``gateway.k8s.aws/alb``
-  (or ``/nlb``) gets an ALB (NLB) tagged ``gateway.k8s.aws.alb/stack`` (``.nlb``) =
-  ``ns/name``, with one listener per ``spec.listeners`` entry. Its configuration is the
-  GatewayClass's ``LoadBalancerConfiguration`` (``spec.parametersRef``) merged with the
-  Gateway's own (``spec.infrastructure.parametersRef``, same namespace), both read at
-  ``gateway.k8s.aws/v1`` then ``v1beta1``; the class-level value of each field wins unless
-  its ``mergingMode`` is ``prefer-gateway``. ``securityGroups`` replaces the managed SG (plus
-  the backend SG with ``manageBackendSecurityGroupRules: true``), ``sourceRanges`` opens the
-  managed SG, ``scheme`` defaults to ``internal``.
+- **Options** (the controller's flags): ``ingress_class`` (``--ingress-class``, default
+  ``alb``), ``enable_backend_security_group`` (``--enable-backend-security-group``, default
+  true), ``enable_manage_backend_security_group_rules`` (default false),
+  ``load_balancer_class`` (``--load-balancer-class``, default ``service.k8s.aws/nlb``).
+- **Which objects it handles**: Ingresses classified by the ``kubernetes.io/ingress.class``
+  annotation (matched against ``--ingress-class``; no IngressClass, no params), else by
+  ``spec.ingressClassName`` or the default IngressClass (controller ``ingress.k8s.aws/alb``);
+  Services per ``service_utils.go``; Gateways of a GatewayClass ``gateway.k8s.aws/alb|nlb``.
+  Objects being deleted are left alone.
+- **Stacks**: one ALB per IngressGroup (explicit: params ``group.name`` beats the annotation;
+  implicit: ``ns/name``), one NLB per Service, one LB per Gateway, tagged as the controller
+  tags them. Listen ports default to 443/HTTPS with a certificate, else 80/HTTP.
+- **Managed SG**: built per listen port: each Ingress's ``inbound-cidrs`` /
+  ``security-group-prefix-lists`` (or its params' ``inboundCIDRs`` / ``prefixListsIDs``) apply
+  to its own ports only; a port nobody restricts is open to the world; conflicting sources on
+  one port fail the model build.
+- **Security groups from annotations**: parsed as the controller parses them (split, trim,
+  drop empties; Go booleans), group members compared in order; names resolved through the
+  ``Name`` tag in the VPC. The LB gets exactly those SGs (plus the backend SG when
+  manage-backend is true); the managed SG is then deleted, retried on ``DependencyViolation``
+  for the controller's 10 s, after which the reconcile fails with ``FailedDeployModel``.
+- **Events and status**: model-build errors → ``FailedBuildModel`` "Failed build model due to
+  ..." on every member and nothing deployed; AWS errors while deploying →
+  ``FailedDeployModel`` "Failed deploy model due to ..."; success → the LB's DNS name in the
+  owners' status and a Normal ``SuccessfullyReconciled`` Event.
+- **Frontend NLB** (``enable-frontend-nlb``): ``frontend-nlb-security-groups`` gives exactly
+  those SGs (no backend SG), else the ALB's SGs; scheme ``frontend-nlb-scheme`` or the
+  controller default (internal).
+- **Gateway API**: the GatewayClass's ``LoadBalancerConfiguration`` (its ``parametersRef``
+  must carry a namespace) merged with the Gateway's own (same namespace) per
+  ``mergingMode``; group/kind of the references are not checked; a missing configuration
+  stops the Gateway's reconcile.
 - **EKS Auto Mode**: Ingresses of an IngressClass with controller ``eks.amazonaws.com/alb``
   and Services with ``loadBalancerClass: eks.amazonaws.com/nlb`` get LBs tagged as Auto Mode
-  tags them (``eks:eks-cluster-name``, ``ingress.eks.amazonaws.com/stack``,
-  ``service.eks.amazonaws.com/stack``). The simulator honours the SG annotations for them as
-  the LBC does; whether Auto Mode really does is not documented.
+  tags them. The simulator honours the SG annotations for them as the LBC does; whether Auto
+  Mode really does is not documented.
 
 Not simulated: target groups and node/pod rules (listeners answer a fixed 404), deleting LBs
-of deleted objects, ``SuccessfullyReconciled`` events, SG names in the annotation (only IDs),
-routes and Gateway status, scheme or listener changes after creation.
+of deleted objects, finalizers, routes and Gateway conditions, scheme or listener changes
+after creation, ``namespaceSelector`` of IngressClassParams, the 5-SG limit of ELB.
 """
 
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
-import json
+import re
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from botocore.exceptions import ClientError
@@ -70,6 +75,48 @@ from sandbox.kube import (
     LB_CONFIGURATIONS_V1BETA1,
     SERVICES,
 )
+from sandbox.lbc_rules import (
+    ALB_CONTROLLER,
+    DEFAULT_INGRESS_CLASS_FLAG,
+    DEFAULT_SCHEME,
+    ING_FRONTEND_NLB,
+    ING_FRONTEND_NLB_SGS,
+    ING_GROUP,
+    ING_INBOUND_CIDRS,
+    ING_LISTEN_PORTS,
+    ING_MANAGE_BACKEND,
+    ING_SCHEME,
+    ING_SECURITY_GROUPS,
+    NLB_CLASS,
+    PARAMS_API_GROUP,
+    SVC_DISABLE_NLB_SG,
+    SVC_MANAGE_BACKEND,
+    SVC_SCHEME,
+    SVC_SECURITY_GROUPS,
+    SVC_SOURCE_RANGES,
+    SVC_TARGET_TYPE,
+    SVC_TYPE,
+    WORLD_V4,
+    BuildError,
+    ClassifiedIngress,
+    LoadError,
+    annotations_of,
+    bool_annotation,
+    classify_ingress,
+    exclusive_list,
+    frontend_nlb_enabled,
+    frontend_nlb_scheme,
+    group_id,
+    group_manage_backend,
+    group_port_configs,
+    group_scheme,
+    ipv6_rules,
+    merge_gateway_configs,
+    ref,
+    service_handled,
+    sort_members,
+    split_list,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
@@ -79,6 +126,25 @@ if TYPE_CHECKING:
     from sandbox.kube import KubeServer
 
 JSON = dict[str, Any]
+
+__all__ = [
+    "ALB_CONTROLLER",
+    "ING_FRONTEND_NLB",
+    "ING_FRONTEND_NLB_SGS",
+    "ING_GROUP",
+    "ING_INBOUND_CIDRS",
+    "ING_LISTEN_PORTS",
+    "ING_MANAGE_BACKEND",
+    "ING_SCHEME",
+    "ING_SECURITY_GROUPS",
+    "NLB_CLASS",
+    "SVC_MANAGE_BACKEND",
+    "SVC_SCHEME",
+    "SVC_SECURITY_GROUPS",
+    "SVC_TARGET_TYPE",
+    "SVC_TYPE",
+    "LoadBalancerController",
+]
 
 LBC_VERSION = "v2.14.1"
 USER_AGENT = (
@@ -94,8 +160,6 @@ INGRESS: StackPrefix = "ingress.k8s.aws"
 SERVICE: StackPrefix = "service.k8s.aws"
 GATEWAY_ALB: StackPrefix = "gateway.k8s.aws.alb"
 GATEWAY_NLB: StackPrefix = "gateway.k8s.aws.nlb"
-ALB_CONTROLLER = "ingress.k8s.aws/alb"
-NLB_CLASS = "service.k8s.aws/nlb"
 GATEWAY_CONTROLLERS: dict[str, StackPrefix] = {
     "gateway.k8s.aws/alb": GATEWAY_ALB,
     "gateway.k8s.aws/nlb": GATEWAY_NLB,
@@ -106,57 +170,90 @@ CONFIG_KIND = "LoadBalancerConfiguration"
 AUTO_MODE_CLUSTER_TAG = "eks:eks-cluster-name"
 AUTO_MODE_ALB_CONTROLLER = "eks.amazonaws.com/alb"
 AUTO_MODE_NLB_CLASS = "eks.amazonaws.com/nlb"
+AUTO_MODE_PARAMS_GROUP = "eks.amazonaws.com"
 AUTO_MODE_TAG_PREFIXES = {
     INGRESS: "ingress.eks.amazonaws.com",
     SERVICE: "service.eks.amazonaws.com",
 }
 
-A_ALB = "alb.ingress.kubernetes.io/"
-A_SVC = "service.beta.kubernetes.io/"
-ING_SECURITY_GROUPS = A_ALB + "security-groups"
-ING_MANAGE_BACKEND = A_ALB + "manage-backend-security-group-rules"
-ING_FRONTEND_NLB = A_ALB + "enable-frontend-nlb"
-ING_FRONTEND_NLB_SGS = A_ALB + "frontend-nlb-security-groups"
-ING_GROUP = A_ALB + "group.name"
-ING_SCHEME = A_ALB + "scheme"
-ING_LISTEN_PORTS = A_ALB + "listen-ports"
-ING_INBOUND_CIDRS = A_ALB + "inbound-cidrs"
-SVC_SECURITY_GROUPS = A_SVC + "aws-load-balancer-security-groups"
-SVC_MANAGE_BACKEND = A_SVC + "aws-load-balancer-manage-backend-security-group-rules"
-SVC_TYPE = A_SVC + "aws-load-balancer-type"
-SVC_SCHEME = A_SVC + "aws-load-balancer-scheme"
-SVC_SOURCE_RANGES = A_SVC + "load-balancer-source-ranges"
+MANAGED_SG_DESCRIPTION = "[k8s] Managed SecurityGroup for LoadBalancer"
+# pkg/networking/backend_sg_provider.go
+BACKEND_SG_DESCRIPTION = "[k8s] Shared Backend SecurityGroup for LoadBalancer"
+# pkg/deploy/ec2/security_group_manager.go: DependencyViolation retried every 2 s for 10 s.
+SG_DELETION_POLL_SECONDS = 2
+SG_DELETION_TIMEOUT_SECONDS = 10
+
+# Event texts: controllers/ingress/group_controller.go, controllers/service/service_controller.go,
+# controllers/gateway/gateway_controller.go; reasons in pkg/k8s/events.go.
+FAILED_BUILD_MODEL = "FailedBuildModel"
+FAILED_DEPLOY_MODEL = "FailedDeployModel"
+SUCCESSFULLY_RECONCILED = "SuccessfullyReconciled"
+BACKEND_SG_REQUIRED = (
+    "backendSG feature is required to manage worker node SG rules when frontendSG manually "
+    "specified"
+)
+# pkg/service/model_build_load_balancer.go words it with "is".
+BACKEND_SG_REQUIRED_SERVICE = (
+    "backendSG feature is required to manage worker node SG rules when frontendSG is manually "
+    "specified"
+)
+
+_NOT_ALNUM = re.compile(r"[^A-Za-z0-9]")
 
 
 def _hash(*parts: str) -> str:
     return hashlib.sha256("/".join(parts).encode()).hexdigest()[:10]
 
 
+def _sha(*parts: str) -> str:
+    """sha256 of the concatenated parts, as the controller's name builders write them."""
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part.encode())
+    return digest.hexdigest()
+
+
 def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
-def _annotations(obj: JSON) -> dict[str, str]:
-    return dict(obj.get("metadata", {}).get("annotations") or {})
-
-
-def _ref(obj: JSON) -> str:
-    return f"{obj['metadata'].get('namespace')}/{obj['metadata']['name']}"
-
-
-def _split(value: str) -> list[str]:
-    return [item.strip() for item in value.split(",") if item.strip()]
+def go_sdk_error(error: ClientError, service: str) -> str:
+    """An AWS error as aws-sdk-go-v2 prints it (``operation error EC2: ...``)."""
+    meta = error.response.get("ResponseMetadata", {})
+    detail = error.response.get("Error", {})
+    return (
+        f"operation error {service}: {error.operation_name}, https response error StatusCode: "
+        f"{meta.get('HTTPStatusCode')}, RequestID: {meta.get('RequestId')}, api error "
+        f"{detail.get('Code')}: {detail.get('Message')}"
+    )
 
 
 # --- AWS access: through boto3 (normal) or straight into moto's backends (bulk seeding) -------
 
 
+Rule = tuple[str, int, str]  # (protocol, port, CIDR or prefix-list ID) of a managed-SG rule
+
+
+def _permission(rule: Rule) -> IpPermissionTypeDef:
+    protocol, port, source = rule
+    permission: IpPermissionTypeDef = {"IpProtocol": protocol, "FromPort": port, "ToPort": port}
+    if source.startswith("pl-"):
+        permission["PrefixListIds"] = [{"PrefixListId": source}]
+    elif ":" in source:
+        permission["Ipv6Ranges"] = [{"CidrIpv6": source}]
+    else:
+        permission["IpRanges"] = [{"CidrIp": source}]
+    return permission
+
+
 class AwsApi(Protocol):
-    """The AWS calls the simulated controller makes."""
+    """The AWS calls the simulated controller makes when it creates a stack."""
 
-    def create_security_group(self, name: str, vpc_id: str, tags: dict[str, str]) -> str: ...
+    def create_security_group(
+        self, name: str, vpc_id: str, tags: dict[str, str], description: str
+    ) -> str: ...
 
-    def authorize_ingress(self, group_id: str, protocol: str, port: int, cidr: str) -> None: ...
+    def authorize_ingress(self, group_id: str, rule: Rule) -> None: ...
 
     def create_load_balancer(
         self,
@@ -181,10 +278,12 @@ class Boto3Aws:
     ec2: EC2Client
     elbv2: ElasticLoadBalancingv2Client
 
-    def create_security_group(self, name: str, vpc_id: str, tags: dict[str, str]) -> str:
+    def create_security_group(
+        self, name: str, vpc_id: str, tags: dict[str, str], description: str
+    ) -> str:
         return self.ec2.create_security_group(
             GroupName=name,
-            Description="[k8s] Managed SecurityGroup for LoadBalancer",
+            Description=description,
             VpcId=vpc_id,
             TagSpecifications=[
                 {
@@ -194,17 +293,13 @@ class Boto3Aws:
             ],
         )["GroupId"]
 
-    def authorize_ingress(self, group_id: str, protocol: str, port: int, cidr: str) -> None:
-        permission: IpPermissionTypeDef = {
-            "IpProtocol": protocol.lower(),
-            "FromPort": port,
-            "ToPort": port,
-        }
-        if ":" in cidr:
-            permission["Ipv6Ranges"] = [{"CidrIpv6": cidr}]
-        else:
-            permission["IpRanges"] = [{"CidrIp": cidr}]
-        self.ec2.authorize_security_group_ingress(GroupId=group_id, IpPermissions=[permission])
+    def authorize_ingress(self, group_id: str, rule: Rule) -> None:
+        self.ec2.authorize_security_group_ingress(
+            GroupId=group_id, IpPermissions=[_permission(rule)]
+        )
+
+    def revoke_ingress(self, group_id: str, rule: Rule) -> None:
+        self.ec2.revoke_security_group_ingress(GroupId=group_id, IpPermissions=[_permission(rule)])
 
     def create_load_balancer(
         self,
@@ -258,16 +353,17 @@ class InProcessAws:
             return elbv2_backend()
         return elbv2_backends[self.account][self.region]
 
-    def create_security_group(self, name: str, vpc_id: str, tags: dict[str, str]) -> str:
-        group = self._ec2().create_security_group(
-            name, "[k8s] Managed SecurityGroup for LoadBalancer", vpc_id=vpc_id, tags=tags
-        )
+    def create_security_group(
+        self, name: str, vpc_id: str, tags: dict[str, str], description: str
+    ) -> str:
+        group = self._ec2().create_security_group(name, description, vpc_id=vpc_id, tags=tags)
         return str(group.id)
 
-    def authorize_ingress(self, group_id: str, protocol: str, port: int, cidr: str) -> None:
-        ranges = [{"CidrIpv6": cidr}] if ":" in cidr else [{"CidrIp": cidr}]
+    def authorize_ingress(self, group_id: str, rule: Rule) -> None:
+        protocol, port, source = rule
+        ranges = [{"CidrIpv6": source}] if ":" in source else [{"CidrIp": source}]
         self._ec2().authorize_security_group_ingress(
-            group_id, protocol.lower(), str(port), str(port), ranges
+            group_id, protocol, str(port), str(port), ranges
         )
 
     def create_load_balancer(
@@ -311,19 +407,14 @@ class InProcessAws:
 
 @dataclass
 class StackModel:
-    """What the controller wants for one stack, built from the Kubernetes objects."""
+    """The objects of one stack, as the controller groups them (before building)."""
 
     prefix: StackPrefix
     name: str  # "ns/name", or the IngressGroup's name
     members: list[JSON]
-    scheme: str
-    listeners: list[tuple[str, int]]  # (protocol, port)
-    source_cidrs: list[str]
-    frontend_nlb: bool = False
     auto_mode: bool = False
-    # Gateways: the merged configuration's securityGroups (None: not set) and backend rules.
-    gateway_security_groups: list[str] | None = None
-    gateway_backend_rules: bool = False
+    classified: list[ClassifiedIngress] = field(default_factory=list)  # Ingresses, sorted
+    gateway_config: JSON = field(default_factory=dict)  # Gateways: the merged configuration
 
     @property
     def lb_type(self) -> str:
@@ -344,6 +435,28 @@ class StackModel:
         """The prefix of the stack tags: Auto Mode's own keys for its load balancers."""
         return AUTO_MODE_TAG_PREFIXES[self.prefix] if self.auto_mode else self.prefix
 
+    @property
+    def explicit_group(self) -> bool:
+        return self.prefix == INGRESS and "/" not in self.name
+
+
+@dataclass
+class FrontendNlbSpec:
+    scheme: str
+    security_groups: list[str] | None  # None: the ALB's
+
+
+@dataclass
+class BuiltModel:
+    """What the controller wants for one stack, built (and its SGs resolved) from the objects."""
+
+    scheme: str
+    listeners: list[tuple[str, int]]  # (protocol, port)
+    rules: list[Rule]  # the managed SG's inbound rules
+    security_groups: list[str] | None  # explicit SGs (+ backend SG); None: managed (+ backend)
+    sg_less: bool = False  # an NLB without SGs
+    frontend_nlb: FrontendNlbSpec | None = None
+
 
 @dataclass
 class LoadBalancer:
@@ -353,6 +466,7 @@ class LoadBalancer:
     name: str
     lb_type: str
     event: JSON
+    dns_name: str = ""
 
 
 @dataclass
@@ -364,6 +478,8 @@ class Stack:
     managed_sg_id: str | None
     sg_less: bool = False
     frontend_nlb: LoadBalancer | None = None
+    managed_rules: list[Rule] = field(default_factory=list)
+    listener_ports: list[int] = field(default_factory=list)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -371,7 +487,7 @@ class Stack:
 
 
 class DeployError(Exception):
-    """The controller cannot deploy the model: recorded as a ``FailedDeployModel`` Event."""
+    """AWS refused while deploying the model: recorded as a ``FailedDeployModel`` Event."""
 
 
 class LoadBalancerController:
@@ -386,6 +502,10 @@ class LoadBalancerController:
         subnet_ids: list[str],
         ec2: EC2Client,
         elbv2: ElasticLoadBalancingv2Client,
+        ingress_class: str = DEFAULT_INGRESS_CLASS_FLAG,
+        enable_backend_security_group: bool = True,
+        enable_manage_backend_security_group_rules: bool = False,
+        load_balancer_class: str = NLB_CLASS,
         account: str = ACCOUNT_ID,
         region: str = REGION,
     ) -> None:
@@ -397,6 +517,10 @@ class LoadBalancerController:
         self.subnet_ids = subnet_ids
         self.ec2 = ec2
         self.elbv2 = elbv2
+        self.ingress_class = ingress_class
+        self.enable_backend_security_group = enable_backend_security_group
+        self.enable_manage_backend_security_group_rules = enable_manage_backend_security_group_rules
+        self.load_balancer_class = load_balancer_class
         self.stacks: dict[tuple[str, str], Stack] = {}
         self._boto3 = Boto3Aws(ec2, elbv2)
         self._backend_sg_id: str | None = None
@@ -404,160 +528,302 @@ class LoadBalancerController:
     # -- reading the cluster --------------------------------------------------------------
 
     def models(self) -> list[StackModel]:
-        """The stacks the controller wants, from the handled Services and Ingresses."""
-        models = [self._service_model(svc) for svc in self._handled_services()]
-        groups: dict[str, list[JSON]] = {}
-        for ingress in self._handled_ingresses():
-            groups.setdefault(self._group_of(ingress) or _ref(ingress), []).append(ingress)
-        models += [self._ingress_model(name, members) for name, members in groups.items()]
-        models += [
-            self._service_model(svc, auto_mode=True)
-            for svc in self.kube.list_objects(SERVICES)
-            if svc.get("spec", {}).get("loadBalancerClass") == AUTO_MODE_NLB_CLASS
+        """The stacks the controller wants, from the objects it handles."""
+        services = self.kube.list_objects(SERVICES)
+        models = [
+            StackModel(SERVICE, ref(svc), [svc])
+            for svc in services
+            if service_handled(svc, load_balancer_class=self.load_balancer_class)
         ]
+        models += self._ingress_models()
         models += [
-            self._ingress_model(_ref(ing), [ing], auto_mode=True)
-            for ing in self._handled_ingresses(AUTO_MODE_ALB_CONTROLLER)
+            StackModel(SERVICE, ref(svc), [svc], auto_mode=True)
+            for svc in services
+            if service_handled(svc, load_balancer_class=AUTO_MODE_NLB_CLASS)
+            and (svc.get("spec") or {}).get("loadBalancerClass") == AUTO_MODE_NLB_CLASS
         ]
-        models += [self._gateway_model(gw, prefix) for gw, prefix in self._handled_gateways()]
+        models += self._ingress_models(auto_mode=True)
+        models += self._gateway_models()
         return models
 
-    def _handled_services(self) -> list[JSON]:
-        return [
-            svc
-            for svc in self.kube.list_objects(SERVICES)
-            if svc.get("spec", {}).get("loadBalancerClass") == NLB_CLASS
-            or _annotations(svc).get(SVC_TYPE) in ("external", "nlb-ip")
-        ]
+    def classify(self, ingress: JSON, *, auto_mode: bool = False) -> ClassifiedIngress | None:
+        """Whether (and with which IngressClassParams) the controller manages ``ingress``."""
+        return self._classifier(auto_mode=auto_mode)(ingress)
 
-    def _handled_ingresses(self, controller: str = ALB_CONTROLLER) -> list[JSON]:
-        alb_classes = {
-            cls["metadata"]["name"]
-            for cls in self.kube.list_objects(INGRESS_CLASSES)
-            if cls.get("spec", {}).get("controller") == controller
-        }
-        return [
-            ing
-            for ing in self.kube.list_objects(INGRESSES)
-            if ing.get("spec", {}).get("ingressClassName") in alb_classes
-        ]
+    def _classifier(self, *, auto_mode: bool) -> Callable[[JSON], ClassifiedIngress | None]:
+        classes = {c["metadata"]["name"]: c for c in self.kube.list_objects(INGRESS_CLASSES)}
+        params = {p["metadata"]["name"]: p for p in self.kube.list_objects(INGRESS_CLASS_PARAMS)}
+        return functools.partial(
+            classify_ingress,
+            classes=classes,
+            params=params,
+            ingress_class_flag=self.ingress_class,
+            controller=AUTO_MODE_ALB_CONTROLLER if auto_mode else ALB_CONTROLLER,
+            params_group=AUTO_MODE_PARAMS_GROUP if auto_mode else PARAMS_API_GROUP,
+            class_annotation_path=not auto_mode,
+        )
+
+    def _ingress_models(self, *, auto_mode: bool = False) -> list[StackModel]:
+        """IngressGroups: only Ingresses this controller manages are members
+        (pkg/ingress/group_loader.go ``Load``, ``checkGroupMembershipType``)."""
+        classify = self._classifier(auto_mode=auto_mode)
+        groups: dict[str, list[ClassifiedIngress]] = {}
+        for ingress in self.kube.list_objects(INGRESSES):
+            classified = classify(ingress)
+            if classified is None:
+                continue
+            name = ref(ingress) if auto_mode else group_id(classified)
+            if name is not None:
+                groups.setdefault(name, []).append(classified)
+        models = []
+        for name, members in groups.items():
+            try:
+                ordered = sort_members(members)
+            except LoadError:
+                continue  # the group cannot load: no reconcile, no Event
+            models.append(
+                StackModel(
+                    INGRESS,
+                    name,
+                    [m.ingress for m in ordered],
+                    auto_mode=auto_mode,
+                    classified=ordered,
+                )
+            )
+        return models
 
     # -- Gateway API ------------------------------------------------------------------------
 
-    def _handled_gateways(self) -> list[tuple[JSON, StackPrefix]]:
+    def _gateway_models(self) -> list[StackModel]:
         classes = {
-            cls["metadata"]["name"]: GATEWAY_CONTROLLERS[controller]
+            cls["metadata"]["name"]: cls
             for cls in self.kube.list_objects(GATEWAY_CLASSES)
-            if (controller := cls.get("spec", {}).get("controllerName")) in GATEWAY_CONTROLLERS
+            if cls.get("spec", {}).get("controllerName") in GATEWAY_CONTROLLERS
         }
-        return [
-            (gw, classes[gw.get("spec", {}).get("gatewayClassName")])
-            for gw in self.kube.list_objects(GATEWAYS)
-            if gw.get("spec", {}).get("gatewayClassName") in classes
-        ]
+        models = []
+        for gateway in self.kube.list_objects(GATEWAYS):
+            gateway_class = classes.get(gateway.get("spec", {}).get("gatewayClassName"))
+            if gateway_class is None or (gateway.get("metadata") or {}).get("deletionTimestamp"):
+                continue
+            config = self.gateway_configuration(gateway)
+            if config is None:
+                continue
+            prefix = GATEWAY_CONTROLLERS[gateway_class["spec"]["controllerName"]]
+            models.append(StackModel(prefix, ref(gateway), [gateway], gateway_config=config))
+        return models
 
-    def _configuration(self, ref: JSON | None, namespace: str | None) -> JSON:
-        """The spec of the LoadBalancerConfiguration ``ref`` names ({} when none or missing)."""
-        if not ref or ref.get("group") != CONFIG_GROUP or ref.get("kind") != CONFIG_KIND:
-            return {}
+    def _configuration(self, ref_: JSON, namespace: str | None) -> JSON | None:
+        """The spec of the LoadBalancerConfiguration named by ``ref_`` (``v1``, else
+        ``v1beta1``), ``None`` when missing. Group and kind are not checked
+        (pkg/gateway/gatewayutils/lb_config_utils.go ``ResolveLoadBalancerConfig``)."""
         for resource in (LB_CONFIGURATIONS, LB_CONFIGURATIONS_V1BETA1):
-            found = self.kube.get_object(resource, namespace, str(ref.get("name")))
+            found = self.kube.get_object(resource, namespace, str(ref_.get("name")))
             if found is not None:
                 return dict(found.get("spec") or {})
-        return {}
+        return None
 
-    def gateway_configuration(self, gateway: JSON) -> JSON:
-        """The configuration the controller builds the Gateway's LB from: the class-level
-        configuration merged with the Gateway's own, the class winning field by field unless
-        its ``mergingMode`` is ``prefer-gateway``."""
+    def gateway_configuration(self, gateway: JSON) -> JSON | None:
+        """The configuration the controller builds the Gateway's LB from, or ``None`` when it
+        cannot reconcile the Gateway (controllers/gateway/config_resolver.go
+        ``getLoadBalancerConfigForGateway``):
+
+        - the GatewayClass's ``parametersRef`` must name a namespace, else the class is not
+          Accepted (controllers/gateway/gateway_class_controller.go ``handleUpdate``), and the
+          configuration must exist;
+        - the Gateway's own ``spec.infrastructure.parametersRef`` is looked up in the Gateway's
+          namespace (pkg/gateway/gatewayutils/gateway_utils.go
+          ``GetNamespacedParamRefForGateway``) and must exist;
+        - both merged per ``merge_gateway_configs``.
+        """
         spec = gateway.get("spec", {})
         gateway_class = self.kube.get_object(GATEWAY_CLASSES, None, spec["gatewayClassName"])
         class_ref = (gateway_class or {}).get("spec", {}).get("parametersRef")
-        class_config = self._configuration(class_ref, (class_ref or {}).get("namespace"))
+        class_config: JSON | None = None
+        if class_ref is not None:
+            if not class_ref.get("namespace"):
+                return None
+            class_config = self._configuration(class_ref, class_ref["namespace"])
+            if class_config is None:
+                return None
         own_ref = (spec.get("infrastructure") or {}).get("parametersRef")
-        own_config = self._configuration(own_ref, gateway["metadata"].get("namespace"))
-        if class_config.get("mergingMode") == "prefer-gateway":
-            return {**class_config, **own_config}
-        return {**own_config, **class_config}
+        own_config: JSON | None = None
+        if own_ref is not None:
+            own_config = self._configuration(own_ref, gateway["metadata"].get("namespace"))
+            if own_config is None:
+                return None
+        return merge_gateway_configs(class_config, own_config)
 
-    def _gateway_model(self, gateway: JSON, prefix: StackPrefix) -> StackModel:
-        config = self.gateway_configuration(gateway)
+    # -- building the model -------------------------------------------------------------------
+
+    def build(self, model: StackModel, stack: Stack | None = None) -> BuiltModel:
+        """The model as the controller builds it; `BuildError` when it cannot."""
+        if model.prefix == INGRESS:
+            return self._build_ingress(model)
+        if model.is_gateway:
+            return self._build_gateway(model)
+        return self._build_service(model, stack)
+
+    def _build_ingress(self, model: StackModel) -> BuiltModel:
+        """pkg/ingress/model_builder.go ``run``: listen ports per member merged per port, then
+        the LB (scheme, SGs), then the frontend NLB."""
+        members = model.classified
+        ports = group_port_configs(members)
+        scheme = group_scheme(members)
+        with_ipv6 = ipv6_rules(members)
+        rules: list[Rule] = []
+        for port, config in ports.items():
+            # pkg/ingress/model_build_managed_sg.go buildManagedSecurityGroupIngressPermissions
+            rules += [("tcp", port, cidr) for cidr in config.cidrs_v4]
+            rules += [("tcp", port, cidr) for cidr in config.cidrs_v6 if with_ipv6]
+            rules += [("tcp", port, prefix) for prefix in config.prefix_lists]
+        objects = model.members
+        # pkg/ingress/model_build_load_balancer.go buildLoadBalancerSecurityGroups
+        explicit = exclusive_list(objects, ING_SECURITY_GROUPS)
+        security_groups: list[str] | None = None
+        if explicit:
+            manage = group_manage_backend(objects, self.enable_manage_backend_security_group_rules)
+            security_groups = self.resolve_security_groups(explicit)
+            if manage:
+                if not self.enable_backend_security_group:
+                    raise BuildError(BACKEND_SG_REQUIRED)
+                security_groups.append(self._backend_sg(self._boto3))
+        frontend: FrontendNlbSpec | None = None
+        if frontend_nlb_enabled(members):
+            # pkg/ingress/model_build_frontend_nlb.go: its own list, exactly, or the ALB's.
+            nlb_scheme = frontend_nlb_scheme(members)
+            nlb_list = exclusive_list(objects, ING_FRONTEND_NLB_SGS)
+            nlb_sgs = self.resolve_security_groups(nlb_list) if nlb_list else None
+            frontend = FrontendNlbSpec(nlb_scheme, nlb_sgs)
+        return BuiltModel(
+            scheme=scheme,
+            listeners=[(config.protocol, port) for port, config in ports.items()],
+            rules=rules,
+            security_groups=security_groups,
+            frontend_nlb=frontend,
+        )
+
+    def _build_service(self, model: StackModel, stack: Stack | None) -> BuiltModel:
+        """pkg/service/model_build_load_balancer.go ``buildLoadBalancerSecurityGroups``."""
+        [service] = model.members
+        spec = service.get("spec", {})
+        notes = annotations_of(service)
+        ports = [(str(p.get("protocol", "TCP")), int(p["port"])) for p in spec.get("ports", [])]
+        sources = list(spec.get("loadBalancerSourceRanges") or []) or split_list(
+            notes.get(SVC_SOURCE_RANGES, "")
+        )
+        rules: list[Rule] = [
+            ("udp" if protocol == "UDP" else "tcp", port, source)
+            for protocol, port in ports
+            for source in (sources or [WORLD_V4])
+        ]
+        built = BuiltModel(
+            scheme=notes.get(SVC_SCHEME, DEFAULT_SCHEME),
+            listeners=ports,
+            rules=rules,
+            security_groups=None,
+        )
+        disabled = bool_annotation(service, SVC_DISABLE_NLB_SG)
+        if stack is not None and stack.sg_less:
+            built.sg_less = True
+            return built
+        if disabled:
+            if stack is not None:
+                raise BuildError("conflicting security groups configuration")
+            built.sg_less = True
+            return built
+        explicit = split_list(notes.get(SVC_SECURITY_GROUPS, ""))
+        if explicit:
+            manage = bool_annotation(service, SVC_MANAGE_BACKEND)
+            if manage is None:
+                manage = self.enable_manage_backend_security_group_rules
+            built.security_groups = self.resolve_security_groups(explicit)
+            if manage:
+                if not self.enable_backend_security_group:
+                    raise BuildError(BACKEND_SG_REQUIRED_SERVICE)
+                built.security_groups.append(self._backend_sg(self._boto3))
+        return built
+
+    def _build_gateway(self, model: StackModel) -> BuiltModel:
+        """pkg/gateway/model/model_build_security_group.go ``buildSecurityGroups``: an empty
+        ``securityGroups`` means the managed SG; explicit ones get the backend SG only with
+        ``manageBackendSecurityGroupRules: true``."""
+        [gateway] = model.members
+        config = model.gateway_config
         listeners = [
             (str(listener.get("protocol", "HTTP")), int(listener["port"]))
             for listener in gateway.get("spec", {}).get("listeners", [])
         ]
-        groups = config.get("securityGroups")
-        return StackModel(
-            prefix=prefix,
-            name=_ref(gateway),
-            members=[gateway],
-            scheme=str(config.get("scheme") or "internal"),
+        sources = list(config.get("sourceRanges") or []) or [WORLD_V4]
+        built = BuiltModel(
+            scheme=str(config.get("scheme") or DEFAULT_SCHEME),
             listeners=listeners,
-            source_cidrs=list(config.get("sourceRanges") or []) or ["0.0.0.0/0"],
-            gateway_security_groups=[str(g) for g in groups] if groups else None,
-            gateway_backend_rules=config.get("manageBackendSecurityGroupRules") is True,
+            rules=[
+                ("udp" if protocol == "UDP" else "tcp", port, source)
+                for protocol, port in listeners
+                for source in sources
+            ],
+            security_groups=None,
         )
+        explicit = [str(g) for g in config.get("securityGroups") or []]
+        if explicit:
+            built.security_groups = self.resolve_security_groups(explicit)
+            if config.get("manageBackendSecurityGroupRules") is True:
+                if not self.enable_backend_security_group:
+                    raise BuildError(BACKEND_SG_REQUIRED)
+                built.security_groups.append(self._backend_sg(self._boto3))
+        return built
 
-    def _class_params(self, ingress: JSON) -> JSON:
-        class_name = str(ingress.get("spec", {}).get("ingressClassName"))
-        ingress_class = self.kube.get_object(INGRESS_CLASSES, None, class_name)
-        parameters = (ingress_class or {}).get("spec", {}).get("parameters") or {}
-        if parameters.get("kind") != "IngressClassParams":
-            return {}
-        params = self.kube.get_object(INGRESS_CLASS_PARAMS, None, str(parameters.get("name")))
-        return dict((params or {}).get("spec") or {})
-
-    def _group_of(self, ingress: JSON) -> str | None:
-        params_group = self._class_params(ingress).get("group", {}).get("name")
-        return params_group or _annotations(ingress).get(ING_GROUP)
-
-    def _ingress_model(
-        self, name: str, members: list[JSON], *, auto_mode: bool = False
-    ) -> StackModel:
-        listeners: list[tuple[str, int]] = []
-        cidrs: list[str] = []
-        scheme = "internal"
-        frontend_nlb = False
-        for member in members:
-            notes = _annotations(member)
-            for entry in json.loads(notes.get(ING_LISTEN_PORTS, '[{"HTTP": 80}]')):
-                for protocol, port in entry.items():
-                    if (protocol, int(port)) not in listeners:
-                        listeners.append((protocol, int(port)))
-            cidrs += [c for c in _split(notes.get(ING_INBOUND_CIDRS, "")) if c not in cidrs]
-            scheme = self._class_params(member).get("scheme") or notes.get(ING_SCHEME, scheme)
-            frontend_nlb = frontend_nlb or notes.get(ING_FRONTEND_NLB) == "true"
-        return StackModel(
-            prefix=INGRESS,
-            name=name,
-            members=members,
-            scheme=scheme,
-            listeners=listeners,
-            source_cidrs=cidrs or ["0.0.0.0/0"],
-            frontend_nlb=frontend_nlb,
-            auto_mode=auto_mode,
-        )
-
-    def _service_model(self, service: JSON, *, auto_mode: bool = False) -> StackModel:
-        spec = service.get("spec", {})
-        notes = _annotations(service)
-        cidrs = list(spec.get("loadBalancerSourceRanges") or []) or _split(
-            notes.get(SVC_SOURCE_RANGES, "")
-        )
-        return StackModel(
-            prefix=SERVICE,
-            name=_ref(service),
-            members=[service],
-            scheme=notes.get(SVC_SCHEME, "internal"),
-            listeners=[(p.get("protocol", "TCP"), int(p["port"])) for p in spec.get("ports", [])],
-            source_cidrs=cidrs or ["0.0.0.0/0"],
-            auto_mode=auto_mode,
-        )
+    def resolve_security_groups(self, names_or_ids: list[str]) -> list[str]:
+        """pkg/networking/security_group_resolver.go ``ResolveViaNameOrID``: entries starting
+        ``sg-`` are IDs (described by ID, no VPC filter), others are ``Name`` tags looked up
+        in the cluster's VPC; every one must be found. IDs come first, then names."""
+        ids = [entry for entry in names_or_ids if entry.startswith("sg-")]
+        names = [entry for entry in names_or_ids if not entry.startswith("sg-")]
+        resolved: list[str] = []
+        problems: list[str] = []
+        if ids:
+            try:
+                found = self.ec2.describe_security_groups(GroupIds=ids)["SecurityGroups"]
+            except ClientError as error:
+                problems.append(go_sdk_error(error, "EC2"))
+            else:
+                found_ids = [group["GroupId"] for group in found]
+                if len(found_ids) != len(ids):
+                    problems.append(
+                        f"requested ids [{', '.join(ids)}] but found [{', '.join(found_ids)}]"
+                    )
+                else:
+                    resolved += found_ids
+        if names:
+            unique = list(dict.fromkeys(names))
+            found = self.ec2.describe_security_groups(
+                Filters=[
+                    {"Name": "tag:Name", "Values": unique},
+                    {"Name": "vpc-id", "Values": [self.vpc_id]},
+                ]
+            )["SecurityGroups"]
+            found_names = list(
+                dict.fromkeys(
+                    tag["Value"]
+                    for group in found
+                    for tag in group.get("Tags", [])
+                    if tag["Key"] == "Name"
+                )
+            )
+            if len(found_names) != len(unique):
+                problems.append(
+                    f"requested names [{', '.join(unique)}] but found [{', '.join(found_names)}]"
+                )
+            else:
+                resolved += [group["GroupId"] for group in found]
+        if problems:
+            raise BuildError(f"couldn't find all security groups: {', '.join(problems)}")
+        return resolved
 
     # -- reconciling ------------------------------------------------------------------------
 
     def reconcile(self, *, in_process: bool = False) -> None:
-        """Bring AWS in line with every handled Service and Ingress, as the controller would.
+        """Bring AWS in line with every handled object, as the controller would.
 
         ``in_process`` creates missing stacks straight in moto's backends (bulk seeding).
         """
@@ -569,226 +835,220 @@ class LoadBalancerController:
     ) -> Stack | None:
         """Reconcile one stack; ``security_groups=False`` creates a missing NLB without SGs.
 
-        Returns the stack, or ``None`` when it could not be created (Events say why).
+        Returns the stack, or ``None`` when none exists (Events say why).
         """
         stack = self.stacks.get((model.tag_prefix, model.name))
-        if stack is None:
-            aws: AwsApi = InProcessAws(self.account, self.region) if in_process else self._boto3
-            try:
-                stack = self._create(model, aws, security_groups=security_groups)
-            except DeployError as error:
-                self._record_failure(model, str(error))
-                return None
-            self.stacks[stack.key] = stack
+        try:
+            built = self.build(model, stack)
+        except BuildError as error:
+            self._record(model, "Warning", FAILED_BUILD_MODEL, f"Failed build model due to {error}")
             return stack
-        stack.model = model
-        if not stack.sg_less:
-            try:
-                self._apply_security_groups(stack)
-            except DeployError as error:
-                self._record_failure(model, str(error))
+        try:
+            if stack is None:
+                aws: AwsApi = InProcessAws(self.account, self.region) if in_process else self._boto3
+                if model.lb_type == "network" and not security_groups:
+                    built.sg_less = True
+                stack = self._create(model, built, aws)
+                self.stacks[stack.key] = stack
+            else:
+                stack.model = model
+                if not stack.sg_less:
+                    self._apply_security_groups(stack, built)
+        except DeployError as error:
+            self._record(
+                model, "Warning", FAILED_DEPLOY_MODEL, f"Failed deploy model due to {error}"
+            )
+            return stack
+        self._write_status(stack)
+        self._record(model, "Normal", SUCCESSFULLY_RECONCILED, "Successfully reconciled")
         return stack
 
-    def _create(self, model: StackModel, aws: AwsApi, *, security_groups: bool) -> Stack:
-        sg_less = model.lb_type == "network" and not security_groups
+    def _create(self, model: StackModel, built: BuiltModel, aws: AwsApi) -> Stack:
         managed_sg_id: str | None = None
         sgs: list[str] = []
-        if not sg_less:
-            annotated = self._annotated(model)
-            if annotated is None:
-                managed_sg_id = self._create_managed_sg(model, aws)
-                sgs = [managed_sg_id, self._backend_sg(aws)]
+        if not built.sg_less:
+            if built.security_groups is None:
+                managed_sg_id = self._create_managed_sg(model, built.rules, aws)
+                sgs = [managed_sg_id, *self._backend_for_managed(aws)]
             else:
-                sgs = annotated
+                sgs = list(built.security_groups)
         load_balancer = self._create_load_balancer(
             model,
             aws,
-            name=self._lb_name(model),
+            name=self._lb_name(model, built.scheme),
             lb_type=model.lb_type,
+            scheme=built.scheme,
             sgs=sgs,
             resource="LoadBalancer",
-            listeners=model.listeners,
+            listeners=built.listeners,
         )
-        stack = Stack(model, load_balancer, managed_sg_id, sg_less=sg_less)
-        if model.frontend_nlb:
+        stack = Stack(
+            model,
+            load_balancer,
+            managed_sg_id,
+            sg_less=built.sg_less,
+            managed_rules=list(built.rules) if managed_sg_id else [],
+            listener_ports=[port for _, port in built.listeners],
+        )
+        if built.frontend_nlb is not None:
+            spec = built.frontend_nlb
             stack.frontend_nlb = self._create_load_balancer(
                 model,
                 aws,
-                name=f"{load_balancer.name}-nlb",
+                # pkg/ingress/model_build_frontend_nlb.go buildFrontendNlbName
+                name=f"{load_balancer.name[:28]}-nlb",
                 lb_type="network",
-                sgs=self._frontend_nlb_sgs(model, sgs),
+                scheme=spec.scheme,
+                sgs=sgs if spec.security_groups is None else list(spec.security_groups),
                 resource="FrontendNlb",
-                listeners=[("TCP", port) for _, port in model.listeners],
+                listeners=[("TCP", port) for _, port in built.listeners],
             )
         return stack
 
-    def _apply_security_groups(self, stack: Stack) -> None:
+    def _backend_for_managed(self, aws: AwsApi) -> list[str]:
+        """With the managed SG the backend SG joins only when the feature is on
+        (``buildLoadBalancerSecurityGroups``, ingress and service alike)."""
+        return [self._backend_sg(aws)] if self.enable_backend_security_group else []
+
+    def _apply_security_groups(self, stack: Stack, built: BuiltModel) -> None:
         model = stack.model
-        annotated = self._annotated(model)
-        if annotated is None:
+        if built.security_groups is None:
             if stack.managed_sg_id is None:
-                stack.managed_sg_id = self._create_managed_sg(model, self._boto3)
-            wanted = [stack.managed_sg_id, self._backend_sg(self._boto3)]
+                stack.managed_sg_id = self._create_managed_sg(model, built.rules, self._boto3)
+                stack.managed_rules = list(built.rules)
+            elif stack.managed_rules != built.rules:
+                self._reconcile_rules(stack, built.rules)
+            wanted = [stack.managed_sg_id, *self._backend_for_managed(self._boto3)]
         else:
-            wanted = annotated
+            wanted = list(built.security_groups)
+        self._reconcile_listeners(stack, built)
         self._set_security_groups(stack.load_balancer.arn, wanted)
-        if stack.frontend_nlb is not None:
-            self._set_security_groups(stack.frontend_nlb.arn, self._frontend_nlb_sgs(model, wanted))
-        if annotated is not None and stack.managed_sg_id is not None:
+        if stack.frontend_nlb is not None and built.frontend_nlb is not None:
+            nlb_sgs = built.frontend_nlb.security_groups
+            self._set_security_groups(
+                stack.frontend_nlb.arn, wanted if nlb_sgs is None else nlb_sgs
+            )
+        if built.security_groups is not None and stack.managed_sg_id is not None:
+            self._delete_managed_sg(stack)
+
+    def _reconcile_listeners(self, stack: Stack, built: BuiltModel) -> None:
+        """New listen ports (e.g. a member joining the group) get listeners; listeners the
+        simulator made for ports no longer in the model go (pkg/deploy/elbv2/
+        listener_synthesizer.go). Listeners made by others are left alone here."""
+        wanted = {port: protocol for protocol, port in built.listeners}
+        if set(wanted) == set(stack.listener_ports):
+            return
+        arn = stack.load_balancer.arn
+        for port in sorted(set(wanted) - set(stack.listener_ports)):
+            self._boto3.create_listener(arn, wanted[port], port)
+        gone = set(stack.listener_ports) - set(wanted)
+        if gone:
+            for listener in self.elbv2.describe_listeners(LoadBalancerArn=arn)["Listeners"]:
+                if listener["Port"] in gone:
+                    self.elbv2.delete_listener(ListenerArn=listener["ListenerArn"])
+        stack.listener_ports = sorted(wanted)
+
+    def _reconcile_rules(self, stack: Stack, wanted: list[Rule]) -> None:
+        """The controller reconciles the managed SG's rules to the model's
+        (pkg/deploy/ec2/security_group_manager.go ``Update``)."""
+        assert stack.managed_sg_id is not None
+        for rule in wanted:
+            if rule not in stack.managed_rules:
+                self._boto3.authorize_ingress(stack.managed_sg_id, rule)
+        for rule in stack.managed_rules:
+            if rule not in wanted:
+                self._boto3.revoke_ingress(stack.managed_sg_id, rule)
+        stack.managed_rules = list(wanted)
+
+    def _delete_managed_sg(self, stack: Stack) -> None:
+        """pkg/deploy/ec2/security_group_manager.go ``Delete``: ``DependencyViolation`` is
+        retried every 2 s for 10 s (simulated without waiting), then the deploy fails with
+        ``failed to delete securityGroup: timed out waiting for the condition: <error>``; the
+        SG stays for the next reconcile."""
+        attempts = SG_DELETION_TIMEOUT_SECONDS // SG_DELETION_POLL_SECONDS + 1
+        last: ClientError | None = None
+        for _ in range(attempts):
             try:
-                self.ec2.delete_security_group(GroupId=stack.managed_sg_id)
-                stack.managed_sg_id = None
+                self.ec2.delete_security_group(GroupId=str(stack.managed_sg_id))
             except ClientError as error:
                 if error.response["Error"]["Code"] != "DependencyViolation":
-                    raise
+                    raise DeployError(
+                        f"failed to delete securityGroup: {go_sdk_error(error, 'EC2')}"
+                    ) from error
+                last = error
+                continue
+            stack.managed_sg_id = None
+            stack.managed_rules = []
+            return
+        assert last is not None
+        raise DeployError(
+            "failed to delete securityGroup: timed out waiting for the condition: "
+            + go_sdk_error(last, "EC2")
+        )
 
     def _set_security_groups(self, lb_arn: str, wanted: list[str]) -> None:
         current = self.elbv2.describe_load_balancers(LoadBalancerArns=[lb_arn])["LoadBalancers"]
         if not current or not current[0].get("SecurityGroups"):
             return  # an NLB created without SGs: the controller leaves it alone
         if set(current[0]["SecurityGroups"]) != set(wanted):
-            self.elbv2.set_security_groups(LoadBalancerArn=lb_arn, SecurityGroups=wanted)
+            try:
+                self.elbv2.set_security_groups(LoadBalancerArn=lb_arn, SecurityGroups=wanted)
+            except ClientError as error:
+                raise DeployError(go_sdk_error(error, "Elastic Load Balancing v2")) from error
 
-    # -- security groups from annotations ------------------------------------------------
+    # -- status and events: controllers/{ingress,service,gateway}/*_controller.go ---------------
 
-    def _annotation_value(self, model: StackModel, key: str) -> str | None:
-        """The value all members agree on; DeployError when members conflict."""
-        values = {
-            _ref(member): _annotations(member)[key]
-            for member in model.members
-            if key in _annotations(member)
-        }
-        distinct = sorted(set(values.values()))
-        if len(distinct) > 1:
-            detail = ", ".join(f"{ref}: {value}" for ref, value in sorted(values.items()))
-            name = key.rsplit("/", 1)[1]
-            kind = "securityGroups" if name == "security-groups" else name
-            raise DeployError(
-                f"Failed deploy model due to failed to build LoadBalancer configuration due to "
-                f"conflicting {kind}: {detail}"
-            )
-        return distinct[0] if distinct else None
-
-    def _with_backend(self, model: StackModel, ids: list[str]) -> list[str]:
-        key = ING_MANAGE_BACKEND if model.prefix == INGRESS else SVC_MANAGE_BACKEND
-        if (self._annotation_value(model, key) or "").lower() == "true":
-            return [*ids, self._backend_sg(self._boto3)]
-        return ids
-
-    def _annotated(self, model: StackModel) -> list[str] | None:
-        """The annotated SGs (+ backend SG), ``None`` without the annotation.
-
-        For a Gateway: its configuration's ``securityGroups`` instead of the annotation.
-        """
+    def _write_status(self, stack: Stack) -> None:
+        """After a successful deploy the controller writes the LB's DNS name (lower case) into
+        every owner's status, only when it changed: Ingress (with its listen ports, and the
+        frontend NLB's name after it; group_controller.go ``updateIngressStatus``), Service
+        (with its ports; service_controller.go ``updateServiceStatus``), Gateway
+        ``status.addresses``
+        (gateway_controller.go)."""
+        model = stack.model
+        dns = stack.load_balancer.dns_name.lower()
+        if not dns:
+            return
         if model.is_gateway:
-            if model.gateway_security_groups is None:
-                return None
-            self._check_exist(model.gateway_security_groups)
-            backend = [self._backend_sg(self._boto3)] if model.gateway_backend_rules else []
-            return [*model.gateway_security_groups, *backend]
-        key = ING_SECURITY_GROUPS if model.prefix == INGRESS else SVC_SECURITY_GROUPS
-        value = self._annotation_value(model, key)
-        if value is None:
-            return None
-        ids = _split(value)
-        self._check_exist(ids)
-        return self._with_backend(model, ids)
-
-    def _frontend_nlb_sgs(self, model: StackModel, alb_sgs: list[str]) -> list[str]:
-        value = self._annotation_value(model, ING_FRONTEND_NLB_SGS)
-        if value is None:
-            return alb_sgs
-        ids = _split(value)
-        self._check_exist(ids)
-        return self._with_backend(model, ids)
-
-    def _check_exist(self, ids: list[str]) -> None:
-        try:
-            self.ec2.describe_security_groups(GroupIds=ids)
-        except ClientError as error:
-            raise DeployError(f"Failed deploy model due to {error}") from error
-
-    # -- creating AWS resources -----------------------------------------------------------
-
-    def _lb_name(self, model: StackModel) -> str:
-        digest = _hash(self.cluster, model.tag_prefix, model.name)
-        if "/" in model.name:
-            namespace, name = model.name.split("/", 1)
-            return f"k8s-{namespace[:8]}-{name[:8]}-{digest}"
-        return f"k8s-{model.name[:17]}-{digest}"
-
-    def _stack_tags(self, model: StackModel, resource: str) -> dict[str, str]:
-        return {
-            AUTO_MODE_CLUSTER_TAG if model.auto_mode else CLUSTER_TAG: self.cluster,
-            f"{model.tag_prefix}/stack": model.name,
-            f"{model.tag_prefix}/resource": resource,
-        }
-
-    def _backend_sg(self, aws: AwsApi) -> str:
-        if self._backend_sg_id is None:
-            self._backend_sg_id = aws.create_security_group(
-                f"k8s-traffic-{self.cluster[:20]}-{_hash(self.cluster, 'backend-sg')}",
-                self.vpc_id,
-                {CLUSTER_TAG: self.cluster, "elbv2.k8s.aws/resource": "backend-sg"},
-            )
-        return self._backend_sg_id
-
-    def _create_managed_sg(self, model: StackModel, aws: AwsApi) -> str:
-        group_id = aws.create_security_group(
-            self._lb_name(model),
-            self.vpc_id,
-            self._stack_tags(model, "ManagedLBSecurityGroup"),
-        )
-        for protocol, port in model.listeners:
-            for cidr in model.source_cidrs:
-                aws.authorize_ingress(group_id, "udp" if protocol == "UDP" else "tcp", port, cidr)
-        return group_id
-
-    def _create_load_balancer(
-        self,
-        model: StackModel,
-        aws: AwsApi,
-        *,
-        name: str,
-        lb_type: str,
-        sgs: list[str],
-        resource: str,
-        listeners: list[tuple[str, int]],
-    ) -> LoadBalancer:
-        tags = self._stack_tags(model, resource)
-        created = aws.create_load_balancer(
-            name=name,
-            lb_type=lb_type,
-            scheme=model.scheme,
-            subnets=self.subnet_ids,
-            security_groups=sgs,
-            tags=tags,
-        )
-        arn = str(created["LoadBalancerArn"])
-        for protocol, port in listeners:
-            aws.create_listener(arn, protocol, port)
-        event = cloudtrail_create_load_balancer(
-            cluster=self.cluster,
-            name=name,
-            lb_type=lb_type,
-            scheme=model.scheme,
-            subnets=self.subnet_ids,
-            security_groups=sgs,
-            tags=tags,
-            arn=arn,
-            vpc_id=str(created["VpcId"]),
-            dns_name=str(created["DNSName"]),
-        )
-        return LoadBalancer(arn, name, lb_type, event)
-
-    # -- Kubernetes Events ----------------------------------------------------------------
-
-    def _record_failure(self, model: StackModel, message: str) -> None:
+            status: JSON = {"addresses": [{"type": "Hostname", "value": dns}]}
+        else:
+            entry: JSON = {"hostname": dns}
+            if model.prefix == INGRESS:
+                # IngressPortStatus{Port: port}: Go writes the unset protocol as "".
+                entry["ports"] = [
+                    {"port": port, "protocol": ""} for port in sorted(stack.listener_ports)
+                ]
+            else:  # service_controller.go buildPortsForStatus: the Service's ports
+                entry["ports"] = [
+                    {"port": int(p["port"]), "protocol": p.get("protocol", "TCP")}
+                    for p in (model.members[0].get("spec") or {}).get("ports", [])
+                ]
+            entries = [entry]
+            if stack.frontend_nlb is not None and stack.frontend_nlb.dns_name:
+                entries.append({"hostname": stack.frontend_nlb.dns_name.lower()})
+            status = {"loadBalancer": {"ingress": entries}}
+        resource = {"Ingress": INGRESSES, "Service": SERVICES, "Gateway": GATEWAYS}[
+            model.owner_kind
+        ]
         for member in model.members:
-            self.record_event(member, model.owner_kind, "FailedDeployModel", message)
+            metadata = member["metadata"]
+            if {**(member.get("status") or {}), **status} == (member.get("status") or {}):
+                continue
+            self.kube.patch_object(
+                resource, metadata.get("namespace"), metadata["name"], {"status": status}
+            )
 
-    def record_event(self, obj: JSON, kind: str, reason: str, message: str) -> JSON:
-        """Record a Warning Event on ``obj`` as the controller does (repeats bump ``count``)."""
+    def _record(self, model: StackModel, event_type: str, reason: str, message: str) -> None:
+        """An Ingress group's Events go on every member (group_controller.go
+        ``recordIngressGroupEvent``); a Service's or Gateway's on the object."""
+        for member in model.members:
+            self.record_event(member, model.owner_kind, reason, message, event_type=event_type)
+
+    def record_event(
+        self, obj: JSON, kind: str, reason: str, message: str, *, event_type: str = "Warning"
+    ) -> JSON:
+        """Record an Event on ``obj`` as the controller's recorder does (repeats bump
+        ``count``)."""
         metadata = obj["metadata"]
         namespace = metadata.get("namespace", "default")
         name = f"{metadata['name']}.{_hash(kind, namespace, metadata['name'], reason, message)}"
@@ -819,7 +1079,7 @@ class LoadBalancerController:
                 },
                 "reason": reason,
                 "message": message,
-                "type": "Warning",
+                "type": event_type,
                 "source": {"component": kind.lower() if kind != "Service" else "service"},
                 "reportingComponent": "",
                 "count": 1,
@@ -827,6 +1087,100 @@ class LoadBalancerController:
                 "lastTimestamp": now,
             },
         )
+
+    # -- creating AWS resources -----------------------------------------------------------
+
+    def _lb_name(self, model: StackModel, scheme: str) -> str:
+        """Ingress: pkg/ingress/model_build_load_balancer.go ``buildLoadBalancerName``
+        (sha256 of cluster, group ID and scheme); others keep a simpler digest."""
+        if model.prefix == INGRESS and not model.auto_mode:
+            digest = _sha(self.cluster, model.name, scheme)
+        else:
+            digest = _hash(self.cluster, model.tag_prefix, model.name)
+        return self._name(model, digest)
+
+    def _name(self, model: StackModel, digest: str) -> str:
+        if "/" in model.name:
+            namespace, name = model.name.split("/", 1)
+            return f"k8s-{_NOT_ALNUM.sub('', namespace)[:8]}-{_NOT_ALNUM.sub('', name)[:8]}-{digest[:10]}"
+        return f"k8s-{_NOT_ALNUM.sub('', model.name)[:17]}-{digest[:10]}"
+
+    def _stack_tags(self, model: StackModel, resource: str) -> dict[str, str]:
+        return {
+            AUTO_MODE_CLUSTER_TAG if model.auto_mode else CLUSTER_TAG: self.cluster,
+            f"{model.tag_prefix}/stack": model.name,
+            f"{model.tag_prefix}/resource": resource,
+        }
+
+    def backend_sg_name(self) -> str:
+        """pkg/networking/backend_sg_provider.go ``getBackendSGName``."""
+        sanitized = _NOT_ALNUM.sub("", self.cluster)
+        return f"k8s-traffic-{sanitized[:232]}-{_sha(self.cluster)[:10]}"
+
+    def _backend_sg(self, aws: AwsApi) -> str:
+        if self._backend_sg_id is None:
+            self._backend_sg_id = aws.create_security_group(
+                self.backend_sg_name(),
+                self.vpc_id,
+                {CLUSTER_TAG: self.cluster, "elbv2.k8s.aws/resource": "backend-sg"},
+                BACKEND_SG_DESCRIPTION,
+            )
+        return self._backend_sg_id
+
+    def _create_managed_sg(self, model: StackModel, rules: list[Rule], aws: AwsApi) -> str:
+        """Ingress: named as pkg/ingress/model_build_managed_sg.go
+        ``buildManagedSecurityGroupName`` (sha256 of cluster and group ID)."""
+        if model.prefix == INGRESS and not model.auto_mode:
+            name = self._name(model, _sha(self.cluster, model.name))
+        else:
+            name = self._name(model, _hash(self.cluster, model.tag_prefix, model.name))
+        group_id = aws.create_security_group(
+            name,
+            self.vpc_id,
+            self._stack_tags(model, "ManagedLBSecurityGroup"),
+            MANAGED_SG_DESCRIPTION,
+        )
+        for rule in rules:
+            aws.authorize_ingress(group_id, rule)
+        return group_id
+
+    def _create_load_balancer(
+        self,
+        model: StackModel,
+        aws: AwsApi,
+        *,
+        name: str,
+        lb_type: str,
+        scheme: str,
+        sgs: list[str],
+        resource: str,
+        listeners: list[tuple[str, int]],
+    ) -> LoadBalancer:
+        tags = self._stack_tags(model, resource)
+        created = aws.create_load_balancer(
+            name=name,
+            lb_type=lb_type,
+            scheme=scheme,
+            subnets=self.subnet_ids,
+            security_groups=sgs,
+            tags=tags,
+        )
+        arn = str(created["LoadBalancerArn"])
+        for protocol, port in listeners:
+            aws.create_listener(arn, protocol, port)
+        event = cloudtrail_create_load_balancer(
+            cluster=self.cluster,
+            name=name,
+            lb_type=lb_type,
+            scheme=scheme,
+            subnets=self.subnet_ids,
+            security_groups=sgs,
+            tags=tags,
+            arn=arn,
+            vpc_id=str(created["VpcId"]),
+            dns_name=str(created["DNSName"]),
+        )
+        return LoadBalancer(arn, name, lb_type, event, dns_name=str(created["DNSName"]))
 
 
 def cloudtrail_create_load_balancer(

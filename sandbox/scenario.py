@@ -37,6 +37,9 @@ import boto3
 
 from sandbox.aws import REGION, MotoServer, published_messages, set_cluster_endpoint
 from sandbox.kube import (
+    CLUSTER_ROLE_BINDINGS,
+    CLUSTER_ROLES,
+    DEPLOYMENTS,
     EVENTS,
     GATEWAY_CLASSES,
     GATEWAYS,
@@ -49,27 +52,37 @@ from sandbox.kube import (
     KubeServer,
 )
 from sandbox.lbc import (
-    ALB_CONTROLLER,
     AUTO_MODE_ALB_CONTROLLER,
     AUTO_MODE_NLB_CLASS,
     CONFIG_GROUP,
     CONFIG_KIND,
     GATEWAY_ALB,
     GATEWAY_NLB,
-    ING_FRONTEND_NLB,
-    ING_GROUP,
-    ING_INBOUND_CIDRS,
-    ING_LISTEN_PORTS,
-    ING_SCHEME,
     INGRESS,
-    NLB_CLASS,
     SERVICE,
-    SVC_SCHEME,
-    SVC_TYPE,
     LoadBalancer,
     LoadBalancerController,
     Stack,
     cloudtrail_create_load_balancer,
+)
+from sandbox.lbc_rules import (
+    ALB_CONTROLLER,
+    DEFAULT_CLASS_ANNOTATION,
+    ING_CERTIFICATE_ARN,
+    ING_CLASS_ANNOTATION,
+    ING_FRONTEND_NLB,
+    ING_GROUP,
+    ING_INBOUND_CIDRS,
+    ING_LISTEN_PORTS,
+    ING_PREFIX_LISTS,
+    ING_SCHEME,
+    NLB_CLASS,
+    SVC_SCHEME,
+    SVC_TARGET_TYPE,
+    SVC_TYPE,
+)
+from sandbox.lbc_rules import (
+    ref as object_ref,
 )
 from sandbox.tls import CertificateAuthority, create_ca
 
@@ -98,6 +111,15 @@ def _split_ref(ref: str) -> tuple[str, str]:
 
 def _listen_ports(ports: Iterable[int]) -> str:
     return json.dumps([{"HTTPS" if port == 443 else "HTTP": port} for port in ports])
+
+
+@dataclass(frozen=True)
+class ControllerOptions:
+    """The controller flags the simulator honours (defaults as the controller's)."""
+
+    ingress_class: str = "alb"  # --ingress-class
+    enable_backend_security_group: bool = True  # --enable-backend-security-group
+    enable_manage_backend_security_group_rules: bool = False
 
 
 @dataclass
@@ -168,7 +190,8 @@ class Owned:
         return list(described["LoadBalancers"][0].get("SecurityGroups", []))
 
     def events(self, reason: str | None = None) -> list[JSON]:
-        """Events recorded on the object(s), optionally only those with ``reason``."""
+        """Events recorded on the object(s), optionally only those with ``reason``
+        (the controller records a Normal ``SuccessfullyReconciled`` after each good reconcile)."""
         return [
             event
             for event in self.cluster.kube.list_objects(EVENTS)
@@ -176,6 +199,17 @@ class Owned:
             and event["involvedObject"]["kind"] == self.kind
             and reason in (None, event["reason"])
         ]
+
+    def warnings(self) -> list[JSON]:
+        """The Warning Events on the object(s)."""
+        return [event for event in self.events() if event["type"] == "Warning"]
+
+    def hostnames(self) -> list[str]:
+        """The hostnames the controller wrote into the (first) object's status."""
+        status = self.object.get("status") or {}
+        if self.kind == "Gateway":
+            return [a["value"] for a in status.get("addresses") or []]
+        return [i["hostname"] for i in (status.get("loadBalancer") or {}).get("ingress") or []]
 
 
 @dataclass
@@ -209,7 +243,9 @@ class Topic:
 class Cluster:
     """An EKS cluster in its own VPC, with its Kubernetes emulator and controller."""
 
-    def __init__(self, sandbox: Sandbox, name: str, *, cidr: str) -> None:
+    def __init__(
+        self, sandbox: Sandbox, name: str, *, cidr: str, controller: ControllerOptions
+    ) -> None:
         self.sandbox = sandbox
         self.name = name
         self.vpc_cidr = cidr
@@ -254,6 +290,11 @@ class Cluster:
             subnet_ids=self.subnet_ids,
             ec2=ec2,
             elbv2=sandbox.client("elbv2"),
+            ingress_class=controller.ingress_class,
+            enable_backend_security_group=controller.enable_backend_security_group,
+            enable_manage_backend_security_group_rules=(
+                controller.enable_manage_backend_security_group_rules
+            ),
         )
         self.ingress_class("alb")
 
@@ -274,9 +315,51 @@ class Cluster:
 
     # -- Kubernetes objects ---------------------------------------------------------------
 
+    def install_controller(self, *, args: Sequence[str] = (), ready: bool = True) -> JSON:
+        """The controller's Deployment as its Helm chart installs it (kube-system/
+        aws-load-balancer-controller; the chart passes ``--cluster-name`` and
+        ``--ingress-class``), plus ``args``."""
+        deployment: JSON = {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "aws-load-balancer-controller", "namespace": "kube-system"},
+            "spec": {
+                "replicas": 2,
+                "template": {
+                    "spec": {
+                        "containers": [
+                            {
+                                "name": "aws-load-balancer-controller",
+                                "image": "public.ecr.aws/eks/aws-load-balancer-controller:v2.13.4",
+                                "args": [
+                                    f"--cluster-name={self.name}",
+                                    "--ingress-class=alb",
+                                    *args,
+                                ],
+                            }
+                        ]
+                    }
+                },
+            },
+            "status": {"readyReplicas": 2 if ready else 0, "replicas": 2},
+        }
+        return self.kube.put_object(DEPLOYMENTS, deployment)
+
+    def apply(self, documents: Iterable[JSON]) -> None:
+        """``kubectl apply`` of ClusterRoles and ClusterRoleBindings (e.g. infra/rbac.yaml)."""
+        kinds = {"ClusterRole": CLUSTER_ROLES, "ClusterRoleBinding": CLUSTER_ROLE_BINDINGS}
+        for document in documents:
+            self.kube.put_object(kinds[document["kind"]], document)
+
     def ingress_class(
-        self, name: str, *, controller: str = ALB_CONTROLLER, params: str | None = None
+        self,
+        name: str,
+        *,
+        controller: str = ALB_CONTROLLER,
+        params: str | None = None,
+        default: bool = False,
     ) -> JSON:
+        """An IngressClass; ``default`` marks it the cluster's default class."""
         spec: JSON = {"controller": controller}
         if params is not None:
             spec["parameters"] = {
@@ -284,7 +367,10 @@ class Cluster:
                 "kind": "IngressClassParams",
                 "name": params,
             }
-        return self.kube.put_object(INGRESS_CLASSES, {"metadata": {"name": name}, "spec": spec})
+        metadata: JSON = {"name": name}
+        if default:
+            metadata["annotations"] = {DEFAULT_CLASS_ANNOTATION: "true"}
+        return self.kube.put_object(INGRESS_CLASSES, {"metadata": metadata, "spec": spec})
 
     def ingress_class_params(self, name: str, *, spec: JSON) -> JSON:
         return self.kube.put_object(
@@ -296,24 +382,42 @@ class Cluster:
         ref: str,
         *,
         scheme: str,
-        ports: Sequence[int],
-        ingress_class: str,
+        ports: Sequence[int] | None,
+        ingress_class: str | None,
         group: str | None,
         inbound_cidrs: Sequence[str] | None,
         frontend_nlb: bool,
         annotations: dict[str, str] | None,
         labels: dict[str, str] | None,
         spec: JSON | None,
+        class_annotation: str | None = None,
+        certificate: str | None = None,
+        prefix_lists: Sequence[str] | None = None,
     ) -> JSON:
         namespace, name = _split_ref(ref)
-        notes = {ING_SCHEME: scheme, ING_LISTEN_PORTS: _listen_ports(ports)}
+        backend = {"service": {"name": name, "port": {"number": 80}}}
+        notes = {ING_SCHEME: scheme}
+        if ports is not None:
+            notes[ING_LISTEN_PORTS] = _listen_ports(ports)
+        if class_annotation is not None:
+            notes[ING_CLASS_ANNOTATION] = class_annotation
+        if certificate is not None:
+            notes[ING_CERTIFICATE_ARN] = certificate
         if group is not None:
             notes[ING_GROUP] = group
         if inbound_cidrs:
             notes[ING_INBOUND_CIDRS] = ",".join(inbound_cidrs)
+        if prefix_lists:
+            notes[ING_PREFIX_LISTS] = ",".join(prefix_lists)
         if frontend_nlb:
             notes[ING_FRONTEND_NLB] = "true"
-        backend = {"service": {"name": name, "port": {"number": 80}}}
+        ingress_spec: JSON = {
+            "rules": [
+                {"http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": backend}]}}
+            ]
+        }
+        if ingress_class is not None:
+            ingress_spec = {"ingressClassName": ingress_class, **ingress_spec}
         return {
             "apiVersion": "networking.k8s.io/v1",
             "kind": "Ingress",
@@ -323,13 +427,7 @@ class Cluster:
                 "annotations": notes | (annotations or {}),
                 "labels": dict(labels or {}),
             },
-            "spec": {
-                "ingressClassName": ingress_class,
-                "rules": [
-                    {"http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": backend}]}}
-                ],
-            }
-            | (spec or {}),
+            "spec": ingress_spec | (spec or {}),
         }
 
     def ingress(
@@ -337,19 +435,29 @@ class Cluster:
         ref: str,
         *,
         scheme: str = "internet-facing",
-        ports: Sequence[int] = (80,),
-        ingress_class: str = "alb",
+        ports: Sequence[int] | None = (80,),
+        ingress_class: str | None = "alb",
+        class_annotation: str | None = None,
+        certificate: str | None = None,
         group: str | None = None,
         inbound_cidrs: Sequence[str] | None = None,
+        prefix_lists: Sequence[str] | None = None,
         frontend_nlb: bool = False,
         annotations: dict[str, str] | None = None,
         labels: dict[str, str] | None = None,
         spec: JSON | None = None,
     ) -> Owned:
-        """An Ingress ``ns/name``; the controller makes its ALB when it handles the class.
+        """An Ingress ``ns/name``; the controller makes (or joins) its ALB when it handles it.
 
-        With ``group`` the Ingress joins that IngressGroup (annotation ``group.name``).
+        ``ports``: the ``listen-ports`` annotation (443 HTTPS, others HTTP); ``None`` leaves it
+        out (the controller then listens on 443 with a ``certificate``, else 80).
+        ``ingress_class``: ``spec.ingressClassName`` (``None``: unset, so the default class
+        applies); ``class_annotation``: the legacy ``kubernetes.io/ingress.class`` annotation
+        (given alone, ``spec.ingressClassName`` is left out). ``group``: the ``group.name``
+        annotation. ``inbound_cidrs`` / ``prefix_lists``: this Ingress's source restrictions.
         """
+        if class_annotation is not None and ingress_class == "alb":
+            ingress_class = None
         obj = self._ingress_object(
             ref,
             scheme=scheme,
@@ -361,10 +469,12 @@ class Cluster:
             annotations=annotations,
             labels=labels,
             spec=spec,
+            class_annotation=class_annotation,
+            certificate=certificate,
+            prefix_lists=prefix_lists,
         )
         self.kube.put_object(INGRESSES, obj)
-        stack_name = group or ref
-        return Owned(self, "Ingress", [_split_ref(ref)], self._reconcile(INGRESS, stack_name))
+        return Owned(self, "Ingress", [_split_ref(ref)], self._reconcile_owner(INGRESS, ref))
 
     def ingress_group(
         self,
@@ -432,6 +542,7 @@ class Cluster:
             service_spec["loadBalancerClass"] = NLB_CLASS
         elif handled_by == "annotation":
             notes[SVC_TYPE] = "external"
+            notes[SVC_TARGET_TYPE] = "ip"
         if source_ranges:
             service_spec["loadBalancerSourceRanges"] = list(source_ranges)
         return {
@@ -463,7 +574,8 @@ class Cluster:
 
         ``security_groups=False`` makes an NLB without SGs (it can never get one).
         ``handled_by``: ``"class"`` (``loadBalancerClass``), ``"annotation"``
-        (``aws-load-balancer-type: external``) or ``"none"`` (not the controller's).
+        (``aws-load-balancer-type: external`` with ``aws-load-balancer-nlb-target-type: ip``)
+        or ``"none"`` (not the controller's).
         """
         obj = self._service_object(
             ref,
@@ -655,6 +767,13 @@ class Cluster:
         stack = self._reconcile(SERVICE, ref, auto_mode=True)
         return Owned(self, "Service", [_split_ref(ref)], stack)
 
+    def _reconcile_owner(self, prefix: str, owner: str) -> Stack | None:
+        """Reconcile the stack whose members include ``owner`` (``ns/name``)."""
+        for model in self.lbc.models():
+            if model.prefix == prefix and owner in {object_ref(m) for m in model.members}:
+                return self.lbc.reconcile_model(model)
+        return None
+
     def _reconcile(
         self, prefix: str, name: str, *, security_groups: bool = True, auto_mode: bool = False
     ) -> Stack | None:
@@ -790,11 +909,20 @@ class Sandbox:
             )
         return self._clients[service]
 
-    def cluster(self, name: str, *, cidr: str = "10.0.0.0/16") -> Cluster:
-        """An EKS cluster ``name`` with its VPC, emulator, controller and IngressClass ``alb``."""
+    def cluster(
+        self,
+        name: str,
+        *,
+        cidr: str = "10.0.0.0/16",
+        controller: ControllerOptions | None = None,
+    ) -> Cluster:
+        """An EKS cluster ``name`` with its VPC, emulator, controller and IngressClass ``alb``.
+
+        ``controller``: the controller's flags (default: as installed by its Helm chart).
+        """
         if name in self.clusters:
             raise ValueError(f"cluster {name!r} already exists")
-        cluster = Cluster(self, name, cidr=cidr)
+        cluster = Cluster(self, name, cidr=cidr, controller=controller or ControllerOptions())
         self.clusters[name] = cluster
         return cluster
 

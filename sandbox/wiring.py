@@ -243,3 +243,7 @@ class FakeLambdaContext:
     memory_limit_in_mb: int = 512
     invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:frontguard"
     aws_request_id: str = "6f2b8b8e-7a1d-4c1e-9d8e-0d7f2c9d1e11"
+    remaining_ms: int = 120_000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms

@@ -2,15 +2,16 @@
 
 The body always carries ``outcome``, ``load_balancer_arn``, ``cluster``, ``owner``,
 ``account``, ``region`` and ``detail``; ``summary``, ``why`` and ``fix`` say it in words.
-SNS delivers that JSON to every subscriber except email, which gets :func:`render_text` of
-the same body (``MessageStructure="json"``).
+With ``MessageStructure="json"`` SNS delivers per protocol: email gets :func:`render_text`
+of the body, ``https`` (AWS Chatbot's Slack channels) a Chatbot custom notification, and every
+other subscriber (queues, Lambdas, email-json) the JSON body itself.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -19,13 +20,20 @@ from botocore.exceptions import ClientError
 
 from frontguard.adapters.aws_errors import translate
 from frontguard.model import Outcome, OwnerRef
+from frontguard.untrusted import defang, escape
 
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
 
 logger = logging.getLogger(__name__)
 
-SUBJECT_LIMIT = 100
+# SNS: "Subjects must be ... less than 100 characters long".
+# https://docs.aws.amazon.com/sns/latest/api/API_Publish.html
+SUBJECT_LIMIT = 99
+# Chatbot custom notifications: https://docs.aws.amazon.com/chatbot/latest/adminguide/custom-notifs.html
+# (title up to 250 characters, description up to 8000).
+CHATBOT_TITLE_LIMIT = 250
+CHATBOT_DESCRIPTION_LIMIT = 8000
 
 WHY: Mapping[Outcome, str] = {
     Outcome.REMEDIATED: "The load balancer was open beyond policy; it now gets frontguard's "
@@ -43,6 +51,9 @@ WHY: Mapping[Outcome, str] = {
     Outcome.AUDIT_FINDING: "The load balancer does not follow the policy (audit mode: nothing "
     "was changed).",
     Outcome.ERROR: "frontguard could not finish and needs a human.",
+    Outcome.EXEMPT_UNAPPROVED: "Anyone who can edit the object can write the exemption "
+    "annotation: until the policy approves it, the load balancer may admit traffic the policy "
+    "forbids.",
 }
 
 
@@ -101,6 +112,7 @@ _HEADLINES: Mapping[str, str] = {
     Outcome.DRIFT: "A load balancer's protection drifted",
     Outcome.AUDIT_FINDING: "A load balancer does not follow the policy (audit)",
     Outcome.ERROR: "frontguard could not finish",
+    Outcome.EXEMPT_UNAPPROVED: "An object opted out of frontguard without the policy's approval",
 }
 
 
@@ -117,7 +129,14 @@ def describe_owner(owner: Mapping[str, Any] | None) -> str:
 
 
 def _indent(text: str, prefix: str = "  ") -> str:
-    return "\n".join(prefix + line if line else line for line in text.splitlines())
+    return "\n".join(prefix + line if line else line for line in defang(text).splitlines())
+
+
+def _bullet(text: str) -> str:
+    """A finding as one bullet; its continuation lines indented under it, so no text of a
+    finding can start a line of its own (a forged heading)."""
+    first, *rest = defang(text).splitlines() or [""]
+    return "\n".join(["  - " + first, *("    " + line for line in rest)])
 
 
 def _value(value: Any) -> str:
@@ -129,11 +148,15 @@ def _value(value: Any) -> str:
 
 
 def render_text(body: Mapping[str, Any]) -> str:
-    """The alert as plain text for an email reader: what happened, where, why, the fix."""
-    outcome = str(body.get("outcome"))
+    """The alert as plain text for an email reader: what happened, where, why, the fix.
+
+    Every value is shown escaped (:mod:`frontguard.untrusted`): only frontguard's own line
+    breaks reach the reader, and the values users wrote are quoted and labelled where the
+    findings are composed."""
+    outcome = escape(body.get("outcome"), 60)
     findings = body.get("findings") or []
     happened = (
-        ["  - " + (str(f.get("text")) if isinstance(f, Mapping) else str(f)) for f in findings]
+        [_bullet(str(f.get("text")) if isinstance(f, Mapping) else str(f)) for f in findings]
         if findings
         else [_indent(str(body.get("detail") or ""))]
     )
@@ -143,13 +166,13 @@ def render_text(body: Mapping[str, Any]) -> str:
         "What happened:",
         *happened,
         "",
-        f"Load balancer:      {body.get('load_balancer_arn')}",
-        f"Kubernetes object:  {describe_owner(body.get('owner'))}",
-        f"Cluster:            {body.get('cluster') or 'unknown'}",
-        f"Account / region:   {body.get('account')} / {body.get('region')}",
+        f"Load balancer:      {escape(body.get('load_balancer_arn'), 300)}",
+        f"Kubernetes object:  {escape(describe_owner(body.get('owner')), 300)}",
+        f"Cluster:            {escape(body.get('cluster') or 'unknown', 120)}",
+        f"Account / region:   {escape(body.get('account'), 20)} / {escape(body.get('region'), 30)}",
     ]
     if body.get("security_group_id"):
-        lines.append(f"Security group:     {body['security_group_id']}")
+        lines.append(f"Security group:     {escape(body['security_group_id'], 40)}")
     if body.get("why"):
         lines += ["", "Why it matters:", _indent(str(body["why"]))]
     lines += ["", "How to fix:", _indent(str(body.get("fix") or "Nothing to do."))]
@@ -160,24 +183,149 @@ def render_text(body: Mapping[str, Any]) -> str:
     }
     if details:
         lines += ["", "Details:"]
-        lines += [f"  {key}: {_value(value)}" for key, value in sorted(details.items())]
+        lines += [
+            f"  {escape(key, 60)}: {escape(_value(value), DETAIL_LIMIT)}"
+            for key, value in sorted(details.items())
+        ]
     lines += [
         "",
-        f"Sent by frontguard at {body.get('time')}. Machines read the same alert as JSON "
-        "(the message's default body).",
+        f"Sent by frontguard at {escape(body.get('time'), 40)}. Machines read the same alert as "
+        "JSON (the message's default body).",
     ]
     return "\n".join(lines) + "\n"
+
+
+# SNS accepts at most 256 KiB per message, counted in UTF-8 bytes
+# (https://docs.aws.amazon.com/sns/latest/api/API_Publish.html, "Message"); the budget keeps
+# room for the subject and the request around it.
+SNS_MESSAGE_LIMIT = 262_144
+MESSAGE_BUDGET = 250_000
+DETAIL_LIMIT = 500
+REQUIRED_KEYS = ("outcome", "load_balancer_arn", "cluster", "owner", "account", "region", "detail")
+
+
+def _shorten(value: Any, limit: int) -> Any:
+    """``value`` with every string cut to ``limit`` characters and every list to its first
+    few items (saying how many were left out)."""
+    if isinstance(value, str):
+        return value if len(value) <= limit else f"{value[:limit]}…(+{len(value) - limit} chars)"
+    if isinstance(value, Mapping):
+        return {str(k)[:limit]: _shorten(v, limit) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        keep = max(3, limit // 20)
+        items = [_shorten(v, limit) for v in list(value)[:keep]]
+        if len(value) > keep:
+            items.append(f"…(+{len(value) - keep} more)")
+        return items
+    return value
+
+
+def budgeted(
+    body: Mapping[str, Any],
+    build: Callable[[Mapping[str, Any]], str],
+    budget: int = MESSAGE_BUDGET,
+) -> str:
+    """``build(body)`` (an SNS message) within ``budget`` bytes. A body too large is shortened
+    step by step (long values, then long lists, then everything but the contract's keys) and
+    says so: a shortened alert is always sent, never none."""
+    text = build(json.loads(json.dumps(body, default=str)))
+    if len(text.encode()) <= budget:
+        return text
+    note = "this alert was shortened to fit SNS's message size limit"
+    for limit in (2000, 500, 100):
+        shortened = {
+            **_shorten(json.loads(json.dumps(body, default=str)), limit),
+            "truncated": note,
+        }
+        text = build(shortened)
+        if len(text.encode()) <= budget:
+            break
+    else:
+        text = build(
+            {
+                **{key: _shorten(body.get(key), 1000) for key in REQUIRED_KEYS},
+                "truncated": note + "; only the essential fields are kept",
+            }
+        )
+    logger.warning(
+        "alert shortened to fit SNS's limit",
+        extra={"outcome": body.get("outcome"), "load_balancer_arn": body.get("load_balancer_arn")},
+    )
+    return text
 
 
 class AlertSink(Protocol):
     def publish(self, alert: Alert) -> None: ...
 
 
-def sns_message(body: Mapping[str, Any]) -> str:
-    """An SNS ``MessageStructure="json"`` message: ``default`` is the JSON body (queues,
-    Lambdas, HTTP and email-json subscribers get it); ``email`` is its plain-text rendering."""
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def chatbot_notification(
+    *,
+    title: str,
+    description: str,
+    event_type: str,
+    summary: str,
+    related: Sequence[str] = (),
+    next_steps: Sequence[str] = (),
+) -> dict[str, Any]:
+    """An AWS Chatbot custom notification: Chatbot drops any message not in its schema
+    (``version`` "1.0", ``source`` "custom"), so this is the only body Slack will show.
+    https://docs.aws.amazon.com/chatbot/latest/adminguide/custom-notifs.html"""
+    content: dict[str, Any] = {
+        "textType": "client-markdown",
+        "title": _clip(title, CHATBOT_TITLE_LIMIT),
+        "description": _clip(description, CHATBOT_DESCRIPTION_LIMIT),
+    }
+    if next_steps:
+        content["nextSteps"] = list(next_steps)
+    return {
+        "version": "1.0",
+        "source": "custom",
+        "content": content,
+        "metadata": {
+            "summary": summary,
+            "eventType": event_type,
+            "relatedResources": [r for r in related if r],
+        },
+    }
+
+
+def structured_message(default: str, *, email: str, chatbot: Mapping[str, Any]) -> str:
+    """An SNS ``MessageStructure="json"`` message: ``default`` for machines, ``email`` text,
+    ``https`` the Chatbot notification (an HTTPS endpoint other than Chatbot would get it too;
+    give such endpoints their own topic)."""
+    return json.dumps({"default": default, "email": email, "https": json.dumps(chatbot)})
+
+
+def sns_message(body: Mapping[str, Any], subject: str | None = None) -> str:
+    """The alert for SNS: ``default`` is the JSON body (queues, Lambdas and email-json
+    subscribers get it); ``email`` its plain-text rendering; ``https`` a Chatbot notification;
+    within SNS's size limit (:func:`budgeted`)."""
+    return budgeted(body, lambda candidate: _sns_message(candidate, subject))
+
+
+def _sns_message(body: Mapping[str, Any], subject: str | None) -> str:
     default = json.dumps(body, indent=2, sort_keys=True, default=str)
-    return json.dumps({"default": default, "email": render_text(json.loads(default))})
+    text = render_text(json.loads(default))
+    outcome = str(body.get("outcome"))
+    return structured_message(
+        default,
+        email=text,
+        chatbot=chatbot_notification(
+            title=subject or _HEADLINES.get(outcome, f"frontguard: {outcome}"),
+            description=text,
+            event_type=outcome,
+            summary=str(body.get("summary") or outcome),
+            related=[
+                str(body.get("load_balancer_arn") or ""),
+                str(body.get("security_group_id") or ""),
+            ],
+            next_steps=[str(body["fix"])] if body.get("fix") else (),
+        ),
+    )
 
 
 class SnsAlerts:
@@ -196,7 +344,7 @@ class SnsAlerts:
                 TopicArn=self._topic_arn,
                 Subject=alert.subject(),
                 MessageStructure="json",
-                Message=sns_message(body),
+                Message=sns_message(body, alert.subject()),
             )
         except ClientError as error:
             raise translate(error, "publish alert") from error

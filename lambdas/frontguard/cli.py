@@ -161,6 +161,14 @@ def findings_table(report: ScanReport, *, show_all: bool) -> list[str]:
     return [*table, "", summary]
 
 
+def _human(lines: Sequence[str]) -> str:
+    """Lines for a terminal: values from annotations, records and tags are user-written, so
+    no control or bidi character reaches the terminal raw (cursor movement, OSC 52)."""
+    from frontguard.untrusted import printable
+
+    return "".join(printable(line) + "\n" for line in lines)
+
+
 def _session(region: str | None) -> boto3.Session:
     import boto3
 
@@ -200,7 +208,7 @@ def run_scan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         summary = scan_summary(report, account=runtime.account, region=runtime.region)
         out.write(json.dumps(summary, indent=2) + "\n")
     else:
-        out.write("\n".join(findings_table(report, show_all=args.all)) + "\n")
+        out.write(_human(findings_table(report, show_all=args.all)))
     return EXIT_FINDINGS if report.open_findings else EXIT_OK
 
 
@@ -403,10 +411,49 @@ def run_revert(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     ec2 = session.client("ec2", config=CLIENT_CONFIG)
     elbv2 = session.client("elbv2", config=CLIENT_CONFIG)
     result = revert(kube, ec2, elbv2, scope, apply=args.apply)
-    out.write("\n".join(render(result, applied=args.apply)) + "\n")
+    out.write(_human(render(result, applied=args.apply)))
     if not args.apply and (result.patches or result.config_patches or result.security_groups):
         err.write("dry run: nothing changed; add --apply to do it\n")
     return EXIT_OK
+
+
+# --- doctor -------------------------------------------------------------------------------
+
+DOCTOR_SERVICES = (
+    "cloudformation",
+    "cloudtrail",
+    "events",
+    "sns",
+    "cloudwatch",
+    "lambda",
+    "sqs",
+    "ssm",
+    "eks",
+    "sts",
+)
+
+
+def run_doctor(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from frontguard.adapters.aws import CLIENT_CONFIG
+    from frontguard.doctor import checks, report
+    from frontguard.runtime import ClusterConnector
+
+    session = _session(args.region)
+    clients = {name: session.client(name, config=CLIENT_CONFIG) for name in DOCTOR_SERVICES}  # type: ignore[call-overload]
+    account = clients["sts"].get_caller_identity()["Account"]
+    region = str(session.region_name)
+    stack = args.stack or f"Frontguard-{account}-{region}"
+    deployment = checks.discover(clients["cloudformation"], stack, region=region, account=account)
+    connector = ClusterConnector(clients["eks"], clients["sts"])
+    found = checks.run_all(
+        clients=clients, connect=connector, deployment=deployment, publish=not args.no_publish
+    )
+    if args.output == "json":
+        out.write(json.dumps({"stack": stack, **report.summary(found)}, indent=2) + "\n")
+    else:
+        out.write(f"frontguard doctor: stack {stack} in {account} {region}\n\n")
+        out.write("\n".join(report.table(found)) + "\n")
+    return EXIT_OK if report.healthy(found) else EXIT_ERROR
 
 
 # --- demo ---------------------------------------------------------------------------------
@@ -511,6 +558,22 @@ def build_parser() -> argparse.ArgumentParser:
     revert.add_argument("--region", help="AWS region (default: your AWS configuration)")
     revert.add_argument("--apply", action="store_true", help="make the changes")
     revert.set_defaults(run=run_revert)
+
+    doctor = commands.add_parser(
+        "doctor",
+        help="check that a deployment really works (exit code 1 on any failure)",
+        description="Check the deployed stack with your own credentials: CloudTrail, the "
+        "EventBridge rules (against real CloudTrail records), alert delivery, the functions, "
+        "and each cluster's access and controller. Each failure says what to fix. Sends one "
+        "test alert and sets one alarm to ALARM and back (skip with --no-publish).",
+    )
+    doctor.add_argument("--stack", help="stack name (default: Frontguard-<account>-<region>)")
+    doctor.add_argument("--region", help="AWS region (default: your AWS configuration)")
+    doctor.add_argument("--output", choices=("table", "json"), default="table")
+    doctor.add_argument(
+        "--no-publish", action="store_true", help="no test alert, no alarm state change"
+    )
+    doctor.set_defaults(run=run_doctor)
 
     demo = commands.add_parser("demo", help="run the demo on the local sandbox")
     demo.set_defaults(run=run_demo)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
 from frontguard import tags as t
@@ -23,6 +25,8 @@ class Outcome(StrEnum):
     DRIFT = "drift"
     AUDIT_FINDING = "audit-finding"
     ERROR = "error"
+    # An exemption annotation the policy does not authorise: reported, not honoured silently.
+    EXEMPT_UNAPPROVED = "exempt-unapproved"
     # Not alerted: classification only.
     COMPLIANT = "compliant"
     EXEMPT = "exempt"
@@ -108,6 +112,8 @@ class LoadBalancer:
     vpc_id: str
     security_groups: tuple[str, ...]
     tags: Mapping[str, str] = field(default_factory=dict)
+    dns_name: str = ""
+    created: datetime | None = None
 
     @property
     def cluster(self) -> str | None:
@@ -136,25 +142,43 @@ def classify(tags: Mapping[str, str]) -> Classification:
     return Classification(None, "not created by the AWS Load Balancer Controller")
 
 
+# Kubernetes object names: a namespace is a DNS-1123 label, a name a DNS-1123 subdomain;
+# IngressGroup names follow the controller's rule (LBC:pkg/ingress/group_loader.go). A stack
+# tag that is not such a name (``../``, slashes) names no object the controller made.
+_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+_NAMESPACE = re.compile(rf"^{_LABEL}$")
+_NAME = re.compile(rf"^{_LABEL}(\.{_LABEL})*$")
+_GROUP_NAME = re.compile(r"^([a-z0-9][-a-z0-9.]*)?[a-z0-9]$")
+
+
+def _valid_object(namespace: str, name: str) -> bool:
+    return (
+        len(namespace) <= 63
+        and len(name) <= 253
+        and bool(_NAMESPACE.match(namespace))
+        and bool(_NAME.match(name))
+    )
+
+
 def _classify_stack(
     tags: Mapping[str, str], keys: t.StackKeys, *, auto_mode: bool
 ) -> Classification:
     for gateway_key in (keys.gateway_alb, keys.gateway_nlb):
         if (gateway := tags.get(gateway_key)) is not None:
             namespace, slash, name = gateway.partition("/")
-            if not slash or not namespace or not name:
+            if not slash or not _valid_object(namespace, name):
                 return Classification(None, f"malformed {gateway_key} tag {gateway!r}")
             return Classification(OwnerRef(OwnerKind.GATEWAY, namespace, name, auto_mode=auto_mode))
     if (service := tags.get(keys.service)) is not None:
         namespace, slash, name = service.partition("/")
-        if not slash or not namespace or not name:
+        if not slash or not _valid_object(namespace, name):
             return Classification(None, f"malformed {keys.service} tag {service!r}")
         return Classification(OwnerRef(OwnerKind.SERVICE, namespace, name, auto_mode=auto_mode))
     if (stack := tags.get(keys.ingress)) is not None:
         frontend_nlb = tags.get(keys.ingress_resource) == t.FRONTEND_NLB
         namespace, slash, name = stack.partition("/")
         if slash:
-            if not namespace or not name:
+            if not _valid_object(namespace, name):
                 return Classification(None, f"malformed {keys.ingress} tag {stack!r}")
             return Classification(
                 OwnerRef(
@@ -165,8 +189,8 @@ def _classify_stack(
                     auto_mode=auto_mode,
                 )
             )
-        if not stack:
-            return Classification(None, f"empty {keys.ingress} tag")
+        if not _GROUP_NAME.match(stack) or len(stack) > 63:
+            return Classification(None, f"malformed {keys.ingress} tag {stack!r}")
         return Classification(
             OwnerRef(
                 OwnerKind.INGRESS_GROUP,

@@ -9,17 +9,20 @@ from __future__ import annotations
 
 from typing import Final
 
-# Reads that AWS does not allow to scope by resource: granted on "*".
-ELBV2_READ: Final = (
+# Reads that AWS does not allow to scope by resource: granted on "*". Verification reads the
+# LB (with its tags) and the SGs only; remediation also reads listeners (ports) and VPCs
+# (their CIDRs are the "vpc" source). A test checks that each granted action is called.
+ELB_READ_LB: Final = (
     "elasticloadbalancing:DescribeLoadBalancers",
     "elasticloadbalancing:DescribeTags",
-    "elasticloadbalancing:DescribeListeners",
 )
-EC2_READ: Final = (
-    "ec2:DescribeSecurityGroups",
-    "ec2:DescribeVpcs",
-    "ec2:DescribeManagedPrefixLists",
-)
+ELB_READ_LISTENERS: Final = ("elasticloadbalancing:DescribeListeners",)
+EC2_READ_SG: Final = ("ec2:DescribeSecurityGroups",)
+EC2_READ_VPC: Final = ("ec2:DescribeVpcs",)
+# Does an NLB back a VPC endpoint service (PrivateLink consumers)?
+EC2_READ_ENDPOINT_SERVICES: Final = ("ec2:DescribeVpcEndpointServiceConfigurations",)
+ELBV2_READ: Final = (*ELB_READ_LB, *ELB_READ_LISTENERS)
+EC2_READ: Final = (*EC2_READ_SG, *EC2_READ_VPC, *EC2_READ_ENDPOINT_SERVICES)
 # Mutations, always conditioned on frontguard's own tag (infra/ adds the conditions):
 # CreateSecurityGroup on aws:RequestTag, CreateTags only with ec2:CreateAction =
 # CreateSecurityGroup, the rest on aws:ResourceTag.
@@ -32,8 +35,8 @@ EC2_DELETE_SG: Final = ("ec2:DeleteSecurityGroup",)
 EKS_READ: Final = ("eks:DescribeCluster",)  # scoped to the configured clusters
 ALERTS: Final = ("sns:Publish",)
 VERIFY_QUEUE_SEND: Final = ("sqs:SendMessage",)
-POLICY_PARAMETER: Final = ("ssm:GetParameter",)  # only when FRONTGUARD_POLICY_PARAMETER is used
-STATE_TABLE: Final = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
+POLICY_PARAMETER: Final = ("ssm:GetParameter",)  # the policy parameter (always, when deployed)
+STATE_TABLE: Final = ("dynamodb:PutItem", "dynamodb:UpdateItem")  # conditional writes only
 # Only when the deployment switches Security Hub findings on (adapters/securityhub.py).
 SECURITY_HUB: Final = (
     "securityhub:BatchImportFindings",
@@ -56,8 +59,8 @@ EVENTS_FUNCTION: Final = (
     *STATE_TABLE,
 )
 VERIFY_FUNCTION: Final = (
-    *ELBV2_READ,
-    *EC2_READ,
+    *ELB_READ_LB,
+    *EC2_READ_SG,
     *EKS_READ,
     *ALERTS,
     *VERIFY_QUEUE_SEND,

@@ -1,7 +1,8 @@
 """Synthesizes the app once per session (synth and bundling are slow) in two shapes:
 
 - ``minimal``: one account/region, an inline policy, e-mail alerts, no VPC;
-- ``full``: two targets, the policy in SSM, Slack, a VPC attachment and Security Hub findings.
+- ``full``: two targets (each with its own clusters, the first in a VPC), the policy in a
+  parameter the operator manages, Slack, Security Hub findings and the organization scan role.
 """
 
 from __future__ import annotations
@@ -24,8 +25,7 @@ CLUSTERS = ("prod-eu", "staging-eu")
 POLICY = {"mode": "audit", "clusters": ["*"], "default_sources": ["vpc"], "rules": []}
 
 MINIMAL: dict[str, Any] = {
-    "targets": [{"account": ACCOUNT, "region": REGION}],
-    "clusters": list(CLUSTERS),
+    "targets": [{"account": ACCOUNT, "region": REGION, "clusters": list(CLUSTERS)}],
     "policy": POLICY,
     "schedule": "rate(30 minutes)",
     "alerts": {"emails": ["security@example.com"]},
@@ -33,21 +33,24 @@ MINIMAL: dict[str, Any] = {
 }
 FULL: dict[str, Any] = {
     "targets": [
-        {"account": ACCOUNT, "region": REGION},
-        {"account": "210987654321", "region": "us-east-1"},
+        {
+            "account": ACCOUNT,
+            "region": REGION,
+            "clusters": ["private-eu"],
+            "vpc": {
+                "vpc_id": "vpc-0123456789abcdef0",
+                "subnet_ids": ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0bbbbbbbbbbbbbbb2"],
+                "security_group_ids": ["sg-0cccccccccccccccc"],
+            },
+        },
+        {"account": "210987654321", "region": "us-east-1", "clusters": ["prod-us"]},
     ],
-    "clusters": ["private-eu"],
     "policy_parameter": "/frontguard/policy",
     "security_hub": True,
     "scan_role": {"trusted_accounts": ["111122223333"], "organization_id": "o-abcdef1234"},
     "alerts": {
         "emails": ["security@example.com"],
         "slack": {"workspace_id": "T0123", "channel_id": "C0456"},
-    },
-    "vpc": {
-        "vpc_id": "vpc-0123456789abcdef0",
-        "subnet_ids": ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0bbbbbbbbbbbbbbb2"],
-        "security_group_ids": ["sg-0cccccccccccccccc"],
     },
 }
 
@@ -64,7 +67,7 @@ class Synthesized:
         return next(iter(self.templates.values()))
 
 
-def _synthesize(raw: dict[str, Any], outdir: Path) -> Synthesized:
+def synthesize(raw: dict[str, Any], outdir: Path) -> Synthesized:
     config = parse_config(raw, source="test")
     app = cdk.App(outdir=str(outdir))
     stacks = build(app, config)
@@ -79,12 +82,12 @@ def _synthesize(raw: dict[str, Any], outdir: Path) -> Synthesized:
 
 @pytest.fixture(scope="session")
 def minimal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesized]:
-    yield _synthesize(MINIMAL, tmp_path_factory.mktemp("cdk-minimal"))
+    yield synthesize(MINIMAL, tmp_path_factory.mktemp("cdk-minimal"))
 
 
 @pytest.fixture(scope="session")
 def full(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesized]:
-    yield _synthesize(FULL, tmp_path_factory.mktemp("cdk-full"))
+    yield synthesize(FULL, tmp_path_factory.mktemp("cdk-full"))
 
 
 def resources(template: Template, kind: str) -> dict[str, dict[str, Any]]:

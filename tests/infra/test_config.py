@@ -34,8 +34,8 @@ def test_the_example_file_is_valid() -> None:
     [
         (["targets", 0, "account"], "12345", "targets.0.account"),
         (["targets", 0, "region"], "Ireland", "targets.0.region"),
-        (["clusters"], [], "clusters"),
-        (["clusters", 0], "bad name!", "clusters.0"),
+        (["targets", 0, "clusters"], [], "targets.0.clusters"),
+        (["targets", 0, "clusters", 0], "bad name!", "targets.0.clusters.0"),
         (["schedule"], "every hour", "schedule"),
         (["alerts", "emails"], ["not-an-address"], "alerts.emails.0"),
         (["log_retention_days"], 42, "log_retention_days"),
@@ -53,7 +53,7 @@ def test_policy_and_parameter_are_mutually_exclusive() -> None:
 
 
 def test_policy_mode_must_be_audit_or_enforce() -> None:
-    with pytest.raises(ConfigError, match=r"policy\.mode"):
+    with pytest.raises(ConfigError, match=r"invalid policy document: mode"):
         parse_config(with_change(["policy"], {"mode": "yolo"}), source="test")
 
 
@@ -64,7 +64,7 @@ def test_unreadable_file_is_reported_with_its_path(tmp_path: Path) -> None:
         load_config(broken)
 
 
-def test_the_policy_reaches_the_functions_as_compact_json() -> None:
+def test_the_policy_is_stored_as_compact_json() -> None:
     config = parse_config(MINIMAL, source="test")
     assert config.policy_json is not None
     assert json.loads(config.policy_json) == MINIMAL["policy"]

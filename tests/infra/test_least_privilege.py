@@ -77,7 +77,9 @@ def test_code_statements_grant_exactly_the_declared_actions(
         if statement["Sid"].startswith("Code")
         for action in actions_of(statement)
     }
-    assert granted == set(DECLARED[function]) | set(TOPIC_KEY_ACTIONS)
+    assert granted == set(DECLARED[function]) | set(TOPIC_KEY_ACTIONS) | set(
+        permissions.POLICY_PARAMETER
+    )
 
 
 @pytest.mark.parametrize("function", sorted(DECLARED))
@@ -90,7 +92,7 @@ def test_platform_statements_are_only_what_lambda_itself_needs(
         if not statement["Sid"].startswith("Code")
     }
     expected: dict[str, set[str]] = {"PlatformLogs": {"logs:CreateLogStream", "logs:PutLogEvents"}}
-    if function == "Verify":
+    if function in ("Verify", "Scan"):
         expected["PlatformEventSource"] = set(QUEUE_CONSUMER_ACTIONS)
     else:
         expected["PlatformFailureDestination"] = {"sqs:SendMessage"}
@@ -165,7 +167,10 @@ def test_resources_are_scoped(minimal: Synthesized, function: str) -> None:
     assert by_sid["CodeEnqueueVerification"]["Resource"] == {"Fn::GetAtt": [queue, "Arn"]}
     table = logical_id(template, "AWS::DynamoDB::GlobalTable", "StateTable")
     assert by_sid["CodeStateTable"]["Resource"] == {"Fn::GetAtt": [table, "Arn"]}
-    assert "CodeReadPolicyParameter" not in by_sid
+    # The inline policy lives in the stack's own parameter (deploy audit 3).
+    assert by_sid["CodeReadPolicyParameter"]["Resource"] == (
+        f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/frontguard/Frontguard-{ACCOUNT}-{REGION}/policy"
+    )
 
 
 def test_no_wildcard_actions_anywhere(minimal: Synthesized, full: Synthesized) -> None:
@@ -256,7 +261,7 @@ def test_scan_role_reads_only_and_trusts_only_the_scanning_account_in_the_organi
         for name, e in resources(template, "AWS::EKS::AccessEntry").items()
         if name.startswith("OrganizationScanRole")
     ]
-    assert [e["ClusterName"] for e in entries] == list(full.config.clusters)
+    assert [e["ClusterName"] for e in entries] == list(full.config.targets[0].clusters)
     assert all(
         e["AccessPolicies"]
         == [

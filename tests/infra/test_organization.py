@@ -27,7 +27,6 @@ OUS = ["ou-ab12-cdef3456", "ou-ab12-99999999"]
 REGIONS = ["eu-west-1", "us-east-1"]
 ORGANIZATION: dict[str, Any] = {
     "policy": POLICY,
-    "clusters": ["prod"],  # PRE-MERGE
     "alerts": {"emails": ["security@example.com"]},
     "security_hub": True,
     "scan_role": {"trusted_accounts": [SCANNER], "organization_id": ORG},

@@ -53,20 +53,28 @@ def test_create_load_balancer_rule_matches_successful_elbv2_calls_only(
             "Elbv2Drift",
             "aws.elasticloadbalancing",
             "elasticloadbalancing.amazonaws.com",
-            ["SetSecurityGroups", "DeleteLoadBalancer", "CreateListener", "ModifyListener"],
+            ["SetSecurityGroups", "CreateListener", "ModifyListener"],
         ),
         (
             "Ec2Drift",
             "aws.ec2",
             "ec2.amazonaws.com",
-            ["AuthorizeSecurityGroupIngress", "RevokeSecurityGroupIngress", "DeleteSecurityGroup"],
+            [
+                "AuthorizeSecurityGroupIngress",
+                "RevokeSecurityGroupIngress",
+                "ModifySecurityGroupRules",
+            ],
         ),
     ],
 )
-def test_drift_rules_hand_the_cloudtrail_event_to_the_scan(
+def test_drift_rules_queue_the_cloudtrail_event_for_the_scan(
     minimal: Synthesized, name: str, source: str, event_source: str, calls: list[str]
 ) -> None:
-    properties = rule(minimal.template, name)
+    """Deploy audit 5 and 6: every call that changes SG rules or an LB's SGs (console edits come
+    as ModifySecurityGroupRules), none the handler ignores (DeleteLoadBalancer,
+    DeleteSecurityGroup), into the FIFO scan queue rather than the function."""
+    template = minimal.template
+    properties = rule(template, name)
     pattern = properties["EventPattern"]
     assert pattern["source"] == [source]
     assert pattern["detail-type"] == [CLOUDTRAIL]
@@ -76,15 +84,70 @@ def test_drift_rules_hand_the_cloudtrail_event_to_the_scan(
     if source == "aws.elasticloadbalancing":
         assert pattern["detail"]["apiVersion"] == ["2015-12-01"]
     (target,) = properties["Targets"]
-    assert target["Arn"] == {"Fn::GetAtt": [function_id(minimal.template, "Scan"), "Arn"]}
+    queue = logical_id(template, "AWS::SQS::Queue", "ScanQueueFifo")
+    assert target["Arn"] == {"Fn::GetAtt": [queue, "Arn"]}
+    assert target["SqsParameters"] == {"MessageGroupId": "frontguard-scan"}
+    undelivered = logical_id(template, "AWS::SQS::Queue", "ScanQueueUndelivered")
+    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [undelivered, "Arn"]}}
     assert "InputTransformer" not in target
 
 
-def test_schedule_rule_runs_the_scan(minimal: Synthesized) -> None:
-    properties = rule(minimal.template, "Schedule")
+def test_drift_rules_exclude_the_remediating_roles_and_keep_callers_without_issuer(
+    minimal: Synthesized,
+) -> None:
+    template = minimal.template
+    roles = [
+        {"Fn::GetAtt": [logical_id(template, "AWS::IAM::Role", name), "Arn"]}
+        for name in ("Events", "Scan")
+    ]
+    for name in ("Elbv2Drift", "Ec2Drift"):
+        either = rule(template, name)["EventPattern"]["detail"]["$or"]
+        issuer = [e["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"] for e in either]
+        assert issuer == [[{"anything-but": roles}], [{"exists": False}]]
+
+
+def test_schedule_rule_queues_the_scan(minimal: Synthesized) -> None:
+    template = minimal.template
+    properties = rule(template, "Schedule")
     assert properties["ScheduleExpression"] == "rate(30 minutes)"
     (target,) = properties["Targets"]
-    assert target["Arn"] == {"Fn::GetAtt": [function_id(minimal.template, "Scan"), "Arn"]}
+    queue = logical_id(template, "AWS::SQS::Queue", "ScanQueueFifo")
+    assert target["Arn"] == {"Fn::GetAtt": [queue, "Arn"]}
+    assert target["SqsParameters"] == {"MessageGroupId": "frontguard-scan"}
+
+
+def test_the_scan_consumes_a_fifo_queue_one_message_at_a_time_without_reserved_concurrency(
+    minimal: Synthesized,
+) -> None:
+    """Deploy audit 5: reserved concurrency fails in low-quota accounts and throttles (then
+    drops) drift events during a scan; a FIFO queue with one group serializes instead."""
+    template = minimal.template
+    functions = resources(template, "AWS::Lambda::Function")
+    assert not any("ReservedConcurrentExecutions" in f["Properties"] for f in functions.values())
+    queue = logical_id(template, "AWS::SQS::Queue", "ScanQueueFifo")
+    template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {
+            "FunctionName": {"Ref": function_id(template, "Scan")},
+            "EventSourceArn": {"Fn::GetAtt": [queue, "Arn"]},
+            "BatchSize": 1,
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        },
+    )
+    properties = resources(template, "AWS::SQS::Queue")[queue]["Properties"]
+    assert properties["FifoQueue"] is True
+    assert properties["ContentBasedDeduplication"] is True
+    assert properties["MessageRetentionPeriod"] == 14 * 24 * 3600
+    assert properties["VisibilityTimeout"] >= 900  # Lambda: at least the function timeout
+    dead_letters = logical_id(template, "AWS::SQS::Queue", "ScanQueueDeadLetterQueue")
+    assert properties["RedrivePolicy"]["deadLetterTargetArn"] == {
+        "Fn::GetAtt": [dead_letters, "Arn"]
+    }
+    # the scan is no longer invoked asynchronously
+    configs = resources(template, "AWS::Lambda::EventInvokeConfig").values()
+    assert [c["Properties"]["FunctionName"] for c in configs] == [
+        {"Ref": function_id(template, "Events")}
+    ]
 
 
 @pytest.mark.parametrize(
@@ -107,16 +170,19 @@ def test_functions_run_python_on_arm64_with_the_contracted_environment(
     assert function["MemorySize"] == memory
     assert function["Timeout"] == timeout
     variables = function["Environment"]["Variables"]
-    assert json.loads(variables["FRONTGUARD_POLICY"]) == POLICY
-    assert "FRONTGUARD_POLICY_PARAMETER" not in variables
+    parameter = logical_id(minimal.template, "AWS::SSM::Parameter", "Policy")
+    assert variables["FRONTGUARD_POLICY_PARAMETER"] == {"Ref": parameter}
     assert set(variables) == {
-        "FRONTGUARD_POLICY",
+        "FRONTGUARD_POLICY_PARAMETER",
+        "FRONTGUARD_POLICY_SHA256",
         "FRONTGUARD_ALERT_TOPIC_ARN",
         "FRONTGUARD_VERIFY_QUEUE_URL",
         "FRONTGUARD_STATE_TABLE",
         "POWERTOOLS_SERVICE_NAME",
         "POWERTOOLS_METRICS_NAMESPACE",
+        "AWS_STS_REGIONAL_ENDPOINTS",
     }
+    assert variables["AWS_STS_REGIONAL_ENDPOINTS"] == "regional"
     assert variables["POWERTOOLS_SERVICE_NAME"] == "frontguard"
     assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "Frontguard"
     log_group = logical_id(minimal.template, "AWS::Logs::LogGroup", f"{name}Logs")
@@ -129,23 +195,25 @@ def test_every_function_log_group_has_the_configured_retention(minimal: Synthesi
     assert {g["Properties"]["RetentionInDays"] for g in groups.values()} == {90}
 
 
-def test_only_the_scan_is_limited_to_one_concurrent_run(minimal: Synthesized) -> None:
-    functions = resources(minimal.template, "AWS::Lambda::Function")
-    limited = {
-        name
-        for name, function in functions.items()
-        if "ReservedConcurrentExecutions" in function["Properties"]
-    }
-    assert limited == {function_id(minimal.template, "Scan")}
-    assert (
-        functions[function_id(minimal.template, "Scan")]["Properties"][
-            "ReservedConcurrentExecutions"
-        ]
-        == 1
-    )
+def test_the_inline_policy_is_stored_in_the_stacks_parameter(minimal: Synthesized) -> None:
+    """Deploy audit 3: the policy never counts against Lambda's 4 KB environment."""
+    template = minimal.template
+    (parameter,) = resources(template, "AWS::SSM::Parameter").values()
+    properties = parameter["Properties"]
+    assert json.loads(properties["Value"]) == POLICY
+    assert properties["Type"] == "String"
+    assert properties["Tier"] == "Standard"
+    assert properties["Name"] == "/frontguard/Frontguard-123456789012-eu-west-1/policy"
+    for function in resources(template, "AWS::Lambda::Function").values():
+        assert "FRONTGUARD_POLICY" not in function["Properties"]["Environment"]["Variables"]
+        assert parameter_id(template) in function["DependsOn"]
 
 
-@pytest.mark.parametrize("name", ["Events", "Scan"])
+def parameter_id(template: Template) -> str:
+    return logical_id(template, "AWS::SSM::Parameter", "Policy")
+
+
+@pytest.mark.parametrize("name", ["Events"])
 def test_asynchronous_failures_go_to_a_queue(minimal: Synthesized, name: str) -> None:
     template = minimal.template
     failures = logical_id(template, "AWS::SQS::Queue", f"{name}Failures")
@@ -181,36 +249,64 @@ def test_verify_consumes_its_queue_reporting_partial_batch_failures(
     assert properties["VisibilityTimeout"] == 6 * 120
 
 
-def test_every_dead_letter_queue_has_a_depth_alarm_that_notifies_the_topic(
+def alarms_on(template: Template, metric: str) -> dict[str, dict[str, Any]]:
+    """Alarms on ``metric`` that notify the topic on ALARM and OK, by the resource they watch."""
+    topic = [{"Ref": logical_id(template, "AWS::SNS::Topic", "AlertsTopic")}]
+    found = {}
+    for alarm in resources(template, "AWS::CloudWatch::Alarm").values():
+        properties = alarm["Properties"]
+        if properties["MetricName"] != metric:
+            continue
+        assert properties["AlarmActions"] == topic and properties["OKActions"] == topic
+        value = properties["Dimensions"][0]["Value"]
+        found[value.get("Ref") or value["Fn::GetAtt"][0]] = properties
+    return found
+
+
+def test_redrive_dead_letter_queues_alarm_on_depth(minimal: Synthesized) -> None:
+    template = minimal.template
+    assert set(alarms_on(template, "ApproximateNumberOfMessagesVisible")) == {
+        logical_id(template, "AWS::SQS::Queue", "VerificationDeadLetterQueue"),
+        logical_id(template, "AWS::SQS::Queue", "ScanQueueDeadLetterQueue"),
+    }
+
+
+def test_failure_queues_alarm_on_each_message_sent_so_the_alarm_clears(
     minimal: Synthesized,
 ) -> None:
+    """Deploy audit 8: a depth alarm stays in ALARM for 14 days and hides a second failure."""
     template = minimal.template
-    topic = {"Ref": logical_id(template, "AWS::SNS::Topic", "AlertsTopic")}
-    alarms = resources(template, "AWS::CloudWatch::Alarm").values()
-    depth_alarms = {
-        alarm["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0]
-        for alarm in alarms
-        if alarm["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
-        and alarm["Properties"]["AlarmActions"] == [topic]
-    }
-    assert depth_alarms == {
+    sent = alarms_on(template, "NumberOfMessagesSent")
+    assert set(sent) == {
         logical_id(template, "AWS::SQS::Queue", "EventsFailures"),
-        logical_id(template, "AWS::SQS::Queue", "ScanFailures"),
-        logical_id(template, "AWS::SQS::Queue", "VerificationDeadLetterQueue"),
+        logical_id(template, "AWS::SQS::Queue", "ScanQueueUndelivered"),
+    }
+    assert {(p["Statistic"], p["Threshold"], p["EvaluationPeriods"]) for p in sent.values()} == {
+        ("Sum", 1, 1)
     }
 
 
-@pytest.mark.parametrize("metric", ["Errors", "Throttles"])
-def test_every_function_has_an_alarm_on(minimal: Synthesized, metric: str) -> None:
+def test_errors_page_only_when_they_persist_beyond_designed_retries(minimal: Synthesized) -> None:
     template = minimal.template
-    topic = {"Ref": logical_id(template, "AWS::SNS::Topic", "AlertsTopic")}
-    alarmed = {
-        alarm["Properties"]["Dimensions"][0]["Value"]["Ref"]
-        for alarm in resources(template, "AWS::CloudWatch::Alarm").values()
-        if alarm["Properties"]["MetricName"] == metric
-        and alarm["Properties"]["AlarmActions"] == [topic]
+    errors = alarms_on(template, "Errors")
+    assert set(errors) == {function_id(template, n) for n in ("Events", "Verify", "Scan")}
+    for properties in errors.values():
+        assert (properties["DatapointsToAlarm"], properties["EvaluationPeriods"]) == (3, 5)
+    assert alarms_on(template, "Throttles") == {}
+
+
+def test_lost_or_aged_events_and_near_timeouts_page(minimal: Synthesized) -> None:
+    template = minimal.template
+    events = function_id(template, "Events")
+    assert set(alarms_on(template, "AsyncEventsDropped")) == {events}
+    assert set(alarms_on(template, "AsyncEventAge")) == {events}
+    assert set(alarms_on(template, "ApproximateAgeOfOldestMessage")) == {
+        logical_id(template, "AWS::SQS::Queue", "VerificationQueue"),
+        logical_id(template, "AWS::SQS::Queue", "ScanQueueFifo"),
     }
-    assert alarmed == {function_id(template, name) for name in ("Events", "Verify", "Scan")}
+    (duration,) = alarms_on(template, "Duration").values()
+    assert duration["Dimensions"][0]["Value"] == {"Ref": function_id(template, "Scan")}
+    assert duration["Threshold"] < 900_000
 
 
 def test_dashboard_shows_outcomes_compliance_verification_and_lambda_health(
@@ -222,13 +318,20 @@ def test_dashboard_shows_outcomes_compliance_verification_and_lambda_health(
         "Outcomes over time",
         "Non-compliant load balancers by cluster",
         "Verifications",
+        "Drift checks and open findings",
         "Lambda errors",
-        "Lambda throttles",
-        "Dead-letter queue depth",
+        "Failure and dead-letter queues",
     ):
         assert title in body
     # the metric names the handlers publish
-    for metric in ("lb-remediated", "lb-audit-finding", "verification-verification-failed"):
+    for metric in (
+        "lb-remediated",
+        "lb-audit-finding",
+        "verification-verification-failed",
+        "drift-event-ignored",
+        "drift-event-drift",
+        "open-findings",
+    ):
         assert metric in body
     for cluster in CLUSTERS:
         assert f'\\"cluster\\",\\"{cluster}\\"' in body
@@ -266,7 +369,7 @@ def test_alert_topic_is_kms_encrypted_with_rotation_and_tls_only(minimal: Synthe
 def test_every_queue_is_encrypted_and_tls_only(minimal: Synthesized) -> None:
     template = minimal.template
     queues = resources(template, "AWS::SQS::Queue")
-    assert len(queues) == 4
+    assert len(queues) == 6
     for queue in queues.values():
         assert queue["Properties"]["SqsManagedSseEnabled"] is True
     policies = resources(template, "AWS::SQS::QueuePolicy").values()
@@ -294,37 +397,67 @@ def test_state_table_has_the_contracted_keys_and_ttl(minimal: Synthesized) -> No
     )
 
 
-def test_each_cluster_maps_each_function_role_to_the_frontguard_group(
+def test_each_cluster_maps_the_remediating_roles_to_frontguard_and_verify_to_read_only(
     minimal: Synthesized,
 ) -> None:
+    """Deploy audit 11 (verify only reads) and 7 (each entry after its function, so the role
+    is usable when CreateAccessEntry runs)."""
     template = minimal.template
     entries = resources(template, "AWS::EKS::AccessEntry").values()
     mapped = {
-        (entry["Properties"]["ClusterName"], entry["Properties"]["PrincipalArn"]["Fn::GetAtt"][0])
+        (
+            entry["Properties"]["ClusterName"],
+            entry["Properties"]["PrincipalArn"]["Fn::GetAtt"][0],
+            tuple(entry["Properties"]["KubernetesGroups"]),
+        )
         for entry in entries
-        if entry["Properties"]["KubernetesGroups"] == ["frontguard"]
-        and entry["Properties"]["Type"] == "STANDARD"
+        if entry["Properties"]["Type"] == "STANDARD"
     }
-    roles = {logical_id(template, "AWS::IAM::Role", name) for name in ("Events", "Verify", "Scan")}
-    assert mapped == {(cluster, role) for cluster in CLUSTERS for role in roles}
+    role = {
+        name: logical_id(template, "AWS::IAM::Role", name) for name in ("Events", "Verify", "Scan")
+    }
+    groups = {
+        "Events": ("frontguard",),
+        "Scan": ("frontguard",),
+        "Verify": ("frontguard-readonly",),
+    }
+    assert mapped == {(cluster, role[name], groups[name]) for cluster in CLUSTERS for name in role}
+    for entry in entries:
+        owner = next(
+            n for n, r in role.items() if r == entry["Properties"]["PrincipalArn"]["Fn::GetAtt"][0]
+        )
+        assert function_id(template, owner) in entry["DependsOn"]
 
 
-def test_rbac_manifest_grants_the_minimal_verbs_to_the_frontguard_group() -> None:
-    role, binding = yaml.safe_load_all(RBAC.read_text())
-    rules = {
+READ = {
+    ("", "services"): ["get", "list"],
+    ("networking.k8s.io", "ingresses"): ["get", "list"],
+    ("networking.k8s.io", "ingressclasses"): ["get", "list"],
+    ("elbv2.k8s.aws", "ingressclassparams"): ["get", "list"],
+    ("eks.amazonaws.com", "ingressclassparams"): ["get", "list"],
+    ("gateway.networking.k8s.io", "gateways"): ["get"],
+    ("gateway.networking.k8s.io", "gatewayclasses"): ["get"],
+    ("gateway.k8s.aws", "loadbalancerconfigurations"): ["get", "list"],
+    ("", "events"): ["list"],
+}
+
+
+def _rules(role: dict[str, Any]) -> dict[tuple[str, str], list[str]]:
+    return {
         (group, resource): sorted(rule["verbs"])
         for rule in role["rules"]
         for group in rule["apiGroups"]
         for resource in rule["resources"]
     }
-    assert rules == {
+
+
+def test_rbac_manifest_grants_the_minimal_verbs_to_each_group() -> None:
+    role, binding, read_role, read_binding = yaml.safe_load_all(RBAC.read_text())
+    assert _rules(role) == {
+        **READ,
         ("", "services"): ["get", "list", "patch"],
         ("networking.k8s.io", "ingresses"): ["get", "list", "patch"],
-        ("networking.k8s.io", "ingressclasses"): ["get", "list"],
-        ("elbv2.k8s.aws", "ingressclassparams"): ["get", "list"],
-        ("eks.amazonaws.com", "ingressclassparams"): ["get", "list"],
         ("gateway.networking.k8s.io", "gateways"): ["get", "patch"],
-        ("gateway.networking.k8s.io", "gatewayclasses"): ["get"],
         ("gateway.k8s.aws", "loadbalancerconfigurations"): [
             "create",
             "delete",
@@ -332,13 +465,17 @@ def test_rbac_manifest_grants_the_minimal_verbs_to_the_frontguard_group() -> Non
             "list",
             "patch",
         ],
-        ("", "events"): ["list"],
     }
-    assert binding["kind"] == "ClusterRoleBinding"
-    assert binding["roleRef"]["name"] == role["metadata"]["name"]
-    assert binding["subjects"] == [
-        {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "frontguard"}
-    ]
+    assert _rules(read_role) == READ
+    for cluster_role, cluster_binding, group in (
+        (role, binding, "frontguard"),
+        (read_role, read_binding, "frontguard-readonly"),
+    ):
+        assert cluster_binding["kind"] == "ClusterRoleBinding"
+        assert cluster_binding["roleRef"]["name"] == cluster_role["metadata"]["name"]
+        assert cluster_binding["subjects"] == [
+            {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": group}
+        ]
 
 
 def test_one_stack_per_target_with_policy_parameter_slack_and_vpc(full: Synthesized) -> None:
@@ -352,6 +489,7 @@ def test_one_stack_per_target_with_policy_parameter_slack_and_vpc(full: Synthesi
         variables = properties["Environment"]["Variables"]
         assert variables["FRONTGUARD_POLICY_PARAMETER"] == "/frontguard/policy"
         assert "FRONTGUARD_POLICY" not in variables
+        assert "FRONTGUARD_POLICY_SHA256" not in variables  # the operator's parameter
         assert properties["VpcConfig"] == {
             "SubnetIds": ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0bbbbbbbbbbbbbbb2"],
             "SecurityGroupIds": ["sg-0cccccccccccccccc"],

@@ -53,8 +53,10 @@ def test_demo_shows_each_outcome_a_verified_lb_and_a_verification_failure(sandbo
     assert "192.0.2.0/24: beyond policy, refused" in rows["ingress/shop/admin"][3]
     # The verification failure's alert text, with the controller's own Event quoted.
     assert "Subject: frontguard verification-failed: ingress-group/shared in prod" in text
-    assert "FailedDeployModel" in text and "conflicting securityGroups" in text
-    assert "by kubectl-edit at" in text  # who changed it, from managedFields
+    assert "FailedBuildModel" in text
+    assert "Failed build model due to conflicting securityGroups: [" in text
+    # who changed it, from managedFields (a hint: manager names are unauthenticated)
+    assert "(unauthenticated): «kubectl-edit» (user-written) at" in text
     assert "kubectl annotate ingress -n team-b two" in text
     # And the scan summary.
     assert '"open_findings": 3' in text

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import uuid
+from collections import Counter
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from frontguard.handlers import scan as scan_handler
 
 from sandbox import Sandbox
@@ -128,3 +133,104 @@ def test_events_about_other_security_groups_are_ignored(sandbox, fg, handler_env
     result = scan_handler.handler(event, FakeLambdaContext())
 
     assert result["outcome"] == "ignored"
+
+
+# --- deploy audit 5 and 6 -------------------------------------------------------------------
+
+
+def test_a_console_edit_of_a_rule_is_seen_and_repaired(sandbox, fg, handler_env, remediated):
+    """The EC2 console's "Edit inbound rules" arrives as ModifySecurityGroupRules, with the SG
+    inside ``ModifySecurityGroupRulesRequest`` (its CloudTrail shape)."""
+    _, _, group_id = remediated
+    ec2 = sandbox.client("ec2")
+    ec2.authorize_security_group_ingress(
+        GroupId=group_id, IpProtocol="tcp", FromPort=22, ToPort=22, CidrIp="0.0.0.0/0"
+    )
+    event = cloudtrail(
+        "aws.ec2",
+        "ModifySecurityGroupRules",
+        {"ModifySecurityGroupRulesRequest": {"GroupId": group_id, "SecurityGroupRule": {}}},
+    )
+
+    result = scan_handler.handler(event, FakeLambdaContext())
+
+    assert result["outcome"] == "drift"
+    assert ports_of(sandbox, group_id) == {443: POLICY_SOURCES}
+
+
+def test_a_listener_on_a_brand_new_lb_is_left_to_the_events_path(
+    sandbox, fg, handler_env, remediated
+):
+    """The controller adds listeners seconds after CreateLoadBalancer: a drift check then would
+    race the events function and could report a false drift."""
+    _, web, _ = remediated
+    created = sandbox.client("elbv2").describe_load_balancers(LoadBalancerArns=[web.lb_arn])[
+        "LoadBalancers"
+    ][0]["CreatedTime"]
+    fg.reset_counts()
+    young = {
+        **cloudtrail("aws.elasticloadbalancing", "CreateListener", {"loadBalancerArn": web.lb_arn})
+    }
+    young["time"] = (created + timedelta(seconds=20)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    result = scan_handler.handler(young, FakeLambdaContext())
+
+    assert result == {"outcome": "ignored", "reason": "new load balancer: the events path has it"}
+    assert fg.mutating_aws_calls() == Counter()
+
+
+def test_the_scan_queue_batch_is_handled_record_by_record(sandbox, fg, handler_env, remediated):
+    """EventBridge → SQS FIFO → the scan function: the body is the EventBridge event."""
+    _, _, group_id = remediated
+    sandbox.client("ec2").authorize_security_group_ingress(
+        GroupId=group_id, IpProtocol="tcp", FromPort=22, ToPort=22, CidrIp="0.0.0.0/0"
+    )
+    drift = cloudtrail("aws.ec2", "AuthorizeSecurityGroupIngress", {"groupId": group_id})
+    batch = fifo_batch([json.dumps(drift), "not json"])
+
+    response = scan_handler.handler(batch, FakeLambdaContext())
+
+    assert response == {"batchItemFailures": [{"itemIdentifier": batch["Records"][1]["messageId"]}]}
+    assert ports_of(sandbox, group_id) == {443: POLICY_SOURCES}
+
+
+def test_after_a_failed_record_the_rest_of_a_fifo_batch_comes_back_in_order(
+    sandbox, fg, handler_env
+):
+    """The scheduled scan behind a malformed message is not run out of order: the whole batch
+    failed, which Powertools raises so that Lambda returns every record to the queue."""
+    batch = fifo_batch(["not json", json.dumps({"detail-type": "Scheduled Event"})])
+    fg.reset_counts()
+
+    with pytest.raises(BatchProcessingError):
+        scan_handler.handler(batch, FakeLambdaContext())
+
+    assert fg.aws_calls == Counter()
+
+
+def fifo_batch(bodies: list[str]) -> dict[str, Any]:
+    """An SQS FIFO batch as Lambda's event source mapping delivers it."""
+    return {
+        "Records": [
+            {
+                "messageId": str(uuid.uuid4()),
+                "receiptHandle": f"AQEB{uuid.uuid4().hex}",
+                "body": body,
+                "attributes": {
+                    "ApproximateReceiveCount": "1",
+                    "SentTimestamp": "1764460800000",
+                    "SenderId": "AIDAEXAMPLE",
+                    "ApproximateFirstReceiveTimestamp": "1764460800000",
+                    "SequenceNumber": str(18849496460467696128 + index),
+                    "MessageGroupId": "frontguard-scan",
+                    "MessageDeduplicationId": f"dedup-{index}",
+                },
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:frontguard-scan.fifo",
+                "awsRegion": "eu-west-1",
+            }
+            for index, body in enumerate(bodies)
+        ]
+    }

@@ -161,7 +161,7 @@ def test_ingress_group_members_across_namespaces_get_identical_values(sandbox, f
     assert sum(fg.kube_calls().values()) <= 2 + 2, fg.kube_calls()
     prod.lbc.reconcile()
     assert group["GroupId"] in shared.security_groups()
-    assert not shared.events("FailedDeployModel")
+    assert shared.warnings() == []
 
 
 def test_ingress_group_named_by_ingress_class_params(sandbox, fg):
@@ -188,9 +188,18 @@ def test_sg_less_nlb_needs_recreation_and_nothing_changes(sandbox, fg):
     assert "kubectl delete" in alert["fix"] and "never deletes" in alert["fix"]
 
 
-def test_exempt_service_is_skipped(sandbox, fg):
+def test_service_exempt_by_the_policy_is_skipped(sandbox):
+    exemption = {
+        "namespace": "shop",
+        "kind": "service",
+        "name": "vip",
+        "reason": "SEC-42",
+        "approved_by": "platform-security",
+        "expires": "2099-12-31",
+    }
+    fg = wire(sandbox, {**ENFORCE, "exemptions": [exemption]})
     prod = sandbox.cluster("prod")
-    vip = prod.service("shop/vip", annotations={"frontguard.io/exempt": "SEC-42 approved"})
+    vip = prod.service("shop/vip")
     fg.reset_counts()
 
     assert fg.deliver(vip.event)["outcome"] == "exempt"
@@ -255,22 +264,25 @@ def test_gitops_policy_patch_patches_anyway(sandbox):
     assert INGRESS_SG in web.object["metadata"]["annotations"]
 
 
-def test_frontend_nlb_is_governed_by_its_own_annotation(sandbox, fg):
+def test_frontend_nlb_sharing_the_albs_sgs_is_protected_through_the_alb(sandbox, fg):
+    """Without frontend-nlb-security-groups the NLB carries the ALB's SGs (issue 12,
+    docs/controller-rules.md): its own event changes nothing, the ALB's remediation covers it."""
     prod = sandbox.cluster("prod")
     web = prod.ingress("shop/web", ports=[443], frontend_nlb=True)
-    alb_groups = web.security_groups()
     nlb = web.frontend_nlb
     assert nlb is not None
 
-    assert fg.deliver(nlb.event)["outcome"] == "remediated"
+    assert fg.deliver(nlb.event)["outcome"] == "ignored"
+    assert frontguard_groups(sandbox) == []
+    assert fg.deliver(web.event)["outcome"] == "remediated"
+    prod.lbc.reconcile()
 
     annotations = web.object["metadata"]["annotations"]
     [group] = frontguard_groups(sandbox)
-    assert annotations["alb.ingress.kubernetes.io/frontend-nlb-security-groups"] == group["GroupId"]
-    assert INGRESS_SG not in annotations
-    prod.lbc.reconcile()
+    assert annotations[INGRESS_SG] == group["GroupId"]
+    assert "alb.ingress.kubernetes.io/frontend-nlb-security-groups" not in annotations
     assert group["GroupId"] in web.security_groups(nlb.arn)
-    assert web.security_groups() == alb_groups
+    assert fg.deliver(nlb.event)["outcome"] == "compliant"
 
 
 def test_audit_mode_leaves_aws_and_kubernetes_state_unchanged(sandbox):

@@ -6,6 +6,7 @@ import json
 import logging
 import time
 import uuid
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -129,7 +130,8 @@ def test_annotation_reverted_by_argocd_names_who_and_how_to_fix(sandbox, fg):
     assert reverted["manager"] == "argocd-controller"
     assert reverted["value"] == team_sg
     assert (
-        f"(now: {team_sg}, changed by argocd-controller at 2025-06-01T10:00:00Z)"
+        f"(now: «{team_sg}» (user-written); last writer according to managedFields "
+        "(unauthenticated): «argocd-controller» (user-written) at 2025-06-01T10:00:00Z)"
         in (alert["detail"])
     )
     assert f'{INGRESS_SG}: "{ours}"' in alert["fix"]
@@ -147,7 +149,7 @@ def test_ingress_group_conflict_alert_quotes_the_controller_event(sandbox, fg):
         shared.resource, "team-b", "two", {"metadata": {"annotations": {INGRESS_SG: team_sg}}}
     )
     prod.lbc.reconcile()
-    [event, *_] = shared.events("FailedDeployModel")
+    [event, *_] = shared.events("FailedBuildModel")
     assert managed in shared.security_groups()
 
     results = fg.run_verifications()
@@ -160,8 +162,10 @@ def test_ingress_group_conflict_alert_quotes_the_controller_event(sandbox, fg):
     quoted = [f for f in alert["findings"] if f["kind"] == "controller-event"]
     assert {f["object"] for f in quoted} == {"team-a/one", "team-b/two"}
     assert all(f["message"] == event["message"] for f in quoted)
-    assert "conflicting securityGroups" in event["message"]
-    assert f'"{event["message"]}"' in alert["detail"]
+    assert event["message"].startswith("Failed build model due to conflicting securityGroups: [")
+    # Quoted as user-written (it echoes annotation values), cut to 200 characters.
+    assert f"«{event['message'][:100]}" in alert["detail"]
+    assert "» (user-written)" in alert["detail"]
     assert "kubectl annotate ingress -n team-a one" in alert["fix"]
     assert "kubectl annotate ingress -n team-b two" in alert["fix"]
     assert alert["owner"]["group"] == "shared"
@@ -175,7 +179,7 @@ def test_annotated_sg_deleted_fails_at_once_with_the_controller_event(sandbox):
     ours = web.object["metadata"]["annotations"][INGRESS_SG]
     sandbox.client("ec2").delete_security_group(GroupId=ours)  # someone cleans up "unused" SGs
     prod.lbc.reconcile()
-    assert web.events("FailedDeployModel")
+    assert web.events("FailedBuildModel")
 
     [result] = fg.run_verifications()
 
@@ -264,7 +268,7 @@ def test_loop_detection_stops_patching_and_alerts_conflict(sandbox):
     assert INGRESS_SG not in web.object["metadata"]["annotations"]
     conflicts = [a for a in fg.alerts() if a["outcome"] == "conflict"]
     [conflict] = conflicts  # deduped: one page, not one per attempt
-    assert "frontguard.io/exempt" in conflict["fix"]
+    assert "exemption in the policy" in conflict["fix"]
     assert outcomes(fg.alerts()).count("remediated") == 1
 
 
@@ -396,3 +400,24 @@ def test_handler_reports_a_retryable_failure_so_sqs_retries_it_then_dead_letters
         verify_handler.handler(
             sqs_event(sandbox, arn, [json.dumps(last_attempt)]), FakeLambdaContext()
         )
+
+
+def test_a_batch_stops_taking_records_when_too_little_time_is_left(sandbox, fg, handler_env):
+    """Deploy audit 9: a timed-out batch comes back whole, and the records already done would
+    enqueue their follow-ups twice; records not started are reported failed instead."""
+    prod = sandbox.cluster("prod")
+    web = prod.ingress("shop/web", ports=[443])
+    fg.deliver(web.event)
+    prod.lbc.reconcile()
+    [request] = fg.verification_requests()
+    event = sqs_event(sandbox, queue_arn(sandbox, fg.queue_url), [json.dumps(request)] * 2)
+    fg.reset_counts()
+
+    # Every record failed: Powertools raises so that Lambda returns the whole batch.
+    with pytest.raises(BatchProcessingError):
+        verify_handler.handler(
+            event, FakeLambdaContext(remaining_ms=verify_handler.RECORD_RESERVE_MS - 1)
+        )
+
+    assert fg.aws_calls == Counter()
+    assert fg.verification_requests() == []

@@ -74,14 +74,19 @@ def test_broken_event_is_dropped_with_a_reason_and_changes_nothing(
     web = sandbox.cluster("prod").ingress("shop/web", ports=[443])
     event = BROKEN_EVENTS[problem](web.event)
     before = web.object["metadata"]["annotations"]
+    fg.reset_counts()
 
     delivery = deliver(fg, event)
 
     record(
         AREA, f"event: {problem}", "dropped (logged)", delivery, half_applied=half_applied(sandbox)
     )
-    if problem == "requestParameters.tags garbage":  # the LB's own tags decide: still remediated
-        assert delivery.observed == "success:remediated"
+    if problem == "requestParameters.tags garbage":
+        # The controller tags in the CreateLoadBalancer call itself: a request without its
+        # cluster tag is not the controller's (issue 12), ignored without an AWS call.
+        assert delivery.observed == "dropped"
+        assert delivery.result is not None and delivery.result["outcome"] == "ignored"
+        assert sum(fg.aws_calls.values()) == 0
         return
     assert delivery.observed == "dropped", delivery
     assert delivery.result is not None and delivery.result["reason"]
@@ -90,7 +95,9 @@ def test_broken_event_is_dropped_with_a_reason_and_changes_nothing(
     assert fg.mutating_aws_calls() == {}
 
 
-def test_event_for_a_load_balancer_that_never_appears_takes_the_dlq_path(sandbox, fg, record):
+def test_event_for_a_load_balancer_that_never_appears_is_dropped_without_paging(
+    sandbox, fg, record
+):
     web = sandbox.cluster("prod").ingress("shop/web", ports=[443])
     event = _with(
         web.event,
@@ -104,8 +111,11 @@ def test_event_for_a_load_balancer_that_never_appears_takes_the_dlq_path(sandbox
 
     delivery = deliver(fg, event)
 
-    record(AREA, "event names a load balancer that is never listed", "dlq", delivery)
-    assert delivery.observed == "dlq"
+    # Issue 12: an LB still invisible after the re-read retries and gone when checked is
+    # logged and dropped (the scheduled scan is the backstop), not retried into the DLQ.
+    record(AREA, "event names a load balancer that is never listed", "dropped", delivery)
+    assert delivery.observed == "dropped"
+    assert fg.alerts() == []
 
 
 GARBAGE_BODIES = [

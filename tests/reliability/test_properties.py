@@ -8,6 +8,8 @@ import ipaddress
 from typing import Any
 
 from frontguard.adapters import aws
+from frontguard.controller.restrictions import Restrictions
+from frontguard.controller.security_groups import annotation_keys
 from frontguard.engine import plan
 from frontguard.model import Listener, LoadBalancer, OwnerKind, OwnerRef, PermissionRule
 from frontguard.policy import Policy
@@ -78,15 +80,11 @@ def _admitted_by(source: str, allowed: list[str]) -> bool:
 
 
 def _plan(document: dict[str, Any], owner: list[str] | None, ls: list[Listener]) -> plan.SourcePlan:
-    return plan.plan_sources(
-        lb=LB,
-        owner=OWNER,
-        namespace="shop",
-        policy=Policy.from_document(document),
-        vpc_cidrs=VPC,
-        restriction=None if owner is None else Sources.of(owner),
-        listeners=ls,
+    allowed = plan.policy_sources(
+        Policy.from_document(document), lb=LB, owner=OWNER, namespaces=["shop"], vpc_cidrs=VPC
     )
+    restriction = Restrictions.everywhere(None if owner is None else Sources.of(owner))
+    return plan.plan_rules(ls, allowed, restriction)
 
 
 @settings(max_examples=300, deadline=None)
@@ -142,7 +140,7 @@ def test_planning_and_converging_twice_equals_once(rules, default, owner, ls, ex
     assert not aws.rule_changes(once, _plan(document, owner, ls).rules).changed
 
     obj = {"metadata": {"namespace": "shop", "name": "web", "annotations": {}}}
-    patch = plan.annotation_patch(obj, OWNER, once.id)
+    patch = plan.annotation_patch(obj, annotation_keys(OWNER), [once.id])
     assert patch is not None
     patched = {
         "metadata": {
@@ -150,7 +148,7 @@ def test_planning_and_converging_twice_equals_once(rules, default, owner, ls, ex
             "annotations": {k: v for k, v in patch.items() if v is not None},
         }
     }
-    assert plan.annotation_patch(patched, OWNER, once.id) is None
+    assert plan.annotation_patch(patched, annotation_keys(OWNER), [once.id]) is None
 
 
 def test_converging_twice_against_the_sandbox_changes_nothing_the_second_time(

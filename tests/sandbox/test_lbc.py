@@ -214,7 +214,8 @@ def test_ingress_annotation_sets_exactly_those_sgs_plus_backend_and_deletes_mana
     assert web.security_groups() == [ours, _backend_sg(prod)]
     assert web.managed_sg_id is None
     assert not _sg_exists(prod, managed)
-    assert web.events() == []
+    assert web.warnings() == []
+    assert web.events("SuccessfullyReconciled")[0]["type"] == "Normal"
 
 
 def test_annotation_without_manage_backend_rules_drops_the_backend_sg(prod: Cluster) -> None:
@@ -254,7 +255,12 @@ def test_removing_the_annotation_brings_the_managed_sg_back(prod: Cluster) -> No
     )
 
 
-def test_managed_sg_still_referenced_is_kept_until_a_later_reconcile(prod: Cluster) -> None:
+def test_managed_sg_still_referenced_fails_the_deploy_and_is_retried_next_reconcile(
+    prod: Cluster,
+) -> None:
+    """pkg/deploy/ec2/security_group_manager.go Delete: DependencyViolation retried for 10 s,
+    then FailedDeployModel (controllers/ingress/group_controller.go); the LB already has the
+    new SGs (pkg/deploy/stack_deployer.go: SGs are deleted in PostSynthesize, last)."""
     web = prod.ingress("shop/web")
     managed = web.managed_sg_id
     assert managed is not None
@@ -268,20 +274,36 @@ def test_managed_sg_still_referenced_is_kept_until_a_later_reconcile(prod: Clust
     }
     ec2.authorize_security_group_ingress(GroupId=ours, IpPermissions=[permission])
 
-    web.annotate({ING_SECURITY_GROUPS: ours})
+    web.annotate({ING_SECURITY_GROUPS: ours, ING_MANAGE_BACKEND: "true"})
     prod.lbc.reconcile()
-    assert web.security_groups() == [ours]
+    assert web.security_groups() == [ours, _backend_sg(prod)]
     assert web.managed_sg_id == managed and _sg_exists(prod, managed)
+    [event] = web.events("FailedDeployModel")
+    assert event["type"] == "Warning"
+    assert event["message"].startswith(
+        "Failed deploy model due to failed to delete securityGroup: timed out waiting for the "
+        "condition: operation error EC2: DeleteSecurityGroup, https response error StatusCode: "
+        "400, RequestID: "
+    )
+    assert (
+        f"api error DependencyViolation: resource {managed} has a dependent object"
+        in (event["message"])
+    )
+    [success] = web.events("SuccessfullyReconciled")
+    assert success["count"] == 1  # only the creating reconcile succeeded
 
     ec2.revoke_security_group_ingress(GroupId=ours, IpPermissions=[permission])
     prod.lbc.reconcile()
     assert not _sg_exists(prod, managed)
     assert web.stack is not None and web.stack.managed_sg_id is None
+    assert web.events("SuccessfullyReconciled")[0]["count"] == 2
 
 
-def test_ingress_group_members_that_disagree_get_failed_deploy_model_and_no_change(
+def test_ingress_group_members_that_disagree_get_failed_build_model_and_no_change(
     prod: Cluster,
 ) -> None:
+    """pkg/ingress/model_build_load_balancer.go buildFrontendSGNameOrIDsFromAnnotation; the
+    Event on every member: controllers/ingress/group_controller.go recordIngressGroupEvent."""
     grp = prod.ingress_group("shared", members=["a/one", "b/two", "c/three"])
     before = grp.security_groups()
     first, second = _sg(prod, "one"), _sg(prod, "two")
@@ -295,10 +317,13 @@ def test_ingress_group_members_that_disagree_get_failed_deploy_model_and_no_chan
     prod.lbc.reconcile()
 
     assert grp.security_groups() == before
-    events = grp.events("FailedDeployModel")
+    events = grp.events("FailedBuildModel")
     assert sorted(e["involvedObject"]["name"] for e in events) == ["one", "three", "two"]
+    assert grp.events("FailedDeployModel") == []
     for event in events:
-        assert "conflicting securityGroups" in event["message"]
+        assert event["message"] == (
+            f"Failed build model due to conflicting securityGroups: [{first}] | [{second}]"
+        )
         assert event["type"] == "Warning"
         assert event["source"] == {"component": "ingress"}
         assert event["involvedObject"]["kind"] == "Ingress"
@@ -318,12 +343,14 @@ def test_ingress_group_members_that_agree_apply_with_silent_members(prod: Cluste
     prod.lbc.reconcile()
 
     assert grp.security_groups() == [ours, _backend_sg(prod)]
-    assert grp.events() == []
+    assert grp.warnings() == []
 
 
-def test_unknown_sg_gets_failed_deploy_model_quoting_the_error_and_no_change(
+def test_unknown_sg_gets_failed_build_model_quoting_the_error_and_no_change(
     prod: Cluster,
 ) -> None:
+    """pkg/networking/security_group_resolver.go ResolveViaNameOrID runs in model build
+    (controllers/service/service_controller.go buildModel records FailedBuildModel)."""
     api = prod.service("shop/api")
     before = api.security_groups()
 
@@ -332,9 +359,13 @@ def test_unknown_sg_gets_failed_deploy_model_quoting_the_error_and_no_change(
     prod.lbc.reconcile()
 
     assert api.security_groups() == before
-    [event] = api.events("FailedDeployModel")
+    [event] = api.events("FailedBuildModel")
+    assert event["message"].startswith(
+        "Failed build model due to couldn't find all security groups: operation error EC2: "
+        "DescribeSecurityGroups, https response error StatusCode: 400, RequestID: "
+    )
     assert "sg-0123456789abcdef0" in event["message"]
-    assert "InvalidGroup.NotFound" in event["message"]
+    assert "api error InvalidGroup.NotFound: " in event["message"]
     assert event["source"] == {"component": "service"}
     assert event["involvedObject"] == {
         "apiVersion": "v1",
@@ -354,7 +385,7 @@ def test_sg_less_nlb_ignores_the_annotation(prod: Cluster) -> None:
     prod.lbc.reconcile()
 
     assert legacy.security_groups() == []
-    assert legacy.events() == []
+    assert legacy.warnings() == []
 
 
 @pytest.mark.parametrize("kind", ["service", "ingress-other-class", "ingress-unknown-class"])

@@ -65,9 +65,36 @@ def test_sns_message_has_json_default_and_plain_text_email():
 
     message = json.loads(sns_message(body))
 
-    assert set(message) == {"default", "email"}
+    assert set(message) == {"default", "email", "https"}
     assert json.loads(message["default"]) == json.loads(json.dumps(body, default=str))
     assert not message["email"].lstrip().startswith("{")
+
+
+def test_the_https_protocol_gets_a_chatbot_custom_notification():
+    """Deploy audit 2: AWS Chatbot drops every message not in its custom-notification schema
+    (https://docs.aws.amazon.com/chatbot/latest/adminguide/custom-notifs.html)."""
+    alert = failed_alert()
+    body = alert.body(account="123456789012", region="eu-west-1")
+
+    chatbot = json.loads(json.loads(sns_message(body, alert.subject()))["https"])
+
+    assert chatbot["version"] == "1.0"
+    assert chatbot["source"] == "custom"
+    assert chatbot["content"]["textType"] == "client-markdown"
+    assert chatbot["content"]["title"] == alert.subject()
+    assert chatbot["content"]["description"] == render_text(
+        json.loads(json.dumps(body, default=str))
+    )
+    assert chatbot["content"]["nextSteps"] == [body["fix"]]
+    assert chatbot["metadata"]["eventType"] == "verification-failed"
+    assert chatbot["metadata"]["summary"] == body["summary"]
+    assert ARN in chatbot["metadata"]["relatedResources"]
+    assert len(chatbot["content"]["title"]) <= 250
+    assert len(chatbot["content"]["description"]) <= 8000
+
+
+def test_subjects_stay_below_the_documented_100_characters():
+    assert SUBJECT_LIMIT == 99
 
 
 def test_email_says_what_where_why_and_how_to_fix():

@@ -58,7 +58,7 @@ def test_only_the_controllers_gateway_classes_are_handled():
 
 
 def test_change_creates_a_configuration_and_points_the_gateway_at_it():
-    [change] = gateway.change_for(owner(), OURS, Policy())
+    [change] = gateway.change_for(owner(), [OURS])
     assert change.config_name == "frontguard-public"
     summary = change.summary()
     assert summary["LoadBalancerConfiguration edge/frontguard-public (create)"] == {
@@ -77,7 +77,7 @@ def test_change_creates_a_configuration_and_points_the_gateway_at_it():
 def test_change_keeps_approved_groups_and_is_empty_once_applied():
     policy = Policy(approved_security_groups=frozenset({TEAM}))
     own = config("own", {"securityGroups": [TEAM, OTHER], "scheme": "internal"})
-    [change] = gateway.change_for(owner(own), OURS, policy)
+    [change] = gateway.change_for(owner(own), [OURS, *owner(own).kept_approved(policy)])
     assert change.security_groups == (OURS, TEAM)
     assert list(change.summary()) == ["LoadBalancerConfiguration edge/own (patch)"]
 
@@ -86,5 +86,5 @@ def test_change_keeps_approved_groups_and_is_empty_once_applied():
         {"securityGroups": [OURS, TEAM], "manageBackendSecurityGroupRules": True},
         annotations={"frontguard.io/replaced": "{}"},
     )
-    assert gateway.change_for(owner(done), OURS, policy) == []
+    assert gateway.change_for(owner(done), [OURS, *owner(done).kept_approved(policy)]) == []
     assert owner(done).approved_only(policy) is False  # frontguard's SG is not a team SG

@@ -53,6 +53,11 @@ def test_controller_create_load_balancer_is_accepted():
             {"requestParameters": {"tags": [{"key": "team", "value": "x"}]}},
             "elbv2.k8s.aws/cluster",
         ),
+        # A console-made ALB: CloudTrail's requestParameters carry no tags at all.
+        (
+            {"requestParameters": {"name": "console-alb", "type": "application"}},
+            "elbv2.k8s.aws/cluster",
+        ),
     ],
 )
 def test_events_frontguard_does_not_act_on_are_ignored_with_reason(changes, reason):

@@ -1,23 +1,33 @@
 import json
 
+from frontguard.controller.restrictions import Restrictions
+from frontguard.controller.security_groups import annotation_keys
 from frontguard.engine.plan import (
     annotation_patch,
     approved_only,
-    exempt_reason,
-    group_restriction,
-    ingress_handled,
-    ingress_restriction,
-    planned_rules,
-    service_handled,
-    service_restriction,
+    kept_approved,
+    plan_rules,
+    policy_sources,
 )
-from frontguard.model import Listener, OwnerKind, OwnerRef, PermissionRule
+from frontguard.model import Listener, LoadBalancer, OwnerKind, OwnerRef, PermissionRule
 from frontguard.policy import Policy
 from frontguard.sources import Sources
 
 SERVICE = OwnerRef(OwnerKind.SERVICE, "legacy", "api")
 INGRESS = OwnerRef(OwnerKind.INGRESS, "shop", "web")
+GROUP = OwnerRef(OwnerKind.INGRESS_GROUP, group="shop")
 FRONTEND_NLB = OwnerRef(OwnerKind.INGRESS, "shop", "web", frontend_nlb=True)
+APPROVED = "sg-0aaaaaaaaaaaaaaaa"
+OURS = "sg-0bbbbbbbbbbbbbbbb"
+LB = LoadBalancer(
+    arn="arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/k8s-shop/1",
+    name="k8s-shop",
+    type="application",
+    scheme="internet-facing",
+    vpc_id="vpc-1",
+    security_groups=(),
+    tags={"elbv2.k8s.aws/cluster": "prod"},
+)
 
 
 def obj(namespace="shop", name="web", annotations=None, spec=None, labels=None):
@@ -33,11 +43,12 @@ def obj(namespace="shop", name="web", annotations=None, spec=None, labels=None):
 
 
 def test_rules_are_listener_ports_times_sources_with_udp_for_udp_listeners():
-    rules = planned_rules(
+    planned = plan_rules(
         [Listener(443, "HTTPS"), Listener(53, "UDP"), Listener(8443, "TCP_UDP")],
         Sources.of(["10.0.0.0/8"]),
+        Restrictions(),
     )
-    assert rules == {
+    assert planned.rules == {
         PermissionRule("tcp", 443, "10.0.0.0/8"),
         PermissionRule("udp", 53, "10.0.0.0/8"),
         PermissionRule("tcp", 8443, "10.0.0.0/8"),
@@ -45,88 +56,91 @@ def test_rules_are_listener_ports_times_sources_with_udp_for_udp_listeners():
     }
 
 
-def test_service_restriction_from_spec_or_annotation():
-    assert service_restriction(obj(spec={})) is None
-    spec_ranges = obj(spec={"loadBalancerSourceRanges": ["203.0.113.0/24"]})
-    assert service_restriction(spec_ranges) == Sources.of(["203.0.113.0/24"])
-    annotated = obj(
-        annotations={
-            "service.beta.kubernetes.io/load-balancer-source-ranges": "10.0.0.0/8, 10.1.0.0/16",
-            "service.beta.kubernetes.io/aws-load-balancer-security-group-prefix-lists": "pl-0123456789abcdef0",
-        }
+def test_each_port_is_narrowed_by_its_own_restriction_only():
+    restrictions = Restrictions({443: Sources.of(["10.0.0.0/8"]), 80: None})
+    planned = plan_rules(
+        [Listener(443, "HTTPS"), Listener(80, "HTTP")], Sources.of(["0.0.0.0/0"]), restrictions
     )
-    assert service_restriction(annotated) == Sources.of(["10.0.0.0/8", "pl-0123456789abcdef0"])
-
-
-def test_ingress_class_params_override_annotations():
-    ingress = obj(annotations={"alb.ingress.kubernetes.io/inbound-cidrs": "10.0.0.0/8"})
-    params = {"spec": {"inboundCIDRs": ["192.0.2.0/24"]}}
-    assert ingress_restriction(ingress, None) == Sources.of(["10.0.0.0/8"])
-    assert ingress_restriction(ingress, params) == Sources.of(["192.0.2.0/24"])
-
-
-def test_one_unrestricted_group_member_opens_the_group():
-    restricted = Sources.of(["10.0.0.0/8"])
-    assert group_restriction([restricted, None]) is None
-    assert group_restriction([restricted, Sources.of(["192.0.2.0/24"])]) == Sources.of(
-        ["10.0.0.0/8", "192.0.2.0/24"]
-    )
-
-
-def test_controller_handling_rules():
-    assert service_handled(obj(spec={"loadBalancerClass": "service.k8s.aws/nlb"}))
-    assert service_handled(
-        obj(annotations={"service.beta.kubernetes.io/aws-load-balancer-type": "external"})
-    )
-    assert not service_handled(obj(spec={"type": "LoadBalancer"}))
-    assert ingress_handled(obj(spec={"ingressClassName": "alb"}), {"alb"})
-    assert not ingress_handled(obj(spec={"ingressClassName": "nginx"}), {"alb"})
-
-
-def test_exemption_by_namespace_or_annotation():
-    policy = Policy.from_document({"exempt_namespaces": ["kube-system"]})
-    assert exempt_reason([obj(namespace="kube-system")], policy)
-    reason = exempt_reason([obj(annotations={"frontguard.io/exempt": "JIRA-1"})], policy)
-    assert reason is not None and "JIRA-1" in reason
-    assert exempt_reason([obj()], policy) is None
-
-
-def test_patch_sets_both_annotations_and_records_what_it_replaced():
-    ingress = obj(annotations={"alb.ingress.kubernetes.io/security-groups": "sg-0aaaaaaaaaaaaaaaa"})
-    patch = annotation_patch(ingress, INGRESS, "sg-0bbbbbbbbbbbbbbbb")
-    assert patch is not None
-    assert patch["alb.ingress.kubernetes.io/security-groups"] == "sg-0bbbbbbbbbbbbbbbb"
-    assert patch["alb.ingress.kubernetes.io/manage-backend-security-group-rules"] == "true"
-    assert json.loads(patch["frontguard.io/replaced"] or "") == {
-        "alb.ingress.kubernetes.io/manage-backend-security-group-rules": None,
-        "alb.ingress.kubernetes.io/security-groups": "sg-0aaaaaaaaaaaaaaaa",
+    assert planned.rules == {
+        PermissionRule("tcp", 443, "10.0.0.0/8"),
+        PermissionRule("tcp", 80, "0.0.0.0/0"),
     }
 
 
-def test_patch_is_none_when_annotations_already_right():
-    done = obj(
-        annotations={
-            "service.beta.kubernetes.io/aws-load-balancer-security-groups": "sg-0bbbbbbbbbbbbbbbb",
-            "service.beta.kubernetes.io/aws-load-balancer-manage-backend-security-group-rules": "true",
+def test_a_port_the_policy_and_owner_disagree_on_admits_nothing_and_is_named():
+    restrictions = Restrictions({443: Sources.of(["192.0.2.0/24"])})
+    planned = plan_rules(
+        [Listener(443, "HTTPS"), Listener(80, "HTTP")], Sources.of(["10.0.0.0/8"]), restrictions
+    )
+    assert planned.rules == {PermissionRule("tcp", 80, "10.0.0.0/8")}
+    assert planned.closed_ports == (443,)
+    assert planned.beyond_policy == Sources.of(["192.0.2.0/24"])
+
+
+def test_a_group_across_namespaces_gets_what_every_namespace_allows():
+    policy = Policy.from_document(
+        {
+            "rules": [
+                {"namespace": "ops", "sources": ["10.0.0.0/8"]},
+                {"namespace": "web", "sources": ["0.0.0.0/0"]},
+            ]
         }
     )
-    assert annotation_patch(done, SERVICE, "sg-0bbbbbbbbbbbbbbbb") is None
+    allowed = policy_sources(policy, lb=LB, owner=GROUP, namespaces=["ops", "web"], vpc_cidrs=[])
+    assert allowed == Sources.of(["10.0.0.0/8"])
+    # Whatever the order the members come in.
+    assert allowed == policy_sources(
+        policy, lb=LB, owner=GROUP, namespaces=["web", "ops"], vpc_cidrs=[]
+    )
 
 
-def test_frontend_nlb_is_governed_by_its_own_annotation():
-    patch = annotation_patch(obj(), FRONTEND_NLB, "sg-0bbbbbbbbbbbbbbbb")
+def test_patch_sets_both_annotations_and_records_what_it_replaced():
+    ingress = obj(annotations={"alb.ingress.kubernetes.io/security-groups": APPROVED})
+    patch = annotation_patch(ingress, annotation_keys(INGRESS), [OURS])
     assert patch is not None
-    assert "alb.ingress.kubernetes.io/frontend-nlb-security-groups" in patch
-    assert "alb.ingress.kubernetes.io/security-groups" not in patch
+    assert patch["alb.ingress.kubernetes.io/security-groups"] == OURS
+    assert patch["alb.ingress.kubernetes.io/manage-backend-security-group-rules"] == "true"
+    assert json.loads(patch["frontguard.io/replaced"] or "") == {
+        "alb.ingress.kubernetes.io/manage-backend-security-group-rules": None,
+        "alb.ingress.kubernetes.io/security-groups": APPROVED,
+    }
 
 
-def test_owner_naming_only_approved_groups_is_compliant():
-    policy = Policy.from_document({"approved_security_groups": ["sg-0aaaaaaaaaaaaaaaa"]})
+def test_patch_is_none_when_the_controller_already_reads_the_desired_values():
+    done = obj(
+        annotations={
+            "service.beta.kubernetes.io/aws-load-balancer-security-groups": f" {OURS} ,",
+            "service.beta.kubernetes.io/aws-load-balancer-manage-backend-security-group-rules": "True",
+        }
+    )
+    assert annotation_patch(done, annotation_keys(SERVICE), [OURS]) is None
+
+
+def test_frontend_nlb_patch_never_touches_the_albs_backend_rules_switch():
     team = obj(
         annotations={
-            "alb.ingress.kubernetes.io/security-groups": "sg-0aaaaaaaaaaaaaaaa",
+            "alb.ingress.kubernetes.io/security-groups": APPROVED,
+            "alb.ingress.kubernetes.io/manage-backend-security-group-rules": "false",
+        }
+    )
+    patch = annotation_patch(team, annotation_keys(FRONTEND_NLB), [OURS])
+    assert patch is not None
+    assert patch.keys() == {
+        "alb.ingress.kubernetes.io/frontend-nlb-security-groups",
+        "frontguard.io/replaced",
+    }
+
+
+def test_owner_naming_only_approved_groups_is_compliant_names_resolved():
+    policy = Policy.from_document({"approved_security_groups": [APPROVED]})
+    keys = annotation_keys(INGRESS)
+    by_name = obj(
+        annotations={
+            "alb.ingress.kubernetes.io/security-groups": "corp-allowlist",
             "alb.ingress.kubernetes.io/manage-backend-security-group-rules": "true",
         }
     )
-    assert approved_only(team, INGRESS, policy)
-    assert not approved_only(obj(), INGRESS, policy)
+    assert approved_only([by_name], keys, {"corp-allowlist": APPROVED}, policy)
+    assert not approved_only([by_name], keys, {}, policy)
+    assert kept_approved([by_name], keys, {"corp-allowlist": APPROVED}, policy) == [APPROVED]
+    assert not approved_only([obj()], keys, {}, policy)

@@ -75,6 +75,7 @@ class KubeClient:
         from kubernetes.client import ApiClient, Configuration
 
         self.cluster = endpoint.name
+        self.vpc_id = endpoint.vpc_id  # the cluster's VPC, as DescribeCluster reports it
         self._token_provider = token_provider
         self._clock = clock  # wall clock: a frozen Lambda container's monotonic clock stops
         self._timeout = timeout
@@ -144,6 +145,12 @@ class KubeClient:
         return result
 
     # --- reads -----------------------------------------------------------------------------
+
+    def call(self, method: str, path: str, body: Any = None) -> KubeObject:
+        """Any request by path (``frontguard doctor``: access reviews, the controller)."""
+        return self._request(
+            method, path, body=body, content_type="application/json" if body else None
+        )
 
     def get(self, path: ObjectPath) -> KubeObject:
         return self._request("GET", path.url)

@@ -22,22 +22,14 @@ from typing import Any
 
 from frontguard import tags as t
 from frontguard.adapters.kube import KubeClient, KubeObject, ObjectPath
+from frontguard.controller import gateway as rules
 from frontguard.errors import NotFoundError, RetryableError
 from frontguard.policy import Policy
 from frontguard.sources import Sources
 
 GATEWAY_API = "/apis/gateway.networking.k8s.io/v1"
-SG_FIELD = "securityGroups"
-BACKEND_FIELD = "manageBackendSecurityGroupRules"
-CONTROLLERS = frozenset(
-    {
-        t.GATEWAY_ALB_CONTROLLER,
-        t.GATEWAY_NLB_CONTROLLER,
-        # EKS Auto Mode's built-in controller (only remediated behind remediate_auto_mode).
-        t.AUTO_MODE_ALB_CONTROLLER,
-        t.AUTO_MODE_NLB_CLASS,
-    }
-)
+SG_FIELD = rules.SG_FIELD
+BACKEND_FIELD = rules.BACKEND_FIELD
 
 
 def gateway_path(namespace: str, name: str) -> ObjectPath:
@@ -87,18 +79,6 @@ def read_configuration(kube: KubeClient, namespace: str, name: str) -> Configura
     return None
 
 
-def _config_ref(ref: Any) -> Mapping[str, Any] | None:
-    """``ref`` when it names a LoadBalancerConfiguration, else ``None``."""
-    if (
-        isinstance(ref, Mapping)
-        and ref.get("group") == t.GATEWAY_CONFIG_GROUP
-        and ref.get("kind") == t.GATEWAY_CONFIG_KIND
-        and ref.get("name")
-    ):
-        return ref
-    return None
-
-
 @dataclass(frozen=True)
 class GatewayOwner:
     """A Gateway with its class and both configurations, as read from the cluster."""
@@ -108,6 +88,11 @@ class GatewayOwner:
     config: Configuration | None  # the Gateway's own (referenced, or frontguard's by name)
     referenced: bool  # the Gateway's parametersRef names ``config``
     class_config: Configuration | None
+    auto_mode: bool = False
+    problem: str | None = None  # the controller cannot reconcile this Gateway as it stands
+    # Why ``frontguard-<gateway>`` exists but is not frontguard's to adopt (someone else
+    # created it): frontguard then neither references nor patches it.
+    squatted: str | None = None
 
     @property
     def namespace(self) -> str:
@@ -127,22 +112,29 @@ class GatewayOwner:
 
     @property
     def handled(self) -> bool:
-        controller = (self.gateway_class or {}).get("spec", {}).get("controllerName")
-        return controller in CONTROLLERS
+        return rules.class_controller_served(self.gateway_class, auto_mode=self.auto_mode)
 
     @property
-    def class_pin(self) -> list[str]:
-        """Security groups the class-level configuration pins (they win over the Gateway's)."""
-        if self.class_config is None:
-            return []
-        return [str(g) for g in self.class_config.spec.get(SG_FIELD) or []]
+    def reason(self) -> str:
+        controller = ((self.gateway_class or {}).get("spec") or {}).get("controllerName")
+        return f"GatewayClass controller {controller}"
+
+    @property
+    def class_spec(self) -> Mapping[str, Any] | None:
+        return self.class_config.spec if self.class_config is not None else None
+
+    @property
+    def class_pin(self) -> list[str] | None:
+        """Security groups the class-level configuration decides (its mergingMode keeps the
+        class's value, which is set, possibly to an empty list); ``None`` when the Gateway's
+        own configuration decides."""
+        if not rules.class_wins(self.class_spec, SG_FIELD):
+            return None
+        return [str(g) for g in (self.class_spec or {}).get(SG_FIELD) or []]
 
     def _merged(self, field: str) -> Any:
-        """A field as the controller sees it: the class-level value wins when set."""
-        for config in (self.class_config, self.config if self.referenced else None):
-            if config is not None and config.spec.get(field) not in (None, []):
-                return config.spec.get(field)
-        return None
+        own = self.config.spec if self.config is not None and self.referenced else None
+        return rules.merged_field(self.class_spec, own, field)
 
     @property
     def security_groups(self) -> list[str]:
@@ -155,11 +147,16 @@ class GatewayOwner:
     def restriction(self) -> Sources | None:
         """``sourceRanges`` / ``securityGroupPrefixes``: ignored by the controller once a custom
         SG is set, so frontguard carries them into its own rules."""
-        ranges = [str(r) for r in self._merged("sourceRanges") or []]
-        prefix_lists = [str(p) for p in self._merged("securityGroupPrefixes") or []]
+        ranges = _as_strings(self._merged("sourceRanges"))
+        prefix_lists = _as_strings(self._merged("securityGroupPrefixes"))
         if not ranges and not prefix_lists:
             return None
         return Sources.of([*ranges, *prefix_lists])
+
+    def kept_approved(self, policy: Policy) -> list[str]:
+        """Approved SGs the Gateway's own configuration already names."""
+        current = [str(g) for g in self.config.spec.get(SG_FIELD) or []] if self.config else []
+        return [g for g in current if g in policy.approved_security_groups]
 
     def approved_only(self, policy: Policy) -> bool:
         groups = self.security_groups
@@ -168,7 +165,17 @@ class GatewayOwner:
         )
 
 
-def resolve(kube: KubeClient, namespace: str, name: str) -> GatewayOwner:
+def _as_strings(value: Any) -> list[str]:
+    """A configuration field that should be a list of strings, as one (user input: a wrong
+    type becomes an unparsable entry, reported like any other, instead of a TypeError)."""
+    if value is None:
+        return []
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+
+
+def resolve(
+    kube: KubeClient, namespace: str, name: str, *, auto_mode: bool = False
+) -> GatewayOwner:
     """Read the Gateway, its class and configurations (NotFoundError when the Gateway is gone).
 
     A configuration the Gateway references but that does not exist (yet) is retried later:
@@ -184,24 +191,56 @@ def resolve(kube: KubeClient, namespace: str, name: str) -> GatewayOwner:
             gateway_class = None
 
     class_config: Configuration | None = None
-    class_ref = _config_ref((gateway_class or {}).get("spec", {}).get("parametersRef"))
+    problem: str | None = None
+    try:
+        class_ref = rules.class_reference(gateway_class)
+    except ValueError as error:
+        class_ref = None
+        problem = f"GatewayClass {class_name} is not Accepted by the controller: {error}"
     if class_ref is not None:
-        class_config = read_configuration(
-            kube, str(class_ref.get("namespace") or "default"), str(class_ref["name"])
-        )
+        class_config = read_configuration(kube, *class_ref)
 
-    ref = _config_ref((gateway.get("spec", {}).get("infrastructure") or {}).get("parametersRef"))
+    ref = rules.gateway_reference(gateway)
     if ref is not None:
-        config = read_configuration(kube, namespace, str(ref["name"]))
+        config = read_configuration(kube, namespace, ref)
         if config is None:
             raise RetryableError(
                 f"Gateway {namespace}/{name} references LoadBalancerConfiguration "
-                f"{ref['name']}, which does not exist (yet)"
+                f"{ref}, which does not exist (yet)"
             )
-        return GatewayOwner(gateway, gateway_class, config, True, class_config)
+        return GatewayOwner(gateway, gateway_class, config, True, class_config, auto_mode, problem)
     # No reference: frontguard's own configuration may exist from an earlier, unfinished run.
     ours = read_configuration(kube, namespace, frontguard_config_name(name))
-    return GatewayOwner(gateway, gateway_class, ours, False, class_config)
+    if ours is not None and (squatted := _not_created_by_frontguard(ours)) is not None:
+        return GatewayOwner(
+            gateway, gateway_class, None, False, class_config, auto_mode, problem, squatted
+        )
+    return GatewayOwner(gateway, gateway_class, ours, False, class_config, auto_mode, problem)
+
+
+FRONTGUARD_LABEL = ("app.kubernetes.io/managed-by", "frontguard")
+
+
+def _not_created_by_frontguard(config: Configuration) -> str | None:
+    """Why an unreferenced ``frontguard-<gateway>`` configuration is not the one frontguard
+    created (``None`` when it is): frontguard creates it with its label, a record saying
+    ``created``, and nothing in its spec but the two fields it sets. Anyone allowed to create
+    configurations in the namespace could otherwise pre-create it with their own scheme,
+    listeners or certificates and have frontguard wire it to the Gateway."""
+    meta = config.obj.get("metadata") or {}
+    labels = meta.get("labels") or {}
+    if labels.get(FRONTGUARD_LABEL[0]) != FRONTGUARD_LABEL[1]:
+        return f"it lacks the label {FRONTGUARD_LABEL[0]}={FRONTGUARD_LABEL[1]}"
+    try:
+        record = json.loads((meta.get("annotations") or {}).get(t.REPLACED_ANNOTATION) or "{}")
+    except ValueError:
+        record = None
+    if not isinstance(record, dict) or record.get("created") is not True:
+        return f"its {t.REPLACED_ANNOTATION} record does not say frontguard created it"
+    extra = sorted(set(config.spec) - {SG_FIELD, BACKEND_FIELD})
+    if extra:
+        return f"its spec sets fields frontguard never sets ({', '.join(extra)})"
+    return None
 
 
 # --- Changes ----------------------------------------------------------------------------------
@@ -295,7 +334,7 @@ def _create_configuration(
     if owner.class_config is not None:
         versions.remove(owner.class_config.version)
         versions.insert(0, owner.class_config.version)
-    labels = {"app.kubernetes.io/managed-by": "frontguard"}
+    labels = {FRONTGUARD_LABEL[0]: FRONTGUARD_LABEL[1]}
     for version in versions:
         body = {
             "apiVersion": f"{t.GATEWAY_CONFIG_GROUP}/{version}",
@@ -313,20 +352,19 @@ def _create_configuration(
     )
 
 
-def change_for(owner: GatewayOwner, sg_id: str, policy: Policy) -> list[ConfigurationChange]:
-    """The change that makes the Gateway's own configuration name frontguard's SG first, then
-    the approved SGs it already named; none when it already does and the Gateway refers to it."""
+def change_for(owner: GatewayOwner, desired: list[str]) -> list[ConfigurationChange]:
+    """The change that makes the Gateway's own configuration name ``desired`` (frontguard's SG
+    first, then the approved SGs kept); none when it already does and the Gateway refers to
+    it."""
     current = [str(g) for g in owner.config.spec.get(SG_FIELD) or []] if owner.config else []
-    kept = [g for g in current if g in policy.approved_security_groups and g != sg_id]
-    desired = (sg_id, *kept)
     if (
         owner.config is not None
         and owner.referenced
-        and tuple(current) == desired
+        and current == desired
         and owner.config.spec.get(BACKEND_FIELD) is True
     ):
         return []
-    return [ConfigurationChange(owner, desired)]
+    return [ConfigurationChange(owner, tuple(desired))]
 
 
 def class_pin_fix(owner: GatewayOwner, sg_id: str | None) -> str:
@@ -340,5 +378,5 @@ def class_pin_fix(owner: GatewayOwner, sg_id: str | None) -> str:
         f"security group ({sg_id or 'created on first remediation'}) there, or remove "
         "securityGroups from the class-level configuration (or set its mergingMode so the "
         "Gateway's configuration wins) and let frontguard patch the Gateway's configuration; "
-        "or exempt the Gateway with frontguard.io/exempt."
+        "or have the Gateway exempted in the policy."
     )

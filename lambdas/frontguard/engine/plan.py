@@ -1,7 +1,7 @@
-"""Decisions and plans: pure functions over the load balancer, its owner objects and policy.
+"""Plans: the rules frontguard's SG must hold and the values the owner must carry.
 
-Nothing here calls AWS or Kubernetes; the engine (``remediate``) feeds it what adapters read.
-Kubernetes objects are plain JSON dicts as the API server returns them.
+Pure functions over what the engine read; the controller's own rules (what it manages, what it
+restricts, how it reads an annotation) live in :mod:`frontguard.controller`.
 """
 
 from __future__ import annotations
@@ -9,109 +9,33 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from frontguard import tags as t
-from frontguard.model import Listener, LoadBalancer, OwnerKind, OwnerRef, PermissionRule
+from frontguard.controller.objects import (
+    AnnotationError,
+    KubeObject,
+    annotations_of,
+    bool_annotation,
+    labels_of,
+)
+from frontguard.controller.restrictions import Restrictions
+from frontguard.controller.security_groups import AnnotationKeys, named_security_groups
+from frontguard.model import Listener, LoadBalancer, OwnerRef, PermissionRule
 from frontguard.policy import Policy
-from frontguard.sources import EffectiveSources, Sources, effective_sources, expand_policy_sources
-
-KubeObject = Mapping[str, Any]
-
-
-def annotations_of(obj: KubeObject) -> Mapping[str, str]:
-    return obj.get("metadata", {}).get("annotations") or {}
-
-
-def labels(obj: KubeObject) -> Mapping[str, str]:
-    return obj.get("metadata", {}).get("labels") or {}
-
-
-def object_id(obj: KubeObject) -> str:
-    meta = obj.get("metadata", {})
-    return f"{meta.get('namespace')}/{meta.get('name')}"
-
-
-def split_list(value: str | None) -> list[str]:
-    return [item.strip() for item in (value or "").split(",") if item.strip()]
-
+from frontguard.sources import Sources, effective_sources, expand_policy_sources
 
 # --- Who must not be touched ------------------------------------------------------------------
-
-
-def exempt_reason(objects: Sequence[KubeObject], policy: Policy) -> str | None:
-    for obj in objects:
-        namespace = obj.get("metadata", {}).get("namespace")
-        if namespace in policy.exempt_namespaces:
-            return f"namespace {namespace} is exempt by policy"
-        reason = annotations_of(obj).get(t.EXEMPT_ANNOTATION)
-        if reason is not None:
-            return (
-                f"{object_id(obj)} opted out ({t.EXEMPT_ANNOTATION}: {reason or 'no reason given'})"
-            )
-    return None
-
-
-def service_handled(service: KubeObject) -> bool:
-    spec = service.get("spec", {})
-    if spec.get("loadBalancerClass") == t.NLB_LOAD_BALANCER_CLASS:
-        return True
-    return annotations_of(service).get(t.SERVICE_TYPE_ANNOTATION) in ("external", "nlb-ip")
-
-
-def ingress_handled(ingress: KubeObject, alb_classes: Iterable[str]) -> bool:
-    """Served by ``ingress.k8s.aws/alb``: its class is one of the controller's IngressClasses."""
-    class_name = ingress.get("spec", {}).get("ingressClassName") or annotations_of(ingress).get(
-        "kubernetes.io/ingress.class"
-    )
-    return class_name in set(alb_classes)
 
 
 def gitops_markers(obj: KubeObject) -> list[str]:
     markers = []
     if t.ARGOCD_TRACKING_ANNOTATION in annotations_of(obj):
         markers.append(f"Argo CD ({t.ARGOCD_TRACKING_ANNOTATION})")
-    markers.extend(f"Flux ({label})" for label in t.FLUX_LABELS if label in labels(obj))
+    markers.extend(f"Flux ({label})" for label in t.FLUX_LABELS if label in labels_of(obj))
     return markers
 
 
-# --- Owner restrictions ---------------------------------------------------------------------
-
-
-def service_restriction(service: KubeObject) -> Sources | None:
-    """The Service's own source restriction, or ``None`` when it admits everyone."""
-    ranges = service.get("spec", {}).get("loadBalancerSourceRanges") or split_list(
-        annotations_of(service).get(t.SERVICE_SOURCE_RANGES)
-    )
-    prefix_lists = split_list(annotations_of(service).get(t.SERVICE_PREFIX_LISTS))
-    if not ranges and not prefix_lists:
-        return None
-    return Sources.of([*ranges, *prefix_lists])
-
-
-def ingress_restriction(ingress: KubeObject, class_params: KubeObject | None) -> Sources | None:
-    """Inbound CIDRs / prefix lists of one Ingress; IngressClassParams override the annotations."""
-    params_spec = (class_params or {}).get("spec", {})
-    cidrs = list(params_spec.get("inboundCIDRs") or []) or split_list(
-        annotations_of(ingress).get(t.INGRESS_INBOUND_CIDRS)
-    )
-    prefix_lists = list(
-        params_spec.get("PrefixListsIDs") or params_spec.get("prefixListsIDs") or []
-    )
-    prefix_lists = prefix_lists or split_list(annotations_of(ingress).get(t.INGRESS_PREFIX_LISTS))
-    if not cidrs and not prefix_lists:
-        return None
-    return Sources.of([*cidrs, *prefix_lists])
-
-
-def group_restriction(restrictions: Sequence[Sources | None]) -> Sources | None:
-    """An IngressGroup's LB admits the union of its members' sources: one open member opens it."""
-    if not restrictions or any(r is None for r in restrictions):
-        return None
-    return Sources.of(s for r in restrictions if r is not None for s in r.as_strings())
-
-
-# --- The plan -------------------------------------------------------------------------------
+# --- The rules --------------------------------------------------------------------------------
 
 
 def listener_protocols(listener: Listener) -> tuple[str, ...]:
@@ -123,91 +47,144 @@ def listener_protocols(listener: Listener) -> tuple[str, ...]:
     return ("tcp",)
 
 
-def planned_rules(listeners: Iterable[Listener], sources: Sources) -> frozenset[PermissionRule]:
-    """Listener ports (TCP; UDP for UDP listeners) × the effective sources."""
-    return frozenset(
-        PermissionRule(protocol, listener.port, source)
-        for listener in listeners
-        for protocol in listener_protocols(listener)
-        for source in sources.as_strings()
-    )
+def policy_sources(
+    policy: Policy,
+    *,
+    lb: LoadBalancer,
+    owner: OwnerRef,
+    namespaces: Sequence[str],
+    vpc_cidrs: Sequence[str],
+) -> Sources:
+    """What the policy allows this load balancer. An IngressGroup spanning namespaces gets
+    what the rules of *every* member's namespace allow (their intersection), never the first
+    member's alone."""
+    cluster = lb.cluster or ""
+    allowed: Sources | None = None
+    for namespace in namespaces or [""]:
+        sources = expand_policy_sources(
+            policy.sources_for(
+                cluster=cluster, namespace=namespace, scheme=lb.scheme, kind=owner.policy_kind
+            ),
+            vpc_cidrs,
+        )
+        allowed = sources if allowed is None else effective_sources(allowed, sources).allowed
+    assert allowed is not None
+    return allowed
 
 
 @dataclass(frozen=True)
 class SourcePlan:
-    effective: EffectiveSources
     rules: frozenset[PermissionRule]
+    beyond_policy: Sources  # what the owner asked for that the policy refuses: never admitted
+    closed_ports: tuple[int, ...]  # listener ports that admit nothing
 
 
-def plan_sources(
-    *,
-    lb: LoadBalancer,
-    owner: OwnerRef,
-    namespace: str,
-    policy: Policy,
-    vpc_cidrs: Sequence[str],
-    restriction: Sources | None,
-    listeners: Sequence[Listener],
+def plan_rules(
+    listeners: Iterable[Listener], allowed: Sources, restrictions: Restrictions
 ) -> SourcePlan:
-    cluster = lb.cluster or ""
-    policy_sources = expand_policy_sources(
-        policy.sources_for(
-            cluster=cluster, namespace=namespace, scheme=lb.scheme, kind=owner.policy_kind
-        ),
-        vpc_cidrs,
-    )
-    effective = effective_sources(policy_sources, restriction)
-    return SourcePlan(effective, planned_rules(listeners, effective.allowed))
+    """Per listener port (TCP; UDP for UDP listeners): the policy's sources narrowed by the
+    owner's restriction *for that port* (controller/restrictions.py)."""
+    rules: set[PermissionRule] = set()
+    beyond: list[str] = []
+    closed: list[int] = []
+    for listener in listeners:
+        effective = effective_sources(allowed, restrictions.for_port(listener.port))
+        beyond.extend(effective.beyond_policy.as_strings())
+        if effective.allowed.empty:
+            closed.append(listener.port)
+        rules.update(
+            PermissionRule(protocol, listener.port, source)
+            for protocol in listener_protocols(listener)
+            for source in effective.allowed.as_strings()
+        )
+    return SourcePlan(frozenset(rules), Sources.of(beyond), tuple(sorted(set(closed))))
+
+
+def exceeds_rule_limit(rules: frozenset[PermissionRule], policy: Policy) -> bool:
+    return len(rules) > policy.max_rules_per_security_group
 
 
 # --- Annotations ------------------------------------------------------------------------------
 
 
-def annotation_keys(owner: OwnerRef) -> tuple[str, str]:
-    """(security-groups annotation, backend-rules annotation) that govern this LB's SGs."""
-    if owner.kind is OwnerKind.SERVICE:
-        return t.SERVICE_SG_ANNOTATION, t.SERVICE_BACKEND_ANNOTATION
-    if owner.frontend_nlb:
-        return t.FRONTEND_NLB_SG_ANNOTATION, t.INGRESS_BACKEND_ANNOTATION
-    return t.INGRESS_SG_ANNOTATION, t.INGRESS_BACKEND_ANNOTATION
+def backend_rules_managed(obj: KubeObject, keys: AnnotationKeys) -> bool:
+    """The backend-rules annotation reads true as the controller reads it (a frontend NLB has
+    none to check). AnnotationError when the controller could not read it either."""
+    if keys.backend_rules is None:
+        return True
+    return bool_annotation(obj, keys.backend_rules) is True
 
 
-def annotated_groups(obj: KubeObject, owner: OwnerRef) -> list[str]:
-    return split_list(annotations_of(obj).get(annotation_keys(owner)[0]))
+def resolved_entries(entries: Sequence[str], names: Mapping[str, str]) -> list[str]:
+    """Annotation entries with names replaced by the IDs they resolve to (unresolved names
+    stay as written: they match no approved SG)."""
+    return [names.get(entry, entry) for entry in entries]
 
 
-def approved_only(obj: KubeObject, owner: OwnerRef, policy: Policy) -> bool:
-    """The owner names only team SGs the policy approves, and keeps backend rules managed."""
-    groups = annotated_groups(obj, owner)
-    backend = annotations_of(obj).get(annotation_keys(owner)[1])
-    return bool(groups) and set(groups) <= policy.approved_security_groups and backend == "true"
+def approved_only(
+    objects: Sequence[KubeObject], keys: AnnotationKeys, names: Mapping[str, str], policy: Policy
+) -> bool:
+    """Every owner object names only SGs the policy approves (names resolved) and keeps backend
+    rules managed."""
+    for obj in objects:
+        groups = resolved_entries(named_security_groups(obj, keys.security_groups), names)
+        if not groups or not set(groups) <= policy.approved_security_groups:
+            return False
+        try:
+            if not backend_rules_managed(obj, keys):
+                return False
+        except AnnotationError:
+            return False
+    return True
 
 
-def desired_security_groups(obj: KubeObject, owner: OwnerRef, sg_id: str, policy: Policy) -> str:
-    """frontguard's SG first, then any approved SGs the owner already named."""
-    kept = [g for g in annotated_groups(obj, owner) if g in policy.approved_security_groups]
-    return ",".join([sg_id, *(g for g in kept if g != sg_id)])
+def kept_approved(
+    objects: Sequence[KubeObject], keys: AnnotationKeys, names: Mapping[str, str], policy: Policy
+) -> list[str]:
+    """Approved SGs the owner already names (as IDs), in the order first named."""
+    kept: list[str] = []
+    for obj in objects:
+        for group in resolved_entries(named_security_groups(obj, keys.security_groups), names):
+            if group in policy.approved_security_groups and group not in kept:
+                kept.append(group)
+    return kept
 
 
 def annotation_patch(
-    obj: KubeObject, owner: OwnerRef, desired_groups: str
+    obj: KubeObject, keys: AnnotationKeys, desired: Sequence[str]
 ) -> dict[str, str | None] | None:
-    """The annotations to merge-patch onto ``obj``, or ``None`` when they are already right.
+    """The annotations to merge-patch onto ``obj``, or ``None`` when the controller already
+    reads them as desired (parsed list, parsed bool).
 
     Records, once, what was there before in ``frontguard.io/replaced`` so ``revert`` can
-    restore it.
+    restore it. A frontend NLB's backend-rules switch is the ALB's: never touched for it.
     """
-    sg_key, backend_key = annotation_keys(owner)
     current = annotations_of(obj)
-    if current.get(sg_key) == desired_groups and current.get(backend_key) == "true":
+    same_groups = named_security_groups(obj, keys.security_groups) == list(desired)
+    try:
+        backend_ok = backend_rules_managed(obj, keys)
+    except AnnotationError:
+        backend_ok = False
+    if same_groups and backend_ok:
         return None
-    patch: dict[str, str | None] = {sg_key: desired_groups, backend_key: "true"}
+    patch: dict[str, str | None] = {keys.security_groups: ",".join(desired)}
+    if keys.backend_rules is not None:
+        patch[keys.backend_rules] = "true"
     if t.REPLACED_ANNOTATION not in current:
-        patch[t.REPLACED_ANNOTATION] = json.dumps(
-            {sg_key: current.get(sg_key), backend_key: current.get(backend_key)}, sort_keys=True
-        )
+        record = {keys.security_groups: current.get(keys.security_groups)}
+        if keys.backend_rules is not None:
+            record[keys.backend_rules] = current.get(keys.backend_rules)
+        patch[t.REPLACED_ANNOTATION] = json.dumps(record, sort_keys=True)
     return patch
 
 
-def exceeds_rule_limit(rules: frozenset[PermissionRule], policy: Policy) -> bool:
-    return len(rules) > policy.max_rules_per_security_group
+def frontend_nlb_rules(
+    listeners: Iterable[Listener], health_check_ports: Sequence[int], sg_id: str
+) -> frozenset[PermissionRule]:
+    """A frontend NLB sharing the ALB's SG reaches the ALB from its own addresses (health
+    checks, PrivateLink) while clients keep their IPs: admit the SG itself on the ALB's ports.
+    That admits only the two load balancers' interfaces, never a new client
+    (docs.aws.amazon.com/elasticloadbalancing/latest/network/application-load-balancer-target.html;
+    docs/controller-rules.md, "Frontend NLB")."""
+    ports = {listener.port for listener in listeners} | set(health_check_ports)
+    return frozenset(PermissionRule("tcp", port, sg_id) for port in ports)

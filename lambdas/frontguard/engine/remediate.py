@@ -1,9 +1,10 @@
 """The engine: bring one load balancer behind a policy-conforming frontend security group.
 
 One function, :func:`remediate_load_balancer`, serves the event handler, the scheduled scan
-and the CLI. It decides (each decision logged with its reason), plans, and in ``enforce``
-mode applies: frontguard's SG found by its tags or created, its rules converged to the plan,
-and the owner's annotations patched so that the *controller* attaches the SG.
+and the CLI. It first *decides*: reads what it needs and computes a :data:`Decision`, a value
+(nothing is changed while deciding); then :func:`carry_out` applies it: an alert only, or
+frontguard's SG found or created, its rules converged, and the owner's annotations (or
+Gateway configuration) patched so that the *controller* attaches the SG.
 """
 
 from __future__ import annotations
@@ -17,19 +18,25 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from frontguard import tags as t
 from frontguard.adapters import aws
-from frontguard.adapters.kube import (
-    ELBV2,
-    NETWORKING,
-    KubeClient,
-    KubeObject,
-    ObjectPath,
-    ingress_path,
-    service_path,
-)
+from frontguard.adapters.kube import KubeClient, ObjectPath
 from frontguard.adapters.state import StateTable
 from frontguard.adapters.verify_queue import VerifyRequest, VerifySink
 from frontguard.alerts import Alert, AlertSink
-from frontguard.engine import gateway, plan
+from frontguard.controller.ingress import (
+    frontend_nlb_health_check_ports,
+    frontend_nlb_shares_alb_sgs,
+)
+from frontguard.controller.objects import annotations_of, name_of, namespace_of
+from frontguard.controller.security_groups import (
+    BACKEND_SG_REQUIRED,
+    MAX_SECURITY_GROUPS,
+    AnnotationKeys,
+    annotation_keys,
+    is_id,
+    named_security_groups,
+)
+from frontguard.engine import exemptions, gateway, plan
+from frontguard.engine.owner import ClusterObjects, Owner, resolve_owner
 from frontguard.errors import NotFoundError, RetryableError
 from frontguard.model import (
     Listener,
@@ -41,8 +48,7 @@ from frontguard.model import (
     classify,
     plan_digest,
 )
-from frontguard.policy import VPC_SOURCE, GitOpsAction, Mode, Policy
-from frontguard.sources import Sources
+from frontguard.policy import VPC_SOURCE, ControllerFlags, GitOpsAction, Mode, Policy
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
@@ -75,18 +81,14 @@ class Prefetched:
 
     security_group: aws.SecurityGroup | None
     vpc_cidrs: Mapping[str, list[str]] = field(default_factory=dict)
+    cluster: ClusterObjects | None = None
+    endpoint_services: Mapping[str, list[str]] | None = None  # NLB ARN → PrivateLink services
+    # SGs carrying frontguard's tags for this LB that are not frontguard's (already alerted).
+    impostors: tuple[tuple[aws.SecurityGroup, str], ...] = ()
 
 
-@dataclass(frozen=True)
-class Owner:
-    """The owner objects of one load balancer, as read from the cluster."""
-
-    ref: OwnerRef
-    objects: tuple[KubeObject, ...]
-    paths: tuple[ObjectPath, ...]
-    handled: bool
-    restriction: Sources | None
-    gateway: gateway.GatewayOwner | None = None  # Gateway API owners only
+class LoadBalancerGoneError(NotFoundError):
+    """The load balancer never became visible and is not there now."""
 
 
 class OwnerChange(Protocol):
@@ -139,6 +141,40 @@ class Result:
         }
 
 
+# --- Decisions: values, computed before anything changes ---------------------------------------
+
+
+@dataclass(frozen=True)
+class Settled:
+    """Nothing to change and nobody to tell (ignored, exempt, not handled, compliant).
+    ``verify``: frontguard's SG is requested but not attached yet: queue a verification."""
+
+    result: Result
+    verify: bool = False
+
+
+@dataclass(frozen=True)
+class Report:
+    """Nothing to change; a human must act (needs-recreation, conflict, error, audit)."""
+
+    result: Result
+    fix: str | None
+
+
+@dataclass(frozen=True)
+class Apply:
+    """Set up frontguard's SG with ``rules`` and request it through the owner."""
+
+    result: Result  # the outcome once applied (remediated or drift), before the SG exists
+    owner: Owner
+    group: aws.SecurityGroup | None  # frontguard's SG when it exists already
+    kept: tuple[str, ...]  # approved SGs the owner keeps next to frontguard's
+    self_ports: tuple[int, ...] = ()  # ports admitting frontguard's SG itself (frontend NLB)
+
+
+Decision = Settled | Report | Apply
+
+
 def _with_discovery_retries(engine: Engine, what: str, read: Callable[[], T | None]) -> T:
     """Re-read while the controller has not finished creating things, then retry later."""
     for delay in (*engine.discovery_delays, None):
@@ -152,112 +188,18 @@ def _with_discovery_retries(engine: Engine, what: str, read: Callable[[], T | No
 
 
 def read_load_balancer(engine: Engine, arn: str) -> LoadBalancer:
-    def attempt() -> LoadBalancer | None:
+    """Re-read a just-created load balancer (it may not be listed yet). Still not there after
+    the retries: it is gone (the controller deletes and recreates on some changes); the
+    scheduled scan is the backstop for one that shows up later."""
+
+    for delay in (*engine.discovery_delays, None):
         try:
             return aws.describe_load_balancer(engine.elbv2, arn)
         except NotFoundError:
-            return None
-
-    return _with_discovery_retries(engine, f"load balancer {arn}", attempt)
-
-
-# --- Owner resolution -----------------------------------------------------------------------
-
-
-def _alb_classes(kube: KubeClient, *, auto_mode: bool = False) -> tuple[set[str], dict[str, str]]:
-    """Names of IngressClasses the controller serves, and their IngressClassParams names."""
-    names: set[str] = set()
-    params: dict[str, str] = {}
-    controller = t.AUTO_MODE_ALB_CONTROLLER if auto_mode else t.ALB_CONTROLLER
-    for ingress_class in kube.ingress_classes():
-        spec = ingress_class.get("spec", {})
-        if spec.get("controller") != controller:
-            continue
-        name = ingress_class["metadata"]["name"]
-        names.add(name)
-        ref = spec.get("parameters") or {}
-        if ref.get("kind") == "IngressClassParams" and ref.get("name"):
-            params[name] = ref["name"]
-    return names, params
-
-
-def _class_of(ingress: KubeObject) -> str | None:
-    name = ingress.get("spec", {}).get("ingressClassName") or plan.annotations_of(ingress).get(
-        "kubernetes.io/ingress.class"
-    )
-    return str(name) if name else None
-
-
-def resolve_owner(kube: KubeClient, ref: OwnerRef) -> Owner:
-    """Read the owner objects named by the stack tag (NotFoundError when they are gone)."""
-    params_api = t.AUTO_MODE_PARAMS_API if ref.auto_mode else ELBV2
-    if ref.kind is OwnerKind.SERVICE:
-        assert ref.namespace and ref.name
-        path = service_path(ref.namespace, ref.name)
-        service = kube.get(path)
-        handled = (
-            service.get("spec", {}).get("loadBalancerClass") == t.AUTO_MODE_NLB_CLASS
-            if ref.auto_mode
-            else plan.service_handled(service)
-        )
-        return Owner(ref, (service,), (path,), handled, plan.service_restriction(service))
-
-    if ref.kind is OwnerKind.GATEWAY:
-        assert ref.namespace and ref.name
-        found = gateway.resolve(kube, ref.namespace, ref.name)
-        paths = (found.path,) + ((found.config.path,) if found.config else ())
-        return Owner(ref, found.objects, paths, found.handled, found.restriction(), gateway=found)
-
-    if ref.kind is OwnerKind.INGRESS:
-        assert ref.namespace and ref.name
-        path = ingress_path(ref.namespace, ref.name)
-        ingress = kube.get(path)
-        classes, class_params = _alb_classes(kube, auto_mode=ref.auto_mode)
-        params_name = class_params.get(_class_of(ingress) or "")
-        params = kube.ingress_class_params(params_name, params_api) if params_name else None
-        return Owner(
-            ref,
-            (ingress,),
-            (path,),
-            plan.ingress_handled(ingress, classes),
-            plan.ingress_restriction(ingress, params),
-        )
-
-    if ref.kind is OwnerKind.INGRESS_GROUP:
-        assert ref.group
-        classes, class_params = _alb_classes(kube, auto_mode=ref.auto_mode)
-        params_by_class = {
-            cls: kube.ingress_class_params(name, params_api) for cls, name in class_params.items()
-        }
-        members: list[KubeObject] = []
-        for ingress in kube.list_paged(f"{NETWORKING}/ingresses"):
-            class_name = _class_of(ingress) or ""
-            class_group = (
-                params_by_class.get(class_name, {}).get("spec", {}).get("group", {}).get("name")
-            )
-            group = plan.annotations_of(ingress).get(t.INGRESS_GROUP_ANNOTATION) or class_group
-            if group == ref.group:
-                members.append(ingress)
-        if not members:
-            raise NotFoundError(f"no Ingress is a member of group {ref.group}")
-        members.sort(key=plan.object_id)
-        return Owner(
-            ref,
-            tuple(members),
-            tuple(ingress_path(m["metadata"]["namespace"], m["metadata"]["name"]) for m in members),
-            all(plan.ingress_handled(m, classes) for m in members),
-            plan.group_restriction(
-                [
-                    plan.ingress_restriction(m, params_by_class.get(_class_of(m) or ""))
-                    for m in members
-                ]
-            ),
-        )
-
-    raise NotFoundError(f"owner kind {ref.kind.value} is not resolved here")
-
-
-# --- The engine -----------------------------------------------------------------------------
+            if delay is None:
+                break
+            engine.sleep(delay)
+    raise LoadBalancerGoneError(f"load balancer {arn} does not exist")
 
 
 def remediate_load_balancer(
@@ -268,251 +210,548 @@ def remediate_load_balancer(
     drift: bool = False,
     prefetched: Prefetched | None = None,
 ) -> Result:
-    """Decide, plan and (in enforce mode) apply for one load balancer; alert when needed.
+    """Decide, then carry the decision out; alert when needed.
 
     ``drift``: frontguard had remediated this load balancer before (the scan knows), so a
     repair is reported as ``drift`` rather than ``remediated``.
     """
     lb = load_balancer or read_load_balancer(engine, arn)
-    result = _decide_and_apply(engine, lb, drift=drift, prefetched=prefetched)
+    decision = decide(engine, lb, drift=drift, prefetched=prefetched)
+    result = carry_out(engine, lb, decision)
     level = logging.WARNING if result.outcome is Outcome.ERROR else logging.INFO
     logger.log(level, result.reason, extra=result.log_context())
     return result
 
 
-def _decide_and_apply(
-    engine: Engine, lb: LoadBalancer, *, drift: bool, prefetched: Prefetched | None
-) -> Result:
+def decide(
+    engine: Engine, lb: LoadBalancer, *, drift: bool = False, prefetched: Prefetched | None = None
+) -> Decision:
+    """What should happen to ``lb``: reads only, changes nothing."""
     policy = engine.policy
     classification = classify(lb.tags)
     cluster = lb.cluster
     if classification.owner is None or classification.owner.kind is OwnerKind.AUTO_MODE:
-        return Result(
-            Outcome.IGNORED,
-            classification.skip_reason or "not frontguard's business",
-            lb.arn,
-            cluster,
-            classification.owner,
+        return Settled(
+            Result(
+                Outcome.IGNORED,
+                classification.skip_reason or "not frontguard's business",
+                lb.arn,
+                cluster,
+                classification.owner,
+            )
         )
     ref = classification.owner
     assert cluster is not None
     if not policy.selects_cluster(cluster):
-        return Result(Outcome.IGNORED, "cluster not selected by policy", lb.arn, cluster, ref)
-
-    kube = engine.kube(cluster)
-    try:
-        owner = resolve_owner(kube, ref)
-    except NotFoundError as error:
-        return Result(
-            Outcome.IGNORED,
-            f"owner object not found ({error}); the controller will delete the load balancer",
-            lb.arn,
-            cluster,
-            ref,
+        return Settled(
+            Result(Outcome.IGNORED, "cluster not selected by policy", lb.arn, cluster, ref)
         )
 
     def result(outcome: Outcome, reason: str, **kwargs: Any) -> Result:
         return Result(outcome, reason, lb.arn, cluster, ref, **kwargs)
 
-    if (reason := plan.exempt_reason(owner.objects, policy)) is not None:
-        return result(Outcome.EXEMPT, reason)
-    if not owner.handled:
-        return result(
-            Outcome.NOT_CONTROLLER_HANDLED,
-            "the controller does not handle this object (class/type); annotations would be ignored",
-        )
-    if lb.type == "network" and not lb.security_groups:
-        outcome = result(
-            Outcome.NEEDS_RECREATION,
-            "NLB was created without security groups and can never get one",
-        )
-        engine.alerts.publish(_needs_recreation_alert(outcome))
-        return outcome
+    flags = policy.controller_flags(cluster)
+    read = _read_owner(engine, lb, ref, flags, prefetched)
+    if isinstance(read, str):
+        return Settled(result(Outcome.IGNORED, read))
+    owner, claim = read
+    if (verdict := _owner_verdict(lb, owner, policy, result, claim)) is not None:
+        return verdict
+
+    if (inherited := _inherits_alb_sgs(engine, lb, owner, result)) is not None:
+        return inherited
+
+    keys = annotation_keys(ref)
+    names = _resolve_names(engine, lb, owner, keys)
     if owner.gateway is not None:
         if owner.gateway.approved_only(policy):
-            return result(Outcome.COMPLIANT, "owner names only approved security groups")
-        if (pinned := _class_pin_conflict(engine, lb, owner.gateway, result)) is not None:
-            return pinned
-    elif all(plan.approved_only(obj, ref, policy) for obj in owner.objects):
-        return result(Outcome.COMPLIANT, "owner names only approved security groups")
+            return Settled(result(Outcome.COMPLIANT, "owner names only approved security groups"))
+    elif plan.approved_only(owner.objects, keys, names, policy):
+        return Settled(result(Outcome.COMPLIANT, "owner names only approved security groups"))
+
+    if backend := _backend_sg_unavailable(lb, owner, keys, flags.enable_backend_security_group):
+        return Report(result(Outcome.ERROR, backend), _backend_sg_fix(ref))
+
+    group = _own_security_group(engine, lb, ref, prefetched)
+    if owner.gateway is not None and (pin := _class_pin_conflict(engine, owner.gateway, group)):
+        return Report(
+            result(
+                Outcome.CONFLICT,
+                pin,
+                security_group_id=group.id if group else None,
+                extra={
+                    "class_configuration": owner.gateway.class_config.ref
+                    if owner.gateway.class_config
+                    else None
+                },
+            ),
+            gateway.class_pin_fix(owner.gateway, group.id if group else None),
+        )
+
+    kept = tuple(
+        g
+        for g in (
+            owner.gateway.kept_approved(policy)
+            if owner.gateway is not None
+            else plan.kept_approved(owner.objects, keys, names, policy)
+        )
+        if not group or g != group.id
+    )
+    backend_sgs = 1 if keys.backend_rules is not None or owner.gateway is not None else 0
+    if 1 + len(kept) + backend_sgs > MAX_SECURITY_GROUPS:
+        return Report(
+            result(
+                Outcome.ERROR,
+                f"frontguard's SG, the {len(kept)} approved SGs the owner keeps"
+                + (" and the controller's backend SG" if backend_sgs else "")
+                + f" would be more than the {MAX_SECURITY_GROUPS} security groups a load "
+                "balancer takes: the controller's SetSecurityGroups would fail",
+                extra={"approved_kept": list(kept)},
+            ),
+            "Drop approved SGs from the owner's annotation (or merge their rules), or raise the "
+            "security-groups-per-interface quota; frontguard changed nothing.",
+        )
+
+    if (privatelink := _privatelink_conflict(engine, lb, prefetched, result)) is not None:
+        return privatelink
 
     listeners = _with_discovery_retries(
         engine,
         f"listeners of {lb.arn}",
         lambda: aws.describe_listeners(engine.elbv2, lb.arn) or None,
     )
-    return _plan_and_apply(engine, lb, owner, listeners, result, drift=drift, prefetched=prefetched)
-
-
-def _class_pin_conflict(
-    engine: Engine, lb: LoadBalancer, owner: gateway.GatewayOwner, result: Callable[..., Result]
-) -> Result | None:
-    """A GatewayClass-level configuration that pins security groups wins: do not fight it.
-
-    The pin is accepted once it names frontguard's SG (and otherwise only approved SGs).
-    """
-    pin = set(owner.class_pin)
-    if not pin:
-        return None
-    group = aws.find_security_group(engine.ec2, lb.arn)
-    if (
-        group is not None
-        and group.id in pin
-        and pin - {group.id} <= set(engine.policy.approved_security_groups)
-    ):
-        return None
-    outcome = result(
-        Outcome.CONFLICT,
-        f"the GatewayClass's LoadBalancerConfiguration pins security groups "
-        f"({', '.join(sorted(pin))}), which win over the Gateway's own configuration",
-        security_group_id=group.id if group else None,
-        extra={"class_configuration": owner.class_config.ref if owner.class_config else None},
+    return _decide_plan(
+        engine,
+        lb,
+        owner,
+        listeners=listeners,
+        group=group,
+        kept=kept,
+        result=result,
+        drift=drift,
+        prefetched=prefetched,
     )
-    engine.alerts.publish(
-        _alert(outcome, gateway.class_pin_fix(owner, group.id if group else None))
-    )
-    return outcome
 
 
-def _plan_and_apply(
+_UNPUBLISHED = "the owner's status names no load balancer yet"
+
+
+def _read_owner(
+    engine: Engine,
+    lb: LoadBalancer,
+    ref: OwnerRef,
+    flags: ControllerFlags,
+    prefetched: Prefetched | None,
+) -> tuple[Owner, str | None] | str:
+    """The owner and what (if anything) keeps it from being proven ``lb``'s owner; a string
+    when the owner is gone. The controller writes the LB into its owners' status right after
+    creating it: the event path waits a moment for that (the scan sees the world later)."""
+    kube = engine.kube(lb.cluster or "")
+    delays = engine.discovery_delays if prefetched is None else ()
+    for delay in (*delays, None):
+        try:
+            owner = resolve_owner(
+                kube, ref, flags, listed=prefetched.cluster if prefetched else None
+            )
+        except NotFoundError as error:
+            return f"owner object not found ({error}); the controller will delete the load balancer"
+        claim = _ownership(lb, owner, kube.vpc_id)
+        if claim is not _UNPUBLISHED or delay is None:
+            break
+        engine.sleep(delay)
+    if claim is _UNPUBLISHED and prefetched is None and owner.handled:
+        raise RetryableError(
+            f"{ref.describe()} does not name {lb.dns_name} in its status yet: ownership unproven"
+        )
+    return owner, claim
+
+
+def _ownership(lb: LoadBalancer, owner: Owner, cluster_vpc: str | None) -> str | None:
+    """Why the owner the tags name is not proven to own ``lb`` (``None``: proven). Tags can be
+    forged by anyone who may tag load balancers; the controller's own status and the
+    cluster's VPC cannot (security review #5): the controller writes each load balancer's DNS
+    name into every owner's status (LBC:controllers/ingress/group_controller.go
+    updateIngressStatus, LBC:controllers/service/service_controller.go,
+    LBC:controllers/gateway/gateway_controller.go)."""
+    if cluster_vpc and lb.vpc_id and lb.vpc_id != cluster_vpc:
+        return f"the load balancer is in {lb.vpc_id}, the cluster in {cluster_vpc}"
+    if not lb.dns_name:
+        return None  # nothing to compare (an emulator without DNS names)
+    objects = (owner.gateway.gateway,) if owner.gateway is not None else owner.objects
+    published = [_status_hostnames(obj) for obj in objects]
+    if not all(published):
+        return _UNPUBLISHED
+    others = sorted({h for names in published for h in names} - {lb.dns_name.lower()})
+    if any(lb.dns_name.lower() not in names for names in published):
+        return (
+            f"{owner.ref.describe()} names {', '.join(others)} in its status, not this load "
+            "balancer"
+        )
+    return None
+
+
+def _status_hostnames(obj: Mapping[str, Any]) -> set[str]:
+    status = obj.get("status") or {}
+    names = [a.get("value") for a in status.get("addresses") or []]
+    names += [i.get("hostname") for i in (status.get("loadBalancer") or {}).get("ingress") or []]
+    return {str(n).lower() for n in names if n}
+
+
+def _owner_verdict(
+    lb: LoadBalancer,
+    owner: Owner,
+    policy: Policy,
+    result: Callable[..., Result],
+    claim: str | None,
+) -> Decision | None:
+    """What the owner alone settles: exempt, not the controller's, not proven its owner,
+    a squatted configuration, unbuildable, SG-less."""
+    if exempt := exemptions.decide(owner.objects, owner.ref, lb.cluster or "", policy):
+        if exempt.outcome is Outcome.EXEMPT_UNAPPROVED:
+            return Report(result(exempt.outcome, exempt.reason), exemptions.UNAPPROVED_FIX)
+        return Settled(result(exempt.outcome, exempt.reason))
+    if not owner.handled:
+        return Settled(
+            result(
+                Outcome.NOT_CONTROLLER_HANDLED,
+                f"the controller does not manage this object ({owner.reason}); "
+                "annotations would be ignored",
+            )
+        )
+    if claim is not None:
+        return Report(
+            result(
+                Outcome.CONFLICT,
+                f"the load balancer's tags name {owner.ref.describe()} as its owner, but "
+                f"{claim}: frontguard changes nothing for it",
+                extra={"dns_name": lb.dns_name, "vpc_id": lb.vpc_id},
+            ),
+            "If this load balancer was not made by the controller for that object, find who "
+            "created or tagged it (CloudTrail CreateLoadBalancer / AddTags) and remove it or "
+            "its controller tags; reserve the controller's tag keys with an SCP "
+            "(docs/deploy.md). If the controller made it, check the object's status and the "
+            "controller's Events.",
+        )
+    if owner.gateway is not None and owner.gateway.squatted is not None:
+        return _squatted_configuration(owner.gateway, result)
+    if owner.problem is not None:
+        return Report(
+            result(
+                Outcome.ERROR,
+                f"the controller cannot build {owner.ref.describe()} as it stands: {owner.problem}",
+                extra={"problem": owner.problem},
+            ),
+            "Fix the value the message names on the owner object; until then the controller "
+            "deploys nothing for it and frontguard plans nothing from a value it cannot read.",
+        )
+    if lb.type == "network" and not lb.security_groups:
+        return Report(
+            result(
+                Outcome.NEEDS_RECREATION,
+                "NLB was created without security groups and can never get one",
+            ),
+            _needs_recreation_fix(owner),
+        )
+    return None
+
+
+def _decide_plan(
     engine: Engine,
     lb: LoadBalancer,
     owner: Owner,
-    listeners: Sequence[Listener],
-    result: Callable[..., Result],
     *,
+    listeners: Sequence[Listener],
+    group: aws.SecurityGroup | None,
+    kept: tuple[str, ...],
+    result: Callable[..., Result],
     drift: bool,
     prefetched: Prefetched | None,
-) -> Result:
+) -> Decision:
     policy = engine.policy
     ref = owner.ref
-    cluster = lb.cluster or ""
-    namespace = owner.objects[0].get("metadata", {}).get("namespace", "")
-    policy_sources = policy.sources_for(
-        cluster=cluster, namespace=namespace, scheme=lb.scheme, kind=ref.policy_kind
-    )
     vpc_cidrs: list[str] = []
-    if VPC_SOURCE in policy_sources:
+    if any(
+        VPC_SOURCE
+        in policy.sources_for(
+            cluster=lb.cluster or "", namespace=namespace, scheme=lb.scheme, kind=ref.policy_kind
+        )
+        for namespace in owner.namespaces or [""]
+    ):
         known = prefetched.vpc_cidrs.get(lb.vpc_id) if prefetched else None
         vpc_cidrs = known if known is not None else aws.vpc_cidrs(engine.ec2, lb.vpc_id)
-    source_plan = plan.plan_sources(
-        lb=lb,
-        owner=ref,
-        namespace=namespace,
-        policy=policy,
-        vpc_cidrs=vpc_cidrs,
-        restriction=owner.restriction,
-        listeners=listeners,
+    allowed = plan.policy_sources(
+        policy, lb=lb, owner=ref, namespaces=owner.namespaces, vpc_cidrs=vpc_cidrs
     )
-    rules = source_plan.rules
+    source_plan = plan.plan_rules(listeners, allowed, owner.restrictions)
+    self_ports = _self_reference_ports(owner, listeners)
+    rules = source_plan.rules | (_self_rules(self_ports, group.id) if group else frozenset())
     plan_data = _plan_summary(source_plan)
     if plan.exceeds_rule_limit(rules, policy):
-        outcome = result(
-            Outcome.ERROR,
-            f"plan needs {len(rules)} rules, more than the {policy.max_rules_per_security_group}"
-            " a security group may hold",
-            rules=rules,
-            extra=plan_data,
+        return Report(
+            result(
+                Outcome.ERROR,
+                f"plan needs {len(rules)} rules, more than the {policy.max_rules_per_security_group}"
+                " a security group may hold",
+                rules=rules,
+                extra=plan_data,
+            ),
+            "Raise the rules-per-security-group quota (and the policy's "
+            "max_rules_per_security_group), or use prefix lists instead of many CIDRs.",
         )
-        engine.alerts.publish(
-            _alert(
-                outcome,
-                "Raise the rules-per-security-group quota (and the policy's "
-                "max_rules_per_security_group), or use prefix lists instead of many CIDRs.",
-            )
-        )
-        return outcome
 
-    group = (
-        prefetched.security_group
-        if prefetched is not None
-        else aws.find_security_group(engine.ec2, lb.arn)
-    )
     sg_id = group.id if group else "<frontguard-sg>"
-    patches = _owner_changes(owner, sg_id, policy)
+    changes = _owner_changes(owner, sg_id, kept)
     rules_converged = group is not None and not aws.rule_changes(group, rules).changed
-    if rules_converged and not patches:
+    if rules_converged and not changes:
         assert group is not None
-        return _compliant(
-            engine,
-            lb,
-            group,
-            rules,
-            result,
-            reason="frontguard's SG is annotated and its rules match the plan",
+        if group.id in lb.security_groups:
+            return Settled(
+                result(
+                    Outcome.COMPLIANT,
+                    "frontguard's SG is annotated and its rules match the plan",
+                    security_group_id=group.id,
+                    rules=rules,
+                )
+            )
+        # Requested but not attached: an earlier run patched and failed before queueing its
+        # verification, or the controller cannot build the owner (then it is an open finding).
+        failure = _controller_failure(engine, lb, owner)
+        if failure is not None:
+            return Report(
+                result(
+                    Outcome.ERROR,
+                    "frontguard's SG is requested but the controller fails to build the owner: "
+                    + failure,
+                    security_group_id=group.id,
+                    rules=rules,
+                ),
+                "Fix what the controller's event says; frontguard's annotations are right.",
+            )
+        return Settled(
+            result(
+                Outcome.COMPLIANT,
+                "frontguard's SG is annotated and its rules match the plan; the controller has "
+                "not attached it yet: verification queued",
+                security_group_id=group.id,
+                rules=rules,
+            ),
+            verify=True,
         )
 
     report_only = ref.auto_mode and not policy.remediate_auto_mode
     if policy.mode is Mode.AUDIT or report_only:
-        outcome = result(
-            Outcome.AUDIT_FINDING,
-            "not compliant (EKS Auto Mode: reported only, nothing changed)"
-            if report_only
-            else "not compliant (audit mode: nothing changed)",
-            security_group_id=group.id if group else None,
-            rules=rules,
-            extra={**plan_data, "planned_annotations": _planned_annotations(patches)},
-        )
-        fix = (
+        return Report(
+            result(
+                Outcome.AUDIT_FINDING,
+                "not compliant (EKS Auto Mode: reported only, nothing changed)"
+                if report_only
+                else "not compliant (audit mode: nothing changed)",
+                security_group_id=group.id if group else None,
+                rules=rules,
+                extra={**plan_data, "planned_annotations": _planned_annotations(changes)},
+            ),
             "EKS Auto Mode's support for the security-group annotations is not documented, so "
             "frontguard only reports its load balancers. Apply the changes shown yourself, or "
             "set remediate_auto_mode: true in the policy to let frontguard apply them."
             if report_only
-            else "Switch the policy to enforce mode, or apply the annotations shown."
+            else "Switch the policy to enforce mode, or apply the annotations shown.",
         )
-        engine.alerts.publish(_alert(outcome, fix))
-        return outcome
+    return Apply(
+        result(
+            Outcome.DRIFT if drift else Outcome.REMEDIATED,
+            ("drift repaired: " if drift else "")
+            + (
+                "frontguard's SG set up and requested through the Gateway's "
+                "LoadBalancerConfiguration"
+                if owner.gateway is not None
+                else "frontguard's SG set up and requested through the owner's annotations"
+            ),
+            rules=rules,
+            extra=plan_data,
+        ),
+        owner,
+        group,
+        kept,
+        self_ports,
+    )
 
+
+def _privatelink_conflict(
+    engine: Engine,
+    lb: LoadBalancer,
+    prefetched: Prefetched | None,
+    result: Callable[..., Result],
+) -> Report | None:
+    """An NLB behind a VPC endpoint service: AWS evaluates PrivateLink consumers' client IPs
+    against its SG by default, so the policy's SG could cut them off (docs/controller-rules.md,
+    "PrivateLink")."""
+    if lb.type != "network" or engine.policy.privatelink != "alert":
+        return None
+    services = (
+        prefetched.endpoint_services
+        if prefetched is not None and prefetched.endpoint_services is not None
+        else aws.endpoint_services_by_load_balancer(engine.ec2)
+    ).get(lb.arn)
+    if not services:
+        return None
+    return Report(
+        result(
+            Outcome.CONFLICT,
+            f"the NLB backs VPC endpoint service(s) {', '.join(services)}: AWS checks "
+            "PrivateLink consumers' client addresses against its SG, so replacing the "
+            "world-open SG with the policy's would cut them off; frontguard changed "
+            "nothing",
+            extra={"endpoint_services": services},
+        ),
+        "Add the consumers' client CIDRs to the policy rule for this load balancer "
+        "and set the policy's privatelink: remediate, or exempt the owner. "
+        "(docs.aws.amazon.com/elasticloadbalancing/latest/network/"
+        "load-balancer-security-groups.html)",
+    )
+
+
+def _inherits_alb_sgs(
+    engine: Engine, lb: LoadBalancer, owner: Owner, result: Callable[..., Result]
+) -> Decision | None:
+    """A frontend NLB without its own SG annotation carries the ALB's SGs
+    (LBC:pkg/ingress/model_build_frontend_nlb.go buildFrontendNlbSpec): it is governed through
+    the ALB, whose SG then admits itself for the NLB's traffic. Giving it an SG of its own
+    would break that path, so frontguard only judges it: compliant when every SG it carries
+    is frontguard's or approved, else left to the ALB's remediation."""
+    if not owner.ref.frontend_nlb or not owner.members:
+        return None
+    if not frontend_nlb_shares_alb_sgs(owner.members):
+        return None
+    carried = aws.describe_security_groups(engine.ec2, lb.security_groups)
+    approved = engine.policy.approved_security_groups
+    if (
+        lb.security_groups
+        and all(
+            group_id in approved
+            or (group_id in carried and carried[group_id].managed_by_frontguard)
+            or _is_backend_sg(carried.get(group_id))
+            for group_id in lb.security_groups
+        )
+        and any(
+            g in approved or (g in carried and carried[g].managed_by_frontguard)
+            for g in lb.security_groups
+        )
+    ):
+        return Settled(
+            result(
+                Outcome.COMPLIANT,
+                "the frontend NLB takes the ALB's security groups, which are frontguard's or "
+                "approved",
+            )
+        )
+    return Settled(
+        result(
+            Outcome.IGNORED,
+            "the frontend NLB takes the ALB's security groups: frontguard remediates it "
+            "through the ALB's annotations",
+        )
+    )
+
+
+def _is_backend_sg(group: aws.SecurityGroup | None) -> bool:
+    return group is not None and group.tags.get(t.CONTROLLER_RESOURCE_TAG) == t.BACKEND_SG
+
+
+def _self_reference_ports(owner: Owner, listeners: Sequence[Listener]) -> tuple[int, ...]:
+    if owner.ref.frontend_nlb or not owner.members:
+        return ()
+    if not frontend_nlb_shares_alb_sgs(owner.members):
+        return ()
+    rules = plan.frontend_nlb_rules(
+        listeners, frontend_nlb_health_check_ports(owner.members), "self"
+    )
+    return tuple(sorted(r.port for r in rules))
+
+
+def _self_rules(ports: Sequence[int], group_id: str) -> frozenset[PermissionRule]:
+    return frozenset(PermissionRule("tcp", port, group_id) for port in ports)
+
+
+# --- Carrying a decision out -------------------------------------------------------------------
+
+
+def carry_out(engine: Engine, lb: LoadBalancer, decision: Decision) -> Result:
+    """The one place where a decision changes the world."""
+    if isinstance(decision, Settled):
+        if decision.verify and decision.result.security_group_id:
+            _request_verification(
+                engine, lb, decision.result.security_group_id, decision.result.rules
+            )
+        return decision.result
+    if isinstance(decision, Report):
+        engine.alerts.publish(_alert(decision.result, decision.fix))
+        return decision.result
+    return _apply(engine, lb, decision)
+
+
+def _apply(engine: Engine, lb: LoadBalancer, decision: Apply) -> Result:
+    policy = engine.policy
+    owner, planned = decision.owner, decision.result
+    cluster = planned.cluster or ""
+    group = decision.group
     if group is None:
-        group = aws.create_security_group(engine.ec2, lb, cluster=cluster, owner=ref)
+        group = aws.create_security_group(engine.ec2, lb, cluster=cluster, owner=owner.ref)
         logger.info(
             "security group created",
             extra={"load_balancer_arn": lb.arn, "cluster": cluster, "security_group_id": group.id},
         )
-    changes = aws.converge_rules(engine.ec2, group, rules)
-    patches = _owner_changes(owner, group.id, policy)
-    if not patches and not changes.changed:
-        return _compliant(engine, lb, group, rules, result, reason="already compliant")
+    rules = planned.rules | _self_rules(decision.self_ports, group.id)
+    rule_changes = aws.converge_rules(engine.ec2, group, rules)
+    changes = _owner_changes(owner, group.id, decision.kept)
+
+    def outcome(kind: Outcome, reason: str, **kwargs: Any) -> Result:
+        return Result(kind, reason, lb.arn, cluster, owner.ref, group.id, rules, **kwargs)
+
+    if not changes and not rule_changes.changed:
+        return carry_out(
+            engine,
+            lb,
+            Settled(
+                outcome(Outcome.COMPLIANT, "already compliant"),
+                verify=group.id not in lb.security_groups,
+            ),
+        )
 
     markers = [m for obj in owner.objects for m in plan.gitops_markers(obj)]
-    if patches and markers and policy.gitops is GitOpsAction.ALERT:
-        outcome = result(
+    if changes and markers and policy.gitops is GitOpsAction.ALERT:
+        result = outcome(
             Outcome.GITOPS_PENDING,
             f"owner is managed by {', '.join(sorted(set(markers)))}: annotations must be committed",
-            security_group_id=group.id,
-            rules=rules,
-            extra={**plan_data, "planned_annotations": _planned_annotations(patches)},
+            extra={**planned.extra, "planned_annotations": _planned_annotations(changes)},
         )
-        engine.alerts.publish(_gitops_alert(outcome, patches))
-        return outcome
+        engine.alerts.publish(_gitops_alert(result, changes))
+        return result
 
     # Only a re-patch counts towards loop detection: frontguard had set the owner up before
     # and someone changed it since. A first remediation delivered many times at once is not a
     # loop, however many concurrent runs patch it.
-    if engine.state is not None and _previously_patched(owner):
+    if changes and engine.state is not None and _repatches(owner, changes):
         recent = engine.state.record_event(f"patches#{lb.arn}", policy.loop_window_minutes * 60)
         if recent > policy.loop_threshold:
-            outcome = result(
+            result = outcome(
                 Outcome.CONFLICT,
                 f"re-patched {recent - 1} times within {policy.loop_window_minutes} minutes: "
                 "something keeps undoing it; remediation stopped for this load balancer",
-                security_group_id=group.id,
-                rules=rules,
-                extra={**plan_data, "planned_annotations": _planned_annotations(patches)},
+                extra={**planned.extra, "planned_annotations": _planned_annotations(changes)},
             )
             engine.alerts.publish(
                 _alert(
-                    outcome,
+                    result,
                     "Find what reverts the annotations (a GitOps tool, a Helm release, a person: "
                     "the object's managedFields name it) and commit frontguard's annotations "
-                    "there, or exempt the object with frontguard.io/exempt.",
+                    "there, or ask the security team for an exemption in the policy.",
                 )
             )
-            return outcome
+            return result
 
     patched: list[str] = []
-    for change in patches:
-        kube = engine.kube(cluster)
+    kube = engine.kube(cluster)
+    for change in changes:
         change.apply(kube)
         patched.append(change.target)
         logger.info(
@@ -524,29 +763,114 @@ def _plan_and_apply(
                 "security_group_id": group.id,
             },
         )
-
-    outcome = result(
-        Outcome.DRIFT if drift else Outcome.REMEDIATED,
-        ("drift repaired: " if drift else "")
-        + (
-            "frontguard's SG set up and requested through the Gateway's LoadBalancerConfiguration"
-            if owner.gateway is not None
-            else "frontguard's SG set up and requested through the owner's annotations"
-        ),
-        security_group_id=group.id,
-        rules=rules,
+    result = outcome(
+        planned.outcome,
+        planned.reason,
         patched=tuple(patched),
         extra={
-            **plan_data,
-            "rules_added": len(changes.added),
-            "rules_removed": len(changes.removed),
+            **planned.extra,
+            "rules_added": len(rule_changes.added),
+            "rules_removed": len(rule_changes.removed),
         },
     )
-    _request_verification(engine, lb, group, rules)
+    _request_verification(engine, lb, group.id, rules)
     engine.alerts.publish(
-        _alert(outcome, "Nothing to do; frontguard will verify that the controller applied it.")
+        _alert(result, "Nothing to do; frontguard will verify that the controller applied it.")
     )
-    return outcome
+    return result
+
+
+# --- Helpers -----------------------------------------------------------------------------------
+
+
+def _resolve_names(
+    engine: Engine, lb: LoadBalancer, owner: Owner, keys: AnnotationKeys
+) -> dict[str, str]:
+    """SG names in the owner's annotation, resolved as the controller resolves them. One call,
+    and only when a name is written (IDs need none)."""
+    if owner.gateway is not None:
+        return {}
+    names = sorted(
+        {
+            entry
+            for obj in owner.objects
+            for entry in named_security_groups(obj, keys.security_groups)
+            if not is_id(entry)
+        }
+    )
+    return aws.resolve_security_group_names(engine.ec2, names, lb.vpc_id) if names else {}
+
+
+def _backend_sg_unavailable(
+    lb: LoadBalancer, owner: Owner, keys: AnnotationKeys, enabled: bool
+) -> str | None:
+    """With ``--enable-backend-security-group=false`` the controller refuses a custom SG with
+    managed backend rules ("backendSG feature is required…", LBC:pkg/ingress/
+    model_build_load_balancer.go buildLoadBalancerSecurityGroups; pkg/service/…;
+    pkg/gateway/model/model_build_security_group.go) and then deploys nothing for the owner.
+    Known from the policy's controller flags, or seen on the load balancer: with the feature
+    on, the controller's managed-SG path always attaches the backend SG too, so a load
+    balancer carrying one SG while its owner names none was built with the feature off."""
+    if keys.backend_rules is None and owner.gateway is None:
+        return None  # a frontend NLB's explicit list takes no backend SG
+    names_own = any(keys.security_groups in annotations_of(obj) for obj in owner.objects) or bool(
+        owner.gateway and owner.gateway.security_groups
+    )
+    off = not enabled or (not names_own and len(lb.security_groups) == 1)
+    if not off:
+        return None
+    return (
+        "the controller runs without its backend security group "
+        "(--enable-backend-security-group=false): asking it to manage backend rules next to "
+        f'frontguard\'s SG would fail every reconcile of the owner ("{BACKEND_SG_REQUIRED}"); '
+        "frontguard changed nothing"
+    )
+
+
+def _backend_sg_fix(ref: OwnerRef) -> str:
+    return (
+        "Turn the controller's backend security group on (Helm value "
+        "enableBackendSecurityGroup=true, flag --enable-backend-security-group), then "
+        f"frontguard remediates {ref.describe()} on its next run; or exempt it in the policy "
+        "and open the node rules yourself. If the flag is on, set the policy's "
+        "controller.enable_backend_security_group accordingly."
+    )
+
+
+def _controller_failure(engine: Engine, lb: LoadBalancer, owner: Owner) -> str | None:
+    """The controller's latest word on the owner objects, when it is a build/deploy failure
+    not followed by a successful reconcile (one Events list per object; only in the rare case
+    "requested but not attached")."""
+    from frontguard.engine.events import latest_failure
+
+    kube = engine.kube(lb.cluster or "")
+    for obj in owner.objects:
+        failure = latest_failure(kube, obj)
+        if failure is not None:
+            return failure
+    return None
+
+
+def _class_pin_conflict(
+    engine: Engine, owner: gateway.GatewayOwner, group: aws.SecurityGroup | None
+) -> str | None:
+    """A GatewayClass-level configuration that decides security groups wins (its mergingMode
+    is not ``prefer-gateway``): do not fight it. Accepted once it names frontguard's SG (and
+    otherwise only approved SGs)."""
+    pin = owner.class_pin
+    if pin is None:
+        return None
+    if (
+        group is not None
+        and group.id in pin
+        and set(pin) - {group.id} <= set(engine.policy.approved_security_groups)
+    ):
+        return None
+    return (
+        "the GatewayClass's LoadBalancerConfiguration decides security groups "
+        f"({', '.join(sorted(pin)) or 'an empty list: the controller keeps its own SG'}), "
+        "which win over the Gateway's own configuration"
+    )
 
 
 def _plan_summary(source_plan: plan.SourcePlan) -> dict[str, Any]:
@@ -555,20 +879,21 @@ def _plan_summary(source_plan: plan.SourcePlan) -> dict[str, Any]:
         "planned_rules": [
             f"{r.protocol}/{r.port} from {r.source}" for r in sorted(source_plan.rules)
         ],
-        "beyond_policy": source_plan.effective.beyond_policy.as_strings(),
+        "beyond_policy": source_plan.beyond_policy.as_strings(),
     }
-    if not source_plan.rules:
-        # Never widen to make traffic flow: the SG admits nothing, and the alert says why.
+    if source_plan.closed_ports:
+        # Never widen to make traffic flow: such a port admits nothing, and the alert says why.
         summary["warning"] = (
-            "no source is allowed by both the policy and the owner's own restrictions: "
-            "frontguard's security group admits nothing. Align the owner's source ranges "
-            "with the policy, or change the policy."
+            "no source is allowed by both the policy and the owner's own restrictions on port(s) "
+            f"{', '.join(map(str, source_plan.closed_ports))}: frontguard's security group "
+            "admits nothing there. Align the owner's source ranges with the policy, or change "
+            "the policy."
         )
     return summary
 
 
 def _request_verification(
-    engine: Engine, lb: LoadBalancer, group: aws.SecurityGroup, rules: frozenset[PermissionRule]
+    engine: Engine, lb: LoadBalancer, group_id: str, rules: frozenset[PermissionRule]
 ) -> None:
     classification = classify(lb.tags)
     if engine.verify is None or classification.owner is None:
@@ -577,7 +902,7 @@ def _request_verification(
         VerifyRequest(
             load_balancer_arn=lb.arn,
             cluster=lb.cluster or "",
-            security_group_id=group.id,
+            security_group_id=group_id,
             owner=classification.owner.as_dict(),
             plan_digest=plan_digest(rules),
             requested_at=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -586,65 +911,91 @@ def _request_verification(
     )
 
 
-def _compliant(
-    engine: Engine,
-    lb: LoadBalancer,
-    group: aws.SecurityGroup,
-    rules: frozenset[PermissionRule],
-    result: Callable[..., Result],
-    *,
-    reason: str,
-) -> Result:
-    """Nothing to change. If the controller has not attached the SG yet (an earlier run patched
-    and then failed before queueing its verification, or the controller is failing), make
-    sure a verification will look."""
-    if group.id not in lb.security_groups:
-        _request_verification(engine, lb, group, rules)
-        reason += "; the controller has not attached it yet: verification queued"
-    return result(Outcome.COMPLIANT, reason, security_group_id=group.id, rules=rules)
+def _repatches(owner: Owner, changes: Sequence[OwnerChange]) -> bool:
+    """A change targets an object frontguard had patched before (it records what it replaced
+    the first time) and that differs now. Members of a group that a concurrent run has not
+    reached yet carry no record: finishing that run's work is not a loop."""
+    targets = {change.target for change in changes}
+    return any(
+        t.REPLACED_ANNOTATION in annotations_of(obj)
+        and (f"{namespace_of(obj)}/{name_of(obj)}" in targets or owner.gateway is not None)
+        for obj in owner.objects
+    )
 
 
-def _previously_patched(owner: Owner) -> bool:
-    """frontguard patched this owner before (it records what it replaced the first time)."""
-    return any(t.REPLACED_ANNOTATION in plan.annotations_of(obj) for obj in owner.objects)
-
-
-def _owner_changes(owner: Owner, sg_id: str, policy: Policy) -> list[OwnerChange]:
-    """What to change on the owner so the controller attaches ``sg_id``; empty when nothing."""
+def _owner_changes(owner: Owner, sg_id: str, kept: Sequence[str]) -> list[OwnerChange]:
+    """What to change on the owner so the controller attaches ``sg_id``; empty when nothing.
+    The value is identical on every member of an IngressGroup: members carrying different
+    lists stop the whole group (LBC:pkg/ingress/model_build_load_balancer.go
+    buildFrontendSGNameOrIDsFromAnnotation)."""
+    desired = [sg_id, *(g for g in kept if g != sg_id)]
     if owner.gateway is not None:
-        if owner.gateway.class_pin:
+        if owner.gateway.class_pin is not None:
             return []  # the class-level pin names frontguard's SG (else: conflict, earlier)
-        return list(gateway.change_for(owner.gateway, sg_id, policy))
-    return [
-        AnnotationChange(path, changes)
-        for path, changes in _annotation_patches(owner, sg_id, policy)
-    ]
-
-
-def _annotation_patches(
-    owner: Owner, sg_id: str, policy: Policy
-) -> list[tuple[ObjectPath, dict[str, str | None]]]:
-    """Per owner object, the annotations to patch; identical values across an IngressGroup."""
-    desired = plan.desired_security_groups(owner.objects[0], owner.ref, sg_id, policy)
-    if owner.ref.kind is OwnerKind.INGRESS_GROUP:
-        # Every member must carry the identical value, or the whole group stops reconciling.
-        kept = {
-            g
-            for obj in owner.objects
-            for g in plan.annotated_groups(obj, owner.ref)
-            if g in policy.approved_security_groups and g != sg_id
-        }
-        desired = ",".join([sg_id, *sorted(kept)])
-    patches = []
+        return list(gateway.change_for(owner.gateway, desired))
+    keys = annotation_keys(owner.ref)
+    changes: list[OwnerChange] = []
     for obj, path in zip(owner.objects, owner.paths, strict=True):
-        patch = plan.annotation_patch(obj, owner.ref, desired)
+        patch = plan.annotation_patch(obj, keys, desired)
         if patch is not None:
-            patches.append((path, patch))
-    return patches
+            changes.append(AnnotationChange(path, patch))
+    return changes
 
 
-def _planned_annotations(patches: Sequence[OwnerChange]) -> dict[str, Any]:
-    return {key: value for change in patches for key, value in change.summary().items()}
+def _planned_annotations(changes: Sequence[OwnerChange]) -> dict[str, Any]:
+    return {key: value for change in changes for key, value in change.summary().items()}
+
+
+def _squatted_configuration(owner: gateway.GatewayOwner, result: Callable[..., Result]) -> Decision:
+    name = gateway.frontguard_config_name(owner.name)
+    return Report(
+        result(
+            Outcome.CONFLICT,
+            f"LoadBalancerConfiguration {owner.namespace}/{name} exists but was not created by "
+            f"frontguard ({owner.squatted}): not adopted",
+        ),
+        f"Find who created {owner.namespace}/{name} and delete it (frontguard then creates its "
+        "own), or reference a configuration of your own from the Gateway's "
+        "spec.infrastructure.parametersRef.",
+    )
+
+
+def _own_security_group(
+    engine: Engine, lb: LoadBalancer, ref: OwnerRef, prefetched: Prefetched | None
+) -> aws.SecurityGroup | None:
+    """frontguard's SG for ``lb`` (proven, not merely tagged); impostors raise a ``conflict``
+    alert (the scan alerts for what it prefetched)."""
+    if prefetched is not None:
+        return prefetched.security_group
+    lookup = aws.lookup_security_group(engine.ec2, lb.arn, lb.vpc_id)
+    if lookup.impostors:
+        engine.alerts.publish(impostor_alert(lb.arn, lb.cluster, ref, lookup.impostors))
+    return lookup.group
+
+
+def impostor_alert(
+    lb_arn: str,
+    cluster: str | None,
+    owner: OwnerRef | None,
+    impostors: Sequence[tuple[aws.SecurityGroup, str]],
+) -> Alert:
+    """``conflict``: SGs carry frontguard's tags for ``lb_arn`` but were not created by it.
+
+    frontguard never converges, attaches or deletes them; someone with ``ec2:CreateTags``
+    tagged them (by mistake, or to make frontguard rewrite or delete them)."""
+    named = "; ".join(f"{group.id} ({problem})" for group, problem in impostors)
+    return Alert(
+        outcome=Outcome.CONFLICT,
+        load_balancer_arn=lb_arn,
+        cluster=cluster,
+        owner=owner,
+        detail=f"security groups carry frontguard's tags but were not created by frontguard: "
+        f"{named}. frontguard leaves them alone (never changes, attaches or deletes them).",
+        fix="Find who tagged them (CloudTrail CreateTags) and remove the frontguard.io/* tags. "
+        "Reserve frontguard's tag keys with an SCP (docs/scp.md) so only frontguard can set "
+        "them.",
+        data={"impostor_security_groups": [group.id for group, _ in impostors]},
+    )
 
 
 def _alert(result: Result, fix: str | None) -> Alert:
@@ -659,24 +1010,30 @@ def _alert(result: Result, fix: str | None) -> Alert:
     )
 
 
-def _needs_recreation_alert(result: Result) -> Alert:
-    owner = result.owner
-    where = f"-n {owner.namespace} {owner.name}" if owner and owner.namespace else ""
-    return _alert(
-        result,
+def _needs_recreation_fix(owner: Owner) -> str:
+    ref = owner.ref
+    if owner.gateway is not None:
+        return (
+            "Recreate the Gateway so the controller builds a new NLB with a security group: "
+            "remove disableSecurityGroup from its LoadBalancerConfiguration (and the class's), "
+            f"then delete and re-apply Gateway {ref.namespace}/{ref.name}. Its addresses will "
+            "change. frontguard never deletes load balancers itself."
+        )
+    where = f"-n {ref.namespace} {ref.name}" if ref.namespace else ""
+    return (
         "Recreate the Service so the controller builds a new NLB with a security group: remove "
         "the annotation service.beta.kubernetes.io/aws-load-balancer-disable-nlb-sg if set, "
         f"then delete and re-apply the Service (kubectl get service {where} -o yaml > svc.yaml; "
         "kubectl delete -f svc.yaml; kubectl apply -f svc.yaml). Its DNS name will change. "
-        "frontguard never deletes load balancers itself.",
+        "frontguard never deletes load balancers itself."
     )
 
 
-def _gitops_alert(result: Result, patches: Sequence[OwnerChange]) -> Alert:
+def _gitops_alert(result: Result, changes: Sequence[OwnerChange]) -> Alert:
     lines = []
-    for target, changes in _planned_annotations(patches).items():
+    for target, values in _planned_annotations(changes).items():
         lines.append(f"{target}:")
-        lines.extend(f'  {key}: "{value}"' for key, value in changes.items())
+        lines.extend(f'  {key}: "{value}"' for key, value in values.items())
     return _alert(
         result,
         "Commit these annotations to the object's source repository:\n" + "\n".join(lines),

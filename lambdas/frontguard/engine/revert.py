@@ -40,9 +40,12 @@ from frontguard.adapters.kube import (
     ingress_path,
     service_path,
 )
+from frontguard.controller.ingress import classify_ingress, stack_of
+from frontguard.controller.objects import annotations_of, object_id, split_list
 from frontguard.engine import gateway as gw
-from frontguard.engine import plan
+from frontguard.engine.owner import read_classes
 from frontguard.errors import NotFoundError
+from frontguard.policy import ControllerFlags
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
@@ -195,37 +198,24 @@ class RevertPlan:
 # --- reading the cluster ------------------------------------------------------------------
 
 
-def _ingress_groups(kube: KubeClient, ingresses: Iterable[KubeObject]) -> dict[str, str]:
-    """IngressGroup name per ``ns/name``: the annotation, or the class's IngressClassParams."""
-    params_group: dict[str, str] = {}
-    for ingress_class in kube.ingress_classes():
-        spec = ingress_class.get("spec", {})
-        ref = spec.get("parameters") or {}
-        if spec.get("controller") != t.ALB_CONTROLLER or ref.get("kind") != "IngressClassParams":
-            continue
-        try:
-            params = kube.ingress_class_params(ref["name"])
-        except NotFoundError:
-            continue
-        name = params.get("spec", {}).get("group", {}).get("name")
-        if name:
-            params_group[ingress_class["metadata"]["name"]] = name
+def _ingress_groups(
+    kube: KubeClient, ingresses: Iterable[KubeObject], flags: ControllerFlags
+) -> dict[str, str]:
+    """Explicit IngressGroup per ``ns/name``, as the controller assigns it (only Ingresses it
+    manages; IngressClassParams ``group`` before the annotation: controller/ingress.py)."""
+    classes = read_classes(kube)
     groups: dict[str, str] = {}
     for ingress in ingresses:
-        class_name = ingress.get("spec", {}).get("ingressClassName") or plan.annotations_of(
-            ingress
-        ).get("kubernetes.io/ingress.class")
-        group = plan.annotations_of(ingress).get(t.INGRESS_GROUP_ANNOTATION) or params_group.get(
-            class_name or ""
-        )
-        if group:
-            groups[plan.object_id(ingress)] = group
+        classified = classify_ingress(ingress, classes, flags)
+        stack = stack_of(classified)
+        if stack is not None and "/" not in stack:
+            groups[object_id(ingress)] = stack
     return groups
 
 
 def _record(obj: KubeObject) -> dict[str, str | None] | str:
     """The parsed ``frontguard.io/replaced`` record, or a problem description."""
-    text = plan.annotations_of(obj).get(t.REPLACED_ANNOTATION, "")
+    text = annotations_of(obj).get(t.REPLACED_ANNOTATION, "")
     try:
         data = json.loads(text)
     except ValueError:
@@ -243,9 +233,9 @@ def _object_revert(kind: str, obj: KubeObject, ours: set[str], group: str | None
     record = _record(obj)
     if isinstance(record, str):
         return ObjectRevert(kind, namespace, name, {}, group, skipped=record)
-    annotations = plan.annotations_of(obj)
+    annotations = annotations_of(obj)
     for key in sorted(record.keys() & SG_ANNOTATIONS):
-        if not set(plan.split_list(annotations.get(key))) & ours:
+        if not set(split_list(annotations.get(key))) & ours:
             # Someone set their own SGs since: restoring would undo their change.
             return ObjectRevert(
                 kind,
@@ -295,7 +285,7 @@ def _gateway_naming(kube: KubeClient, config: gw.Configuration) -> str | None:
 
 
 def _config_revert(kube: KubeClient, config: gw.Configuration, ours: set[str]) -> ConfigRevert:
-    text = plan.annotations_of(config.obj).get(t.REPLACED_ANNOTATION, "")
+    text = annotations_of(config.obj).get(t.REPLACED_ANNOTATION, "")
     try:
         record = json.loads(text)
     except ValueError:
@@ -334,7 +324,7 @@ def _configuration_names(
 
 
 def _after(obj: KubeObject, revert: ObjectRevert | None) -> Mapping[str, str]:
-    annotations = dict(plan.annotations_of(obj))
+    annotations = dict(annotations_of(obj))
     if revert is not None and revert.skipped is None:
         for key, value in revert.patch.items():
             if value is None:
@@ -349,45 +339,48 @@ def plan_revert(
     ec2: EC2Client,
     elbv2: ElasticLoadBalancingv2Client,
     scope: Scope,
+    flags: ControllerFlags | None = None,
 ) -> RevertPlan:
     """What revert would do for ``scope``; reads only."""
     result = RevertPlan(scope)
     services = list(kube.list_paged(f"{CORE}/services"))
     ingresses = list(kube.list_paged(f"{NETWORKING}/ingresses"))
-    ours = {
-        g.id: g
+    tagged = [
+        g
         for g in aws.iter_frontguard_security_groups(ec2)
         if g.tags.get(t.FG_CLUSTER_TAG) == scope.cluster
-    }
-    group_of = _ingress_groups(kube, ingresses)
+    ]
+    # Tags prove nothing (anyone may tag an SG): only an SG whose name, description and VPC
+    # are frontguard's is frontguard's to delete.
+    ours = {g.id: g for g in tagged if aws.ownership_problem(g) is None}
+    impostors = [(g, problem) for g in tagged if (problem := aws.ownership_problem(g)) is not None]
+    group_of = _ingress_groups(kube, ingresses, flags or ControllerFlags())
     configurations = _configurations(kube)
 
     # An IngressGroup is reverted whole: any member in scope brings in every member.
     selected_groups = {
-        group_of[plan.object_id(i)]
+        group_of[object_id(i)]
         for i in ingresses
         if scope.selects("ingress", i)
-        and t.REPLACED_ANNOTATION in plan.annotations_of(i)
-        and plan.object_id(i) in group_of
+        and t.REPLACED_ANNOTATION in annotations_of(i)
+        and object_id(i) in group_of
     }
     reverts: dict[str, ObjectRevert] = {}
     for service in services:
-        if scope.selects("service", service) and t.REPLACED_ANNOTATION in plan.annotations_of(
-            service
-        ):
-            reverts["service/" + plan.object_id(service)] = _object_revert(
+        if scope.selects("service", service) and t.REPLACED_ANNOTATION in annotations_of(service):
+            reverts["service/" + object_id(service)] = _object_revert(
                 "service", service, set(ours), None
             )
     for ingress in ingresses:
-        group = group_of.get(plan.object_id(ingress))
+        group = group_of.get(object_id(ingress))
         in_scope = scope.selects("ingress", ingress) or group in selected_groups
-        if in_scope and t.REPLACED_ANNOTATION in plan.annotations_of(ingress):
+        if in_scope and t.REPLACED_ANNOTATION in annotations_of(ingress):
             if group is not None and not scope.selects("ingress", ingress):
                 result.notes.append(
-                    f"ingress/{plan.object_id(ingress)} is reverted too: it is a member of "
+                    f"ingress/{object_id(ingress)} is reverted too: it is a member of "
                     f"IngressGroup {group}, which is reverted as a whole"
                 )
-            reverts["ingress/" + plan.object_id(ingress)] = _object_revert(
+            reverts["ingress/" + object_id(ingress)] = _object_revert(
                 "ingress", ingress, set(ours), group
             )
     _check_groups(ingresses, group_of, selected_groups, reverts, result)
@@ -396,7 +389,7 @@ def plan_revert(
         config.ref: _config_revert(kube, config, set(ours))
         for config in configurations
         if scope.selects("loadbalancerconfiguration", config.obj)
-        and t.REPLACED_ANNOTATION in plan.annotations_of(config.obj)
+        and t.REPLACED_ANNOTATION in annotations_of(config.obj)
     }
     result.configurations = sorted(config_reverts.values(), key=lambda r: r.ref)
 
@@ -404,16 +397,17 @@ def plan_revert(
     named: dict[str, str] = {}
     for kind, objects in (("service", services), ("ingress", ingresses)):
         for obj in objects:
-            after = _after(obj, reverts.get(f"{kind}/{plan.object_id(obj)}"))
+            after = _after(obj, reverts.get(f"{kind}/{object_id(obj)}"))
             for key in SG_ANNOTATIONS:
-                for group_id in plan.split_list(after.get(key)):
-                    named.setdefault(group_id, f"the annotations of {kind}/{plan.object_id(obj)}")
+                for group_id in split_list(after.get(key)):
+                    named.setdefault(group_id, f"the annotations of {kind}/{object_id(obj)}")
     named = {**_configuration_names(configurations, config_reverts), **named}
     covers = _owner_in_scope(scope, result)
     for sg in sorted(ours.values(), key=lambda g: g.id):
         if not covers(sg.tags.get(t.OWNER_TAG) or ""):
             continue
         result.security_groups.append(_sg_decision(elbv2, sg, named))
+    result.security_groups.extend(_impostor_decisions(impostors, covers))
     return result
 
 
@@ -426,8 +420,8 @@ def _check_groups(
 ) -> None:
     """Members of one IngressGroup must end with identical SG values, or none is patched."""
     for group in sorted(selected):
-        members = [i for i in ingresses if group_of.get(plan.object_id(i)) == group]
-        keys = [f"ingress/{plan.object_id(m)}" for m in members]
+        members = [i for i in ingresses if group_of.get(object_id(i)) == group]
+        keys = [f"ingress/{object_id(m)}" for m in members]
         skipped = [reverts[k] for k in keys if k in reverts and reverts[k].skipped]
         values: dict[str, set[str]] = {}
         for member, key in zip(members, keys, strict=True):
@@ -472,6 +466,22 @@ def _owner_in_scope(scope: Scope, result: RevertPlan) -> Callable[[str], bool]:
     return lambda owner: owner in owners or (gateways is not None and owner.startswith(gateways))
 
 
+def _impostor_decisions(
+    impostors: Iterable[tuple[aws.SecurityGroup, str]], covers: Callable[[str], bool]
+) -> list[SgRevert]:
+    return [
+        SgRevert(
+            sg.id,
+            sg.tags.get(t.LOAD_BALANCER_TAG),
+            sg.tags.get(t.OWNER_TAG),
+            SgAction.KEPT,
+            f"carries frontguard's tags but is not frontguard's ({problem}): never deleted",
+        )
+        for sg, problem in sorted(impostors, key=lambda pair: pair[0].id)
+        if covers(sg.tags.get(t.OWNER_TAG) or "")
+    ]
+
+
 def _sg_decision(
     elbv2: ElasticLoadBalancingv2Client, group: aws.SecurityGroup, named: Mapping[str, str]
 ) -> SgRevert:
@@ -490,6 +500,11 @@ def _sg_decision(
             lb = None
         if lb is not None and group.id in lb.security_groups:
             return decision(SgAction.KEPT, STILL_ATTACHED)
+        if lb is not None and (problem := aws.ownership_problem(group, arn, lb.vpc_id)):
+            return decision(
+                SgAction.KEPT,
+                f"carries frontguard's tags but is not frontguard's ({problem}): never deleted",
+            )
     return decision(SgAction.DELETE, "no load balancer and no annotation uses it")
 
 
@@ -568,9 +583,10 @@ def revert(
     scope: Scope,
     *,
     apply: bool,
+    flags: ControllerFlags | None = None,
 ) -> RevertPlan:
     """Plan, and with ``apply`` carry out, the revert of ``scope``."""
-    planned = plan_revert(kube, ec2, elbv2, scope)
+    planned = plan_revert(kube, ec2, elbv2, scope, flags)
     if apply:
         apply_revert(kube, ec2, planned)
     return planned
@@ -615,6 +631,6 @@ def render(plan_: RevertPlan, *, applied: bool) -> list[str]:
     if plan_.patches or plan_.config_patches:
         lines.append(
             "  note: a scheduled frontguard scan in enforce mode remediates these load balancers "
-            "again; switch the policy to audit or exempt the objects (frontguard.io/exempt) first"
+            "again; switch the policy to audit or exempt the objects in the policy first"
         )
     return lines

@@ -10,10 +10,11 @@ set up before is ``drift``. Orphaned frontguard SGs are deleted after a grace pe
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -22,16 +23,33 @@ from botocore.exceptions import ClientError
 from frontguard import tags as t
 from frontguard.adapters import aws
 from frontguard.adapters.aws_errors import error_code, translate
-from frontguard.adapters.kube import CORE, NETWORKING, KubeObject
-from frontguard.engine import plan
-from frontguard.engine.remediate import Engine, Prefetched, remediate_load_balancer
-from frontguard.errors import FrontguardError, RetryableError
+from frontguard.adapters.kube import CORE, NETWORKING
+from frontguard.alerts import Alert
+from frontguard.controller.ingress import (
+    frontend_nlb_health_check_ports,
+    frontend_nlb_shares_alb_sgs,
+)
+from frontguard.controller.objects import (
+    AnnotationError,
+    KubeObject,
+    annotations_of,
+)
+from frontguard.controller.security_groups import annotation_keys, is_id, named_security_groups
+from frontguard.engine import exemptions, plan
+from frontguard.engine.owner import ClusterObjects, Owner, read_classes, resolve_owner
+from frontguard.engine.remediate import (
+    Engine,
+    Prefetched,
+    impostor_alert,
+    remediate_load_balancer,
+)
+from frontguard.errors import FrontguardError, NotFoundError, RetryableError
 from frontguard.model import (
+    Listener,
     LoadBalancer,
     Outcome,
     OwnerKind,
     OwnerRef,
-    PermissionRule,
     classify,
 )
 from frontguard.policy import VPC_SOURCE, Mode
@@ -45,6 +63,7 @@ logger = logging.getLogger(__name__)
 SEVERITY = (
     Outcome.ERROR,
     Outcome.CONFLICT,
+    Outcome.EXEMPT_UNAPPROVED,
     Outcome.NEEDS_RECREATION,
     Outcome.VERIFICATION_FAILED,
     Outcome.DRIFT,
@@ -61,6 +80,7 @@ OPEN_FINDINGS = frozenset(
     {
         Outcome.ERROR,
         Outcome.CONFLICT,
+        Outcome.EXEMPT_UNAPPROVED,
         Outcome.NEEDS_RECREATION,
         Outcome.GITOPS_PENDING,
         Outcome.AUDIT_FINDING,
@@ -97,6 +117,10 @@ class ScanReport:
     items: list[ScanItem] = field(default_factory=list)
     cleaned_up: list[str] = field(default_factory=list)
     kept_orphans: list[str] = field(default_factory=list)
+    # SGs carrying frontguard's tags that it did not create: left alone, alerted.
+    impostors: list[str] = field(default_factory=list)
+    # What the policy says that is valid but probably not meant (policy.Policy.warnings).
+    policy_warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
     # Every load balancer in the region, the controller's or not (what still exists).
     load_balancer_arns: frozenset[str] = frozenset()
@@ -130,63 +154,71 @@ class ScanReport:
             "by_cluster": {c: dict(v) for c, v in self.by_cluster().items()},
             "worst": [i.as_dict() for i in findings[:DIGEST_ITEMS]],
             "cleaned_up_security_groups": self.cleaned_up,
+            "impostor_security_groups": self.impostors,
+            "policy_warnings": self.policy_warnings,
+            # Authorised exemptions, so that every opt-out stays in sight.
+            "exempt": [i.as_dict() for i in self.items if i.outcome is Outcome.EXEMPT][
+                :DIGEST_ITEMS
+            ],
             "seconds": round(self.seconds, 1),
         }
 
 
-@dataclass(frozen=True)
-class ClusterView:
-    """One cluster's Services and Ingresses, listed once."""
-
-    services: Mapping[tuple[str, str], KubeObject]
-    ingresses: Mapping[tuple[str, str], KubeObject]
-    groups: Mapping[str, list[KubeObject]]
-
-
-def _key(obj: KubeObject) -> tuple[str, str]:
-    meta = obj.get("metadata", {})
-    return meta.get("namespace", ""), meta.get("name", "")
-
-
-def list_cluster(engine: Engine, cluster: str) -> ClusterView:
+def list_cluster(engine: Engine, cluster: str, *, with_ingresses: bool) -> ClusterObjects:
+    """One cluster's Services and Ingresses, listed once, with IngressClasses (and their
+    params) only when some load balancer of the cluster is built from Ingresses."""
     kube = engine.kube(cluster)
-    services = {_key(s): s for s in kube.list_paged(f"{CORE}/services")}
-    ingresses = {_key(i): i for i in kube.list_paged(f"{NETWORKING}/ingresses")}
-    groups: dict[str, list[KubeObject]] = {}
-    for ingress in ingresses.values():
-        group = plan.annotations_of(ingress).get(t.INGRESS_GROUP_ANNOTATION)
-        if group:
-            groups.setdefault(group, []).append(ingress)
-    return ClusterView(services, ingresses, groups)
-
-
-def _owner_objects(view: ClusterView, owner: OwnerRef) -> list[KubeObject]:
-    if owner.kind is OwnerKind.SERVICE:
-        found = view.services.get((owner.namespace or "", owner.name or ""))
-        return [found] if found else []
-    if owner.kind is OwnerKind.INGRESS:
-        found = view.ingresses.get((owner.namespace or "", owner.name or ""))
-        return [found] if found else []
-    if owner.kind is OwnerKind.INGRESS_GROUP:
-        return list(view.groups.get(owner.group or "", []))
-    # Gateways: no bulk view; the engine reads the Gateway and its configurations.
-    return []
+    services = list(kube.list_paged(f"{CORE}/services"))
+    ingresses = list(kube.list_paged(f"{NETWORKING}/ingresses"))
+    classes = read_classes(kube) if with_ingresses else None
+    return ClusterObjects.index(
+        services, ingresses, classes, engine.policy.controller_flags(cluster)
+    )
 
 
 @dataclass
 class _Bulk:
     """What the scan reads once for the whole region."""
 
-    ours: dict[str, aws.SecurityGroup]  # by load balancer ARN
+    ours: dict[str, aws.SecurityGroup]  # by load balancer ARN: proven frontguard's own
     backend_groups: set[str]
     vpc_cidrs: dict[str, list[str]]
+    endpoint_services: dict[str, list[str]] | None = None  # read once, when an NLB needs it
+    # By load balancer ARN: SGs carrying frontguard's tags that are not frontguard's.
+    impostors: dict[str, list[tuple[aws.SecurityGroup, str]]] = field(default_factory=dict)
+
+    def check_vpcs(self, load_balancers: Iterable[LoadBalancer]) -> None:
+        """frontguard's SG is in its load balancer's VPC; one elsewhere is an impostor."""
+        for lb in load_balancers:
+            group = self.ours.get(lb.arn)
+            if group is not None and (problem := aws.ownership_problem(group, lb.arn, lb.vpc_id)):
+                del self.ours[lb.arn]
+                self.impostors.setdefault(lb.arn, []).append((group, problem))
+
+    def endpoint_services_for(
+        self, engine: Engine, lb: LoadBalancer
+    ) -> dict[str, list[str]] | None:
+        """PrivateLink services by NLB, read for the whole region the first time an NLB goes
+        to the engine (never at steady state, where none does)."""
+        if lb.type != "network" or engine.policy.privatelink != "alert":
+            return None
+        if self.endpoint_services is None:
+            self.endpoint_services = aws.endpoint_services_by_load_balancer(engine.ec2)
+        return self.endpoint_services
 
 
 def _read_bulk(ec2: EC2Client, need_vpcs: bool) -> _Bulk:
     ours: dict[str, aws.SecurityGroup] = {}
+    impostors: dict[str, list[tuple[aws.SecurityGroup, str]]] = {}
     for group in aws.iter_frontguard_security_groups(ec2):
         arn = group.tags.get(t.LOAD_BALANCER_TAG)
-        if arn:
+        if not arn:
+            continue
+        # Tags prove nothing: only the name derived from the ARN and frontguard's description
+        # (fixed at creation) make it frontguard's (adapters/aws.py ownership_problem).
+        if (problem := aws.ownership_problem(group, arn)) is not None:
+            impostors.setdefault(arn, []).append((group, problem))
+        elif arn not in ours or group.id < ours[arn].id:
             ours[arn] = group
     try:
         backend = {
@@ -210,57 +242,61 @@ def _read_bulk(ec2: EC2Client, need_vpcs: bool) -> _Bulk:
         )
     except ClientError as error:
         raise translate(error, "bulk read of SGs and VPCs") from error
-    return _Bulk(ours, backend, vpcs)
+    return _Bulk(ours, backend, vpcs, impostors=impostors)
 
 
-def _compliant_at_a_glance(
-    engine: Engine,
-    lb: LoadBalancer,
-    owner: OwnerRef,
-    objects: list[KubeObject],
-    bulk: _Bulk,
-) -> bool:
-    """The cheap check from bulk data; ``False`` means "ask the engine", not "non-compliant"."""
+def _compliant_at_a_glance(engine: Engine, lb: LoadBalancer, owner: Owner, bulk: _Bulk) -> bool:
+    """The cheap check from bulk data; ``False`` means "ask the engine", not "non-compliant".
+
+    Per port, as the engine plans: the owner's restriction for that port (controller rules)
+    narrows the policy's sources. Ports come from frontguard's SG itself (no per-LB
+    DescribeListeners at steady state)."""
     policy = engine.policy
+    if owner.ref.frontend_nlb and owner.members and frontend_nlb_shares_alb_sgs(owner.members):
+        # It carries the ALB's SGs (engine/remediate.py _inherits_alb_sgs).
+        frontguard_ids = {g.id for g in bulk.ours.values()}
+        governing = frontguard_ids | set(policy.approved_security_groups)
+        carried = set(lb.security_groups)
+        return bool(carried & governing) and carried <= governing | bulk.backend_groups
     ours = bulk.ours.get(lb.arn)
     if ours is None or ours.foreign_permissions or ours.id not in lb.security_groups:
+        return False
+    if owner.problem is not None or owner.gateway is not None:
         return False
     allowed_on_lb = {ours.id} | set(policy.approved_security_groups) | bulk.backend_groups
     if not set(lb.security_groups) <= allowed_on_lb:
         return False  # e.g. the controller's world-open SG is back
-    for obj in objects:
-        sg_key, backend_key = plan.annotation_keys(owner)
-        annotations = plan.annotations_of(obj)
-        if ours.id not in plan.split_list(annotations.get(sg_key)):
+    keys = annotation_keys(owner.ref)
+    for obj in owner.objects:
+        entries = named_security_groups(obj, keys.security_groups)
+        if ours.id not in entries or not all(is_id(e) for e in entries):
+            return False  # names are resolved by the engine
+        try:
+            if not plan.backend_rules_managed(obj, keys):
+                return False
+        except AnnotationError:
             return False
-        if annotations.get(backend_key) != "true":
-            return False
-    # Ports come from the SG itself (no per-LB DescribeListeners at steady state).
-    listeners = {(r.protocol, r.port) for r in ours.rules}
-    namespace = objects[0].get("metadata", {}).get("namespace", "")
-    if owner.kind is OwnerKind.SERVICE:
-        restriction = plan.service_restriction(objects[0])
-    else:
-        restriction = plan.group_restriction([plan.ingress_restriction(o, None) for o in objects])
-    sources = plan.plan_sources(
+    allowed = plan.policy_sources(
+        policy,
         lb=lb,
-        owner=owner,
-        namespace=namespace,
-        policy=policy,
+        owner=owner.ref,
+        namespaces=owner.namespaces,
         vpc_cidrs=bulk.vpc_cidrs.get(lb.vpc_id, []),
-        restriction=restriction,
-        listeners=[],
-    ).effective.allowed
-    planned = frozenset(
-        PermissionRule(protocol, port, source)
-        for protocol, port in listeners
-        for source in sources.as_strings()
     )
-    return planned == ours.rules
+    listeners = {
+        Listener(port, "UDP" if protocol == "udp" else "TCP")
+        for protocol, port in {(r.protocol, r.port) for r in ours.rules if r.source != ours.id}
+    }
+    expected = plan.plan_rules(listeners, allowed, owner.restrictions).rules
+    if not owner.ref.frontend_nlb and owner.members and frontend_nlb_shares_alb_sgs(owner.members):
+        expected |= plan.frontend_nlb_rules(
+            listeners, frontend_nlb_health_check_ports(owner.members), ours.id
+        )
+    return expected == ours.rules
 
 
 def _previously_remediated(objects: Iterable[KubeObject], ours: aws.SecurityGroup | None) -> bool:
-    return ours is not None or any(t.REPLACED_ANNOTATION in plan.annotations_of(o) for o in objects)
+    return ours is not None or any(t.REPLACED_ANNOTATION in annotations_of(o) for o in objects)
 
 
 def scan(
@@ -297,12 +333,20 @@ def scan(
         VPC_SOURCE in rule.sources for rule in policy.rules
     )
     bulk = _read_bulk(engine.ec2, need_vpcs)
+    bulk.check_vpcs(load_balancers)
+    report.policy_warnings = _policy_warnings(engine)
     total = sum(len(v) for v in by_cluster.values())
     done = 0
     for cluster, members in sorted(by_cluster.items()):
         try:
-            view = list_cluster(engine, cluster)
-        except FrontguardError as error:
+            view = list_cluster(
+                engine,
+                cluster,
+                with_ingresses=any(
+                    o.kind in (OwnerKind.INGRESS, OwnerKind.INGRESS_GROUP) for _, o in members
+                ),
+            )
+        except (FrontguardError, KeyError, TypeError, AttributeError) as error:
             logger.warning(  # one line per cluster, not per LB
                 "cluster unreachable", extra={"cluster": cluster, "problem": str(error)}
             )
@@ -313,6 +357,7 @@ def scan(
             if progress is not None:
                 progress(done, total)
 
+    _report_impostors(engine, bulk, report)
     _clean_up(engine, bulk, existing_arns, report)
     report.seconds = clock() - started
     logger.info(
@@ -333,33 +378,111 @@ def _item(
 def _scan_one(
     engine: Engine,
     lb: LoadBalancer,
-    owner: OwnerRef,
+    ref: OwnerRef,
     *,
-    view: ClusterView | None,
+    view: ClusterObjects | None,
     bulk: _Bulk,
     cluster: str,
 ) -> ScanItem:
-    objects = _owner_objects(view, owner) if view is not None else []
     if view is None:
-        return _item(lb, owner, Outcome.ERROR, f"cluster {cluster} unreachable")
-    if objects and (reason := plan.exempt_reason(objects, engine.policy)) is not None:
-        return _item(lb, owner, Outcome.EXEMPT, reason)
-    if objects and _compliant_at_a_glance(engine, lb, owner, objects, bulk):
-        ours = bulk.ours[lb.arn]
-        return _item(lb, owner, Outcome.COMPLIANT, "compliant", ours.id)
+        return _item(lb, ref, Outcome.ERROR, f"cluster {cluster} unreachable")
     try:
-        result = remediate_load_balancer(
-            engine,
-            lb.arn,
-            load_balancer=lb,
-            drift=_previously_remediated(objects, bulk.ours.get(lb.arn)),
-            prefetched=Prefetched(bulk.ours.get(lb.arn), bulk.vpc_cidrs),
-        )
+        return _scan_checked(engine, lb, ref, view=view, bulk=bulk, cluster=cluster)
     except RetryableError as error:
-        return _item(lb, owner, Outcome.ERROR, f"will retry next scan: {error}")
+        return _item(lb, ref, Outcome.ERROR, f"will retry next scan: {error}")
     except FrontguardError as error:
-        return _item(lb, owner, Outcome.ERROR, str(error))
-    return _item(lb, owner, result.outcome, result.reason, result.security_group_id)
+        return _item(lb, ref, Outcome.ERROR, str(error))
+    except Exception as error:  # one load balancer's failure never ends the scan
+        # Recorded, not swallowed: logged with its traceback and reported as an open finding.
+        logger.exception(
+            "scan of one load balancer failed",
+            extra={"load_balancer_arn": lb.arn, "cluster": cluster, "owner": ref.describe()},
+        )
+        return _item(
+            lb, ref, Outcome.ERROR, f"unexpected failure ({type(error).__name__}); see the logs"
+        )
+
+
+def _scan_checked(
+    engine: Engine,
+    lb: LoadBalancer,
+    ref: OwnerRef,
+    *,
+    view: ClusterObjects,
+    bulk: _Bulk,
+    cluster: str,
+) -> ScanItem:
+    owner: Owner | None = None
+    if ref.kind is not OwnerKind.GATEWAY and not ref.auto_mode:
+        # From the listed objects: no Kubernetes call.
+        with contextlib.suppress(NotFoundError):
+            owner = resolve_owner(
+                engine.kube(cluster), ref, engine.policy.controller_flags(cluster), listed=view
+            )
+    if owner is not None:
+        if exempt := exemptions.decide(owner.objects, ref, cluster, engine.policy):
+            if exempt.outcome is Outcome.EXEMPT_UNAPPROVED:
+                engine.alerts.publish(
+                    Alert(
+                        Outcome.EXEMPT_UNAPPROVED,
+                        lb.arn,
+                        cluster,
+                        ref,
+                        exempt.reason,
+                        fix=exemptions.UNAPPROVED_FIX,
+                    )
+                )
+            return _item(lb, ref, exempt.outcome, exempt.reason)
+        if owner.handled and _compliant_at_a_glance(engine, lb, owner, bulk):
+            ours = bulk.ours.get(lb.arn)  # none for a frontend NLB carrying the ALB's SG
+            return _item(lb, ref, Outcome.COMPLIANT, "compliant", ours.id if ours else None)
+    result = remediate_load_balancer(
+        engine,
+        lb.arn,
+        load_balancer=lb,
+        drift=_previously_remediated(owner.objects if owner else (), bulk.ours.get(lb.arn)),
+        prefetched=Prefetched(
+            bulk.ours.get(lb.arn),
+            bulk.vpc_cidrs,
+            view,
+            bulk.endpoint_services_for(engine, lb),
+            tuple(bulk.impostors.get(lb.arn, ())),
+        ),
+    )
+    return _item(lb, ref, result.outcome, result.reason, result.security_group_id)
+
+
+def _policy_warnings(engine: Engine) -> list[str]:
+    """The policy's own warnings, and the prefix lists it names that do not exist (one call,
+    only when the policy names prefix lists)."""
+    policy = engine.policy
+    named = {
+        source
+        for sources in [policy.default_sources, *(rule.sources for rule in policy.rules)]
+        for source in sources
+        if source.startswith("pl-")
+    }
+    missing = aws.missing_prefix_lists(engine.ec2, named)
+    return [
+        *policy.warnings(),
+        *(
+            f"prefix list {pl} named by the policy does not exist (or is not shared)"
+            for pl in missing
+        ),
+    ]
+
+
+def _report_impostors(engine: Engine, bulk: _Bulk, report: ScanReport) -> None:
+    """SGs that carry frontguard's tags but are not frontguard's: never converged, attached or
+    deleted; one ``conflict`` alert per load balancer ARN they name (deduplicated per period)."""
+    for arn, found in sorted(bulk.impostors.items()):
+        report.impostors.extend(group.id for group, _ in found)
+        logger.warning(
+            "SGs carry frontguard's tags but are not frontguard's",
+            extra={"load_balancer_arn": arn, "security_group_ids": [g.id for g, _ in found]},
+        )
+        cluster = found[0][0].tags.get(t.FG_CLUSTER_TAG)
+        engine.alerts.publish(impostor_alert(arn, cluster, None, found))
 
 
 def _clean_up(engine: Engine, bulk: _Bulk, existing_arns: set[str], report: ScanReport) -> None:

@@ -19,18 +19,25 @@ from typing import Any
 
 from frontguard import tags as t
 from frontguard.adapters import aws
-from frontguard.adapters.kube import KubeClient, KubeObject
+from frontguard.adapters.kube import KubeClient
 from frontguard.adapters.verify_queue import VerifyRequest
 from frontguard.alerts import Alert
+from frontguard.controller.objects import KubeObject, annotations_of, object_id, split_list
+from frontguard.controller.security_groups import annotation_keys, conflicting_members
 from frontguard.engine import plan
-from frontguard.engine.remediate import Engine, resolve_owner
-from frontguard.errors import NotFoundError
-from frontguard.model import Outcome, OwnerKind, OwnerRef, plan_digest
+from frontguard.engine.events import current_failures
+from frontguard.engine.owner import resolve_owner
+from frontguard.engine.remediate import Engine
+from frontguard.errors import FrontguardError, NotFoundError
+from frontguard.model import Outcome, OwnerKind, OwnerRef, classify, plan_digest
+from frontguard.policy import ControllerFlags
+from frontguard.untrusted import escape, quote
 
 logger = logging.getLogger(__name__)
 
 PENDING = "pending"
-CONTROLLER_FAILURE_REASONS = frozenset({"FailedDeployModel", "FailedBuildModel"})
+# How much of a user-written value the alert's JSON carries (the text quotes less).
+DATA_LIMIT = 1000
 
 
 class FindingKind(StrEnum):
@@ -70,6 +77,35 @@ class Verification:
 
 
 def verify(engine: Engine, request: VerifyRequest) -> Verification:
+    """Check one request; a failure frontguard did not foresee becomes an ``error`` alert that
+    names the load balancer (one bad record spoils that record, never the batch, and never
+    silently)."""
+    try:
+        return _verify(engine, request)
+    except FrontguardError:
+        raise  # retryable: SQS redelivers it; permanent: the DLQ keeps it (both alarmed)
+    except Exception as error:  # recorded below, with its traceback
+        logger.exception(
+            "verification failed unexpectedly",
+            extra={"load_balancer_arn": request.load_balancer_arn, "cluster": request.cluster},
+        )
+        reason = f"verification failed unexpectedly ({type(error).__name__}); see the logs"
+        engine.alerts.publish(
+            Alert(
+                outcome=Outcome.ERROR,
+                load_balancer_arn=request.load_balancer_arn,
+                cluster=request.cluster,
+                owner=None,
+                detail=reason,
+                fix="Look up the function's log line 'verification failed unexpectedly' for "
+                "this load balancer; the scheduled scan re-checks it meanwhile.",
+                data={"security_group_id": request.security_group_id},
+            )
+        )
+        return Verification(Outcome.ERROR.value, reason)
+
+
+def _verify(engine: Engine, request: VerifyRequest) -> Verification:
     owner = OwnerRef.from_dict(request.owner)
     context = {
         "load_balancer_arn": request.load_balancer_arn,
@@ -82,9 +118,15 @@ def verify(engine: Engine, request: VerifyRequest) -> Verification:
     except NotFoundError:
         logger.info("load balancer deleted meanwhile: nothing to verify", extra=context)
         return Verification(Outcome.IGNORED.value, "load balancer deleted")
+    claimed = classify(lb.tags).owner
+    if lb.cluster != request.cluster or claimed is None or claimed != owner:
+        # Not a request frontguard wrote for this load balancer (frontguard's requests name the
+        # LB's own cluster and owner, from its tags): nothing to verify, nobody to page.
+        logger.warning("verification request does not match its load balancer", extra=context)
+        return Verification(Outcome.IGNORED.value, "request does not match the load balancer")
 
     attached = aws.describe_security_groups(engine.ec2, lb.security_groups)
-    ours = aws.find_security_group(engine.ec2, lb.arn)
+    ours = aws.find_security_group(engine.ec2, lb.arn, lb.vpc_id)
     problems = _attachment_problems(request, lb.security_groups, attached, ours)
     if not problems:
         logger.info("verified", extra=context)
@@ -110,7 +152,12 @@ def verify(engine: Engine, request: VerifyRequest) -> Verification:
         )
         return Verification(PENDING, _join(problems), tuple(problems))
 
-    diagnosis = _diagnose(engine.kube(request.cluster), owner, request)
+    diagnosis = _diagnose(
+        engine.kube(request.cluster),
+        owner,
+        request,
+        engine.policy.controller_flags(request.cluster),
+    )
     findings = [*problems, *diagnosis.findings]
     fix = _fix(owner, request.security_group_id, findings, diagnosis.members)
     logger.warning(
@@ -188,10 +235,12 @@ class _Diagnosis:
     members: list[tuple[str, str]]  # (namespace, name) of the owner objects found
 
 
-def _diagnose(kube: KubeClient, owner: OwnerRef, request: VerifyRequest) -> _Diagnosis:
+def _diagnose(
+    kube: KubeClient, owner: OwnerRef, request: VerifyRequest, flags: ControllerFlags
+) -> _Diagnosis:
     """What the cluster says: annotations, who changed them, the controller's Events."""
     try:
-        resolved = resolve_owner(kube, owner)
+        resolved = resolve_owner(kube, owner, flags)
     except NotFoundError:
         return _Diagnosis(
             [
@@ -203,29 +252,37 @@ def _diagnose(kube: KubeClient, owner: OwnerRef, request: VerifyRequest) -> _Dia
             ],
             [],
         )
-    sg_key, _ = plan.annotation_keys(owner)
+    sg_key = annotation_keys(owner).security_groups
     since = _parse_time(request.requested_at)
     findings: list[Finding] = []
     members: list[tuple[str, str]] = []
     for obj in resolved.objects:
-        name = plan.object_id(obj)
+        name = object_id(obj)
         meta = obj.get("metadata", {})
         members.append((meta.get("namespace", ""), meta.get("name", "")))
-        value = plan.annotations_of(obj).get(sg_key)
-        if resolved.gateway is None and request.security_group_id not in plan.split_list(value):
+        value = annotations_of(obj).get(sg_key)
+        if resolved.gateway is None and request.security_group_id not in split_list(value):
             manager, when = _last_writer(obj, sg_key)
-            by = f", changed by {manager}" + (f" at {when}" if when else "") if manager else ""
+            # managedFields names are whatever the client said (--field-manager): a hint, not
+            # evidence of who wrote (the API server's audit log is).
+            by = (
+                f"; last writer according to managedFields (unauthenticated): {quote(manager, 80)}"
+                + (f" at {escape(when, 40)}" if when else "")
+                if manager
+                else ""
+            )
+            now = quote(value) if value is not None else "absent"
             findings.append(
                 Finding(
                     FindingKind.ANNOTATION_REVERTED,
                     f"annotation {sg_key} on {name} no longer names "
-                    f"{request.security_group_id} (now: {value or 'absent'}{by})",
+                    f"{request.security_group_id} (now: {now}{by})",
                     object=name,
                     data={
                         "annotation": sg_key,
-                        "value": value or "",
-                        **({"manager": manager} if manager else {}),
-                        **({"changed_at": when} if when else {}),
+                        "value": escape(value or "", DATA_LIMIT),
+                        **({"manager": escape(manager, DATA_LIMIT)} if manager else {}),
+                        **({"changed_at": escape(when, 40)} if when else {}),
                     },
                 )
             )
@@ -238,16 +295,22 @@ def _diagnose(kube: KubeClient, owner: OwnerRef, request: VerifyRequest) -> _Dia
                 )
                 for marker in plan.gitops_markers(obj)
             )
-        for event in kube.events_for(meta.get("namespace", ""), meta.get("name", "")):
-            if event.get("reason") not in CONTROLLER_FAILURE_REASONS or _older_than(event, since):
+        for event in current_failures(
+            kube.events_for(meta.get("namespace", ""), meta.get("name", ""))
+        ):
+            if _older_than(event, since):
                 continue
+            # The controller's messages echo annotation values: user-written.
             message = str(event.get("message", "")).strip()
             findings.append(
                 Finding(
                     FindingKind.CONTROLLER_EVENT,
-                    f'the controller reported on {name}: {event.get("reason")}: "{message}"',
+                    f"the controller reported on {name}: {event.get('reason')}: {quote(message)}",
                     object=name,
-                    data={"reason": str(event.get("reason")), "message": message},
+                    data={
+                        "reason": str(event.get("reason")),
+                        "message": escape(message, DATA_LIMIT),
+                    },
                 )
             )
     gateway = resolved.gateway
@@ -265,11 +328,10 @@ def _diagnose(kube: KubeClient, owner: OwnerRef, request: VerifyRequest) -> _Dia
         )
     if owner.kind is OwnerKind.INGRESS_GROUP:
         values = {
-            plan.object_id(o): plan.annotations_of(o).get(sg_key)
-            for o in resolved.objects
-            if plan.annotations_of(o).get(sg_key) is not None
+            member: ",".join(groups)
+            for member, groups in conflicting_members(resolved.objects, sg_key).items()
         }
-        if len(set(values.values())) > 1:
+        if values:
             findings.append(
                 Finding(
                     FindingKind.GROUP_CONFLICT,
@@ -298,11 +360,14 @@ def _older_than(event: KubeObject, since: datetime | None) -> bool:
 
 
 def _last_writer(obj: KubeObject, annotation: str) -> tuple[str | None, str | None]:
-    """The most recent field manager other than frontguard that owns the annotation, and when."""
+    """The most recent field manager that owns the annotation, and when.
+
+    Entries named ``frontguard`` count too: anyone can write under that name
+    (``--field-manager``), and skipping them would let a writer hide."""
     owners = []
     for entry in obj.get("metadata", {}).get("managedFields") or []:
         fields = (entry.get("fieldsV1") or {}).get("f:metadata", {}).get("f:annotations", {})
-        if f"f:{annotation}" in fields and entry.get("manager") != t.FIELD_MANAGER:
+        if isinstance(fields, Mapping) and f"f:{annotation}" in fields:
             owners.append((str(entry.get("time") or ""), str(entry.get("manager") or "unknown")))
     if not owners:
         return None, None
@@ -334,16 +399,18 @@ def _fix(
             "from pinning securityGroups."
         )
     else:
-        sg_key, backend_key = plan.annotation_keys(owner)
+        keys = annotation_keys(owner)
+        sg_key = keys.security_groups
+        backend_key = keys.backend_rules
         kind = "service" if owner.kind is OwnerKind.SERVICE else "ingress"
         targets = members or (
             [(owner.namespace, owner.name)] if owner.namespace and owner.name else []
         )
+        backend = f' {backend_key}="true"' if backend_key else ""
         commands = [
-            f"kubectl annotate {kind} -n {namespace} {name} --overwrite "
-            f'{sg_key}="{sg_id}" {backend_key}="true"'
+            f'kubectl annotate {kind} -n {namespace} {name} --overwrite {sg_key}="{sg_id}"{backend}'
             for namespace, name in targets
-        ] or [f'set {sg_key}: "{sg_id}" and {backend_key}: "true" on every member']
+        ] or [f'set {sg_key}: "{sg_id}"{backend} on every member']
         where = (
             "every member of IngressGroup " + str(owner.group)
             if owner.kind is OwnerKind.INGRESS_GROUP
@@ -355,7 +422,8 @@ def _fix(
                 "reverted them will otherwise undo a direct change):"
             )
             advice.append(f'  {sg_key}: "{sg_id}"')
-            advice.append(f'  {backend_key}: "true"')
+            if backend_key:
+                advice.append(f'  {backend_key}: "true"')
             advice.append("or, when nothing manages it, run:")
         else:
             advice.append(f"Set the annotations on {where}:")

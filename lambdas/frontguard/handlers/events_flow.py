@@ -7,7 +7,7 @@ from typing import Any
 
 from frontguard.adapters.aws import describe_load_balancer
 from frontguard.alerts import Alert
-from frontguard.engine.remediate import Result, remediate_load_balancer
+from frontguard.engine.remediate import LoadBalancerGoneError, Result, remediate_load_balancer
 from frontguard.errors import InvalidEventError, NotFoundError, PermanentError, RetryableError
 from frontguard.handlers.intake import Ignored, parse_create_load_balancer
 from frontguard.model import Outcome
@@ -39,6 +39,14 @@ def handle_event(runtime: Runtime, event: Any) -> dict[str, str]:
         result: Result = remediate_load_balancer(runtime.engine, parsed.arn)
     except RetryableError:
         raise
+    except LoadBalancerGoneError as error:
+        # Never listed through the re-read retries, and not there now: nothing to protect
+        # (a slow listing would be caught by the scheduled scan). Not a failure to page for.
+        logger.info(
+            "load balancer not found: event dropped",
+            extra={"load_balancer_arn": parsed.arn, "reason": str(error)},
+        )
+        return {"outcome": Outcome.IGNORED.value, "reason": str(error)}
     except NotFoundError as error:
         # Something vanished between two steps. The load balancer itself (the controller deletes
         # LBs whose objects are gone): nothing left to protect. Anything else, such as the SG

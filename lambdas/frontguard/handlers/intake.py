@@ -71,7 +71,10 @@ def parse_create_load_balancer(event: Any) -> NewLoadBalancer | Ignored:
     cluster_tag = next(
         (key for key in (t.CLUSTER_TAG, t.AUTO_MODE_CLUSTER_TAG) if key in request_tags), None
     )
-    if request_tags and cluster_tag is None:
+    # The controller tags a load balancer in the CreateLoadBalancer call itself
+    # (LBC:pkg/deploy/elbv2/load_balancer_manager.go Create), so a request without its cluster
+    # tag (no tags at all included: a console-made LB) is not the controller's: no AWS call.
+    if cluster_tag is None:
         return Ignored(
             f"load balancer was created without the {t.CLUSTER_TAG} tag "
             f"(nor EKS Auto Mode's {t.AUTO_MODE_CLUSTER_TAG})"

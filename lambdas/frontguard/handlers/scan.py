@@ -1,14 +1,24 @@
-"""Lambda entry point for the scheduled compliance scan (and drift events routed to it)."""
+"""Lambda entry point for the scheduled compliance scan (and drift events routed to it).
+
+EventBridge puts both into the scan queue (SQS FIFO, one message group), so the function
+normally receives an SQS batch whose bodies are the EventBridge events; invoked directly
+(``aws lambda invoke``, docs/deploy.md) it takes one EventBridge event as is.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics, single_metric
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from frontguard.errors import InvalidEventError
 from frontguard.handlers._runtime import current_runtime, logged
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 logger = Logger(service="frontguard")
 metrics = Metrics(namespace="Frontguard", service="frontguard")
@@ -18,7 +28,37 @@ SCHEDULED = "Scheduled Event"
 
 @metrics.log_metrics
 @logged(logger)
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def handler(event: dict[str, Any], context: LambdaContext) -> Any:
+    if "Records" in event:
+        # Imported here: the batch utilities double the module's cold import (bench/import_time).
+        from aws_lambda_powertools.utilities.batch import (
+            SqsFifoPartialProcessor,
+            process_partial_response,
+        )
+
+        # FIFO: after a failed record the rest of the batch is reported failed too, so the
+        # queue redelivers them in order.
+        return process_partial_response(
+            event=event,
+            record_handler=scan_record,
+            processor=SqsFifoPartialProcessor(),
+            context=context,
+        )
+    return handle(event)
+
+
+def scan_record(record: SQSRecord) -> dict[str, Any]:
+    """One queued EventBridge event (a drift call or the schedule)."""
+    try:
+        event = json.loads(record.body)
+    except ValueError as error:
+        raise InvalidEventError("scan queue message is not an EventBridge event") from error
+    if not isinstance(event, dict):
+        raise InvalidEventError("scan queue message is not an EventBridge event")
+    return handle(event)
+
+
+def handle(event: dict[str, Any]) -> dict[str, Any]:
     from frontguard.handlers.scan_flow import handle_drift_event, run_scan
 
     runtime = current_runtime()

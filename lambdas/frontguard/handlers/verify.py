@@ -15,10 +15,16 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from frontguard.errors import RetryableError
 from frontguard.handlers._runtime import current_runtime, logged
 
 logger = Logger(service="frontguard")
 metrics = Metrics(namespace="Frontguard", service="frontguard")
+# One record against a slow or unreachable cluster can take this long (Kubernetes calls of
+# 5 s connect + 20 s read, two attempts, plus AWS reads): a record is started only with this
+# much time left, the rest go back to the queue as batch item failures. A batch that timed
+# out would come back whole, and records already done would enqueue their follow-ups twice.
+RECORD_RESERVE_MS = 60_000
 
 
 def verify_record(record: SQSRecord) -> str:
@@ -37,6 +43,12 @@ def verify_record(record: SQSRecord) -> str:
 @logged(logger)
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     processor = BatchProcessor(event_type=EventType.SQS)
+
+    def within_time(record: SQSRecord) -> str:
+        if context.get_remaining_time_in_millis() < RECORD_RESERVE_MS:
+            raise RetryableError("not started: too little time left in this invocation")
+        return verify_record(record)
+
     return process_partial_response(
-        event=event, record_handler=verify_record, processor=processor, context=context
+        event=event, record_handler=within_time, processor=processor, context=context
     )
