@@ -49,6 +49,8 @@ class Scope:
     policy_parameter: str | None
     # The organization's central topic (infra/central_alerts.py): its key is known by alias.
     topic_key_alias: str | None = None
+    # The scan's queue of repairs (infra/remediation.py): set for the scan function only.
+    remediation_queue_arn: str | None = None
 
     @property
     def partition(self) -> str:
@@ -82,11 +84,12 @@ class _Rule:
     sid: str
     actions: tuple[str, ...]
     grants: Callable[[Scope], list[Grant]]
+    names: tuple[str, ...] = ()  # one statement id per grant, when the default reads badly
 
     def build(self, actions: list[str], scope: Scope) -> list[iam.PolicyStatement]:
         return [
             iam.PolicyStatement(
-                sid=f"{self.sid}{index or ''}",
+                sid=self.names[index] if self.names else f"{self.sid}{index or ''}",
                 actions=actions,
                 resources=list(resources),
                 conditions=conditions,
@@ -122,9 +125,17 @@ _RULES: Final = (
     _Rule(
         "CodeEnqueueVerification",
         permissions.VERIFY_QUEUE_SEND,
-        lambda s: [([s.verify_queue_arn], None)],
+        lambda s: [
+            ([s.verify_queue_arn], None),
+            *([([s.remediation_queue_arn], None)] if s.remediation_queue_arn else []),
+        ],
+        names=("CodeEnqueueVerification", "CodeEnqueueRemediation"),
     ),
-    _Rule("CodeStateTable", permissions.STATE_TABLE, lambda s: [([s.state_table_arn], None)]),
+    _Rule(
+        "CodeStateTable",
+        (*permissions.STATE_TABLE, *permissions.SCAN_STATE),
+        lambda s: [([s.state_table_arn], None)],
+    ),
     # Service Authorization Reference for Security Hub
     # (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awssecurityhub.html):
     # BatchImportFindings is authorised on the product the findings are imported for (the

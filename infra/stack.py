@@ -32,6 +32,7 @@ from infra.functions import FrontguardFunction, FunctionSpec
 from infra.least_privilege import Scope
 from infra.observability import NAMESPACE, Observability
 from infra.queues import VerificationQueue
+from infra.remediation import PACE_SECONDS, REMEDIATE, RemediationQueue
 from infra.scan_role import ScanRole
 from infra.state_table import StateTable
 from infra.triggers import ScanQueue, Triggers
@@ -157,6 +158,7 @@ def build_member(
     alerts = AlertTopic(stack, "Alerts", alerts=config.alerts)
     state = StateTable(stack, "State")
     verification = VerificationQueue(stack, "Verification", consumer_timeout=VERIFY.timeout)
+    remediation = RemediationQueue(stack, "Remediation", consumer_timeout=REMEDIATE.timeout)
     scan_queue = ScanQueue(stack, "ScanQueue", consumer_timeout=SCAN.timeout)
     policy_parameter, policy_digest = _policy_parameter(stack, stack_name, config)
 
@@ -179,6 +181,8 @@ def build_member(
         "FRONTGUARD_ALERT_TOPIC_ARN": alert_topic_arn,
         "FRONTGUARD_VERIFY_QUEUE_URL": verification.queue.queue_url,
         "FRONTGUARD_STATE_TABLE": state.table.table_name,
+        "FRONTGUARD_REMEDIATION_QUEUE_URL": remediation.queue.queue_url,
+        "FRONTGUARD_REMEDIATION_PACE_SECONDS": str(PACE_SECONDS),
         "FRONTGUARD_POLICY_PARAMETER": (
             policy_parameter.parameter_name
             if policy_parameter is not None
@@ -211,16 +215,22 @@ def build_member(
             spec=replace(spec, actions=(*spec.actions, *extra_actions)),
             code=code,
             environment=environment,
-            permissions=scope_,
+            # Only the scan sends to the remediation queue.
+            permissions=(
+                replace(scope_, remediation_queue_arn=remediation.queue.queue_arn)
+                if spec is SCAN
+                else scope_
+            ),
             log_retention=log_retention,
             vpc=vpc,
             role_name=f"frontguard-{spec.name.lower()}-{region}" if organization else None,
             event_source_queue={
                 VERIFY.name: verification.queue,
                 SCAN.name: scan_queue.queue,
+                REMEDIATE.name: remediation.queue,
             }.get(spec.name),
         )
-        for spec in (EVENTS, VERIFY, SCAN)
+        for spec in (EVENTS, VERIFY, SCAN, REMEDIATE)
     }
     if policy_parameter is not None:
         for function in functions.values():
@@ -231,7 +241,11 @@ def build_member(
         events_function=functions[EVENTS.name],
         scan_queue=scan_queue,
         schedule=config.schedule,
-        own_roles=[functions[EVENTS.name].role, functions[SCAN.name].role],
+        own_roles=[
+            functions[EVENTS.name].role,
+            functions[SCAN.name].role,
+            functions[REMEDIATE.name].role,  # its SG changes are frontguard's own too
+        ],
     )
     EksAccess(
         stack,
@@ -276,8 +290,13 @@ def build_member(
         redrive_queues={
             "VerificationDeadLetters": verification.dead_letter_queue,
             "ScanDeadLetters": scan_queue.dead_letter_queue,
+            "RemediationDeadLetters": remediation.dead_letter_queue,
         },
-        work_queues={"Verification": verification.queue, "Scan": scan_queue.queue},
+        work_queues={
+            "Verification": verification.queue,
+            "Scan": scan_queue.queue,
+            "Remediation": remediation.queue,
+        },
         topic=alerts.topic,
     )
 
@@ -293,6 +312,7 @@ def build_member(
                 *dead_letter_queues.values(),
                 verification.dead_letter_queue,
                 scan_queue.dead_letter_queue,
+                remediation.dead_letter_queue,
             )
         ],
         clusters=tuple(clusters),

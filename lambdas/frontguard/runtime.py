@@ -18,6 +18,7 @@ from frontguard.adapters.aws import CLIENT_CONFIG
 from frontguard.adapters.aws_errors import translate
 from frontguard.adapters.eks import bearer_token, describe_cluster
 from frontguard.adapters.kube import KubeClient
+from frontguard.adapters.remediation_queue import RemediationSink, SqsRemediationQueue
 from frontguard.adapters.securityhub import SecurityHubFindings
 from frontguard.adapters.state import DedupedAlerts, StateTable
 from frontguard.adapters.verify_queue import SqsVerifyQueue
@@ -80,6 +81,7 @@ class Runtime:
     account: str
     region: str
     findings: SecurityHubFindings | None = None
+    remediations: RemediationSink | None = None
 
 
 def build_runtime(
@@ -148,4 +150,20 @@ def build_runtime(
     )
     if sleep is not None:
         engine.sleep = sleep
-    return Runtime(settings, session, engine, connector, account, region, findings)
+    remediations = (
+        SqsRemediationQueue(
+            session.client("sqs", config=CLIENT_CONFIG), settings.remediation_queue_url
+        )
+        if settings.remediation_queue_url
+        else None
+    )
+    return Runtime(
+        settings,
+        session,
+        engine,
+        connector,
+        account,
+        region,
+        findings=findings,
+        remediations=remediations,
+    )

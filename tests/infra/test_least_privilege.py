@@ -17,6 +17,7 @@ DECLARED = {
     "Events": permissions.EVENTS_FUNCTION,
     "Verify": permissions.VERIFY_FUNCTION,
     "Scan": permissions.SCAN_FUNCTION,
+    "Remediate": permissions.REMEDIATE_FUNCTION,
 }
 SG_ARN = f"arn:aws:ec2:{REGION}:{ACCOUNT}:security-group/*"
 VPC_ARN = f"arn:aws:ec2:{REGION}:{ACCOUNT}:vpc/*"
@@ -92,7 +93,7 @@ def test_platform_statements_are_only_what_lambda_itself_needs(
         if not statement["Sid"].startswith("Code")
     }
     expected: dict[str, set[str]] = {"PlatformLogs": {"logs:CreateLogStream", "logs:PutLogEvents"}}
-    if function in ("Verify", "Scan"):
+    if function in ("Verify", "Scan", "Remediate"):  # queue consumers
         expected["PlatformEventSource"] = set(QUEUE_CONSUMER_ACTIONS)
     else:
         expected["PlatformFailureDestination"] = {"sqs:SendMessage"}
@@ -121,7 +122,7 @@ def test_the_tag_check_flags_an_unconditioned_mutation() -> None:
     assert untagged_ec2_mutations(wrong_tag) == [("Other", "ec2:AuthorizeSecurityGroupIngress")]
 
 
-@pytest.mark.parametrize("function", ["Events", "Scan"])
+@pytest.mark.parametrize("function", ["Events", "Scan", "Remediate"])
 def test_security_group_mutations_are_scoped_to_frontguard_security_groups(
     minimal: Synthesized, function: str
 ) -> None:
@@ -171,6 +172,11 @@ def test_resources_are_scoped(minimal: Synthesized, function: str) -> None:
     assert by_sid["CodeReadPolicyParameter"]["Resource"] == (
         f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/frontguard/Frontguard-{ACCOUNT}-{REGION}/policy"
     )
+    remediation = logical_id(template, "AWS::SQS::Queue", "RemediationQueue")
+    if function == "Scan":  # only the scan sends repairs to the remediation queue
+        assert by_sid["CodeEnqueueRemediation"]["Resource"] == {"Fn::GetAtt": [remediation, "Arn"]}
+    else:
+        assert "CodeEnqueueRemediation" not in by_sid
 
 
 def test_no_wildcard_actions_anywhere(minimal: Synthesized, full: Synthesized) -> None:
