@@ -93,9 +93,15 @@ def test_open_finding_creates_an_asff_finding_per_load_balancer_and_check(
     assert finding["ProductFields"]["frontguard/owner"] == "ingress/shop/web"
 
 
+def repair_inline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stack without the remediation queue: the scan repairs what it finds itself."""
+    monkeypatch.delenv("FRONTGUARD_REMEDIATION_QUEUE_URL")
+
+
 def test_fixed_load_balancer_resolves_its_finding_through_the_scheduled_scan(
     sandbox, fg, hub, monkeypatch
 ):
+    repair_inline(monkeypatch)
     use_policy(monkeypatch, AUDIT)
     prod = sandbox.cluster("prod")
     web = prod.ingress("shop/web", ports=[443])
@@ -149,6 +155,7 @@ def test_deleted_load_balancer_archives_its_finding(sandbox, fg, hub, monkeypatc
 
 
 def test_reopened_finding_goes_back_to_new(sandbox, fg, hub, monkeypatch):
+    repair_inline(monkeypatch)
     prod = sandbox.cluster("prod")
     web = prod.ingress("shop/web", ports=[443])
     use_policy(monkeypatch, AUDIT)
