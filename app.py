@@ -11,8 +11,10 @@ from pathlib import Path
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
+from infra.central_alerts import CentralAlertsStack
 from infra.config import ConfigError, DeploymentConfig, load_config, parse_config, stack_name
-from infra.stack import FrontguardStack
+from infra.organization import build_organization
+from infra.stack import FrontguardMemberStackSetStack, FrontguardStack
 
 DEFAULT_CONFIG = Path("frontguard.config.json")
 
@@ -33,12 +35,17 @@ def read_config(app: cdk.App) -> DeploymentConfig:
     )
 
 
-def build(app: cdk.App, config: DeploymentConfig) -> list[FrontguardStack]:
-    """The stacks, with cdk-nag's AwsSolutions checks as a policy-validation plugin."""
-    stacks = [
+def build(app: cdk.App, config: DeploymentConfig) -> list[cdk.Stack]:
+    """The stacks, with cdk-nag's AwsSolutions checks as a policy-validation plugin: one per
+    target, and with ``organization`` the StackSet's (infra/organization.py)."""
+    stacks: list[cdk.Stack] = [
         FrontguardStack(app, stack_name(target), config=config, target=target)
         for target in config.targets
     ]
+    if config.organization is not None:
+        stacks += build_organization(app, config, FrontguardMemberStackSetStack)
+    if config.central_alerts is not None:
+        stacks.append(CentralAlertsStack(app, central=config.central_alerts))
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return stacks
 

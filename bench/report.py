@@ -18,6 +18,7 @@ SECTIONS = (
         ["bench/first_scan.py"],
         False,
     ),
+    ("Cross-account scan (50 accounts x 3 regions x 20 LBs)", ["bench/org_scan.py"], False),
     ("Cold import time of the handlers", ["bench/import_time.py"], False),
     ("Lambda asset size and the events handler's cold start", ["bench/bundle_size.py"], True),
 )

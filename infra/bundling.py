@@ -67,12 +67,15 @@ PRUNED_DIST_PREFIXES: Final = (
 # only (a test checks every ``client("...")`` in lambdas/frontguard against this list).
 BOTOCORE_SERVICES: Final = frozenset(
     {"dynamodb", "ec2", "eks", "elbv2", "sns", "sqs", "ssm", "sts"}
+    # Security Hub findings (when switched on); Organizations for the command line's
+    # cross-account scan, which the package carries too (a few hundred KB of models).
+    | {"securityhub", "organizations"}
 )
 PRUNED_DIR_NAMES: Final = frozenset({"__pycache__", "tests", "test"})
 # RECORD lists the files pip installed, pruned ones included: wrong once pruned, never read.
 PRUNED_DIST_FILES: Final = frozenset({"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"})
 # Bumped whenever the pruning rules change, so cached trees are rebuilt.
-PRUNE_VERSION: Final = "3"
+PRUNE_VERSION: Final = "4"
 
 
 def matching_interpreter() -> str | None:

@@ -101,15 +101,96 @@ class Alerts(_Model):
     slack: SlackChannel | None = None
 
 
+class ScanRoleConfig(_Model):
+    """The read-only role for ``frontguard scan --organization`` in each member account."""
+
+    # Accounts whose principals may assume it: the management or delegated-administrator
+    # account, a pipeline account.
+    trusted_accounts: Annotated[tuple[AccountId, ...], Field(min_length=1)]
+    # Also require the caller to belong to this organization (aws:PrincipalOrgID).
+    organization_id: Annotated[str, StringConstraints(pattern=r"^o-[a-z0-9]{10,32}$")] | None = None
+    role_name: Annotated[str, StringConstraints(pattern=r"^[\w+=,.@-]{1,64}$")] = "frontguard-scan"
+
+
+OrganizationId = Annotated[str, StringConstraints(pattern=r"^o-[a-z0-9]{10,32}$")]
+OrganizationalUnitId = Annotated[
+    str, StringConstraints(pattern=r"^(ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}|r-[0-9a-z]{4,32})$")
+]
+
+
+class OrganizationRollout(_Model):
+    """Deploy the member stack to an organization with a service-managed StackSet
+    (infra/organization.py, docs/organization.md)."""
+
+    # Where the administrator stack lives: the management account (call_as SELF) or a
+    # delegated administrator for StackSets (DELEGATED_ADMIN).
+    admin_account: AccountId
+    admin_region: Region
+    call_as: Literal["SELF", "DELEGATED_ADMIN"] = "DELEGATED_ADMIN"
+    organization_id: OrganizationId
+    # Every account in these OUs (nested ones included), and each account that joins later.
+    organizational_units: Annotated[tuple[OrganizationalUnitId, ...], Field(min_length=1)]
+    regions: Annotated[tuple[Region, ...], Field(min_length=1)]
+    failure_tolerance_percentage: Annotated[int, Field(ge=0, le=100)] = 10
+    max_concurrent_percentage: Annotated[int, Field(ge=1, le=100)] = 25
+    region_concurrency: Literal["SEQUENTIAL", "PARALLEL"] = "PARALLEL"
+    # Keep a member's stack when its account leaves the OUs (default: delete it).
+    retain_stacks_on_account_removal: bool = False
+    stack_set_name: Annotated[str, StringConstraints(pattern=r"^[a-zA-Z][a-zA-Z0-9-]{0,127}$")] = (
+        "frontguard"
+    )
+    # Code buckets are named <prefix>-<region>; default frontguard-code-<admin account>.
+    asset_bucket_prefix: (
+        Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{2,40}$")] | None
+    ) = None
+
+    @property
+    def bucket_prefix(self) -> str:
+        return self.asset_bucket_prefix or f"frontguard-code-{self.admin_account}"
+
+
+class CentralAlerts(_Model):
+    """One alert topic for the organization, in the security account (infra/central_alerts.py):
+    every member stack publishes its alerts and digests there instead of its own topic."""
+
+    account: AccountId
+    region: Region
+    organization_id: OrganizationId
+    emails: tuple[Email, ...] = ()
+    topic_name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,256}$")] = (
+        "frontguard-organization-alerts"
+    )
+
+    @property
+    def topic_arn(self) -> str:
+        return f"arn:aws:sns:{self.region}:{self.account}:{self.topic_name}"
+
+    @property
+    def key_alias(self) -> str:
+        return f"alias/{self.topic_name}"
+
+
 class DeploymentConfig(_Model):
     """Everything ``app.py`` needs to build the stacks."""
 
-    targets: Annotated[tuple[Target, ...], Field(min_length=1)]
+    # Accounts and regions deployed one stack at a time (cdk deploy); may be empty with
+    # ``organization``.
+    targets: tuple[Target, ...] = ()
     policy: dict[str, Any] | None = None
     policy_parameter: SsmParameterName | None = None
     schedule: Schedule = "rate(1 hour)"
     alerts: Alerts = Alerts()
     log_retention_days: Literal[7, 14, 30, 60, 90, 180, 365] = 90
+    # Findings in AWS Security Hub (ASFF): off by default; when on, the functions get the
+    # securityhub grants and FRONTGUARD_SECURITY_HUB=true. Security Hub must be enabled in
+    # the account and region (docs/organization.md).
+    security_hub: bool = False
+    # The read-only role the cross-account scan assumes (off unless configured).
+    scan_role: ScanRoleConfig | None = None
+    # Roll-out to an organization through a StackSet (off unless configured).
+    organization: OrganizationRollout | None = None
+    # Publish alerts to the organization's topic instead of each stack's own (optional).
+    central_alerts: CentralAlerts | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -127,6 +208,11 @@ class DeploymentConfig(_Model):
     def _one_policy_source(self) -> DeploymentConfig:
         if (self.policy is None) == (self.policy_parameter is None):
             raise ValueError("set exactly one of 'policy' (the document) or 'policy_parameter'")
+        if not self.targets and self.organization is None:
+            raise ValueError(
+                "set 'targets' (one stack per account and region), 'organization' "
+                "(a StackSet), or both"
+            )
         if self.policy is not None:
             # The runtime's own model: what synthesizes is what the functions will load.
             from frontguard.errors import ConfigurationError

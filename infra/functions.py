@@ -18,7 +18,13 @@ from constructs import Construct
 
 from infra import bundling
 from infra.config import VpcAttachment
-from infra.least_privilege import WILDCARD_REASONS, Scope, code_statements, topic_key_statement
+from infra.least_privilege import (
+    WILDCARD_REASONS,
+    Scope,
+    code_statements,
+    nag_resource,
+    topic_key_statement,
+)
 from infra.principals import mark_frontguard_role
 from infra.queues import dead_letter_queue
 
@@ -80,6 +86,7 @@ class FrontguardFunction(Construct):
         log_retention: logs.RetentionDays,
         vpc: VpcAttachment | None,
         event_source_queue: sqs.IQueue | None = None,
+        role_name: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.spec = spec
@@ -96,6 +103,7 @@ class FrontguardFunction(Construct):
             self,
             "Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            role_name=role_name,
             description=f"frontguard {spec.name}: exactly the actions its code declares",
             inline_policies={"frontguard": iam.PolicyDocument(statements=statements)},
         )
@@ -147,7 +155,9 @@ class FrontguardFunction(Construct):
                 if "*" in resource:
                     wildcards.setdefault(resource, []).append(reasons[statement.sid or ""])
         for resource, why in wildcards.items():
-            _acknowledge(self.role, f"AwsSolutions-IAM5[Resource::{resource}]", "; ".join(why))
+            _acknowledge(
+                self.role, f"AwsSolutions-IAM5[Resource::{nag_resource(resource)}]", "; ".join(why)
+            )
         _acknowledge(
             self,
             "AwsSolutions-L1",

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from aws_cdk import Aws
 from aws_cdk import aws_iam as iam
 from frontguard import permissions
 from frontguard.tags import MANAGED_BY_TAG, MANAGED_BY_VALUE
@@ -46,6 +47,8 @@ class Scope:
     verify_queue_arn: str
     state_table_arn: str
     policy_parameter: str | None
+    # The organization's central topic (infra/central_alerts.py): its key is known by alias.
+    topic_key_alias: str | None = None
     # The scan's queue of repairs (infra/remediation.py): set for the scan function only.
     remediation_queue_arn: str | None = None
 
@@ -133,6 +136,21 @@ _RULES: Final = (
         (*permissions.STATE_TABLE, *permissions.SCAN_STATE),
         lambda s: [([s.state_table_arn], None)],
     ),
+    # Service Authorization Reference for Security Hub
+    # (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awssecurityhub.html):
+    # BatchImportFindings is authorised on the product the findings are imported for (the
+    # account's own "default" custom-integration product), the reads and workflow updates on
+    # the hub.
+    _Rule(
+        "CodeImportFindings",
+        ("securityhub:BatchImportFindings",),
+        lambda s: [([s.arn("securityhub", f"product/{s.account}/default")], None)],
+    ),
+    _Rule(
+        "CodeFindingsWorkflow",
+        ("securityhub:BatchUpdateFindings", "securityhub:GetFindings"),
+        lambda s: [([s.arn("securityhub", "hub/default")], None)],
+    ),
     _Rule(
         "CodeReadPolicyParameter",
         permissions.POLICY_PARAMETER,
@@ -148,6 +166,11 @@ WILDCARD_REASONS: Final = {
     "CodeCreateSecurityGroup1": "AWS also authorises CreateSecurityGroup against the VPC, "
     "which carries no frontguard tag; the security-group side is tag-conditioned",
     "CodeTagOnCreate": "tagging only as part of CreateSecurityGroup (ec2:CreateAction)",
+    "CodeDescribeClusters": "organization roll-out: the clusters differ per account, so "
+    "DescribeCluster covers the account's clusters; the policy's cluster globs select which "
+    "are touched",
+    "CodePublishAlertKey": "the organization's alert topic key, whose ID the member stacks "
+    "cannot know: granted only for the key carrying the central alias (kms:ResourceAliases)",
     "CodeMutateOwnSecurityGroups": "only security groups tagged "
     f"{MANAGED_BY_TAG}={MANAGED_BY_VALUE} (aws:ResourceTag)",
 }
@@ -171,9 +194,28 @@ def code_statements(actions: Iterable[str], scope: Scope) -> list[iam.PolicyStat
 
 
 def topic_key_statement(scope: Scope) -> iam.PolicyStatement:
-    """What sns:Publish needs from the topic's customer-managed key."""
+    """What sns:Publish needs from the topic's customer-managed key: the stack's own key, or
+    the key behind the central topic's alias (its ID is unknown to the member stacks)."""
+    if scope.topic_key_alias is None:
+        return iam.PolicyStatement(
+            sid="CodePublishAlertKey",
+            actions=list(TOPIC_KEY_ACTIONS),
+            resources=[scope.topic_key_arn],
+        )
+    _, partition, _, region, account, _ = scope.topic_arn.split(":", 5)
     return iam.PolicyStatement(
         sid="CodePublishAlertKey",
         actions=list(TOPIC_KEY_ACTIONS),
-        resources=[scope.topic_key_arn],
+        resources=[f"arn:{partition}:kms:{region}:{account}:key/*"],
+        conditions={"ForAnyValue:StringEquals": {"kms:ResourceAliases": scope.topic_key_alias}},
+    )
+
+
+def nag_resource(resource: str) -> str:
+    """A resource as cdk-nag names it in a finding id: pseudo parameters (the StackSet's
+    account and region) read ``<AWS::Region>``, ``<AWS::AccountId>``, ``<AWS::Partition>``."""
+    return (
+        resource.replace(Aws.REGION, "<AWS::Region>")
+        .replace(Aws.ACCOUNT_ID, "<AWS::AccountId>")
+        .replace(Aws.PARTITION, "<AWS::Partition>")
     )

@@ -3,24 +3,37 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Final
 
-from aws_cdk import CfnOutput, Duration, Environment, Fn, Stack
+from aws_cdk import (
+    Aws,
+    CfnCondition,
+    CfnOutput,
+    CfnResource,
+    Duration,
+    Environment,
+    Fn,
+    Stack,
+)
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_ssm as ssm
+from cdk_stacksets import StackSetStack
 from constructs import Construct
 from frontguard import permissions
 
 from infra import bundling
 from infra.alerting import AlertTopic
-from infra.config import SSM_STANDARD_LIMIT, DeploymentConfig, Target
+from infra.config import SSM_STANDARD_LIMIT, DeploymentConfig, Target, VpcAttachment
 from infra.eks_access import EksAccess
 from infra.functions import FrontguardFunction, FunctionSpec
 from infra.least_privilege import Scope
 from infra.observability import NAMESPACE, Observability
 from infra.queues import VerificationQueue
 from infra.remediation import PACE_SECONDS, REMEDIATE, RemediationQueue
+from infra.scan_role import ScanRole
 from infra.state_table import StateTable
 from infra.triggers import ScanQueue, Triggers
 
@@ -58,6 +71,7 @@ SCAN: Final = FunctionSpec(
     asynchronous=False,
     batch_size=1,
 )
+DESCRIPTION: Final = "frontguard: keeps AWS Load Balancer Controller LBs behind policy SGs"
 LOG_RETENTION: Final = {
     7: logs.RetentionDays.ONE_WEEK,
     14: logs.RetentionDays.TWO_WEEKS,
@@ -70,6 +84,8 @@ LOG_RETENTION: Final = {
 
 
 class FrontguardStack(Stack):
+    """The member stack of one account and region, deployed with ``cdk deploy``."""
+
     def __init__(
         self, scope: Construct, construct_id: str, *, config: DeploymentConfig, target: Target
     ) -> None:
@@ -77,179 +93,278 @@ class FrontguardStack(Stack):
             scope,
             construct_id,
             env=Environment(account=target.account, region=target.region),
-            description="frontguard: keeps AWS Load Balancer Controller LBs behind policy SGs",
+            description=DESCRIPTION,
         )
-        alerts = AlertTopic(self, "Alerts", alerts=config.alerts)
-        state = StateTable(self, "State")
-        verification = VerificationQueue(self, "Verification", consumer_timeout=VERIFY.timeout)
-        remediation = RemediationQueue(self, "Remediation", consumer_timeout=REMEDIATE.timeout)
-        scan_queue = ScanQueue(self, "ScanQueue", consumer_timeout=SCAN.timeout)
-        policy_parameter, policy_digest = self._policy_parameter(construct_id, config)
-
-        scope_ = Scope(
+        self.triggers = build_member(
+            self,
+            stack_name=construct_id,
+            config=config,
             account=target.account,
             region=target.region,
             clusters=target.clusters,
-            topic_arn=alerts.topic.topic_arn,
-            topic_key_arn=alerts.key.key_arn,
-            verify_queue_arn=verification.queue.queue_arn,
-            state_table_arn=state.table.table_arn,
-            policy_parameter=config.policy_parameter or policy_parameter_name(construct_id),
-        )
-        environment = {
-            "FRONTGUARD_ALERT_TOPIC_ARN": alerts.topic.topic_arn,
-            "FRONTGUARD_VERIFY_QUEUE_URL": verification.queue.queue_url,
-            "FRONTGUARD_STATE_TABLE": state.table.table_name,
-            "FRONTGUARD_REMEDIATION_QUEUE_URL": remediation.queue.queue_url,
-            "FRONTGUARD_REMEDIATION_PACE_SECONDS": str(PACE_SECONDS),
-            "FRONTGUARD_POLICY_PARAMETER": (
-                policy_parameter.parameter_name
-                if policy_parameter is not None
-                else str(config.policy_parameter)
-            ),
-            "POWERTOOLS_SERVICE_NAME": "frontguard",
-            "POWERTOOLS_METRICS_NAMESPACE": NAMESPACE,
-            # Private subnets reach STS through its regional endpoint only; some runtime SDK
-            # versions default to the global one.
-            # https://docs.aws.amazon.com/sdkref/latest/guide/feature-sts-regionalized-endpoints.html
-            "AWS_STS_REGIONAL_ENDPOINTS": "regional",
-        }
-        if policy_digest is not None:
-            # A changed policy changes the functions' configuration, so no container keeps
-            # serving the old one (the runtime reads the parameter once per container).
-            environment["FRONTGUARD_POLICY_SHA256"] = policy_digest
-
-        code = bundling.lambda_code()
-        log_retention = LOG_RETENTION[config.log_retention_days]
-        functions = {
-            spec.name: FrontguardFunction(
-                self,
-                spec.name,
-                spec=replace(spec, actions=(*spec.actions, *permissions.POLICY_PARAMETER)),
-                code=code,
-                environment=environment,
-                # Only the scan sends to the remediation queue.
-                permissions=(
-                    replace(scope_, remediation_queue_arn=remediation.queue.queue_arn)
-                    if spec is SCAN
-                    else scope_
-                ),
-                log_retention=log_retention,
-                vpc=target.vpc,
-                event_source_queue={
-                    VERIFY.name: verification.queue,
-                    SCAN.name: scan_queue.queue,
-                    REMEDIATE.name: remediation.queue,
-                }.get(spec.name),
-            )
-            for spec in (EVENTS, VERIFY, SCAN, REMEDIATE)
-        }
-        if policy_parameter is not None:
-            for function in functions.values():
-                function.function.node.add_dependency(policy_parameter)
-        self.triggers = Triggers(
-            self,
-            "Triggers",
-            events_function=functions[EVENTS.name],
-            scan_queue=scan_queue,
-            schedule=config.schedule,
-            own_roles=[
-                functions[EVENTS.name].role,
-                functions[SCAN.name].role,
-                functions[REMEDIATE.name].role,  # its SG changes are frontguard's own too
-            ],
-        )
-        EksAccess(
-            self,
-            "EksAccess",
-            clusters=target.clusters,
-            functions=functions,
-            read_only={VERIFY.name},
-        )
-        dead_letter_queues = {
-            f"{name}Failures": function.failure_queue
-            for name, function in functions.items()
-            if function.failure_queue is not None
-        }
-        dead_letter_queues["ScanUndelivered"] = scan_queue.undelivered
-        Observability(
-            self,
-            "Observability",
-            functions=list(functions.values()),
-            clusters=target.clusters,
-            failure_queues=dead_letter_queues,
-            redrive_queues={
-                "VerificationDeadLetters": verification.dead_letter_queue,
-                "ScanDeadLetters": scan_queue.dead_letter_queue,
-                "RemediationDeadLetters": remediation.dead_letter_queue,
-            },
-            work_queues={
-                "Verification": verification.queue,
-                "Scan": scan_queue.queue,
-                "Remediation": remediation.queue,
-            },
-            topic=alerts.topic,
+            vpc=target.vpc,
+            # IAM is global: the account's first target creates the named scan role.
+            scan_role_region=next(t.region for t in config.targets if t.account == target.account),
         )
 
-        self._outputs(
-            functions=functions,
-            topic_arn=alerts.topic.topic_arn,
-            scan_queue_arn=scan_queue.queue.queue_arn,
-            dead_letter_queue_urls=[
-                q.queue_url
-                for q in (
-                    *dead_letter_queues.values(),
-                    verification.dead_letter_queue,
-                    scan_queue.dead_letter_queue,
-                    remediation.dead_letter_queue,
-                )
-            ],
-            clusters=target.clusters,
-        )
 
-    def _outputs(
+class FrontguardMemberStackSetStack(StackSetStack):
+    """The same member stack as a StackSet template (infra/organization.py): account and
+    region are pseudo parameters; clusters differ per account, so the functions' roles get
+    fixed names that cluster owners map in EKS (no access entry that a missing cluster would
+    fail), and the EKS grants cover the account's clusters that the policy selects."""
+
+    def __init__(
         self,
-        *,
-        functions: dict[str, FrontguardFunction],
-        topic_arn: str,
-        scan_queue_arn: str,
-        dead_letter_queue_urls: list[str],
-        clusters: tuple[str, ...],
+        scope: Construct,
+        construct_id: str,
+        config: DeploymentConfig,
+        asset_buckets: Sequence[s3.IBucket],
+        asset_bucket_prefix: str,
     ) -> None:
-        """What ``frontguard doctor`` reads to find the deployment (DescribeStacks)."""
-        values: dict[str, str] = {"AlertTopicArn": topic_arn, "ScanQueueArn": scan_queue_arn}
-        for name, function in functions.items():
-            values[f"{name}FunctionName"] = function.function.function_name
-            values[f"{name}FunctionArn"] = function.function.function_arn
-            values[f"{name}RoleArn"] = function.role.role_arn
-        for name, rule in self.triggers.rules.items():
-            values[f"Rule{name}"] = rule.rule_name
-        values["DeadLetterQueueUrls"] = Fn.join(",", dead_letter_queue_urls)
-        values["Clusters"] = ",".join(clusters)
-        for key, value in values.items():
-            CfnOutput(self, key, value=value)
-
-    def _policy_parameter(
-        self, construct_id: str, config: DeploymentConfig
-    ) -> tuple[ssm.StringParameter | None, str | None]:
-        """The inline policy, always in an SSM parameter the stack owns.
-
-        Always, not only when it is too big for Lambda's 4 KB environment: one delivery path
-        in every deployment, the policy never competes with the other variables for the
-        4 KB, and the doctor reads the same parameter the functions do.
-        """
-        document = config.policy_json
-        if document is None:
-            return None, None
-        parameter = ssm.StringParameter(
-            self,
-            "Policy",
-            parameter_name=policy_parameter_name(construct_id),
-            description="frontguard policy document (written by the stack; edit the config)",
-            string_value=document,
-            tier=policy_tier(document),
+        super().__init__(
+            scope,
+            construct_id,
+            asset_buckets=list(asset_buckets),
+            asset_bucket_prefix=asset_bucket_prefix,
         )
-        return parameter, hashlib.sha256(document.encode()).hexdigest()
+        self.template_options.description = DESCRIPTION
+        self.triggers = build_member(
+            self,
+            stack_name="frontguard",
+            config=config,
+            account=Aws.ACCOUNT_ID,
+            region=Aws.REGION,
+            clusters=(),
+            vpc=None,
+            scan_role_region=config.organization.regions[0] if config.organization else None,
+        )
+
+
+def build_member(
+    stack: Stack,
+    *,
+    stack_name: str,
+    config: DeploymentConfig,
+    account: str,
+    region: str,
+    clusters: Sequence[str],
+    vpc: VpcAttachment | None,
+    scan_role_region: str | None = None,
+) -> Triggers:
+    """Everything of a member stack; ``clusters=()`` (the StackSet) means "the account's
+    clusters, whichever they are": named roles and no access entries."""
+    organization = not clusters
+    alerts = AlertTopic(stack, "Alerts", alerts=config.alerts)
+    state = StateTable(stack, "State")
+    verification = VerificationQueue(stack, "Verification", consumer_timeout=VERIFY.timeout)
+    remediation = RemediationQueue(stack, "Remediation", consumer_timeout=REMEDIATE.timeout)
+    scan_queue = ScanQueue(stack, "ScanQueue", consumer_timeout=SCAN.timeout)
+    policy_parameter, policy_digest = _policy_parameter(stack, stack_name, config)
+
+    # Alerts and digests go to the organization's topic when there is one; the stack's own
+    # topic then carries its CloudWatch alarms only.
+    central = config.central_alerts
+    alert_topic_arn = central.topic_arn if central else alerts.topic.topic_arn
+    scope_ = Scope(
+        account=account,
+        region=region,
+        clusters=clusters or ("*",),
+        topic_arn=alert_topic_arn,
+        topic_key_arn=alerts.key.key_arn,
+        verify_queue_arn=verification.queue.queue_arn,
+        state_table_arn=state.table.table_arn,
+        policy_parameter=config.policy_parameter or policy_parameter_name(stack_name),
+        topic_key_alias=central.key_alias if central else None,
+    )
+    environment = {
+        "FRONTGUARD_ALERT_TOPIC_ARN": alert_topic_arn,
+        "FRONTGUARD_VERIFY_QUEUE_URL": verification.queue.queue_url,
+        "FRONTGUARD_STATE_TABLE": state.table.table_name,
+        "FRONTGUARD_REMEDIATION_QUEUE_URL": remediation.queue.queue_url,
+        "FRONTGUARD_REMEDIATION_PACE_SECONDS": str(PACE_SECONDS),
+        "FRONTGUARD_POLICY_PARAMETER": (
+            policy_parameter.parameter_name
+            if policy_parameter is not None
+            else str(config.policy_parameter)
+        ),
+        "POWERTOOLS_SERVICE_NAME": "frontguard",
+        "POWERTOOLS_METRICS_NAMESPACE": NAMESPACE,
+        # Private subnets reach STS through its regional endpoint only; some runtime SDK
+        # versions default to the global one.
+        # https://docs.aws.amazon.com/sdkref/latest/guide/feature-sts-regionalized-endpoints.html
+        "AWS_STS_REGIONAL_ENDPOINTS": "regional",
+    }
+    if policy_digest is not None:
+        # A changed policy changes the functions' configuration, so no container keeps
+        # serving the old one (the runtime reads the parameter once per container).
+        environment["FRONTGUARD_POLICY_SHA256"] = policy_digest
+    if config.security_hub:
+        environment["FRONTGUARD_SECURITY_HUB"] = "true"
+
+    code = bundling.lambda_code()
+    log_retention = LOG_RETENTION[config.log_retention_days]
+    extra_actions = (
+        *permissions.POLICY_PARAMETER,
+        *(permissions.SECURITY_HUB if config.security_hub else ()),
+    )
+    functions = {
+        spec.name: FrontguardFunction(
+            stack,
+            spec.name,
+            spec=replace(spec, actions=(*spec.actions, *extra_actions)),
+            code=code,
+            environment=environment,
+            # Only the scan sends to the remediation queue.
+            permissions=(
+                replace(scope_, remediation_queue_arn=remediation.queue.queue_arn)
+                if spec is SCAN
+                else scope_
+            ),
+            log_retention=log_retention,
+            vpc=vpc,
+            role_name=f"frontguard-{spec.name.lower()}-{region}" if organization else None,
+            event_source_queue={
+                VERIFY.name: verification.queue,
+                SCAN.name: scan_queue.queue,
+                REMEDIATE.name: remediation.queue,
+            }.get(spec.name),
+        )
+        for spec in (EVENTS, VERIFY, SCAN, REMEDIATE)
+    }
+    if policy_parameter is not None:
+        for function in functions.values():
+            function.function.node.add_dependency(policy_parameter)
+    triggers = Triggers(
+        stack,
+        "Triggers",
+        events_function=functions[EVENTS.name],
+        scan_queue=scan_queue,
+        schedule=config.schedule,
+        own_roles=[
+            functions[EVENTS.name].role,
+            functions[SCAN.name].role,
+            functions[REMEDIATE.name].role,  # its SG changes are frontguard's own too
+        ],
+    )
+    EksAccess(
+        stack,
+        "EksAccess",
+        clusters=clusters,
+        functions=functions,
+        read_only={VERIFY.name},
+    )
+    if config.scan_role is not None and (organization or region == scan_role_region):
+        scan_role = ScanRole(
+            stack,
+            "OrganizationScanRole",
+            role_name=config.scan_role.role_name,
+            trusted_accounts=config.scan_role.trusted_accounts,
+            organization_id=config.scan_role.organization_id,
+            clusters=clusters,
+            permissions_scope=scope_,
+        )
+        if organization and scan_role_region is not None:
+            # One template for every region of an account: only the first region creates
+            # the (global, named) role.
+            home = CfnCondition(
+                stack,
+                "ScanRoleHomeRegion",
+                expression=Fn.condition_equals(Aws.REGION, scan_role_region),
+            )
+            role = scan_role.role.node.default_child
+            assert isinstance(role, CfnResource)
+            role.cfn_options.condition = home
+    dead_letter_queues = {
+        f"{name}Failures": function.failure_queue
+        for name, function in functions.items()
+        if function.failure_queue is not None
+    }
+    dead_letter_queues["ScanUndelivered"] = scan_queue.undelivered
+    Observability(
+        stack,
+        "Observability",
+        functions=list(functions.values()),
+        clusters=clusters,
+        failure_queues=dead_letter_queues,
+        redrive_queues={
+            "VerificationDeadLetters": verification.dead_letter_queue,
+            "ScanDeadLetters": scan_queue.dead_letter_queue,
+            "RemediationDeadLetters": remediation.dead_letter_queue,
+        },
+        work_queues={
+            "Verification": verification.queue,
+            "Scan": scan_queue.queue,
+            "Remediation": remediation.queue,
+        },
+        topic=alerts.topic,
+    )
+
+    _outputs(
+        stack,
+        triggers,
+        functions=functions,
+        topic_arn=alert_topic_arn,
+        scan_queue_arn=scan_queue.queue.queue_arn,
+        dead_letter_queue_urls=[
+            q.queue_url
+            for q in (
+                *dead_letter_queues.values(),
+                verification.dead_letter_queue,
+                scan_queue.dead_letter_queue,
+                remediation.dead_letter_queue,
+            )
+        ],
+        clusters=tuple(clusters),
+    )
+    return triggers
+
+
+def _outputs(
+    stack: Stack,
+    triggers: Triggers,
+    *,
+    functions: dict[str, FrontguardFunction],
+    topic_arn: str,
+    scan_queue_arn: str,
+    dead_letter_queue_urls: list[str],
+    clusters: tuple[str, ...],
+) -> None:
+    """What ``frontguard doctor`` reads to find the deployment (DescribeStacks)."""
+    values: dict[str, str] = {"AlertTopicArn": topic_arn, "ScanQueueArn": scan_queue_arn}
+    for name, function in functions.items():
+        values[f"{name}FunctionName"] = function.function.function_name
+        values[f"{name}FunctionArn"] = function.function.function_arn
+        values[f"{name}RoleArn"] = function.role.role_arn
+    for name, rule in triggers.rules.items():
+        values[f"Rule{name}"] = rule.rule_name
+    values["DeadLetterQueueUrls"] = Fn.join(",", dead_letter_queue_urls)
+    values["Clusters"] = ",".join(clusters)
+    for key, value in values.items():
+        CfnOutput(stack, key, value=value)
+
+
+def _policy_parameter(
+    stack: Stack, construct_id: str, config: DeploymentConfig
+) -> tuple[ssm.StringParameter | None, str | None]:
+    """The inline policy, always in an SSM parameter the stack owns.
+
+    Always, not only when it is too big for Lambda's 4 KB environment: one delivery path
+    in every deployment, the policy never competes with the other variables for the
+    4 KB, and the doctor reads the same parameter the functions do.
+    """
+    document = config.policy_json
+    if document is None:
+        return None, None
+    parameter = ssm.StringParameter(
+        stack,
+        "Policy",
+        parameter_name=policy_parameter_name(construct_id),
+        description="frontguard policy document (written by the stack; edit the config)",
+        string_value=document,
+        tier=policy_tier(document),
+    )
+    return parameter, hashlib.sha256(document.encode()).hexdigest()
 
 
 def policy_parameter_name(stack_name: str) -> str:

@@ -26,6 +26,9 @@ method, documented with the real AWS behaviour:
   subnets (moto omits it). The endpoint and CA are set per cluster by
   `set_cluster_endpoint` to the cluster's Kubernetes emulator and the sandbox CA.
 
+Security Hub (`sandbox.securityhub`) and cross-account STS/Organizations
+(`sandbox.organization`) have fixes of their own, installed with these.
+
 EKS access entries and authentication modes are served by `sandbox.eks_access` in front of
 moto; Lambda's GetAccountSettings by `sandbox.lambda_account`; alarm actions and their
 history by `sandbox.alarms`. Remaining gaps (measured; tests
@@ -432,6 +435,10 @@ _install_lock = threading.Lock()
 
 def install_fidelity_fixes() -> None:
     """Patch moto's backend classes (once per process; the fixes apply to every backend)."""
+    from sandbox import organization, securityhub
+
+    securityhub.install()
+    organization.install()
     with _install_lock:
         for cls, method, fix in _FIXES:
             original = getattr(cls, method)

@@ -214,6 +214,9 @@ def _now() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+HISTORY_KEPT = 64
+
+
 @attrs.define(kw_only=True)
 class KubeEmulator(KubernetesEmulator):
     """kmock's emulator with EKS-style token checks, selectors and server-set metadata.
@@ -227,6 +230,7 @@ class KubeEmulator(KubernetesEmulator):
     )
     _versions: itertools.count[int] = attrs.field(factory=lambda: itertools.count(1), init=False)
     faults: list[Fault] = attrs.field(factory=list, init=False)
+    _routing: set[int] = attrs.field(factory=set, init=False)
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
@@ -242,6 +246,21 @@ class KubeEmulator(KubernetesEmulator):
             }
 
     async def _handle(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
+        # Speed, not fidelity: kmock keeps every request it served and, to route a request,
+        # scans that whole history once per reaction, so thousands of requests (one emulator
+        # answering for a whole sandbox organization) turn quadratic. The sandbox counts
+        # requests itself (request_counts) and never reads the history: keep only the recent
+        # ones, and every request still being routed (kmock looks itself up in the history).
+        self._routing.add(id(request))
+        if len(self._requests) > 2 * HISTORY_KEPT:
+            old, recent = self._requests[:-HISTORY_KEPT], self._requests[-HISTORY_KEPT:]
+            self._requests[:] = [r for r in old if id(r) in self._routing] + recent
+        try:
+            return await self._route(request)
+        finally:
+            self._routing.discard(id(request))
+
+    async def _route(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
         self.request_counts[(request.method.value, request.url.path)] += 1
         for fault in list(self.faults):
             status = fault(request.method.value, request.url.path, dict(request.headers))

@@ -60,6 +60,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from botocore.exceptions import ClientError
+from moto.ec2.models import ec2_backends
+from moto.elbv2.models import elbv2_backends
 
 from sandbox.aws import ACCOUNT_ID, REGION, ec2_backend, elbv2_backend
 from sandbox.kube import (
@@ -334,18 +336,33 @@ class InProcessAws:
     """`AwsApi` straight into moto's in-process backends: no HTTP, for seeding thousands of LBs.
 
     The backend methods are the same ones the HTTP API calls, fidelity fixes included.
+    ``account``/``region`` default to the sandbox's own (an organization seeds members too).
     """
+
+    def __init__(self, account: str = ACCOUNT_ID, region: str = REGION) -> None:
+        self.account = account
+        self.region = region
+
+    def _ec2(self) -> Any:
+        if (self.account, self.region) == (ACCOUNT_ID, REGION):
+            return ec2_backend()
+        return ec2_backends[self.account][self.region]
+
+    def _elbv2(self) -> Any:
+        if (self.account, self.region) == (ACCOUNT_ID, REGION):
+            return elbv2_backend()
+        return elbv2_backends[self.account][self.region]
 
     def create_security_group(
         self, name: str, vpc_id: str, tags: dict[str, str], description: str
     ) -> str:
-        group = ec2_backend().create_security_group(name, description, vpc_id=vpc_id, tags=tags)
+        group = self._ec2().create_security_group(name, description, vpc_id=vpc_id, tags=tags)
         return str(group.id)
 
     def authorize_ingress(self, group_id: str, rule: Rule) -> None:
         protocol, port, source = rule
         ranges = [{"CidrIpv6": source}] if ":" in source else [{"CidrIp": source}]
-        ec2_backend().authorize_security_group_ingress(
+        self._ec2().authorize_security_group_ingress(
             group_id, protocol, str(port), str(port), ranges
         )
 
@@ -359,7 +376,7 @@ class InProcessAws:
         security_groups: list[str],
         tags: dict[str, str],
     ) -> JSON:
-        balancer = elbv2_backend().create_load_balancer(
+        balancer = self._elbv2().create_load_balancer(
             name=name,
             security_groups=security_groups,
             subnet_ids=subnets,
@@ -375,7 +392,7 @@ class InProcessAws:
         }
 
     def create_listener(self, lb_arn: str, protocol: str, port: int) -> None:
-        elbv2_backend().create_listener(
+        self._elbv2().create_listener(
             lb_arn,
             protocol,
             str(port),
@@ -489,8 +506,12 @@ class LoadBalancerController:
         enable_backend_security_group: bool = True,
         enable_manage_backend_security_group_rules: bool = False,
         load_balancer_class: str = NLB_CLASS,
+        account: str = ACCOUNT_ID,
+        region: str = REGION,
     ) -> None:
         self.cluster = cluster
+        self.account = account
+        self.region = region
         self.kube = kube
         self.vpc_id = vpc_id
         self.subnet_ids = subnet_ids
@@ -824,7 +845,7 @@ class LoadBalancerController:
             return stack
         try:
             if stack is None:
-                aws: AwsApi = InProcessAws() if in_process else self._boto3
+                aws: AwsApi = InProcessAws(self.account, self.region) if in_process else self._boto3
                 if model.lb_type == "network" and not security_groups:
                     built.sg_less = True
                 stack = self._create(model, built, aws)

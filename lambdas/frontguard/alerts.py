@@ -359,6 +359,17 @@ class SnsAlerts:
         )
 
 
+class FanOutAlerts:
+    """Every alert to each sink in turn (the SNS path, then Security Hub findings)."""
+
+    def __init__(self, *sinks: AlertSink) -> None:
+        self.sinks = sinks
+
+    def publish(self, alert: Alert) -> None:
+        for sink in self.sinks:
+            sink.publish(alert)
+
+
 class LogOnlyAlerts:
     """For runs without a topic (the CLI in audit mode): alerts become warning log lines."""
 

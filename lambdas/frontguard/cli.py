@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
     from frontguard.alerts import Alert
     from frontguard.engine.scan import ScanItem, ScanReport
+    from frontguard.fleet import FleetReport
     from frontguard.policy import Policy
 
 EXIT_OK = 0
@@ -184,6 +185,9 @@ def run_scan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from frontguard.runtime import build_runtime
     from frontguard.settings import Settings
 
+    regions: list[str] = args.region or []
+    if args.account or args.organization or args.ou or len(regions) > 1:
+        return run_fleet_scan(args, out, err)
     policy = load_policy(args.policy, enforce=args.enforce)
     settings = Settings(
         policy_json=None,
@@ -192,7 +196,8 @@ def run_scan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         verify_queue_url=None,
         state_table=None,
     )
-    runtime = build_runtime(settings, session=_session(args.region), policy=policy)
+    region = regions[0] if regions else None
+    runtime = build_runtime(settings, session=_session(region), policy=policy)
     runtime.engine.alerts = CollectedAlerts()
     progress = Progress(err)
     try:
@@ -205,6 +210,180 @@ def run_scan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     else:
         out.write(_human(findings_table(report, show_all=args.all)))
     return EXIT_FINDINGS if report.open_findings else EXIT_OK
+
+
+# --- scan across accounts and regions -----------------------------------------------------
+
+
+def _partition(region: str) -> str:
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
+def run_fleet_scan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """``frontguard scan`` over accounts (assumed role) x regions, in a bounded pool."""
+    from frontguard.adapters.aws import CLIENT_CONFIG
+    from frontguard.adapters.organizations import (
+        Account,
+        organization_accounts,
+        parse_accounts,
+    )
+    from frontguard.fleet import default_session_factory, fleet_scan, targets_for
+
+    if args.parallel < 1:
+        raise ConfigurationError("--parallel must be at least 1")
+    if args.enforce and (args.account or args.organization or args.ou):
+        raise ConfigurationError(
+            "across accounts frontguard scan only audits (the member role is read-only); each "
+            "account's own frontguard stack enforces"
+        )
+    policy = load_policy(args.policy, enforce=args.enforce)
+    caller = _session(args.region[0] if args.region else None)
+    regions: list[str] = list(dict.fromkeys(args.region or [caller.region_name]))
+    assume = True
+    accounts: list[Account] = parse_accounts(args.account or [])
+    if args.organization or args.ou:
+        organizations = caller.client("organizations", config=CLIENT_CONFIG)
+        parents = args.ou or [None]
+        for parent in parents:
+            for account in organization_accounts(organizations, parent):
+                if all(a.id != account.id for a in accounts):
+                    accounts.append(account)
+        if not accounts:
+            raise ConfigurationError("no ACTIVE account found in the organization / OU")
+    if not accounts:  # several regions of the caller's own account
+        sts = caller.client("sts", config=CLIENT_CONFIG)
+        accounts = [Account(sts.get_caller_identity()["Account"])]
+        assume = False
+    targets = targets_for(accounts, regions, assume=assume)
+    report = fleet_scan(
+        targets,
+        policy=policy,
+        role=args.role,
+        sts=caller.client("sts", config=CLIENT_CONFIG),
+        session_factory=default_session_factory,
+        clusters=args.cluster or None,
+        parallel=args.parallel,
+        partition=_partition(regions[0]),
+        progress=_target_progress(err),
+    )
+    if args.output == "json":
+        out.write(json.dumps(fleet_summary(report, mode=policy.mode.value), indent=2) + "\n")
+    else:
+        out.write("\n".join(fleet_table(report, show_all=args.all)) + "\n")
+    if report.failed:
+        return EXIT_ERROR
+    return EXIT_FINDINGS if report.open_findings else EXIT_OK
+
+
+def _target_progress(err: TextIO) -> Callable[[int, int], None]:
+    def show(done: int, total: int) -> None:
+        if err.isatty() or done == total or done % max(total // 10, 1) == 0:
+            err.write(f"scanned {done}/{total} account-regions\n")
+            err.flush()
+
+    return show
+
+
+def fleet_summary(report: FleetReport, *, mode: str) -> dict[str, Any]:
+    """``--output json`` across accounts: every target, every item with its account and
+    region, totals by account."""
+    from frontguard.engine.scan import SEVERITY
+
+    targets: list[dict[str, Any]] = []
+    items: list[dict[str, Any]] = []
+    for result in report.results:
+        where = {"account": result.target.account.id, "region": result.target.region}
+        if result.report is None:
+            targets.append({**where, "status": "failed", "error": result.error})
+            continue
+        scanned = result.report
+        targets.append(
+            {
+                **where,
+                "status": "scanned",
+                "load_balancers": len(scanned.items),
+                "open_findings": len(scanned.open_findings),
+                "by_outcome": dict(sorted(scanned.by_outcome().items())),
+            }
+        )
+        ordered = sorted(
+            scanned.items, key=lambda i: (SEVERITY.index(i.outcome), i.cluster or "", i.name)
+        )
+        items.extend({**where, **item.as_dict()} for item in ordered)
+    return {
+        "mode": mode,
+        "accounts": len({r.target.account.id for r in report.results}),
+        "targets": targets,
+        "failed_targets": len(report.failed),
+        "open_findings": report.open_findings,
+        "totals_by_account": report.totals(),
+        "items": items,
+        "seconds": round(report.seconds, 2),
+    }
+
+
+def fleet_table(report: FleetReport, *, show_all: bool) -> list[str]:
+    from frontguard.engine.scan import SEVERITY
+    from frontguard.model import Outcome
+
+    quiet = {Outcome.COMPLIANT, Outcome.VERIFIED}
+    rows: list[list[str]] = []
+    for result in report.results:
+        account, region = result.target.account.id, result.target.region
+        if result.report is None:
+            rows.append([account, region, "-", "-", "-", "failed", _shorten(result.error or "")])
+            continue
+        shown = sorted(
+            (i for i in result.report.items if show_all or i.outcome not in quiet),
+            key=lambda i: (SEVERITY.index(i.outcome), i.cluster or "", i.name),
+        )
+        rows.extend(
+            [
+                account,
+                region,
+                i.cluster or "-",
+                i.name,
+                i.owner or "-",
+                i.outcome.value,
+                _shorten(i.reason, 60),
+            ]
+            for i in shown
+        )
+    lines = (
+        render_table(
+            ["ACCOUNT", "REGION", "CLUSTER", "LOAD BALANCER", "OWNER", "OUTCOME", "REASON"], rows
+        )
+        if rows
+        else ["no findings"]
+    )
+    totals = [
+        [
+            account,
+            row["name"] or "-",
+            f"{row['regions'] - row['failed_regions']}/{row['regions']}",
+            str(row["load_balancers"]),
+            str(row["open_findings"]),
+            "failed" if row["failed_regions"] else "ok",
+        ]
+        for account, row in report.totals().items()
+    ]
+    lines += ["", "Totals by account:"]
+    lines += render_table(
+        ["ACCOUNT", "NAME", "REGIONS SCANNED", "LOAD BALANCERS", "OPEN FINDINGS", "STATUS"],
+        totals,
+    )
+    accounts = len({r.target.account.id for r in report.results})
+    lines += [
+        "",
+        f"{accounts} accounts, {len(report.results)} account-regions "
+        f"({len(report.failed)} failed); {report.open_findings} open findings; "
+        f"{report.seconds:.1f} s",
+    ]
+    return lines
 
 
 # --- revert -------------------------------------------------------------------------------
@@ -306,8 +485,10 @@ def build_parser() -> argparse.ArgumentParser:
     scan = commands.add_parser(
         "scan",
         help="classify every controller-made load balancer (audit unless --enforce)",
-        description="Scan the region with your own AWS credentials and EKS access. Exit code "
-        "0: no open findings; 2: findings remain; 1: error.",
+        description="Scan the region with your own AWS credentials and EKS access, or several "
+        "accounts (--account, --organization, --ou, through --role) and regions (--region "
+        "repeated). Exit code 0: no open findings; 2: findings remain; 1: error (across "
+        "accounts: any account-region that could not be scanned).",
     )
     scan.add_argument(
         "--enforce", action="store_true", help="remediate what is not compliant (default: audit)"
@@ -315,7 +496,42 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument(
         "--cluster", action="append", metavar="NAME", help="only this cluster (repeatable)"
     )
-    scan.add_argument("--region", help="AWS region (default: your AWS configuration)")
+    scan.add_argument(
+        "--region",
+        action="append",
+        metavar="REGION",
+        help="AWS region (default: your AWS configuration); repeat to scan several",
+    )
+    scan.add_argument(
+        "--account",
+        action="append",
+        metavar="ID[,ID...]",
+        help="scan these accounts through --role (repeatable)",
+    )
+    scan.add_argument(
+        "--organization",
+        action="store_true",
+        help="scan every ACTIVE account of your AWS Organization through --role",
+    )
+    scan.add_argument(
+        "--ou",
+        action="append",
+        metavar="OU_ID",
+        help="scan every ACTIVE account under this organizational unit (repeatable)",
+    )
+    scan.add_argument(
+        "--role",
+        default="frontguard-scan",
+        help="role name to assume in each account (default: frontguard-scan, the member "
+        "StackSet's read-only role)",
+    )
+    scan.add_argument(
+        "--parallel",
+        type=int,
+        default=8,
+        metavar="N",
+        help="account-regions scanned at once (default 8; 1 = one after the other)",
+    )
     scan.add_argument(
         "--policy",
         metavar="FILE",

@@ -42,6 +42,16 @@ STATE_TABLE: Final = ("dynamodb:PutItem", "dynamodb:UpdateItem")  # conditional 
 SCAN_STATE: Final = ("dynamodb:Query", "dynamodb:BatchWriteItem")
 # The scan also sends remediation requests (SendMessageBatch, authorised as sqs:SendMessage):
 # infra/ adds the remediation queue to the scan's sqs:SendMessage grant only.
+# Only when the deployment switches Security Hub findings on (adapters/securityhub.py).
+SECURITY_HUB: Final = (
+    "securityhub:BatchImportFindings",
+    "securityhub:BatchUpdateFindings",
+    "securityhub:GetFindings",
+)
+
+# What `frontguard scan` reads in audit mode (the cross-account scan's member role): no
+# mutation, no alert channel. Kubernetes reads come from the role's EKS access policy.
+AUDIT_SCAN: Final = (*ELBV2_READ, *EC2_READ, *EKS_READ)
 
 EVENTS_FUNCTION: Final = (
     *ELBV2_READ,

@@ -19,9 +19,10 @@ from frontguard.adapters.aws_errors import translate
 from frontguard.adapters.eks import bearer_token, describe_cluster
 from frontguard.adapters.kube import KubeClient
 from frontguard.adapters.remediation_queue import RemediationSink, SqsRemediationQueue
+from frontguard.adapters.securityhub import SecurityHubFindings
 from frontguard.adapters.state import DedupedAlerts, StateTable
 from frontguard.adapters.verify_queue import SqsVerifyQueue
-from frontguard.alerts import AlertSink, LogOnlyAlerts, SnsAlerts
+from frontguard.alerts import AlertSink, FanOutAlerts, LogOnlyAlerts, SnsAlerts
 from frontguard.engine.remediate import Engine
 from frontguard.errors import ConfigurationError
 from frontguard.policy import Policy
@@ -79,6 +80,7 @@ class Runtime:
     connector: ClusterConnector
     account: str
     region: str
+    findings: SecurityHubFindings | None = None
     remediations: RemediationSink | None = None
 
 
@@ -118,6 +120,17 @@ def build_runtime(
     )
     if state is not None:
         alerts = DedupedAlerts(alerts, state, policy.alert_period_hours * 3600)
+    findings = (
+        SecurityHubFindings(
+            session.client("securityhub", config=CLIENT_CONFIG), account=account, region=region
+        )
+        if settings.security_hub
+        else None
+    )
+    if findings is not None:
+        # Outside the dedupe: a finding reopened within the alert period must reach Security
+        # Hub even though humans were told about it already.
+        alerts = FanOutAlerts(alerts, findings)
     verify = (
         SqsVerifyQueue(session.client("sqs", config=CLIENT_CONFIG), settings.verify_queue_url)
         if settings.verify_queue_url
@@ -133,6 +146,7 @@ def build_runtime(
         verify=verify,
         state=state,
         discovery_delays=settings.discovery_delays,
+        findings=findings,
     )
     if sleep is not None:
         engine.sleep = sleep
@@ -143,4 +157,13 @@ def build_runtime(
         if settings.remediation_queue_url
         else None
     )
-    return Runtime(settings, session, engine, connector, account, region, remediations)
+    return Runtime(
+        settings,
+        session,
+        engine,
+        connector,
+        account,
+        region,
+        findings=findings,
+        remediations=remediations,
+    )

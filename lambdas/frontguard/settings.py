@@ -16,6 +16,8 @@ class Settings:
     alert_topic_arn: str | None
     verify_queue_url: str | None
     state_table: str | None
+    # Findings in AWS Security Hub (adapters/securityhub.py); off unless switched on.
+    security_hub: bool = False
     # The scheduled scan's queue of remediations (enforce mode); unset: it applies inline.
     remediation_queue_url: str | None = None
     # The remediation function spends at least this long per LB (see handlers/remediate_flow).
@@ -44,6 +46,9 @@ class Settings:
             raise ConfigurationError(
                 "FRONTGUARD_DISCOVERY_DELAYS must be comma-separated seconds"
             ) from error
+        hub_text = (env.get("FRONTGUARD_SECURITY_HUB") or "false").strip().lower()
+        if hub_text not in ("true", "false"):
+            raise ConfigurationError("FRONTGUARD_SECURITY_HUB must be 'true' or 'false'")
         return cls(
             policy_json=policy_json,
             policy_parameter=policy_parameter,
@@ -53,6 +58,7 @@ class Settings:
             remediation_queue_url=env.get("FRONTGUARD_REMEDIATION_QUEUE_URL") or None,
             remediation_pace_seconds=_seconds(env, "FRONTGUARD_REMEDIATION_PACE_SECONDS", 0.8),
             discovery_delays=delays,
+            security_hub=hub_text == "true",
         )
 
 

@@ -2,7 +2,7 @@
 
 - ``minimal``: one account/region, an inline policy, e-mail alerts, no VPC;
 - ``full``: two targets (each with its own clusters, the first in a VPC), the policy in a
-  parameter the operator manages, Slack.
+  parameter the operator manages, Slack, Security Hub findings and the organization scan role.
 """
 
 from __future__ import annotations
@@ -46,6 +46,8 @@ FULL: dict[str, Any] = {
         {"account": "210987654321", "region": "us-east-1", "clusters": ["prod-us"]},
     ],
     "policy_parameter": "/frontguard/policy",
+    "security_hub": True,
+    "scan_role": {"trusted_accounts": ["111122223333"], "organization_id": "o-abcdef1234"},
     "alerts": {
         "emails": ["security@example.com"],
         "slack": {"workspace_id": "T0123", "channel_id": "C0456"},

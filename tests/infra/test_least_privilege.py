@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -194,9 +195,87 @@ def test_policy_parameter_adds_only_get_parameter_on_that_parameter(
     code = {a for s in found if s["Sid"].startswith("Code") for a in actions_of(s)}
     assert code == set(DECLARED[function]) | set(TOPIC_KEY_ACTIONS) | set(
         permissions.POLICY_PARAMETER
-    )
+    ) | set(permissions.SECURITY_HUB)
     by_sid = {s["Sid"]: s for s in found}
     assert by_sid["CodeReadPolicyParameter"]["Resource"] == (
         f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/frontguard/policy"
     )
     assert set(actions_of(by_sid["PlatformVpcNetworkInterfaces"])) == set(VPC_ENI_ACTIONS)
+
+
+@pytest.mark.parametrize("function", sorted(DECLARED))
+def test_security_hub_is_granted_only_when_switched_on_and_only_on_the_own_hub(
+    minimal: Synthesized, full: Synthesized, function: str
+) -> None:
+    off = {a for s in statements(minimal, function) for a in actions_of(s)}
+    assert not any(action.startswith("securityhub:") for action in off)
+    environment = resources(minimal.template, "AWS::Lambda::Function")
+    assert all(
+        "FRONTGUARD_SECURITY_HUB" not in f["Properties"]["Environment"]["Variables"]
+        for f in environment.values()
+    )
+
+    by_sid = {s["Sid"]: s for s in statements(full, function)}
+    assert set(actions_of(by_sid["CodeImportFindings"])) == {"securityhub:BatchImportFindings"}
+    assert by_sid["CodeImportFindings"]["Resource"] == (
+        f"arn:aws:securityhub:{REGION}:{ACCOUNT}:product/{ACCOUNT}/default"
+    )
+    assert set(actions_of(by_sid["CodeFindingsWorkflow"])) == {
+        "securityhub:BatchUpdateFindings",
+        "securityhub:GetFindings",
+    }
+    assert by_sid["CodeFindingsWorkflow"]["Resource"] == (
+        f"arn:aws:securityhub:{REGION}:{ACCOUNT}:hub/default"
+    )
+    functions = resources(full.template, "AWS::Lambda::Function")
+    assert {
+        f["Properties"]["Environment"]["Variables"].get("FRONTGUARD_SECURITY_HUB")
+        for f in functions.values()
+    } == {"true"}
+
+
+def test_scan_role_reads_only_and_trusts_only_the_scanning_account_in_the_organization(
+    minimal: Synthesized, full: Synthesized
+) -> None:
+    assert not [
+        name
+        for name in resources(minimal.template, "AWS::IAM::Role")
+        if name.startswith("OrganizationScanRole")
+    ]
+    template = full.template
+    role = resources(template, "AWS::IAM::Role")[
+        logical_id(template, "AWS::IAM::Role", "OrganizationScanRole")
+    ]
+    properties = role["Properties"]
+    assert properties["RoleName"] == "frontguard-scan"
+    [trust] = properties["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Action"] == "sts:AssumeRole"
+    assert trust["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": "o-abcdef1234"}}
+    principal = json.dumps(trust["Principal"])
+    assert "111122223333" in principal and ACCOUNT not in principal
+    [policy] = properties["Policies"]
+    granted = {a for s in policy["PolicyDocument"]["Statement"] for a in actions_of(s)}
+    assert granted == set(permissions.AUDIT_SCAN)
+    assert not any(
+        a.split(":")[1].startswith(
+            ("Create", "Delete", "Authorize", "Revoke", "Publish", "Send", "Put", "Update", "Batch")
+        )
+        for a in granted
+    )
+    entries = [
+        e["Properties"]
+        for name, e in resources(template, "AWS::EKS::AccessEntry").items()
+        if name.startswith("OrganizationScanRole")
+    ]
+    assert [e["ClusterName"] for e in entries] == list(full.config.targets[0].clusters)
+    assert all(
+        e["AccessPolicies"]
+        == [
+            {
+                "PolicyArn": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy",
+                "AccessScope": {"Type": "cluster"},
+            }
+        ]
+        and "KubernetesGroups" not in e
+        for e in entries
+    )

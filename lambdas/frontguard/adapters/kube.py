@@ -236,3 +236,11 @@ def _status_message(data: bytes | None) -> str:
         return str(json.loads(data or b"{}").get("message", ""))
     except ValueError:
         return (data or b"")[:200].decode(errors="replace")
+
+
+def preload() -> None:
+    """Import the ``kubernetes`` package now, in this thread: its modules import each other
+    circularly, and threads importing it for the first time at once see it half-initialised
+    ("cannot import name 'ApiClient'")."""
+    import kubernetes.client
+    import kubernetes.client.exceptions  # noqa: F401

@@ -70,6 +70,8 @@ class Engine:
     alerts: AlertSink
     verify: VerifySink | None = None
     state: StateTable | None = None  # loop detection; None for one-shot CLI runs
+    # Where every outcome is recorded even when no human is alerted (Security Hub findings).
+    findings: AlertSink | None = None
     discovery_delays: Sequence[float] = (1.0, 2.0, 4.0)
     sleep: Callable[[float], None] = time.sleep
 

@@ -154,6 +154,8 @@ class ScanReport:
     # What the policy says that is valid but probably not meant (policy.Policy.warnings).
     policy_warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    # Every load balancer in the region, the controller's or not (what still exists).
+    load_balancer_arns: frozenset[str] = frozenset()
     #: False when the time budget ran out; ``resume_at`` is the last (cluster, ARN) done.
     complete: bool = True
     resume_at: tuple[str, str] | None = None
@@ -441,6 +443,7 @@ def scan(
     report = ScanReport(policy.mode)
     load_balancers = list(aws.iter_load_balancers(engine.elbv2))
     existing_arns = {lb.arn for lb in load_balancers}
+    report.load_balancer_arns = frozenset(existing_arns)
     by_cluster = _select(load_balancers, policy, clusters, resume_after, report)
 
     need_vpcs = VPC_SOURCE in policy.default_sources or any(

@@ -137,17 +137,13 @@ def _verify(engine: Engine, request: VerifyRequest) -> Verification:
     if not problems:
         logger.info("verified", extra=context)
         result = Verification(Outcome.VERIFIED.value, "load balancer carries frontguard's SG")
+        success = _alert(
+            request, owner, outcome=Outcome.VERIFIED, detail=result.reason, findings=[], fix=None
+        )
         if engine.policy.notify_on_success:
-            engine.alerts.publish(
-                _alert(
-                    request,
-                    owner,
-                    outcome=Outcome.VERIFIED,
-                    detail=result.reason,
-                    findings=[],
-                    fix=None,
-                )
-            )
+            engine.alerts.publish(success)  # reaches engine.findings too (runtime fans out)
+        elif engine.findings is not None:
+            engine.findings.publish(success)  # the finding is resolved, nobody is notified
         return result
 
     backoff = engine.policy.verify_backoff_seconds

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -21,9 +22,10 @@ from frontguard.adapters.findings import (
     ScanCursor,
     StoredState,
 )
+from frontguard.adapters.securityhub import Observation
 from frontguard.engine.digest import Digest, Finding, compile_digest, merge_counts
 from frontguard.engine.remediate import remediate_load_balancer
-from frontguard.engine.scan import ScanReport, scan
+from frontguard.engine.scan import ScanItem, ScanReport, scan
 from frontguard.errors import InvalidEventError, NotFoundError
 from frontguard.model import classify
 from frontguard.runtime import Runtime
@@ -74,12 +76,18 @@ def run_scan(runtime: Runtime, *, time_left: Callable[[], float] | None = None) 
     cursor = state.cursor
     started = store.now() if store is not None else time.time()
     run_id = cursor.run_id if cursor is not None else str(int(started))
-    report = scan(
-        engine,
-        remediations=runtime.remediations,
-        resume_after=cursor.resume_after if cursor is not None else None,
-        time_left=time_left,
-    )
+    hub = runtime.findings
+    with hub.deferred() if hub is not None else contextlib.nullcontext():
+        report = scan(
+            engine,
+            remediations=runtime.remediations,
+            resume_after=cursor.resume_after if cursor is not None else None,
+            time_left=time_left,
+        )
+    if hub is not None:
+        # Security Hub: the outcomes collected during this invocation (also when the run
+        # resumes later), written in batches; findings of vanished LBs archived.
+        hub.sync([observation(item) for item in report.items], report.load_balancer_arns)
     counts = merge_counts(cursor.counts if cursor is not None else {}, report)
     queued = (cursor.queued if cursor is not None else 0) + report.queued
     invocations = (cursor.invocations if cursor is not None else 0) + 1
@@ -123,6 +131,18 @@ def run_scan(runtime: Runtime, *, time_left: Callable[[], float] | None = None) 
             deletes=[*(digest.closed_keys if published else []), *finished],
         )
     return report
+
+
+def observation(item: ScanItem) -> Observation:
+    return Observation(
+        item.load_balancer_arn,
+        item.outcome,
+        item.cluster,
+        item.owner,
+        item.reason,
+        None,
+        item.security_group_id,
+    )
 
 
 def publish_digest(runtime: Runtime, digest: Digest) -> bool:
