@@ -24,9 +24,15 @@ class Outcome(StrEnum):
     CONFLICT = "conflict"
     DRIFT = "drift"
     AUDIT_FINDING = "audit-finding"
+    # A load balancer of a born-protected cluster created open: the class-level object that
+    # should have given it the policy's sources is missing or drifted.
+    BORN_OPEN = "born-open"
     ERROR = "error"
     # Not alerted: classification only.
     COMPLIANT = "compliant"
+    # The controller's own managed SG admits only the policy's sources (class-level defaults):
+    # compliant, never swapped.
+    BORN_PROTECTED = "born-protected"
     EXEMPT = "exempt"
     NOT_CONTROLLER_HANDLED = "not-controller-handled"
     IGNORED = "ignored"

@@ -59,6 +59,7 @@ SEVERITY = (
     Outcome.CONFLICT,
     Outcome.NEEDS_RECREATION,
     Outcome.VERIFICATION_FAILED,
+    Outcome.BORN_OPEN,
     Outcome.DRIFT,
     Outcome.GITOPS_PENDING,
     Outcome.AUDIT_FINDING,
@@ -67,6 +68,7 @@ SEVERITY = (
     Outcome.EXEMPT,
     Outcome.IGNORED,
     Outcome.COMPLIANT,
+    Outcome.BORN_PROTECTED,
     Outcome.VERIFIED,
 )
 OPEN_FINDINGS = frozenset(
@@ -76,6 +78,7 @@ OPEN_FINDINGS = frozenset(
         Outcome.NEEDS_RECREATION,
         Outcome.GITOPS_PENDING,
         Outcome.AUDIT_FINDING,
+        Outcome.BORN_OPEN,
     }
 )
 DIGEST_ITEMS = 25
