@@ -20,6 +20,7 @@ from frontguard.tags import MANAGED_BY_TAG, MANAGED_BY_VALUE
 REQUEST_TAG: Final = {"StringEquals": {f"aws:RequestTag/{MANAGED_BY_TAG}": MANAGED_BY_VALUE}}
 RESOURCE_TAG: Final = {"StringEquals": {f"aws:ResourceTag/{MANAGED_BY_TAG}": MANAGED_BY_VALUE}}
 CREATE_ACTION: Final = {"StringEquals": {"ec2:CreateAction": "CreateSecurityGroup"}}
+CREATE_PREFIX_LIST_ACTION: Final = {"StringEquals": {"ec2:CreateAction": "CreateManagedPrefixList"}}
 # Publishing to a KMS-encrypted topic needs the key: implied by sns:Publish.
 TOPIC_KEY_ACTIONS: Final = ("kms:Decrypt", "kms:GenerateDataKey")
 
@@ -78,7 +79,7 @@ class _Rule:
 
     sid: str
     actions: tuple[str, ...]
-    grants: Callable[[Scope], list[Grant]]
+    grants: Callable[[Scope, tuple[str, ...]], list[Grant]]
 
     def build(self, actions: list[str], scope: Scope) -> list[iam.PolicyStatement]:
         return [
@@ -88,7 +89,7 @@ class _Rule:
                 resources=list(resources),
                 conditions=conditions,
             )
-            for index, (resources, conditions) in enumerate(self.grants(scope))
+            for index, (resources, conditions) in enumerate(self.grants(scope, tuple(actions)))
         ]
 
 
@@ -96,36 +97,59 @@ def _security_groups(scope: Scope) -> str:
     return scope.ec2_arn("security-group/*")
 
 
+def _prefix_lists(scope: Scope) -> str:
+    return scope.ec2_arn("prefix-list/*")
+
+
+def _tag_on_create(scope: Scope, actions: Sequence[str]) -> list[Grant]:
+    grants: list[Grant] = [([_security_groups(scope)], CREATE_ACTION)]
+    if "ec2:CreateManagedPrefixList" in actions:
+        grants.append(([_prefix_lists(scope)], CREATE_PREFIX_LIST_ACTION))
+    return grants
+
+
 _RULES: Final = (
     # Describe* calls cannot be scoped to resources: AWS requires "*".
-    _Rule("CodeRead", (*permissions.ELBV2_READ, *permissions.EC2_READ), lambda _: [(["*"], None)]),
+    _Rule(
+        "CodeRead",
+        (*permissions.ELBV2_READ, *permissions.EC2_READ),
+        lambda _s, _w: [(["*"], None)],
+    ),
     # AWS authorises CreateSecurityGroup against the new SG (which must carry frontguard's tag
     # in the request) and against the VPC it goes into (which carries no frontguard tag).
     _Rule(
         "CodeCreateSecurityGroup",
         ("ec2:CreateSecurityGroup",),
-        lambda s: [([_security_groups(s)], REQUEST_TAG), ([s.ec2_arn("vpc/*")], None)],
+        lambda s, _w: [([_security_groups(s)], REQUEST_TAG), ([s.ec2_arn("vpc/*")], None)],
     ),
-    _Rule(
-        "CodeTagOnCreate", ("ec2:CreateTags",), lambda s: [([_security_groups(s)], CREATE_ACTION)]
-    ),
+    _Rule("CodeTagOnCreate", ("ec2:CreateTags",), _tag_on_create),
     _Rule(
         "CodeMutateOwnSecurityGroups",
         (*permissions.EC2_CONVERGE_SG, *permissions.EC2_DELETE_SG),
-        lambda s: [([_security_groups(s)], RESOURCE_TAG)],
+        lambda s, _w: [([_security_groups(s)], RESOURCE_TAG)],
     ),
-    _Rule("CodeDescribeClusters", permissions.EKS_READ, lambda s: [(s.cluster_arns, None)]),
-    _Rule("CodePublishAlert", permissions.ALERTS, lambda s: [([s.topic_arn], None)]),
+    _Rule(
+        "CodeCreatePrefixList",
+        ("ec2:CreateManagedPrefixList",),
+        lambda s, _w: [([_prefix_lists(s)], REQUEST_TAG)],
+    ),
+    _Rule(
+        "CodeModifyOwnPrefixLists",
+        permissions.EC2_MODIFY_PREFIX_LIST,
+        lambda s, _w: [([_prefix_lists(s)], RESOURCE_TAG)],
+    ),
+    _Rule("CodeDescribeClusters", permissions.EKS_READ, lambda s, _w: [(s.cluster_arns, None)]),
+    _Rule("CodePublishAlert", permissions.ALERTS, lambda s, _w: [([s.topic_arn], None)]),
     _Rule(
         "CodeEnqueueVerification",
         permissions.VERIFY_QUEUE_SEND,
-        lambda s: [([s.verify_queue_arn], None)],
+        lambda s, _w: [([s.verify_queue_arn], None)],
     ),
-    _Rule("CodeStateTable", permissions.STATE_TABLE, lambda s: [([s.state_table_arn], None)]),
+    _Rule("CodeStateTable", permissions.STATE_TABLE, lambda s, _w: [([s.state_table_arn], None)]),
     _Rule(
         "CodeReadPolicyParameter",
         permissions.POLICY_PARAMETER,
-        lambda s: [([s.policy_parameter_arn or ""], None)],
+        lambda s, _w: [([s.policy_parameter_arn or ""], None)],
     ),
 )
 # Why each statement with a wildcard resource cannot be narrower (cdk-nag acknowledgements).
@@ -137,6 +161,11 @@ WILDCARD_REASONS: Final = {
     "CodeCreateSecurityGroup1": "AWS also authorises CreateSecurityGroup against the VPC, "
     "which carries no frontguard tag; the security-group side is tag-conditioned",
     "CodeTagOnCreate": "tagging only as part of CreateSecurityGroup (ec2:CreateAction)",
+    "CodeTagOnCreate1": "tagging only as part of CreateManagedPrefixList (ec2:CreateAction)",
+    "CodeCreatePrefixList": "a new prefix list has no ID before it exists; the grant requires "
+    f"frontguard's tag in the request (aws:RequestTag/{MANAGED_BY_TAG})",
+    "CodeModifyOwnPrefixLists": "only prefix lists tagged "
+    f"{MANAGED_BY_TAG}={MANAGED_BY_VALUE} (aws:ResourceTag)",
     "CodeMutateOwnSecurityGroups": "only security groups tagged "
     f"{MANAGED_BY_TAG}={MANAGED_BY_VALUE} (aws:ResourceTag)",
 }

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from frontguard import tags as t
 from frontguard.adapters import aws
+from frontguard.adapters import prefix_lists as prefix_list_adapter
 from frontguard.adapters.kube import KubeClient, ObjectPath
 from frontguard.adapters.state import StateTable
 from frontguard.adapters.verify_queue import VerifyRequest, VerifySink
@@ -644,7 +645,7 @@ def _born_verdict(
         owned = (
             prefetched.prefix_lists
             if prefetched is not None and prefetched.prefix_lists is not None
-            else aws.owned_prefix_lists(engine.ec2)
+            else prefix_list_adapter.owned_entries(engine.ec2)
         )
     restrictions = born.expand_restrictions(owner.restrictions, owned)
     beyond = born.beyond_plan(groups, listeners, allowed, restrictions, owned)

@@ -14,7 +14,7 @@ import contextlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +34,7 @@ from frontguard.controller.objects import (
     annotations_of,
 )
 from frontguard.controller.security_groups import annotation_keys, is_id, named_security_groups
-from frontguard.engine import plan
+from frontguard.engine import plan, prefix_lists
 from frontguard.engine.owner import ClusterObjects, Owner, read_classes, resolve_owner
 from frontguard.engine.remediate import Engine, Prefetched, remediate_load_balancer
 from frontguard.errors import FrontguardError, NotFoundError, RetryableError
@@ -47,6 +47,7 @@ from frontguard.model import (
     classify,
 )
 from frontguard.policy import VPC_SOURCE, Mode
+from frontguard.sources import Sources
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
@@ -113,6 +114,7 @@ class ScanReport:
     cleaned_up: list[str] = field(default_factory=list)
     kept_orphans: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    prefix_lists: dict[str, Any] | None = None  # born-protected clusters: the lists' sync
 
     def by_outcome(self) -> Counter[str]:
         return Counter(item.outcome.value for item in self.items)
@@ -144,6 +146,7 @@ class ScanReport:
             "worst": [i.as_dict() for i in findings[:DIGEST_ITEMS]],
             "cleaned_up_security_groups": self.cleaned_up,
             "seconds": round(self.seconds, 1),
+            **({"prefix_lists": self.prefix_lists} if self.prefix_lists is not None else {}),
         }
 
 
@@ -298,6 +301,7 @@ def scan(
         VPC_SOURCE in rule.sources for rule in policy.rules
     )
     bulk = _read_bulk(engine.ec2, need_vpcs)
+    owned_lists = _sync_prefix_lists(engine, by_cluster, bulk, report)
     total = sum(len(v) for v in by_cluster.values())
     done = 0
     for cluster, members in sorted(by_cluster.items()):
@@ -315,7 +319,11 @@ def scan(
             )
             view = None
         for lb, owner in members:
-            report.items.append(_scan_one(engine, lb, owner, view=view, bulk=bulk, cluster=cluster))
+            report.items.append(
+                _scan_one(
+                    engine, lb, owner, view=view, bulk=bulk, cluster=cluster, owned=owned_lists
+                )
+            )
             done += 1
             if progress is not None:
                 progress(done, total)
@@ -345,6 +353,7 @@ def _scan_one(
     view: ClusterObjects | None,
     bulk: _Bulk,
     cluster: str,
+    owned: Mapping[str, Sources] | None = None,
 ) -> ScanItem:
     if view is None:
         return _item(lb, ref, Outcome.ERROR, f"cluster {cluster} unreachable")
@@ -372,6 +381,7 @@ def _scan_one(
                 bulk.vpc_cidrs,
                 view,
                 bulk.endpoint_services_for(engine, lb),
+                owned,
             ),
         )
     except RetryableError as error:
@@ -379,6 +389,31 @@ def _scan_one(
     except FrontguardError as error:
         return _item(lb, ref, Outcome.ERROR, str(error))
     return _item(lb, ref, result.outcome, result.reason, result.security_group_id)
+
+
+def _sync_prefix_lists(
+    engine: Engine,
+    by_cluster: Mapping[str, list[tuple[LoadBalancer, OwnerRef]]],
+    bulk: _Bulk,
+    report: ScanReport,
+) -> dict[str, Sources] | None:
+    """Keep frontguard's prefix lists equal to the policy (only when some cluster is born
+    protected: otherwise no call). An AWS error is reported and the scan goes on."""
+    if not engine.policy.born_protected:
+        return None
+    cluster_vpcs = {
+        cluster: bulk.vpc_cidrs.get(members[0][0].vpc_id, [])
+        for cluster, members in by_cluster.items()
+        if engine.policy.born_protected_cluster(cluster)
+    }
+    try:
+        synced = prefix_lists.sync(engine.ec2, engine.policy, engine.alerts, cluster_vpcs)
+    except FrontguardError as error:
+        logger.warning("prefix lists not synchronised", extra={"problem": str(error)})
+        report.prefix_lists = {"error": str(error)}
+        return None
+    report.prefix_lists = synced.as_dict()
+    return synced.entries
 
 
 def _clean_up(engine: Engine, bulk: _Bulk, existing_arns: set[str], report: ScanReport) -> None:
