@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from frontguard.engine.remediate import remediate_load_balancer
 from frontguard.engine.scan import scan
 
 from sandbox import Sandbox
@@ -152,3 +153,39 @@ def test_managed_sg_widened_by_hand_is_not_born_protected(sandbox):
     [alert] = fg.alerts()
     assert any("tcp/22 from 0.0.0.0/0" in e for e in alert["admitted_beyond_policy"])
     assert len(frontguard_groups(sandbox)) == 1
+
+
+def test_exposure_is_measured_when_the_remediation_is_verified(sandbox):
+    fg = wire(sandbox, {**ENFORCE, "born_protected": ["prod"], "notify_on_success": True})
+    prod = sandbox.cluster("prod")
+    web = prod.ingress("shop/web", ports=[443])
+    created = sandbox.client("elbv2").describe_load_balancers(LoadBalancerArns=[web.lb_arn])[
+        "LoadBalancers"
+    ][0]["CreatedTime"]
+    assert created is not None
+
+    result = fg.deliver(web.event)
+    [born_open] = fg.alerts()
+    prod.lbc.reconcile()
+    [verification] = fg.run_verifications()
+
+    assert result["outcome"] == "born-open"
+    assert born_open["open_seconds_so_far"] >= 0
+    assert verification.outcome == "verified"
+    exposure = verification.data["exposure_seconds"]
+    assert isinstance(exposure, float)
+    assert exposure >= born_open["open_seconds_so_far"]
+    [verified] = [a for a in fg.alerts() if a["outcome"] == "verified"]
+    assert verified["exposure_seconds"] == exposure
+
+
+def test_born_protected_exposure_is_zero(sandbox):
+    fg = wire(sandbox, {**ENFORCE, "born_protected": ["prod"]})
+    prod = sandbox.cluster("prod")
+    born_class(prod, POLICY_CIDRS)
+    web = prod.ingress("shop/web", ports=[443], ingress_class="fg-born")
+
+    result = remediate_load_balancer(fg.runtime.engine, web.lb_arn)
+
+    assert result.outcome.value == "born-protected"
+    assert result.extra["exposure_seconds"] == 0.0

@@ -127,3 +127,12 @@ def test_max_entries_has_headroom_within_the_rules_per_sg_budget():
 def test_the_name_records_the_digest_of_the_entries(entries):
     assert list_name("*/rule-0/IPv4", entries) != list_name("*/rule-0/IPv4", ("192.0.2.1/32",))
     assert list_name("*/rule-0/IPv4", entries).startswith("frontguard-all-rule-0-ipv4-")
+
+
+def test_exposure_is_creation_to_observation():
+    from datetime import UTC, datetime, timedelta
+
+    created = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)
+    assert born.exposure_seconds(created, created + timedelta(seconds=93.25)) == 93.2
+    assert born.exposure_seconds(created, created - timedelta(seconds=5)) == 0.0  # clock skew
+    assert born.exposure_seconds(None, created) is None

@@ -14,6 +14,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from frontguard import tags as t
 from frontguard.adapters.aws import SecurityGroup
@@ -189,3 +190,13 @@ def missing_object(owner: Owner, allowed: Sources) -> BornOpen:
         f"drifted: inboundCIDRs {list(spec.get('inboundCIDRs') or [])}, prefixListsIDs "
         f"{list(spec.get('prefixListsIDs') or [])}; policy {policy_cidrs}",
     )
+
+
+def exposure_seconds(created: datetime | None, observed: datetime) -> float | None:
+    """How long the load balancer existed before a compliant SG set was observed on it: from
+    its CreatedTime (ELBv2 DescribeLoadBalancers) to ``observed``. 0 for one born protected.
+    ``None`` when the creation time is unknown. An upper bound of the real window (the LB
+    admits traffic only once ``active``; docs/born-protected.md)."""
+    if created is None:
+        return None
+    return max(0.0, round((observed - created).total_seconds(), 1))

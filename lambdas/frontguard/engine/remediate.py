@@ -658,6 +658,7 @@ def _born_verdict(
             "(class-level defaults): compliant, left as it is",
             security_group_id=groups[0].id,
             rules=frozenset(r for g in groups for r in g.rules),
+            extra={"exposure_seconds": 0.0},  # born at policy width: never open
         )
     )
 
@@ -864,6 +865,8 @@ def _apply(engine: Engine, lb: LoadBalancer, decision: Apply) -> Result:
         patched=tuple(patched),
         extra={
             **planned.extra,
+            # Open so far; verification reports exposure_seconds once the SG is on it.
+            "open_seconds_so_far": born.exposure_seconds(lb.created, datetime.now(UTC)),
             "rules_added": len(rule_changes.added),
             "rules_removed": len(rule_changes.removed),
         },

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -25,6 +25,7 @@ from frontguard.alerts import Alert
 from frontguard.controller.objects import KubeObject, annotations_of, object_id, split_list
 from frontguard.controller.security_groups import annotation_keys, conflicting_members
 from frontguard.engine import plan
+from frontguard.engine.born import exposure_seconds
 from frontguard.engine.events import current_failures
 from frontguard.engine.owner import resolve_owner
 from frontguard.engine.remediate import Engine
@@ -91,8 +92,13 @@ def verify(engine: Engine, request: VerifyRequest) -> Verification:
     ours = aws.find_security_group(engine.ec2, lb.arn)
     problems = _attachment_problems(request, lb.security_groups, attached, ours)
     if not problems:
-        logger.info("verified", extra=context)
-        result = Verification(Outcome.VERIFIED.value, "load balancer carries frontguard's SG")
+        exposure = exposure_seconds(lb.created, datetime.now(UTC))
+        logger.info("verified", extra={**context, "exposure_seconds": exposure})
+        result = Verification(
+            Outcome.VERIFIED.value,
+            "load balancer carries frontguard's SG",
+            data={"exposure_seconds": exposure},
+        )
         if engine.policy.notify_on_success:
             engine.alerts.publish(
                 _alert(
@@ -102,6 +108,7 @@ def verify(engine: Engine, request: VerifyRequest) -> Verification:
                     detail=result.reason,
                     findings=[],
                     fix=None,
+                    extra=result.data,
                 )
             )
         return result
@@ -402,6 +409,7 @@ def _alert(
     detail: str,
     findings: Sequence[Finding],
     fix: str | None,
+    extra: Mapping[str, Any] | None = None,
 ) -> Alert:
     return Alert(
         outcome=outcome,
@@ -414,5 +422,6 @@ def _alert(
             "security_group_id": request.security_group_id,
             "findings": [finding.as_dict() for finding in findings],
             "attempts": request.attempt + 1,
+            **(extra or {}),
         },
     )
