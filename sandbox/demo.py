@@ -36,6 +36,17 @@ POLICY: dict[str, Any] = {
     # The demo compresses time: verify at once, re-check twice without waiting.
     "verify_delay_seconds": 0,
     "verify_backoff_seconds": [0, 0],
+    # Exemptions are the security team's decision, recorded in the policy.
+    "exemptions": [
+        {
+            "namespace": "shop",
+            "kind": "service",
+            "name": "vip",
+            "reason": "SEC-42: partner VPN",
+            "approved_by": "platform-security",
+            "expires": "2099-12-31",
+        }
+    ],
 }
 INGRESS_SG = "alb.ingress.kubernetes.io/security-groups"
 ARGO_TRACKING = "argocd.argoproj.io/tracking-id"

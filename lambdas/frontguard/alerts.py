@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -20,6 +20,7 @@ from botocore.exceptions import ClientError
 
 from frontguard.adapters.aws_errors import translate
 from frontguard.model import Outcome, OwnerRef
+from frontguard.untrusted import defang, escape
 
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
@@ -52,6 +53,9 @@ WHY: Mapping[Outcome, str] = {
     Outcome.ERROR: "frontguard could not finish and needs a human.",
     Outcome.BORN_OPEN: "The cluster should create load balancers at policy width, but this one "
     "was created open: the class-level object that closes the window is missing or drifted.",
+    Outcome.EXEMPT_UNAPPROVED: "Anyone who can edit the object can write the exemption "
+    "annotation: until the policy approves it, the load balancer may admit traffic the policy "
+    "forbids.",
 }
 
 
@@ -111,6 +115,7 @@ _HEADLINES: Mapping[str, str] = {
     Outcome.AUDIT_FINDING: "A load balancer does not follow the policy (audit)",
     Outcome.ERROR: "frontguard could not finish",
     Outcome.BORN_OPEN: "A load balancer of a born-protected cluster was created open",
+    Outcome.EXEMPT_UNAPPROVED: "An object opted out of frontguard without the policy's approval",
 }
 
 
@@ -127,7 +132,14 @@ def describe_owner(owner: Mapping[str, Any] | None) -> str:
 
 
 def _indent(text: str, prefix: str = "  ") -> str:
-    return "\n".join(prefix + line if line else line for line in text.splitlines())
+    return "\n".join(prefix + line if line else line for line in defang(text).splitlines())
+
+
+def _bullet(text: str) -> str:
+    """A finding as one bullet; its continuation lines indented under it, so no text of a
+    finding can start a line of its own (a forged heading)."""
+    first, *rest = defang(text).splitlines() or [""]
+    return "\n".join(["  - " + first, *("    " + line for line in rest)])
 
 
 def _value(value: Any) -> str:
@@ -139,11 +151,15 @@ def _value(value: Any) -> str:
 
 
 def render_text(body: Mapping[str, Any]) -> str:
-    """The alert as plain text for an email reader: what happened, where, why, the fix."""
-    outcome = str(body.get("outcome"))
+    """The alert as plain text for an email reader: what happened, where, why, the fix.
+
+    Every value is shown escaped (:mod:`frontguard.untrusted`): only frontguard's own line
+    breaks reach the reader, and the values users wrote are quoted and labelled where the
+    findings are composed."""
+    outcome = escape(body.get("outcome"), 60)
     findings = body.get("findings") or []
     happened = (
-        ["  - " + (str(f.get("text")) if isinstance(f, Mapping) else str(f)) for f in findings]
+        [_bullet(str(f.get("text")) if isinstance(f, Mapping) else str(f)) for f in findings]
         if findings
         else [_indent(str(body.get("detail") or ""))]
     )
@@ -153,13 +169,13 @@ def render_text(body: Mapping[str, Any]) -> str:
         "What happened:",
         *happened,
         "",
-        f"Load balancer:      {body.get('load_balancer_arn')}",
-        f"Kubernetes object:  {describe_owner(body.get('owner'))}",
-        f"Cluster:            {body.get('cluster') or 'unknown'}",
-        f"Account / region:   {body.get('account')} / {body.get('region')}",
+        f"Load balancer:      {escape(body.get('load_balancer_arn'), 300)}",
+        f"Kubernetes object:  {escape(describe_owner(body.get('owner')), 300)}",
+        f"Cluster:            {escape(body.get('cluster') or 'unknown', 120)}",
+        f"Account / region:   {escape(body.get('account'), 20)} / {escape(body.get('region'), 30)}",
     ]
     if body.get("security_group_id"):
-        lines.append(f"Security group:     {body['security_group_id']}")
+        lines.append(f"Security group:     {escape(body['security_group_id'], 40)}")
     if body.get("why"):
         lines += ["", "Why it matters:", _indent(str(body["why"]))]
     lines += ["", "How to fix:", _indent(str(body.get("fix") or "Nothing to do."))]
@@ -170,13 +186,75 @@ def render_text(body: Mapping[str, Any]) -> str:
     }
     if details:
         lines += ["", "Details:"]
-        lines += [f"  {key}: {_value(value)}" for key, value in sorted(details.items())]
+        lines += [
+            f"  {escape(key, 60)}: {escape(_value(value), DETAIL_LIMIT)}"
+            for key, value in sorted(details.items())
+        ]
     lines += [
         "",
-        f"Sent by frontguard at {body.get('time')}. Machines read the same alert as JSON "
-        "(the message's default body).",
+        f"Sent by frontguard at {escape(body.get('time'), 40)}. Machines read the same alert as "
+        "JSON (the message's default body).",
     ]
     return "\n".join(lines) + "\n"
+
+
+# SNS accepts at most 256 KiB per message, counted in UTF-8 bytes
+# (https://docs.aws.amazon.com/sns/latest/api/API_Publish.html, "Message"); the budget keeps
+# room for the subject and the request around it.
+SNS_MESSAGE_LIMIT = 262_144
+MESSAGE_BUDGET = 250_000
+DETAIL_LIMIT = 500
+REQUIRED_KEYS = ("outcome", "load_balancer_arn", "cluster", "owner", "account", "region", "detail")
+
+
+def _shorten(value: Any, limit: int) -> Any:
+    """``value`` with every string cut to ``limit`` characters and every list to its first
+    few items (saying how many were left out)."""
+    if isinstance(value, str):
+        return value if len(value) <= limit else f"{value[:limit]}…(+{len(value) - limit} chars)"
+    if isinstance(value, Mapping):
+        return {str(k)[:limit]: _shorten(v, limit) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        keep = max(3, limit // 20)
+        items = [_shorten(v, limit) for v in list(value)[:keep]]
+        if len(value) > keep:
+            items.append(f"…(+{len(value) - keep} more)")
+        return items
+    return value
+
+
+def budgeted(
+    body: Mapping[str, Any],
+    build: Callable[[Mapping[str, Any]], str],
+    budget: int = MESSAGE_BUDGET,
+) -> str:
+    """``build(body)`` (an SNS message) within ``budget`` bytes. A body too large is shortened
+    step by step (long values, then long lists, then everything but the contract's keys) and
+    says so: a shortened alert is always sent, never none."""
+    text = build(json.loads(json.dumps(body, default=str)))
+    if len(text.encode()) <= budget:
+        return text
+    note = "this alert was shortened to fit SNS's message size limit"
+    for limit in (2000, 500, 100):
+        shortened = {
+            **_shorten(json.loads(json.dumps(body, default=str)), limit),
+            "truncated": note,
+        }
+        text = build(shortened)
+        if len(text.encode()) <= budget:
+            break
+    else:
+        text = build(
+            {
+                **{key: _shorten(body.get(key), 1000) for key in REQUIRED_KEYS},
+                "truncated": note + "; only the essential fields are kept",
+            }
+        )
+    logger.warning(
+        "alert shortened to fit SNS's limit",
+        extra={"outcome": body.get("outcome"), "load_balancer_arn": body.get("load_balancer_arn")},
+    )
+    return text
 
 
 class AlertSink(Protocol):
@@ -227,7 +305,12 @@ def structured_message(default: str, *, email: str, chatbot: Mapping[str, Any]) 
 
 def sns_message(body: Mapping[str, Any], subject: str | None = None) -> str:
     """The alert for SNS: ``default`` is the JSON body (queues, Lambdas and email-json
-    subscribers get it); ``email`` its plain-text rendering; ``https`` a Chatbot notification."""
+    subscribers get it); ``email`` its plain-text rendering; ``https`` a Chatbot notification;
+    within SNS's size limit (:func:`budgeted`)."""
+    return budgeted(body, lambda candidate: _sns_message(candidate, subject))
+
+
+def _sns_message(body: Mapping[str, Any], subject: str | None) -> str:
     default = json.dumps(body, indent=2, sort_keys=True, default=str)
     text = render_text(json.loads(default))
     outcome = str(body.get("outcome"))

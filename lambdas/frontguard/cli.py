@@ -160,6 +160,14 @@ def findings_table(report: ScanReport, *, show_all: bool) -> list[str]:
     return [*table, "", summary]
 
 
+def _human(lines: Sequence[str]) -> str:
+    """Lines for a terminal: values from annotations, records and tags are user-written, so
+    no control or bidi character reaches the terminal raw (cursor movement, OSC 52)."""
+    from frontguard.untrusted import printable
+
+    return "".join(printable(line) + "\n" for line in lines)
+
+
 def _session(region: str | None) -> boto3.Session:
     import boto3
 
@@ -195,7 +203,7 @@ def run_scan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         summary = scan_summary(report, account=runtime.account, region=runtime.region)
         out.write(json.dumps(summary, indent=2) + "\n")
     else:
-        out.write("\n".join(findings_table(report, show_all=args.all)) + "\n")
+        out.write(_human(findings_table(report, show_all=args.all)))
     return EXIT_FINDINGS if report.open_findings else EXIT_OK
 
 
@@ -224,7 +232,7 @@ def run_revert(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     ec2 = session.client("ec2", config=CLIENT_CONFIG)
     elbv2 = session.client("elbv2", config=CLIENT_CONFIG)
     result = revert(kube, ec2, elbv2, scope, apply=args.apply)
-    out.write("\n".join(render(result, applied=args.apply)) + "\n")
+    out.write(_human(render(result, applied=args.apply)))
     if not args.apply and (result.patches or result.config_patches or result.security_groups):
         err.write("dry run: nothing changed; add --apply to do it\n")
     return EXIT_OK

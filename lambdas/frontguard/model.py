@@ -28,6 +28,8 @@ class Outcome(StrEnum):
     # should have given it the policy's sources is missing or drifted.
     BORN_OPEN = "born-open"
     ERROR = "error"
+    # An exemption annotation the policy does not authorise: reported, not honoured silently.
+    EXEMPT_UNAPPROVED = "exempt-unapproved"
     # Not alerted: classification only.
     COMPLIANT = "compliant"
     # The controller's own managed SG admits only the policy's sources (class-level defaults):

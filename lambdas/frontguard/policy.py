@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import logging
 import re
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from fnmatch import fnmatchcase
 from typing import Annotated, Literal
@@ -15,6 +17,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from frontguard.errors import ConfigurationError
+
+logger = logging.getLogger(__name__)
 
 PREFIX_LIST_ID = re.compile(r"^pl-[0-9a-f]{8,17}$")
 SECURITY_GROUP_ID = re.compile(r"^sg-[0-9a-f]{8,17}$")
@@ -86,6 +90,74 @@ class ControllerFlags(_Strict):
     service_type_load_balancer_only: bool = False
 
 
+def world_open(sources: tuple[str, ...]) -> list[str]:
+    """The sources that admit a large share of the internet: public ranges of /8 or wider
+    (IPv4), /16 or wider (IPv6), ``0.0.0.0/0`` and ``::/0`` included."""
+    found = []
+    for source in sources:
+        try:
+            network = ipaddress.ip_network(source)
+        except ValueError:
+            continue  # vpc, prefix lists, SG IDs
+        widest = 8 if network.version == 4 else 16
+        if network.prefixlen <= widest and not network.is_private:
+            found.append(source)
+    return found
+
+
+def _covers_rule(earlier: Rule, later: Rule) -> bool:
+    """Whether ``earlier`` matches every load balancer ``later`` matches."""
+
+    def covers(pattern: str, value: str) -> bool:
+        return pattern == "*" or (
+            not any(c in value for c in "*?[") and fnmatchcase(value, pattern)
+        )
+
+    return (
+        covers(earlier.cluster, later.cluster)
+        and covers(earlier.namespace, later.namespace)
+        and earlier.scheme in ("*", later.scheme)
+        and earlier.kind in ("*", later.kind)
+    )
+
+
+class Exemption(_Strict):
+    """An authorised opt-out: who decided, for which object, why, and until when.
+
+    ``kind`` ``ingress-group`` names the group in ``name`` (``namespace`` unused): an
+    IngressGroup is exempt only through an entry of its own, never through one member's.
+    Annotations (``frontguard.io/exempt``) alone exempt nothing: anyone who can edit the
+    object can write one (security review, finding 4).
+    """
+
+    cluster: str = "*"
+    namespace: str = "*"
+    kind: Literal["ingress", "service", "gateway", "ingress-group"]
+    name: str = Field(min_length=1)
+    reason: str = Field(min_length=1)
+    approved_by: str = Field(min_length=1)
+    expires: date
+
+    def matches(self, *, cluster: str, kind: str, namespace: str | None, name: str) -> bool:
+        return (
+            self.kind == kind
+            and fnmatchcase(cluster, self.cluster)
+            and (kind == "ingress-group" or fnmatchcase(namespace or "", self.namespace))
+            and self.name == name
+        )
+
+    def describe(self) -> str:
+        return (
+            f"exempt by policy: {self.reason} (approved by {self.approved_by}, "
+            f"until {self.expires.isoformat()})"
+        )
+
+
+class UnapprovedExemption(StrEnum):
+    REPORT = "report"  # an open finding (`exempt-unapproved`); the LB is left as it is
+    IGNORE = "ignore"  # the annotation has no effect: the LB is remediated like any other
+
+
 class Policy(_Strict):
     mode: Mode = Mode.AUDIT
     clusters: tuple[str, ...] = ("*",)
@@ -93,6 +165,8 @@ class Policy(_Strict):
     default_sources: tuple[Source, ...] = (VPC_SOURCE,)
     approved_security_groups: frozenset[str] = frozenset()
     exempt_namespaces: frozenset[str] = frozenset({"kube-system"})
+    exemptions: tuple[Exemption, ...] = ()
+    unapproved_exemptions: UnapprovedExemption = UnapprovedExemption.REPORT
     gitops: GitOpsAction = GitOpsAction.ALERT
     # Rules per security group: AWS's default quota is 60 inbound rules.
     max_rules_per_security_group: int = Field(default=60, ge=1, le=1000)
@@ -160,8 +234,44 @@ class Policy(_Strict):
             raise ConfigurationError(f"policy document is not valid JSON: {error}") from error
         return cls.from_document(document)
 
+    def warnings(self, today: date | None = None) -> list[str]:
+        """What is valid but probably not meant: world-open sources, rules that can never
+        match (an earlier rule matches everything they do: first match wins), rules that
+        admit nothing, expired exemptions. Logged when the policy is loaded; the scan's
+        digest repeats them."""
+        today = today or datetime.now(UTC).date()
+        found: list[str] = []
+        named = [(f"rules[{i}]", rule.sources) for i, rule in enumerate(self.rules)]
+        for where, sources in [*named, ("default_sources", self.default_sources)]:
+            found.extend(
+                f"{where} admits {source}, a world-open range" for source in world_open(sources)
+            )
+            if not sources:
+                found.append(f"{where} has no sources: load balancers it matches admit nothing")
+        for later, rule in enumerate(self.rules):
+            for earlier in range(later):
+                if _covers_rule(self.rules[earlier], rule):
+                    found.append(
+                        f"rules[{later}] never applies: rules[{earlier}] matches everything "
+                        "it does, and the first matching rule wins"
+                    )
+                    break
+        found.extend(
+            f"exemptions[{i}] ({e.kind} {e.namespace}/{e.name}) expired on {e.expires}"
+            for i, e in enumerate(self.exemptions)
+            if e.expires < today
+        )
+        return found
+
     @classmethod
     def from_document(cls, document: object) -> Policy:
+        policy = cls._validated(document)
+        for warning in policy.warnings():
+            logger.warning("policy warning", extra={"warning": warning})
+        return policy
+
+    @classmethod
+    def _validated(cls, document: object) -> Policy:
         try:
             return cls.model_validate(document)
         except ValidationError as error:

@@ -49,6 +49,7 @@ class Sources:
 
 
 def _collapse(networks: Iterable[Network]) -> tuple[Network, ...]:
+    networks = list(networks)  # iterated twice below: a generator would lose the IPv6 ones
     v4 = [n for n in networks if isinstance(n, ipaddress.IPv4Network)]
     v6 = [n for n in networks if isinstance(n, ipaddress.IPv6Network)]
     collapsed: list[Network] = [

@@ -134,8 +134,8 @@ def test_scan_table_lists_findings_with_cluster_owner_outcome_and_reason(sandbox
     row = next(line for line in lines if "ingress/shop/web" in line)
     assert row.split()[:4] == ["prod", web.load_balancer.name, "ingress/shop/web", "audit-finding"]
     assert "not compliant" in row
-    assert any("service/shop/vip" in line and "exempt" in line for line in lines)
-    assert "2 load balancers" in lines[-1] and "1 open findings" in lines[-1]
+    assert any("service/shop/vip" in line and "exempt-unapproved" in line for line in lines)
+    assert "2 load balancers" in lines[-1] and "2 open findings" in lines[-1]
 
 
 def test_scan_of_another_cluster_finds_nothing(sandbox, capsys):

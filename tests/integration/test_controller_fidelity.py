@@ -43,46 +43,36 @@ def annotations_now(owned: Owned) -> list[dict[str, str]]:
 # --- 1. per-port restrictions in an IngressGroup ------------------------------------------------
 
 
-def test_group_member_restriction_applies_to_its_own_port_only(sandbox):
-    """Review #1 scenario A: tcp/443 ← 10.0.0.0/8 and tcp/80 ← 0.0.0.0/0, never 443 ← all."""
+@pytest.mark.parametrize(
+    ("members", "expected"),
+    [
+        pytest.param(
+            [("ops/admin", 443, ["10.0.0.0/8"]), ("web/site", 80, None)],
+            {("tcp", 443, "10.0.0.0/8"), ("tcp", 80, "0.0.0.0/0")},
+            id="A: a restriction stays on its own port, never 443 from everyone",
+        ),
+        pytest.param(
+            [("ops/admin", 443, ["10.0.0.0/8"]), ("web/site", 443, None)],
+            {("tcp", 443, "10.0.0.0/8")},
+            id="B: an unrestricted member on the same port does not open it",
+        ),
+        pytest.param(
+            [("a/one", 443, ["10.0.0.0/8"]), ("b/two", 8443, ["192.168.0.0/16"])],
+            {("tcp", 443, "10.0.0.0/8"), ("tcp", 8443, "192.168.0.0/16")},
+            id="C: each member's restriction on its own port",
+        ),
+    ],
+)
+def test_group_restrictions_are_planned_per_listen_port(sandbox, members, expected):
+    """Review #1: as the controller's managed SG would admit them."""
     fg = enforce(sandbox)
     prod = sandbox.cluster("prod")
-    prod.ingress("ops/admin", group="shop", ports=[443], inbound_cidrs=["10.0.0.0/8"])
-    shop = prod.ingress("web/site", group="shop", ports=[80])
+    for ref, port, cidrs in members:
+        shop = prod.ingress(ref, group="shop", ports=[port], inbound_cidrs=cidrs)
 
     assert fg.deliver(shop.event)["outcome"] == "remediated"
 
-    assert inbound(sandbox, our_group(sandbox, shop)) == {
-        ("tcp", 443, "10.0.0.0/8"),
-        ("tcp", 80, "0.0.0.0/0"),
-    }
-
-
-def test_an_unrestricted_member_on_the_same_port_does_not_open_it(sandbox):
-    """Review #1 scenario B: the managed SG the controller built admits 10.0.0.0/8 only."""
-    fg = enforce(sandbox)
-    prod = sandbox.cluster("prod")
-    prod.ingress("ops/admin", group="shop", ports=[443], inbound_cidrs=["10.0.0.0/8"])
-    shop = prod.ingress("web/site", group="shop", ports=[443])
-
-    assert fg.deliver(shop.event)["outcome"] == "remediated"
-
-    assert inbound(sandbox, our_group(sandbox, shop)) == {("tcp", 443, "10.0.0.0/8")}
-
-
-def test_each_members_restriction_stays_on_its_own_port(sandbox):
-    """Review #1 scenario C."""
-    fg = enforce(sandbox)
-    prod = sandbox.cluster("prod")
-    prod.ingress("a/one", group="shop", ports=[443], inbound_cidrs=["10.0.0.0/8"])
-    shop = prod.ingress("b/two", group="shop", ports=[8443], inbound_cidrs=["192.168.0.0/16"])
-
-    assert fg.deliver(shop.event)["outcome"] == "remediated"
-
-    assert inbound(sandbox, our_group(sandbox, shop)) == {
-        ("tcp", 443, "10.0.0.0/8"),
-        ("tcp", 8443, "192.168.0.0/16"),
-    }
+    assert inbound(sandbox, our_group(sandbox, shop)) == expected
 
 
 # --- 2. IngressGroup membership -----------------------------------------------------------------

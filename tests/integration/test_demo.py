@@ -55,7 +55,8 @@ def test_demo_shows_each_outcome_a_verified_lb_and_a_verification_failure(sandbo
     assert "Subject: frontguard verification-failed: ingress-group/shared in prod" in text
     assert "FailedBuildModel" in text
     assert "Failed build model due to conflicting securityGroups: [" in text
-    assert "by kubectl-edit at" in text  # who changed it, from managedFields
+    # who changed it, from managedFields (a hint: manager names are unauthenticated)
+    assert "(unauthenticated): «kubectl-edit» (user-written) at" in text
     assert "kubectl annotate ingress -n team-b two" in text
     # And the scan summary.
     assert '"open_findings": 3' in text

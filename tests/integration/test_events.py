@@ -188,9 +188,18 @@ def test_sg_less_nlb_needs_recreation_and_nothing_changes(sandbox, fg):
     assert "kubectl delete" in alert["fix"] and "never deletes" in alert["fix"]
 
 
-def test_exempt_service_is_skipped(sandbox, fg):
+def test_service_exempt_by_the_policy_is_skipped(sandbox):
+    exemption = {
+        "namespace": "shop",
+        "kind": "service",
+        "name": "vip",
+        "reason": "SEC-42",
+        "approved_by": "platform-security",
+        "expires": "2099-12-31",
+    }
+    fg = wire(sandbox, {**ENFORCE, "exemptions": [exemption]})
     prod = sandbox.cluster("prod")
-    vip = prod.service("shop/vip", annotations={"frontguard.io/exempt": "SEC-42 approved"})
+    vip = prod.service("shop/vip")
     fg.reset_counts()
 
     assert fg.deliver(vip.event)["outcome"] == "exempt"

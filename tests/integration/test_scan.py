@@ -52,11 +52,15 @@ def test_every_controller_load_balancer_is_classified(sandbox, fg):
         "ingress/shop/done": "compliant",
         "ingress/shop/new": "remediated",
         "service/legacy/api": "needs-recreation",
-        "service/shop/vip": "exempt",
+        "service/shop/vip": "exempt-unapproved",  # an annotation alone: not the policy's say
         "ingress/shop/argo": "gitops-pending",
         "service/shop/gone": "not-controller-handled",
     }
-    assert {f.owner for f in report.open_findings} == {"service/legacy/api", "ingress/shop/argo"}
+    assert {f.owner for f in report.open_findings} == {
+        "service/legacy/api",
+        "ingress/shop/argo",
+        "service/shop/vip",
+    }
 
 
 def test_unreachable_cluster_is_an_error_for_its_load_balancers_only(sandbox, fg):

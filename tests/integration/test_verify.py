@@ -130,7 +130,8 @@ def test_annotation_reverted_by_argocd_names_who_and_how_to_fix(sandbox, fg):
     assert reverted["manager"] == "argocd-controller"
     assert reverted["value"] == team_sg
     assert (
-        f"(now: {team_sg}, changed by argocd-controller at 2025-06-01T10:00:00Z)"
+        f"(now: «{team_sg}» (user-written); last writer according to managedFields "
+        "(unauthenticated): «argocd-controller» (user-written) at 2025-06-01T10:00:00Z)"
         in (alert["detail"])
     )
     assert f'{INGRESS_SG}: "{ours}"' in alert["fix"]
@@ -162,7 +163,9 @@ def test_ingress_group_conflict_alert_quotes_the_controller_event(sandbox, fg):
     assert {f["object"] for f in quoted} == {"team-a/one", "team-b/two"}
     assert all(f["message"] == event["message"] for f in quoted)
     assert event["message"].startswith("Failed build model due to conflicting securityGroups: [")
-    assert f'"{event["message"]}"' in alert["detail"]
+    # Quoted as user-written (it echoes annotation values), cut to 200 characters.
+    assert f"«{event['message'][:100]}" in alert["detail"]
+    assert "» (user-written)" in alert["detail"]
     assert "kubectl annotate ingress -n team-a one" in alert["fix"]
     assert "kubectl annotate ingress -n team-b two" in alert["fix"]
     assert alert["owner"]["group"] == "shared"
@@ -265,7 +268,7 @@ def test_loop_detection_stops_patching_and_alerts_conflict(sandbox):
     assert INGRESS_SG not in web.object["metadata"]["annotations"]
     conflicts = [a for a in fg.alerts() if a["outcome"] == "conflict"]
     [conflict] = conflicts  # deduped: one page, not one per attempt
-    assert "frontguard.io/exempt" in conflict["fix"]
+    assert "exemption in the policy" in conflict["fix"]
     assert outcomes(fg.alerts()).count("remediated") == 1
 
 

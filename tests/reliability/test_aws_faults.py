@@ -20,8 +20,9 @@ EVENT_PATH = [
     "ec2.CreateSecurityGroup",
     "ec2.AuthorizeSecurityGroupIngress",
     "sqs.SendMessage",  # verification request
-    "dynamodb.PutItem",  # alert dedupe
+    "dynamodb.PutItem",  # alert dedupe: a short claim
     "sns.Publish",  # the alert
+    "dynamodb.UpdateItem",  # alert dedupe: recorded as sent only once published
 ]
 AREA = "AWS faults"
 

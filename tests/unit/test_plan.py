@@ -5,7 +5,6 @@ from frontguard.controller.security_groups import annotation_keys
 from frontguard.engine.plan import (
     annotation_patch,
     approved_only,
-    exempt_reason,
     kept_approved,
     plan_rules,
     policy_sources,
@@ -93,14 +92,6 @@ def test_a_group_across_namespaces_gets_what_every_namespace_allows():
     assert allowed == policy_sources(
         policy, lb=LB, owner=GROUP, namespaces=["web", "ops"], vpc_cidrs=[]
     )
-
-
-def test_exemption_by_namespace_or_annotation():
-    policy = Policy.from_document({"exempt_namespaces": ["kube-system"]})
-    assert exempt_reason([obj(namespace="kube-system")], policy)
-    reason = exempt_reason([obj(annotations={"frontguard.io/exempt": "JIRA-1"})], policy)
-    assert reason is not None and "JIRA-1" in reason
-    assert exempt_reason([obj()], policy) is None
 
 
 def test_patch_sets_both_annotations_and_records_what_it_replaced():

@@ -61,3 +61,38 @@ def test_settings_require_a_policy_source():
         {"FRONTGUARD_POLICY": json.dumps({}), "FRONTGUARD_DISCOVERY_DELAYS": "0,0"}
     )
     assert settings.discovery_delays == (0.0, 0.0)
+
+
+def test_warnings_name_world_open_sources_shadowed_and_empty_rules_and_expired_exemptions():
+    from datetime import date
+
+    policy = Policy.from_document(
+        {
+            "rules": [
+                {"scheme": "internet-facing", "sources": ["0.0.0.0/1", "2000::/3"]},
+                {"namespace": "payments", "scheme": "internet-facing", "sources": ["10.0.0.0/8"]},
+                {"namespace": "dev-*", "sources": []},
+            ],
+            "default_sources": ["::/0"],
+            "exemptions": [
+                {
+                    "namespace": "shop",
+                    "kind": "service",
+                    "name": "vip",
+                    "reason": "r",
+                    "approved_by": "sec",
+                    "expires": "2020-01-01",
+                }
+            ],
+        }
+    )
+    assert policy.warnings(today=date(2026, 11, 30)) == [
+        "rules[0] admits 0.0.0.0/1, a world-open range",
+        "rules[0] admits 2000::/3, a world-open range",
+        "rules[2] has no sources: load balancers it matches admit nothing",
+        "default_sources admits ::/0, a world-open range",
+        "rules[1] never applies: rules[0] matches everything it does, and the first matching "
+        "rule wins",
+        "exemptions[0] (service shop/vip) expired on 2020-01-01",
+    ]
+    assert Policy.from_document({"rules": [{"sources": ["10.0.0.0/8"]}]}).warnings() == []

@@ -93,3 +93,8 @@ def test_narrowing_twice_equals_narrowing_once(policy, owner):
     once = effective_sources(Sources.of(policy), owner_sources).allowed
     twice = effective_sources(once, owner_sources).allowed
     assert once == twice
+
+
+def test_ipv6_ranges_beyond_policy_are_reported_too():
+    result = effective_sources(Sources.of(["203.0.113.0/24"]), Sources.of(["2001:db8::/32"]))
+    assert result.beyond_policy.as_strings() == ["2001:db8::/32"]

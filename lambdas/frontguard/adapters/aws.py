@@ -17,6 +17,7 @@ from frontguard import tags as t
 from frontguard.adapters.aws_errors import error_code, translate
 from frontguard.errors import NotFoundError
 from frontguard.model import Listener, LoadBalancer, OwnerRef, PermissionRule
+from frontguard.untrusted import escape
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
@@ -34,6 +35,7 @@ CLIENT_CONFIG = Config(
 DESCRIBE_TAGS_BATCH = 20
 DESCRIBE_LB_PAGE = 400
 RULE_DESCRIPTION = "frontguard: admitted by policy"
+SG_DESCRIPTION = "frontguard frontend SG"
 
 
 def _load_balancer(raw: Mapping[str, Any], tags: Mapping[str, str]) -> LoadBalancer:
@@ -124,6 +126,22 @@ def vpc_cidrs(ec2: EC2Client, vpc_id: str) -> list[str]:
     return cidrs
 
 
+def missing_prefix_lists(ec2: EC2Client, ids: Iterable[str]) -> list[str]:
+    """Which of ``ids`` name no managed prefix list visible to the account (a typo, or one
+    deleted or no longer shared): a rule with it admits nothing, or fails to be created."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return []
+    try:
+        pages = ec2.get_paginator("describe_managed_prefix_lists").paginate(
+            Filters=[{"Name": "prefix-list-id", "Values": wanted}]
+        )
+        found = {p["PrefixListId"] for page in pages for p in page.get("PrefixLists", [])}
+    except ClientError as error:
+        raise translate(error, "describe managed prefix lists") from error
+    return [i for i in wanted if i not in found]
+
+
 # --- frontguard's security group ----------------------------------------------------------
 
 
@@ -136,6 +154,7 @@ class SecurityGroup:
     rules: frozenset[PermissionRule]
     # Inbound permissions that are not single-port TCP/UDP rules (someone added them by hand).
     foreign_permissions: tuple[Mapping[str, Any], ...] = field(default=())
+    description: str = ""
 
     @property
     def managed_by_frontguard(self) -> bool:
@@ -165,17 +184,69 @@ def parse_security_group(raw: Mapping[str, Any]) -> SecurityGroup:
         tags={tag["Key"]: tag.get("Value", "") for tag in raw.get("Tags", [])},
         rules=frozenset(rules),
         foreign_permissions=tuple(foreign),
+        description=raw.get("Description", ""),
     )
 
 
 def security_group_name(lb: LoadBalancer) -> str:
     """Deterministic: concurrent remediations of one LB collide on the name, not duplicate."""
-    digest = hashlib.sha256(lb.arn.encode()).hexdigest()[:10]
-    return f"frontguard-{lb.name[:32]}-{digest}"
+    return security_group_name_for(lb.arn)
 
 
-def find_security_group(ec2: EC2Client, lb_arn: str) -> SecurityGroup | None:
-    """frontguard's SG for this load balancer, found by its tags."""
+def security_group_name_for(lb_arn: str) -> str:
+    """frontguard's SG name for a load balancer, from its ARN alone (which ends in
+    ``loadbalancer/<type>/<name>/<id>``, https://docs.aws.amazon.com/service-authorization/latest/reference/list_elasticloadbalancingv2.html#elasticloadbalancingv2-resources-for-iam-policies)."""
+    parts = lb_arn.split("/")
+    name = parts[-2] if len(parts) >= 3 else ""
+    digest = hashlib.sha256(lb_arn.encode()).hexdigest()[:10]
+    return f"frontguard-{name[:32]}-{digest}"
+
+
+def ownership_problem(
+    group: SecurityGroup, lb_arn: str | None = None, vpc_id: str | None = None
+) -> str | None:
+    """Why ``group`` is *not* frontguard's own SG (``None`` when it is).
+
+    Tags prove nothing: anyone with ``ec2:CreateTags`` can put frontguard's tags on any SG.
+    An SG's name, VPC and description are fixed when it is created
+    (https://docs.aws.amazon.com/vpc/latest/userguide/security-group-rules.html: "you can't
+    change the name or description of a security group after you create it"), and frontguard
+    derives the name from the load balancer's ARN: a foreign SG cannot acquire them later.
+    """
+    arn = group.tags.get(t.LOAD_BALANCER_TAG) or ""
+    if lb_arn is not None and arn != lb_arn:
+        return f"its {t.LOAD_BALANCER_TAG} tag names another load balancer"
+    if not arn:
+        return f"it has no {t.LOAD_BALANCER_TAG} tag"
+    expected = security_group_name_for(arn)
+    if group.name != expected:
+        return f"its name {escape(group.name, 80)} is not {expected}, the one frontguard gives it"
+    if not group.description.startswith(SG_DESCRIPTION):
+        return "its description is not frontguard's"
+    if vpc_id is not None and group.vpc_id != vpc_id:
+        return f"it is in VPC {group.vpc_id}, not the load balancer's ({vpc_id})"
+    return None
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """frontguard's SG for one load balancer, and the SGs that carry its tags but are not it."""
+
+    group: SecurityGroup | None
+    impostors: tuple[tuple[SecurityGroup, str], ...] = ()  # (SG, why it is not frontguard's)
+
+
+def find_security_group(
+    ec2: EC2Client, lb_arn: str, vpc_id: str | None = None
+) -> SecurityGroup | None:
+    """frontguard's SG for this load balancer: tagged for it *and* proven by its name,
+    description and VPC (:func:`ownership_problem`)."""
+    return lookup_security_group(ec2, lb_arn, vpc_id).group
+
+
+def lookup_security_group(ec2: EC2Client, lb_arn: str, vpc_id: str | None = None) -> Lookup:
+    """Every SG tagged as frontguard's for ``lb_arn``, split into frontguard's own and the
+    impostors (which frontguard never converges, attaches or deletes)."""
     try:
         groups = ec2.describe_security_groups(
             Filters=[
@@ -185,9 +256,25 @@ def find_security_group(ec2: EC2Client, lb_arn: str) -> SecurityGroup | None:
         )["SecurityGroups"]
     except ClientError as error:
         raise translate(error, f"find frontguard SG for {lb_arn}") from error
-    if not groups:
-        return None
-    return parse_security_group(sorted(groups, key=lambda g: g["GroupId"])[0])
+    return split_ownership(
+        (parse_security_group(g) for g in sorted(groups, key=lambda g: g["GroupId"])),
+        lb_arn,
+        vpc_id,
+    )
+
+
+def split_ownership(
+    groups: Iterable[SecurityGroup], lb_arn: str, vpc_id: str | None = None
+) -> Lookup:
+    ours: SecurityGroup | None = None
+    impostors: list[tuple[SecurityGroup, str]] = []
+    for group in groups:
+        problem = ownership_problem(group, lb_arn, vpc_id)
+        if problem is not None:
+            impostors.append((group, problem))
+        elif ours is None:
+            ours = group
+    return Lookup(ours, tuple(impostors))
 
 
 def describe_security_groups(ec2: EC2Client, group_ids: Sequence[str]) -> dict[str, SecurityGroup]:
@@ -272,14 +359,16 @@ def create_security_group(
     try:
         created = ec2.create_security_group(
             GroupName=name,
-            Description=f"frontguard frontend SG for load balancer {lb.name}",
+            Description=f"{SG_DESCRIPTION} for load balancer {lb.name}",
             VpcId=lb.vpc_id,
             TagSpecifications=[{"ResourceType": "security-group", "Tags": tag_list}],
         )
     except ClientError as error:
         if error_code(error) == "InvalidGroup.Duplicate":
             # Another invocation created it a moment ago: use theirs.
-            existing = find_security_group(ec2, lb.arn)
+            # Or someone took the name first: then it is not proven frontguard's, and the
+            # error stands (the caller alerts).
+            existing = find_security_group(ec2, lb.arn, lb.vpc_id)
             if existing is not None:
                 return existing
         raise translate(error, f"create SG {name}") from error

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -18,6 +19,7 @@ from botocore.exceptions import ClientError
 
 from frontguard.adapters.aws_errors import error_code, translate
 from frontguard.alerts import Alert, AlertSink
+from frontguard.errors import FrontguardError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -33,26 +35,77 @@ class StateTable:
         self._table = table
         self._clock = clock
 
-    def claim(self, pk: str, sk: str, ttl_seconds: float) -> bool:
-        """True once per ``ttl_seconds`` for a key: the caller may act (e.g. alert)."""
+    def claim(
+        self, pk: str, sk: str, ttl_seconds: float, period_seconds: float | None = None
+    ) -> str | None:
+        """A claim token, held for ``ttl_seconds``, for a key (the caller may act, e.g.
+        alert); ``None`` while an earlier claim holds.
+
+        An item whose expiry lies further ahead than ``period_seconds`` (default
+        ``ttl_seconds``) from now was not written by this code (frontguard never claims
+        longer than its period): it is not trusted to silence anything, and is claimed
+        over."""
         now = self._clock()
+        token = uuid.uuid4().hex
         try:
             self._db.put_item(
                 TableName=self._table,
                 Item={
                     "pk": {"S": pk},
                     "sk": {"S": sk},
+                    "token": {"S": token},
                     "claimed_at": {"N": str(int(now))},
                     "expires_at": {"N": str(int(now + ttl_seconds))},
                 },
-                ConditionExpression="attribute_not_exists(pk) OR expires_at < :now",
-                ExpressionAttributeValues={":now": {"N": str(int(now))}},
+                ConditionExpression="attribute_not_exists(pk) OR expires_at < :now "
+                "OR expires_at > :horizon",
+                ExpressionAttributeValues={
+                    ":now": {"N": str(int(now))},
+                    ":horizon": {"N": str(int(now + max(ttl_seconds, period_seconds or 0)) + 1)},
+                },
             )
         except ClientError as error:
             if error_code(error) == "ConditionalCheckFailedException":
-                return False
+                return None
             raise translate(error, f"claim {pk}/{sk}") from error
-        return True
+        return token
+
+    def confirm(self, pk: str, sk: str, token: str, ttl_seconds: float) -> None:
+        """Extend a claim this caller holds to ``ttl_seconds`` from now."""
+        now = self._clock()
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": pk}, "sk": {"S": sk}},
+                UpdateExpression="SET expires_at = :expires",
+                ConditionExpression="#token = :token",
+                ExpressionAttributeNames={"#token": "token"},
+                ExpressionAttributeValues={
+                    ":expires": {"N": str(int(now + ttl_seconds))},
+                    ":token": {"S": token},
+                },
+            )
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                return  # someone claimed over it meanwhile: theirs stands
+            raise translate(error, f"confirm {pk}/{sk}") from error
+
+    def release(self, pk: str, sk: str, token: str) -> None:
+        """Give up a claim this caller holds (its action failed), so a retry may act: the
+        claim is expired at once (an update, so the functions need no DeleteItem right)."""
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": pk}, "sk": {"S": sk}},
+                UpdateExpression="SET expires_at = :released",
+                ConditionExpression="#token = :token",
+                ExpressionAttributeNames={"#token": "token"},
+                ExpressionAttributeValues={":token": {"S": token}, ":released": {"N": "0"}},
+            )
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                return
+            raise translate(error, f"release {pk}/{sk}") from error
 
     def now(self) -> float:
         return self._clock()
@@ -98,8 +151,20 @@ class StateTable:
         return sum(1 for s in stamps if float(s) >= now - window_seconds)
 
 
+#: How long a claim holds before its alert is confirmed published. Long enough to cover one
+#: publish call (adaptive retries included); short, so that a process that dies mid-publish
+#: (a Lambda timeout) delays the retried alert by at most this much rather than a period.
+PUBLISH_LEASE_SECONDS = 60
+
+
 class DedupedAlerts:
-    """Publishes each (load balancer, outcome) finding at most once per period."""
+    """Publishes each (load balancer, outcome) finding at most once per period.
+
+    The de-duplication record counts only a *published* alert: a short lease is claimed
+    (exactly one of several concurrent invocations publishes), the alert is published, and only
+    then is the record extended to the period. A failed publish releases the lease, so the
+    retry sends the alert instead of taking it for a duplicate.
+    """
 
     def __init__(self, sink: AlertSink, state: StateTable, period_seconds: float) -> None:
         self._sink = sink
@@ -108,11 +173,24 @@ class DedupedAlerts:
         self.suppressed: list[Alert] = []
 
     def publish(self, alert: Alert) -> None:
-        if self._state.claim(f"alert#{alert.load_balancer_arn}", alert.outcome.value, self._period):
-            self._sink.publish(alert)
+        pk, sk = f"alert#{alert.load_balancer_arn}", alert.outcome.value
+        token = self._state.claim(pk, sk, min(PUBLISH_LEASE_SECONDS, self._period), self._period)
+        if token is None:
+            self.suppressed.append(alert)
+            logger.info(
+                "alert suppressed: already sent within the period",
+                extra={"load_balancer_arn": alert.load_balancer_arn, "outcome": sk},
+            )
             return
-        self.suppressed.append(alert)
-        logger.info(
-            "alert suppressed: already sent within the period",
-            extra={"load_balancer_arn": alert.load_balancer_arn, "outcome": alert.outcome.value},
-        )
+        try:
+            self._sink.publish(alert)
+        except BaseException:
+            try:
+                self._state.release(pk, sk, token)
+            except FrontguardError as problem:  # the lease expires by itself
+                logger.warning(
+                    "alert claim not released",
+                    extra={"load_balancer_arn": alert.load_balancer_arn, "problem": str(problem)},
+                )
+            raise
+        self._state.confirm(pk, sk, token, self._period)

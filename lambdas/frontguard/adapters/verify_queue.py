@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -10,11 +11,26 @@ from botocore.exceptions import ClientError
 
 from frontguard.adapters.aws_errors import translate
 from frontguard.errors import InvalidEventError
+from frontguard.model import OwnerKind
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
 MAX_SQS_DELAY = 900
+MAX_ATTEMPTS = 100
+# https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_LoadBalancer.html
+LB_ARN = re.compile(
+    r"^arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:[0-9]{12}:"
+    r"loadbalancer/(app|net|gwy)/[A-Za-z0-9-]{1,32}/[0-9a-f]{1,32}$"
+)
+# https://docs.aws.amazon.com/eks/latest/APIReference/API_CreateCluster.html#API_CreateCluster_RequestSyntax
+CLUSTER_NAME = re.compile(r"^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$")
+SG_ID = re.compile(r"^sg-[0-9a-f]{8,17}$")
+# DNS-1123 subdomain (namespaces, object and IngressGroup names).
+DNS_NAME = re.compile(
+    r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+)
+OWNER_KINDS = frozenset(kind.value for kind in OwnerKind)
 
 
 @dataclass(frozen=True)
@@ -42,9 +58,31 @@ class VerifyRequest:
                 plan_digest=str(data.get("plan_digest", "")),
                 attempt=int(data.get("attempt", 0)),
                 requested_at=str(data.get("requested_at", "")),
-            )
-        except (ValueError, KeyError, TypeError) as error:
+            )._validated()
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
             raise InvalidEventError(f"malformed verification request: {error!r}") from error
+
+    def _validated(self) -> VerifyRequest:
+        """Every field has the shape frontguard writes: whoever else can send to the queue
+        cannot smuggle text into an alert through it (security review, finding 10). The
+        verification then checks the request against the load balancer itself."""
+        if not LB_ARN.match(self.load_balancer_arn):
+            raise ValueError("load_balancer_arn is not an ELBv2 load balancer ARN")
+        if not CLUSTER_NAME.match(self.cluster):
+            raise ValueError("cluster is not an EKS cluster name")
+        if not SG_ID.match(self.security_group_id):
+            raise ValueError("security_group_id is not an SG ID")
+        if self.owner.get("kind") not in OWNER_KINDS:
+            raise ValueError("owner.kind is not an owner kind")
+        for key in ("namespace", "name", "group"):
+            value = self.owner.get(key)
+            if value is not None and not (isinstance(value, str) and DNS_NAME.match(value)):
+                raise ValueError(f"owner.{key} is not a Kubernetes name")
+        if not (0 <= self.attempt <= MAX_ATTEMPTS) or not re.fullmatch(
+            r"[0-9a-f]{0,64}", self.plan_digest
+        ):
+            raise ValueError("attempt or plan_digest out of range")
+        return self
 
 
 class VerifySink(Protocol):

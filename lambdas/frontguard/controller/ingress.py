@@ -3,7 +3,6 @@ per-port source restrictions."""
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -22,7 +21,7 @@ from frontguard.controller.objects import (
     selector_matches,
     split_list,
 )
-from frontguard.controller.restrictions import Restrictions
+from frontguard.controller.restrictions import Restrictions, parse_cidrs
 from frontguard.policy import ControllerFlags
 from frontguard.sources import Sources
 
@@ -306,14 +305,7 @@ def _explicit_sources(classified: ClassifiedIngress) -> _PortSources:
         or list(spec.get("PrefixListsIDs") or [])  # type: ignore[call-overload]
         or split_list(annotations.get(t.INGRESS_PREFIX_LISTS))
     )
-    normalised = set()
-    for cidr in cidrs:
-        try:
-            normalised.add(str(ipaddress.ip_network(str(cidr), strict=False)))
-        except ValueError as error:
-            raise AnnotationError(
-                f"invalid inbound-cidrs settings on Ingress {classified.id}: {cidr!r}"
-            ) from error
+    normalised = parse_cidrs(cidrs, f"Ingress {classified.id} (inbound-cidrs)")
     return _PortSources(classified.id, frozenset(normalised), frozenset(map(str, prefix_lists)))
 
 
@@ -359,27 +351,30 @@ def group_restrictions(
     return Restrictions({port: _merge_port(configs) for port, configs in per_port.items()})
 
 
+def _agreed(
+    chosen: _PortSources | None, config: _PortSources, values: frozenset[str], label: str
+) -> _PortSources | None:
+    """The first member that sets ``label`` on a port decides; another member setting a
+    different value is the controller's build error."""
+    if not values:
+        return chosen
+    if chosen is None:
+        return config
+    mine = chosen.cidrs if label == "inbound-cidrs" else chosen.prefix_lists
+    if mine != values:
+        raise ControllerBuildError(
+            f"conflicting {label}, {chosen.ingress}: {sorted(mine)} | "
+            f"{config.ingress}: {sorted(values)}"
+        )
+    return chosen
+
+
 def _merge_port(configs: Sequence[_PortSources]) -> Sources | None:
     cidrs: _PortSources | None = None
     prefix_lists: _PortSources | None = None
     for config in configs:
-        if config.cidrs:
-            if cidrs is None:
-                cidrs = config
-            elif cidrs.cidrs != config.cidrs:
-                raise ControllerBuildError(
-                    f"conflicting inbound-cidrs, {cidrs.ingress}: {sorted(cidrs.cidrs)} | "
-                    f"{config.ingress}: {sorted(config.cidrs)}"
-                )
-        if config.prefix_lists:
-            if prefix_lists is None:
-                prefix_lists = config
-            elif prefix_lists.prefix_lists != config.prefix_lists:
-                raise ControllerBuildError(
-                    f"conflicting inbound-prefix-lists, {prefix_lists.ingress}: "
-                    f"{sorted(prefix_lists.prefix_lists)} | {config.ingress}: "
-                    f"{sorted(config.prefix_lists)}"
-                )
+        cidrs = _agreed(cidrs, config, config.cidrs, "inbound-cidrs")
+        prefix_lists = _agreed(prefix_lists, config, config.prefix_lists, "inbound-prefix-lists")
     if cidrs is None and prefix_lists is None:
         return None
     values = [*(cidrs.cidrs if cidrs else ()), *(prefix_lists.prefix_lists if prefix_lists else ())]

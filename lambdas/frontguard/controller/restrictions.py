@@ -7,9 +7,11 @@ frontguard carries them into its own SG's rules, port by port.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import ipaddress
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from frontguard.controller.objects import AnnotationError
 from frontguard.sources import Sources
 
 
@@ -35,3 +37,16 @@ class Restrictions:
 
 
 UNRESTRICTED = Restrictions()
+
+
+def parse_cidrs(values: Iterable[object], where: str) -> list[str]:
+    """CIDRs as Go's net.ParseCIDR accepts them (host bits allowed), normalised; anything else
+    fails the controller's model build (LBC:pkg/ingress/model_build_listener.go
+    computeIngressExplicitInboundCIDRs; LBC:pkg/service/model_build_managed_sg.go)."""
+    parsed = []
+    for value in values:
+        try:
+            parsed.append(str(ipaddress.ip_network(str(value), strict=False)))
+        except ValueError as error:
+            raise AnnotationError(f"invalid source range {value!r} on {where}") from error
+    return parsed

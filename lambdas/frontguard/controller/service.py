@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
-
 from frontguard import tags as t
 from frontguard.controller.objects import (
     AnnotationError,
@@ -13,7 +11,7 @@ from frontguard.controller.objects import (
     object_id,
     split_list,
 )
-from frontguard.controller.restrictions import Restrictions
+from frontguard.controller.restrictions import Restrictions, parse_cidrs
 from frontguard.policy import ControllerFlags
 from frontguard.sources import Sources
 
@@ -67,17 +65,11 @@ def service_restrictions(service: KubeObject, *, auto_mode: bool = False) -> Res
     prefix_lists = split_list(annotations.get(t.SERVICE_PREFIX_LISTS))
     if not cidrs and not prefix_lists_set:
         return Restrictions.everywhere(None)
-    values = []
-    for cidr in cidrs:
-        try:
-            values.append(str(ipaddress.ip_network(str(cidr), strict=False)))
-        except ValueError as error:
-            raise AnnotationError(
-                f"invalid source range {cidr!r} on Service {object_id(service)}"
-            ) from error
+    values = parse_cidrs(cidrs, f"Service {object_id(service)}")
     try:
         return Restrictions.everywhere(Sources.of([*values, *prefix_lists]))
     except ValueError as error:
         raise AnnotationError(
-            f"invalid prefix list in {t.SERVICE_PREFIX_LISTS} on Service {object_id(service)}"
+            f"invalid prefix list in {t.SERVICE_PREFIX_LISTS} on Service {object_id(service)}: "
+            f"{prefix_lists!r}"
         ) from error

@@ -90,6 +90,9 @@ class GatewayOwner:
     class_config: Configuration | None
     auto_mode: bool = False
     problem: str | None = None  # the controller cannot reconcile this Gateway as it stands
+    # Why ``frontguard-<gateway>`` exists but is not frontguard's to adopt (someone else
+    # created it): frontguard then neither references nor patches it.
+    squatted: str | None = None
 
     @property
     def namespace(self) -> str:
@@ -144,8 +147,8 @@ class GatewayOwner:
     def restriction(self) -> Sources | None:
         """``sourceRanges`` / ``securityGroupPrefixes``: ignored by the controller once a custom
         SG is set, so frontguard carries them into its own rules."""
-        ranges = [str(r) for r in self._merged("sourceRanges") or []]
-        prefix_lists = [str(p) for p in self._merged("securityGroupPrefixes") or []]
+        ranges = _as_strings(self._merged("sourceRanges"))
+        prefix_lists = _as_strings(self._merged("securityGroupPrefixes"))
         if not ranges and not prefix_lists:
             return None
         return Sources.of([*ranges, *prefix_lists])
@@ -160,6 +163,14 @@ class GatewayOwner:
         return (
             bool(groups) and set(groups) <= policy.approved_security_groups and self.backend_managed
         )
+
+
+def _as_strings(value: Any) -> list[str]:
+    """A configuration field that should be a list of strings, as one (user input: a wrong
+    type becomes an unparsable entry, reported like any other, instead of a TypeError)."""
+    if value is None:
+        return []
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
 
 
 def resolve(
@@ -200,7 +211,36 @@ def resolve(
         return GatewayOwner(gateway, gateway_class, config, True, class_config, auto_mode, problem)
     # No reference: frontguard's own configuration may exist from an earlier, unfinished run.
     ours = read_configuration(kube, namespace, frontguard_config_name(name))
+    if ours is not None and (squatted := _not_created_by_frontguard(ours)) is not None:
+        return GatewayOwner(
+            gateway, gateway_class, None, False, class_config, auto_mode, problem, squatted
+        )
     return GatewayOwner(gateway, gateway_class, ours, False, class_config, auto_mode, problem)
+
+
+FRONTGUARD_LABEL = ("app.kubernetes.io/managed-by", "frontguard")
+
+
+def _not_created_by_frontguard(config: Configuration) -> str | None:
+    """Why an unreferenced ``frontguard-<gateway>`` configuration is not the one frontguard
+    created (``None`` when it is): frontguard creates it with its label, a record saying
+    ``created``, and nothing in its spec but the two fields it sets. Anyone allowed to create
+    configurations in the namespace could otherwise pre-create it with their own scheme,
+    listeners or certificates and have frontguard wire it to the Gateway."""
+    meta = config.obj.get("metadata") or {}
+    labels = meta.get("labels") or {}
+    if labels.get(FRONTGUARD_LABEL[0]) != FRONTGUARD_LABEL[1]:
+        return f"it lacks the label {FRONTGUARD_LABEL[0]}={FRONTGUARD_LABEL[1]}"
+    try:
+        record = json.loads((meta.get("annotations") or {}).get(t.REPLACED_ANNOTATION) or "{}")
+    except ValueError:
+        record = None
+    if not isinstance(record, dict) or record.get("created") is not True:
+        return f"its {t.REPLACED_ANNOTATION} record does not say frontguard created it"
+    extra = sorted(set(config.spec) - {SG_FIELD, BACKEND_FIELD})
+    if extra:
+        return f"its spec sets fields frontguard never sets ({', '.join(extra)})"
+    return None
 
 
 # --- Changes ----------------------------------------------------------------------------------
@@ -294,7 +334,7 @@ def _create_configuration(
     if owner.class_config is not None:
         versions.remove(owner.class_config.version)
         versions.insert(0, owner.class_config.version)
-    labels = {"app.kubernetes.io/managed-by": "frontguard"}
+    labels = {FRONTGUARD_LABEL[0]: FRONTGUARD_LABEL[1]}
     for version in versions:
         body = {
             "apiVersion": f"{t.GATEWAY_CONFIG_GROUP}/{version}",
@@ -338,5 +378,5 @@ def class_pin_fix(owner: GatewayOwner, sg_id: str | None) -> str:
         f"security group ({sg_id or 'created on first remediation'}) there, or remove "
         "securityGroups from the class-level configuration (or set its mergingMode so the "
         "Gateway's configuration wins) and let frontguard patch the Gateway's configuration; "
-        "or exempt the Gateway with frontguard.io/exempt."
+        "or have the Gateway exempted in the policy."
     )

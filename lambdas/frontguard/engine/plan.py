@@ -17,8 +17,6 @@ from frontguard.controller.objects import (
     annotations_of,
     bool_annotation,
     labels_of,
-    namespace_of,
-    object_id,
 )
 from frontguard.controller.restrictions import Restrictions
 from frontguard.controller.security_groups import AnnotationKeys, named_security_groups
@@ -27,19 +25,6 @@ from frontguard.policy import Policy
 from frontguard.sources import Sources, effective_sources, expand_policy_sources
 
 # --- Who must not be touched ------------------------------------------------------------------
-
-
-def exempt_reason(objects: Sequence[KubeObject], policy: Policy) -> str | None:
-    for obj in objects:
-        namespace = namespace_of(obj)
-        if namespace in policy.exempt_namespaces:
-            return f"namespace {namespace} is exempt by policy"
-        reason = annotations_of(obj).get(t.EXEMPT_ANNOTATION)
-        if reason is not None:
-            return (
-                f"{object_id(obj)} opted out ({t.EXEMPT_ANNOTATION}: {reason or 'no reason given'})"
-            )
-    return None
 
 
 def gitops_markers(obj: KubeObject) -> list[str]:

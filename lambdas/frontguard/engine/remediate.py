@@ -36,7 +36,7 @@ from frontguard.controller.security_groups import (
     is_id,
     named_security_groups,
 )
-from frontguard.engine import born, gateway, plan
+from frontguard.engine import born, exemptions, gateway, plan
 from frontguard.engine.owner import ClusterObjects, Owner, resolve_owner
 from frontguard.errors import NotFoundError, RetryableError
 from frontguard.model import (
@@ -83,6 +83,8 @@ class Prefetched:
     vpc_cidrs: Mapping[str, list[str]] = field(default_factory=dict)
     cluster: ClusterObjects | None = None
     endpoint_services: Mapping[str, list[str]] | None = None  # NLB ARN → PrivateLink services
+    # SGs carrying frontguard's tags for this LB that are not frontguard's (already alerted).
+    impostors: tuple[tuple[aws.SecurityGroup, str], ...] = ()
     # frontguard's own prefix lists (ID → entries), when the scan has synchronised them.
     prefix_lists: Mapping[str, Sources] | None = None
 
@@ -273,11 +275,7 @@ def decide(
     if backend := _backend_sg_unavailable(lb, owner, keys, flags.enable_backend_security_group):
         return Report(result(Outcome.ERROR, backend), _backend_sg_fix(ref))
 
-    group = (
-        prefetched.security_group
-        if prefetched is not None
-        else aws.find_security_group(engine.ec2, lb.arn)
-    )
+    group = _own_security_group(engine, lb, ref, prefetched)
     if owner.gateway is not None and (pin := _class_pin_conflict(engine, owner.gateway, group)):
         return Report(
             result(
@@ -410,9 +408,11 @@ def _owner_verdict(
     claim: str | None,
 ) -> Decision | None:
     """What the owner alone settles: exempt, not the controller's, not proven its owner,
-    unbuildable, SG-less."""
-    if (reason := plan.exempt_reason(owner.objects, policy)) is not None:
-        return Settled(result(Outcome.EXEMPT, reason))
+    a squatted configuration, unbuildable, SG-less."""
+    if exempt := exemptions.decide(owner.objects, owner.ref, lb.cluster or "", policy):
+        if exempt.outcome is Outcome.EXEMPT_UNAPPROVED:
+            return Report(result(exempt.outcome, exempt.reason), exemptions.UNAPPROVED_FIX)
+        return Settled(result(exempt.outcome, exempt.reason))
     if not owner.handled:
         return Settled(
             result(
@@ -435,6 +435,8 @@ def _owner_verdict(
             "(docs/deploy.md). If the controller made it, check the object's status and the "
             "controller's Events.",
         )
+    if owner.gateway is not None and owner.gateway.squatted is not None:
+        return _squatted_configuration(owner.gateway, result)
     if owner.problem is not None:
         return Report(
             result(
@@ -840,7 +842,7 @@ def _apply(engine: Engine, lb: LoadBalancer, decision: Apply) -> Result:
                     result,
                     "Find what reverts the annotations (a GitOps tool, a Helm release, a person: "
                     "the object's managedFields name it) and commit frontguard's annotations "
-                    "there, or exempt the object with frontguard.io/exempt.",
+                    "there, or ask the security team for an exemption in the policy.",
                 )
             )
             return result
@@ -1045,6 +1047,58 @@ def _owner_changes(owner: Owner, sg_id: str, kept: Sequence[str]) -> list[OwnerC
 
 def _planned_annotations(changes: Sequence[OwnerChange]) -> dict[str, Any]:
     return {key: value for change in changes for key, value in change.summary().items()}
+
+
+def _squatted_configuration(owner: gateway.GatewayOwner, result: Callable[..., Result]) -> Decision:
+    name = gateway.frontguard_config_name(owner.name)
+    return Report(
+        result(
+            Outcome.CONFLICT,
+            f"LoadBalancerConfiguration {owner.namespace}/{name} exists but was not created by "
+            f"frontguard ({owner.squatted}): not adopted",
+        ),
+        f"Find who created {owner.namespace}/{name} and delete it (frontguard then creates its "
+        "own), or reference a configuration of your own from the Gateway's "
+        "spec.infrastructure.parametersRef.",
+    )
+
+
+def _own_security_group(
+    engine: Engine, lb: LoadBalancer, ref: OwnerRef, prefetched: Prefetched | None
+) -> aws.SecurityGroup | None:
+    """frontguard's SG for ``lb`` (proven, not merely tagged); impostors raise a ``conflict``
+    alert (the scan alerts for what it prefetched)."""
+    if prefetched is not None:
+        return prefetched.security_group
+    lookup = aws.lookup_security_group(engine.ec2, lb.arn, lb.vpc_id)
+    if lookup.impostors:
+        engine.alerts.publish(impostor_alert(lb.arn, lb.cluster, ref, lookup.impostors))
+    return lookup.group
+
+
+def impostor_alert(
+    lb_arn: str,
+    cluster: str | None,
+    owner: OwnerRef | None,
+    impostors: Sequence[tuple[aws.SecurityGroup, str]],
+) -> Alert:
+    """``conflict``: SGs carry frontguard's tags for ``lb_arn`` but were not created by it.
+
+    frontguard never converges, attaches or deletes them; someone with ``ec2:CreateTags``
+    tagged them (by mistake, or to make frontguard rewrite or delete them)."""
+    named = "; ".join(f"{group.id} ({problem})" for group, problem in impostors)
+    return Alert(
+        outcome=Outcome.CONFLICT,
+        load_balancer_arn=lb_arn,
+        cluster=cluster,
+        owner=owner,
+        detail=f"security groups carry frontguard's tags but were not created by frontguard: "
+        f"{named}. frontguard leaves them alone (never changes, attaches or deletes them).",
+        fix="Find who tagged them (CloudTrail CreateTags) and remove the frontguard.io/* tags. "
+        "Reserve frontguard's tag keys with an SCP (docs/scp.md) so only frontguard can set "
+        "them.",
+        data={"impostor_security_groups": [group.id for group, _ in impostors]},
+    )
 
 
 def _alert(result: Result, fix: str | None) -> Alert:

@@ -345,11 +345,15 @@ def plan_revert(
     result = RevertPlan(scope)
     services = list(kube.list_paged(f"{CORE}/services"))
     ingresses = list(kube.list_paged(f"{NETWORKING}/ingresses"))
-    ours = {
-        g.id: g
+    tagged = [
+        g
         for g in aws.iter_frontguard_security_groups(ec2)
         if g.tags.get(t.FG_CLUSTER_TAG) == scope.cluster
-    }
+    ]
+    # Tags prove nothing (anyone may tag an SG): only an SG whose name, description and VPC
+    # are frontguard's is frontguard's to delete.
+    ours = {g.id: g for g in tagged if aws.ownership_problem(g) is None}
+    impostors = [(g, problem) for g in tagged if (problem := aws.ownership_problem(g)) is not None]
     group_of = _ingress_groups(kube, ingresses, flags or ControllerFlags())
     configurations = _configurations(kube)
 
@@ -403,6 +407,7 @@ def plan_revert(
         if not covers(sg.tags.get(t.OWNER_TAG) or ""):
             continue
         result.security_groups.append(_sg_decision(elbv2, sg, named))
+    result.security_groups.extend(_impostor_decisions(impostors, covers))
     return result
 
 
@@ -461,6 +466,22 @@ def _owner_in_scope(scope: Scope, result: RevertPlan) -> Callable[[str], bool]:
     return lambda owner: owner in owners or (gateways is not None and owner.startswith(gateways))
 
 
+def _impostor_decisions(
+    impostors: Iterable[tuple[aws.SecurityGroup, str]], covers: Callable[[str], bool]
+) -> list[SgRevert]:
+    return [
+        SgRevert(
+            sg.id,
+            sg.tags.get(t.LOAD_BALANCER_TAG),
+            sg.tags.get(t.OWNER_TAG),
+            SgAction.KEPT,
+            f"carries frontguard's tags but is not frontguard's ({problem}): never deleted",
+        )
+        for sg, problem in sorted(impostors, key=lambda pair: pair[0].id)
+        if covers(sg.tags.get(t.OWNER_TAG) or "")
+    ]
+
+
 def _sg_decision(
     elbv2: ElasticLoadBalancingv2Client, group: aws.SecurityGroup, named: Mapping[str, str]
 ) -> SgRevert:
@@ -479,6 +500,11 @@ def _sg_decision(
             lb = None
         if lb is not None and group.id in lb.security_groups:
             return decision(SgAction.KEPT, STILL_ATTACHED)
+        if lb is not None and (problem := aws.ownership_problem(group, arn, lb.vpc_id)):
+            return decision(
+                SgAction.KEPT,
+                f"carries frontguard's tags but is not frontguard's ({problem}): never deleted",
+            )
     return decision(SgAction.DELETE, "no load balancer and no annotation uses it")
 
 
@@ -605,6 +631,6 @@ def render(plan_: RevertPlan, *, applied: bool) -> list[str]:
     if plan_.patches or plan_.config_patches:
         lines.append(
             "  note: a scheduled frontguard scan in enforce mode remediates these load balancers "
-            "again; switch the policy to audit or exempt the objects (frontguard.io/exempt) first"
+            "again; switch the policy to audit or exempt the objects in the policy first"
         )
     return lines

@@ -24,6 +24,7 @@ from frontguard import tags as t
 from frontguard.adapters import aws
 from frontguard.adapters.aws_errors import error_code, translate
 from frontguard.adapters.kube import CORE, NETWORKING
+from frontguard.alerts import Alert
 from frontguard.controller.ingress import (
     frontend_nlb_health_check_ports,
     frontend_nlb_shares_alb_sgs,
@@ -34,9 +35,14 @@ from frontguard.controller.objects import (
     annotations_of,
 )
 from frontguard.controller.security_groups import annotation_keys, is_id, named_security_groups
-from frontguard.engine import plan, prefix_lists
+from frontguard.engine import exemptions, plan, prefix_lists
 from frontguard.engine.owner import ClusterObjects, Owner, read_classes, resolve_owner
-from frontguard.engine.remediate import Engine, Prefetched, remediate_load_balancer
+from frontguard.engine.remediate import (
+    Engine,
+    Prefetched,
+    impostor_alert,
+    remediate_load_balancer,
+)
 from frontguard.errors import FrontguardError, NotFoundError, RetryableError
 from frontguard.model import (
     Listener,
@@ -58,6 +64,7 @@ logger = logging.getLogger(__name__)
 SEVERITY = (
     Outcome.ERROR,
     Outcome.CONFLICT,
+    Outcome.EXEMPT_UNAPPROVED,
     Outcome.NEEDS_RECREATION,
     Outcome.VERIFICATION_FAILED,
     Outcome.BORN_OPEN,
@@ -76,6 +83,7 @@ OPEN_FINDINGS = frozenset(
     {
         Outcome.ERROR,
         Outcome.CONFLICT,
+        Outcome.EXEMPT_UNAPPROVED,
         Outcome.NEEDS_RECREATION,
         Outcome.GITOPS_PENDING,
         Outcome.AUDIT_FINDING,
@@ -113,6 +121,10 @@ class ScanReport:
     items: list[ScanItem] = field(default_factory=list)
     cleaned_up: list[str] = field(default_factory=list)
     kept_orphans: list[str] = field(default_factory=list)
+    # SGs carrying frontguard's tags that it did not create: left alone, alerted.
+    impostors: list[str] = field(default_factory=list)
+    # What the policy says that is valid but probably not meant (policy.Policy.warnings).
+    policy_warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
     prefix_lists: dict[str, Any] | None = None  # born-protected clusters: the lists' sync
 
@@ -145,6 +157,12 @@ class ScanReport:
             "by_cluster": {c: dict(v) for c, v in self.by_cluster().items()},
             "worst": [i.as_dict() for i in findings[:DIGEST_ITEMS]],
             "cleaned_up_security_groups": self.cleaned_up,
+            "impostor_security_groups": self.impostors,
+            "policy_warnings": self.policy_warnings,
+            # Authorised exemptions, so that every opt-out stays in sight.
+            "exempt": [i.as_dict() for i in self.items if i.outcome is Outcome.EXEMPT][
+                :DIGEST_ITEMS
+            ],
             "seconds": round(self.seconds, 1),
             **({"prefix_lists": self.prefix_lists} if self.prefix_lists is not None else {}),
         }
@@ -166,10 +184,20 @@ def list_cluster(engine: Engine, cluster: str, *, with_ingresses: bool) -> Clust
 class _Bulk:
     """What the scan reads once for the whole region."""
 
-    ours: dict[str, aws.SecurityGroup]  # by load balancer ARN
+    ours: dict[str, aws.SecurityGroup]  # by load balancer ARN: proven frontguard's own
     backend_groups: set[str]
     vpc_cidrs: dict[str, list[str]]
     endpoint_services: dict[str, list[str]] | None = None  # read once, when an NLB needs it
+    # By load balancer ARN: SGs carrying frontguard's tags that are not frontguard's.
+    impostors: dict[str, list[tuple[aws.SecurityGroup, str]]] = field(default_factory=dict)
+
+    def check_vpcs(self, load_balancers: Iterable[LoadBalancer]) -> None:
+        """frontguard's SG is in its load balancer's VPC; one elsewhere is an impostor."""
+        for lb in load_balancers:
+            group = self.ours.get(lb.arn)
+            if group is not None and (problem := aws.ownership_problem(group, lb.arn, lb.vpc_id)):
+                del self.ours[lb.arn]
+                self.impostors.setdefault(lb.arn, []).append((group, problem))
 
     def endpoint_services_for(
         self, engine: Engine, lb: LoadBalancer
@@ -185,9 +213,16 @@ class _Bulk:
 
 def _read_bulk(ec2: EC2Client, need_vpcs: bool) -> _Bulk:
     ours: dict[str, aws.SecurityGroup] = {}
+    impostors: dict[str, list[tuple[aws.SecurityGroup, str]]] = {}
     for group in aws.iter_frontguard_security_groups(ec2):
         arn = group.tags.get(t.LOAD_BALANCER_TAG)
-        if arn:
+        if not arn:
+            continue
+        # Tags prove nothing: only the name derived from the ARN and frontguard's description
+        # (fixed at creation) make it frontguard's (adapters/aws.py ownership_problem).
+        if (problem := aws.ownership_problem(group, arn)) is not None:
+            impostors.setdefault(arn, []).append((group, problem))
+        elif arn not in ours or group.id < ours[arn].id:
             ours[arn] = group
     try:
         backend = {
@@ -211,7 +246,7 @@ def _read_bulk(ec2: EC2Client, need_vpcs: bool) -> _Bulk:
         )
     except ClientError as error:
         raise translate(error, "bulk read of SGs and VPCs") from error
-    return _Bulk(ours, backend, vpcs)
+    return _Bulk(ours, backend, vpcs, impostors=impostors)
 
 
 def _compliant_at_a_glance(engine: Engine, lb: LoadBalancer, owner: Owner, bulk: _Bulk) -> bool:
@@ -301,6 +336,8 @@ def scan(
         VPC_SOURCE in rule.sources for rule in policy.rules
     )
     bulk = _read_bulk(engine.ec2, need_vpcs)
+    bulk.check_vpcs(load_balancers)
+    report.policy_warnings = _policy_warnings(engine)
     owned_lists = _sync_prefix_lists(engine, by_cluster, bulk, report)
     total = sum(len(v) for v in by_cluster.values())
     done = 0
@@ -313,7 +350,7 @@ def scan(
                     o.kind in (OwnerKind.INGRESS, OwnerKind.INGRESS_GROUP) for _, o in members
                 ),
             )
-        except FrontguardError as error:
+        except (FrontguardError, KeyError, TypeError, AttributeError) as error:
             logger.warning(  # one line per cluster, not per LB
                 "cluster unreachable", extra={"cluster": cluster, "problem": str(error)}
             )
@@ -328,6 +365,7 @@ def scan(
             if progress is not None:
                 progress(done, total)
 
+    _report_impostors(engine, bulk, report)
     _clean_up(engine, bulk, existing_arns, report)
     report.seconds = clock() - started
     logger.info(
@@ -357,6 +395,33 @@ def _scan_one(
 ) -> ScanItem:
     if view is None:
         return _item(lb, ref, Outcome.ERROR, f"cluster {cluster} unreachable")
+    try:
+        return _scan_checked(engine, lb, ref, view=view, bulk=bulk, cluster=cluster, owned=owned)
+    except RetryableError as error:
+        return _item(lb, ref, Outcome.ERROR, f"will retry next scan: {error}")
+    except FrontguardError as error:
+        return _item(lb, ref, Outcome.ERROR, str(error))
+    except Exception as error:  # one load balancer's failure never ends the scan
+        # Recorded, not swallowed: logged with its traceback and reported as an open finding.
+        logger.exception(
+            "scan of one load balancer failed",
+            extra={"load_balancer_arn": lb.arn, "cluster": cluster, "owner": ref.describe()},
+        )
+        return _item(
+            lb, ref, Outcome.ERROR, f"unexpected failure ({type(error).__name__}); see the logs"
+        )
+
+
+def _scan_checked(
+    engine: Engine,
+    lb: LoadBalancer,
+    ref: OwnerRef,
+    *,
+    view: ClusterObjects,
+    bulk: _Bulk,
+    cluster: str,
+    owned: Mapping[str, Sources] | None = None,
+) -> ScanItem:
     owner: Owner | None = None
     if ref.kind is not OwnerKind.GATEWAY and not ref.auto_mode:
         # From the listed objects: no Kubernetes call.
@@ -365,30 +430,70 @@ def _scan_one(
                 engine.kube(cluster), ref, engine.policy.controller_flags(cluster), listed=view
             )
     if owner is not None:
-        if (reason := plan.exempt_reason(owner.objects, engine.policy)) is not None:
-            return _item(lb, ref, Outcome.EXEMPT, reason)
+        if exempt := exemptions.decide(owner.objects, ref, cluster, engine.policy):
+            if exempt.outcome is Outcome.EXEMPT_UNAPPROVED:
+                engine.alerts.publish(
+                    Alert(
+                        Outcome.EXEMPT_UNAPPROVED,
+                        lb.arn,
+                        cluster,
+                        ref,
+                        exempt.reason,
+                        fix=exemptions.UNAPPROVED_FIX,
+                    )
+                )
+            return _item(lb, ref, exempt.outcome, exempt.reason)
         if owner.handled and _compliant_at_a_glance(engine, lb, owner, bulk):
             ours = bulk.ours.get(lb.arn)  # none for a frontend NLB carrying the ALB's SG
             return _item(lb, ref, Outcome.COMPLIANT, "compliant", ours.id if ours else None)
-    try:
-        result = remediate_load_balancer(
-            engine,
-            lb.arn,
-            load_balancer=lb,
-            drift=_previously_remediated(owner.objects if owner else (), bulk.ours.get(lb.arn)),
-            prefetched=Prefetched(
-                bulk.ours.get(lb.arn),
-                bulk.vpc_cidrs,
-                view,
-                bulk.endpoint_services_for(engine, lb),
-                owned,
-            ),
-        )
-    except RetryableError as error:
-        return _item(lb, ref, Outcome.ERROR, f"will retry next scan: {error}")
-    except FrontguardError as error:
-        return _item(lb, ref, Outcome.ERROR, str(error))
+    result = remediate_load_balancer(
+        engine,
+        lb.arn,
+        load_balancer=lb,
+        drift=_previously_remediated(owner.objects if owner else (), bulk.ours.get(lb.arn)),
+        prefetched=Prefetched(
+            bulk.ours.get(lb.arn),
+            bulk.vpc_cidrs,
+            view,
+            bulk.endpoint_services_for(engine, lb),
+            tuple(bulk.impostors.get(lb.arn, ())),
+            owned,
+        ),
+    )
     return _item(lb, ref, result.outcome, result.reason, result.security_group_id)
+
+
+def _policy_warnings(engine: Engine) -> list[str]:
+    """The policy's own warnings, and the prefix lists it names that do not exist (one call,
+    only when the policy names prefix lists)."""
+    policy = engine.policy
+    named = {
+        source
+        for sources in [policy.default_sources, *(rule.sources for rule in policy.rules)]
+        for source in sources
+        if source.startswith("pl-")
+    }
+    missing = aws.missing_prefix_lists(engine.ec2, named)
+    return [
+        *policy.warnings(),
+        *(
+            f"prefix list {pl} named by the policy does not exist (or is not shared)"
+            for pl in missing
+        ),
+    ]
+
+
+def _report_impostors(engine: Engine, bulk: _Bulk, report: ScanReport) -> None:
+    """SGs that carry frontguard's tags but are not frontguard's: never converged, attached or
+    deleted; one ``conflict`` alert per load balancer ARN they name (deduplicated per period)."""
+    for arn, found in sorted(bulk.impostors.items()):
+        report.impostors.extend(group.id for group, _ in found)
+        logger.warning(
+            "SGs carry frontguard's tags but are not frontguard's",
+            extra={"load_balancer_arn": arn, "security_group_ids": [g.id for g, _ in found]},
+        )
+        cluster = found[0][0].tags.get(t.FG_CLUSTER_TAG)
+        engine.alerts.publish(impostor_alert(arn, cluster, None, found))
 
 
 def _sync_prefix_lists(

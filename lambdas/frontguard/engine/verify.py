@@ -29,13 +29,16 @@ from frontguard.engine.born import exposure_seconds
 from frontguard.engine.events import current_failures
 from frontguard.engine.owner import resolve_owner
 from frontguard.engine.remediate import Engine
-from frontguard.errors import NotFoundError
-from frontguard.model import Outcome, OwnerKind, OwnerRef, plan_digest
+from frontguard.errors import FrontguardError, NotFoundError
+from frontguard.model import Outcome, OwnerKind, OwnerRef, classify, plan_digest
 from frontguard.policy import ControllerFlags
+from frontguard.untrusted import escape, quote
 
 logger = logging.getLogger(__name__)
 
 PENDING = "pending"
+# How much of a user-written value the alert's JSON carries (the text quotes less).
+DATA_LIMIT = 1000
 
 
 class FindingKind(StrEnum):
@@ -75,6 +78,35 @@ class Verification:
 
 
 def verify(engine: Engine, request: VerifyRequest) -> Verification:
+    """Check one request; a failure frontguard did not foresee becomes an ``error`` alert that
+    names the load balancer (one bad record spoils that record, never the batch, and never
+    silently)."""
+    try:
+        return _verify(engine, request)
+    except FrontguardError:
+        raise  # retryable: SQS redelivers it; permanent: the DLQ keeps it (both alarmed)
+    except Exception as error:  # recorded below, with its traceback
+        logger.exception(
+            "verification failed unexpectedly",
+            extra={"load_balancer_arn": request.load_balancer_arn, "cluster": request.cluster},
+        )
+        reason = f"verification failed unexpectedly ({type(error).__name__}); see the logs"
+        engine.alerts.publish(
+            Alert(
+                outcome=Outcome.ERROR,
+                load_balancer_arn=request.load_balancer_arn,
+                cluster=request.cluster,
+                owner=None,
+                detail=reason,
+                fix="Look up the function's log line 'verification failed unexpectedly' for "
+                "this load balancer; the scheduled scan re-checks it meanwhile.",
+                data={"security_group_id": request.security_group_id},
+            )
+        )
+        return Verification(Outcome.ERROR.value, reason)
+
+
+def _verify(engine: Engine, request: VerifyRequest) -> Verification:
     owner = OwnerRef.from_dict(request.owner)
     context = {
         "load_balancer_arn": request.load_balancer_arn,
@@ -87,9 +119,15 @@ def verify(engine: Engine, request: VerifyRequest) -> Verification:
     except NotFoundError:
         logger.info("load balancer deleted meanwhile: nothing to verify", extra=context)
         return Verification(Outcome.IGNORED.value, "load balancer deleted")
+    claimed = classify(lb.tags).owner
+    if lb.cluster != request.cluster or claimed is None or claimed != owner:
+        # Not a request frontguard wrote for this load balancer (frontguard's requests name the
+        # LB's own cluster and owner, from its tags): nothing to verify, nobody to page.
+        logger.warning("verification request does not match its load balancer", extra=context)
+        return Verification(Outcome.IGNORED.value, "request does not match the load balancer")
 
     attached = aws.describe_security_groups(engine.ec2, lb.security_groups)
-    ours = aws.find_security_group(engine.ec2, lb.arn)
+    ours = aws.find_security_group(engine.ec2, lb.arn, lb.vpc_id)
     problems = _attachment_problems(request, lb.security_groups, attached, ours)
     if not problems:
         exposure = exposure_seconds(lb.created, datetime.now(UTC))
@@ -236,18 +274,26 @@ def _diagnose(
         value = annotations_of(obj).get(sg_key)
         if resolved.gateway is None and request.security_group_id not in split_list(value):
             manager, when = _last_writer(obj, sg_key)
-            by = f", changed by {manager}" + (f" at {when}" if when else "") if manager else ""
+            # managedFields names are whatever the client said (--field-manager): a hint, not
+            # evidence of who wrote (the API server's audit log is).
+            by = (
+                f"; last writer according to managedFields (unauthenticated): {quote(manager, 80)}"
+                + (f" at {escape(when, 40)}" if when else "")
+                if manager
+                else ""
+            )
+            now = quote(value) if value is not None else "absent"
             findings.append(
                 Finding(
                     FindingKind.ANNOTATION_REVERTED,
                     f"annotation {sg_key} on {name} no longer names "
-                    f"{request.security_group_id} (now: {value or 'absent'}{by})",
+                    f"{request.security_group_id} (now: {now}{by})",
                     object=name,
                     data={
                         "annotation": sg_key,
-                        "value": value or "",
-                        **({"manager": manager} if manager else {}),
-                        **({"changed_at": when} if when else {}),
+                        "value": escape(value or "", DATA_LIMIT),
+                        **({"manager": escape(manager, DATA_LIMIT)} if manager else {}),
+                        **({"changed_at": escape(when, 40)} if when else {}),
                     },
                 )
             )
@@ -265,13 +311,17 @@ def _diagnose(
         ):
             if _older_than(event, since):
                 continue
+            # The controller's messages echo annotation values: user-written.
             message = str(event.get("message", "")).strip()
             findings.append(
                 Finding(
                     FindingKind.CONTROLLER_EVENT,
-                    f'the controller reported on {name}: {event.get("reason")}: "{message}"',
+                    f"the controller reported on {name}: {event.get('reason')}: {quote(message)}",
                     object=name,
-                    data={"reason": str(event.get("reason")), "message": message},
+                    data={
+                        "reason": str(event.get("reason")),
+                        "message": escape(message, DATA_LIMIT),
+                    },
                 )
             )
     gateway = resolved.gateway
@@ -321,11 +371,14 @@ def _older_than(event: KubeObject, since: datetime | None) -> bool:
 
 
 def _last_writer(obj: KubeObject, annotation: str) -> tuple[str | None, str | None]:
-    """The most recent field manager other than frontguard that owns the annotation, and when."""
+    """The most recent field manager that owns the annotation, and when.
+
+    Entries named ``frontguard`` count too: anyone can write under that name
+    (``--field-manager``), and skipping them would let a writer hide."""
     owners = []
     for entry in obj.get("metadata", {}).get("managedFields") or []:
         fields = (entry.get("fieldsV1") or {}).get("f:metadata", {}).get("f:annotations", {})
-        if f"f:{annotation}" in fields and entry.get("manager") != t.FIELD_MANAGER:
+        if isinstance(fields, Mapping) and f"f:{annotation}" in fields:
             owners.append((str(entry.get("time") or ""), str(entry.get("manager") or "unknown")))
     if not owners:
         return None, None

@@ -14,12 +14,14 @@ from frontguard import tags as t
 from frontguard.adapters import aws
 from frontguard.adapters.aws import CLIENT_CONFIG
 from frontguard.adapters.aws_errors import translate
-from frontguard.alerts import SUBJECT_LIMIT, chatbot_notification, structured_message
+from frontguard.adapters.state import PUBLISH_LEASE_SECONDS
+from frontguard.alerts import SUBJECT_LIMIT, budgeted, chatbot_notification, structured_message
 from frontguard.engine.remediate import remediate_load_balancer
 from frontguard.engine.scan import ScanReport, scan
 from frontguard.errors import InvalidEventError, NotFoundError
 from frontguard.model import classify
 from frontguard.runtime import Runtime
+from frontguard.untrusted import escape
 
 logger = logging.getLogger(__name__)
 
@@ -67,22 +69,17 @@ def publish_digest(runtime: Runtime, report: ScanReport) -> bool:
     if not findings or not topic:
         return False
     state = runtime.engine.state
-    if state is not None and not state.claim("digest", "daily", DIGEST_PERIOD_SECONDS):
+    token = (
+        state.claim("digest", "daily", PUBLISH_LEASE_SECONDS, DIGEST_PERIOD_SECONDS)
+        if state is not None
+        else None
+    )
+    if state is not None and token is None:
         logger.info("digest already sent today", extra={"open_findings": len(findings)})
         return False
     body = report.digest(account=runtime.account, region=runtime.region)
     subject = f"frontguard: {len(findings)} open findings in {runtime.account} {runtime.region}"
-    text = digest_text(body)
-    message = structured_message(
-        json.dumps(body, indent=2, default=str),
-        email=text,
-        chatbot=chatbot_notification(
-            title=subject,
-            description=text,
-            event_type="digest",
-            summary=f"{len(findings)} open findings",
-        ),
-    )
+    message = budgeted(body, lambda candidate: _digest_message(candidate, subject, len(findings)))
     try:
         runtime.session.client("sns", config=CLIENT_CONFIG).publish(
             TopicArn=topic,
@@ -91,8 +88,26 @@ def publish_digest(runtime: Runtime, report: ScanReport) -> bool:
             Message=message,
         )
     except ClientError as error:
+        if state is not None and token is not None:
+            state.release("digest", "daily", token)  # not sent: the next run sends it
         raise translate(error, "publish scan digest") from error
+    if state is not None and token is not None:
+        state.confirm("digest", "daily", token, DIGEST_PERIOD_SECONDS)
     return True
+
+
+def _digest_message(body: Mapping[str, Any], subject: str, findings: int) -> str:
+    text = digest_text(body)
+    return structured_message(
+        json.dumps(body, indent=2, default=str),
+        email=text,
+        chatbot=chatbot_notification(
+            title=subject,
+            description=text,
+            event_type="digest",
+            summary=f"{findings} open findings",
+        ),
+    )
 
 
 def digest_text(body: Mapping[str, Any]) -> str:
@@ -107,9 +122,11 @@ def digest_text(body: Mapping[str, Any]) -> str:
         "Worst first:",
     ]
     lines.extend(
-        f"- [{item['outcome']}] {item['owner'] or item['name']} in {item['cluster']}: "
-        f"{item['reason']}"
+        # Reasons may quote what users wrote (an exemption's reason): escaped, one line each.
+        f"- [{escape(item['outcome'], 40)}] {escape(item['owner'] or item['name'], 200)} in "
+        f"{escape(item['cluster'], 100)}: {escape(item['reason'], 400)}"
         for item in body["worst"]
+        if isinstance(item, Mapping)
     )
     lines += ["", "Each finding was alerted on its own once; this digest repeats what is open."]
     return "\n".join(lines)
