@@ -65,7 +65,7 @@ def test_ingress_of_a_class_at_policy_width_is_born_protected_and_left_alone(san
 def test_scan_leaves_a_born_protected_load_balancer_alone(sandbox):
     fg = wire(sandbox, {**ENFORCE, "born_protected": ["prod"]})
     prod = sandbox.cluster("prod")
-    born_class(prod, ["203.0.113.0/24"])  # narrower than the policy: still within it
+    born_class(prod, POLICY_CIDRS)
     web = prod.ingress("shop/web", ports=[443], ingress_class="fg-born")
 
     report = scan(fg.runtime.engine)
@@ -73,6 +73,25 @@ def test_scan_leaves_a_born_protected_load_balancer_alone(sandbox):
     [item] = [i for i in report.items if i.load_balancer_arn == web.lb_arn]
     assert item.outcome.value == "born-protected"
     assert frontguard_groups(sandbox) == []
+
+
+def test_owner_narrower_than_the_policy_is_still_refined(sandbox):
+    fg = wire(sandbox, {**ENFORCE, "born_protected": ["prod"]})
+    prod = sandbox.cluster("prod")
+    # The Service's own ranges are within the policy: the controller's SG admits only them,
+    # but the owner could widen it again; frontguard's SG carries the owner's intent instead.
+    api = prod.service("shop/api", ports=[("TCP", 443)], source_ranges=["203.0.113.0/25"])
+
+    result = fg.deliver(api.event)
+
+    assert result["outcome"] == "born-open"
+    [alert] = fg.alerts()
+    assert (
+        "port 443: the owner narrows the policy to 203.0.113.0/25"
+        in (alert["why_not_born_protected"])
+    )
+    [group] = frontguard_groups(sandbox)
+    assert inbound(sandbox, group["GroupId"]) == {(443, "203.0.113.0/25")}
 
 
 def test_open_ingress_in_a_born_protected_cluster_alerts_born_open_and_is_remediated(sandbox):
@@ -86,7 +105,7 @@ def test_open_ingress_in_a_born_protected_cluster_alerts_born_open_and_is_remedi
     [alert] = fg.alerts()
     assert alert["outcome"] == "born-open"
     assert alert["missing_or_drifted_object"] == "IngressClass/alb"
-    assert any("0.0.0.0/0" in entry for entry in alert["admitted_beyond_policy"])
+    assert any("0.0.0.0/0" in entry for entry in alert["why_not_born_protected"])
     assert "frontguard render born-protected" in alert["fix"]
     [group] = frontguard_groups(sandbox)
     assert web.object["metadata"]["annotations"][INGRESS_SG] == group["GroupId"]
@@ -151,7 +170,7 @@ def test_managed_sg_widened_by_hand_is_not_born_protected(sandbox):
 
     assert result["outcome"] == "born-open"
     [alert] = fg.alerts()
-    assert any("tcp/22 from 0.0.0.0/0" in e for e in alert["admitted_beyond_policy"])
+    assert any("tcp/22 from 0.0.0.0/0" in e for e in alert["why_not_born_protected"])
     assert len(frontguard_groups(sandbox)) == 1
 
 

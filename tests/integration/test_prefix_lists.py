@@ -160,4 +160,4 @@ def test_class_referencing_a_list_frontguard_does_not_own_is_born_open(sandbox):
 
     assert result["outcome"] == "born-open"
     [alert] = fg.alerts()
-    assert any(foreign in entry for entry in alert["admitted_beyond_policy"])
+    assert any(foreign in entry for entry in alert["why_not_born_protected"])

@@ -45,23 +45,31 @@ def test_managed_sg_at_policy_width_admits_nothing_beyond_the_plan():
     assert born.beyond_plan([group], LISTENERS, POLICY, Restrictions(), {}) == []
 
 
-def test_owner_narrower_than_the_managed_sg_is_still_refined():
-    group = managed((443, "203.0.113.0/24"), (443, "198.51.100.0/24"))
+def test_owner_narrower_than_the_policy_is_still_refined():
+    # Even when the managed SG holds exactly the owner's narrower sources: frontguard refines
+    # (its SG then carries the owner's intent, which the owner can no longer widen).
+    narrow = managed((443, "203.0.113.0/25"))
     narrower = Restrictions({443: Sources.of(["203.0.113.0/25"])})
-    beyond = born.beyond_plan([group], [Listener(443, "HTTPS")], POLICY, narrower, {})
-    assert beyond == [
-        "sg-0000000000000aaaa: tcp/443 from 198.51.100.0/24",
-        "sg-0000000000000aaaa: tcp/443 from 203.0.113.0/24",
+    listeners = [Listener(443, "HTTPS")]
+    assert "port 443: the owner narrows the policy to 203.0.113.0/25" in born.beyond_plan(
+        [narrow], listeners, POLICY, narrower, {}
+    )
+    wide = managed((443, "203.0.113.0/24"), (443, "198.51.100.0/24"))
+    assert born.beyond_plan([wide], listeners, POLICY, narrower, {})
+
+
+def test_fewer_sources_than_the_policy_is_not_born_protected():
+    group = managed((443, "203.0.113.0/24"))
+    assert born.beyond_plan([group], [Listener(443, "HTTPS")], POLICY, Restrictions(), {}) == [
+        "tcp/443: admits 203.0.113.0/24, not the policy's 198.51.100.0/24, 203.0.113.0/24"
     ]
 
 
 def test_world_open_and_non_listener_ports_are_beyond():
     group = managed((443, "0.0.0.0/0"), (22, "203.0.113.0/24"))
     beyond = born.beyond_plan([group], LISTENERS, POLICY, Restrictions(), {})
-    assert beyond == [
-        "sg-0000000000000aaaa: tcp/22 from 203.0.113.0/24",
-        "sg-0000000000000aaaa: tcp/443 from 0.0.0.0/0",
-    ]
+    assert "sg-0000000000000aaaa: tcp/22 from 203.0.113.0/24" in beyond
+    assert "sg-0000000000000aaaa: tcp/443 from 0.0.0.0/0" in beyond
 
 
 def test_owned_prefix_list_counts_by_its_entries():
@@ -81,6 +89,8 @@ def test_class_prefix_list_restriction_expands_to_its_entries():
     expanded = born.expand_restrictions(only_list, owned)
     group = managed((443, "pl-00000000000000001"))
     assert born.beyond_plan([group], [Listener(443, "HTTPS")], POLICY, expanded, owned) == []
+    # Unexpanded, the list-only restriction would close the port: not what the class means.
+    assert born.beyond_plan([group], [Listener(443, "HTTPS")], POLICY, only_list, owned)
 
 
 def test_only_managed_and_backend_sgs_count_as_born():

@@ -102,25 +102,51 @@ def beyond_plan(
     restrictions: Restrictions,
     owned: Mapping[str, Sources],
 ) -> list[str]:
-    """What the managed SGs admit beyond the engine's plan: per listener port, the policy's
-    sources narrowed by the owner's restriction (the same planning as the remediation, so an
-    owner narrower than the policy is still refined). Empty: born protected."""
-    per_port: dict[tuple[str, int], Sources] = {}
+    """Why the managed SGs are not exactly the policy's sources on the listener ports (empty:
+    born protected). Per port, the same planning as a remediation: the policy's sources
+    narrowed by the owner's restriction. Born protected needs both (a) the owner not
+    narrowing the policy on that port, else frontguard refines to the owner's intent as
+    before, and (b) the SGs admitting exactly those sources, with frontguard's own prefix
+    lists read as their entries."""
+    wanted: dict[tuple[str, int], Sources] = {}
+    problems: list[str] = []
     for listener in listeners:
         effective = effective_sources(allowed, restrictions.for_port(listener.port)).allowed
+        if effective != allowed:
+            problems.append(
+                f"port {listener.port}: the owner narrows the policy to "
+                f"{', '.join(effective.as_strings()) or 'nothing'}"
+            )
         for protocol in plan.listener_protocols(listener):
-            per_port[(protocol, listener.port)] = effective
-    beyond: list[str] = []
+            wanted[(protocol, listener.port)] = allowed
+    admitted: dict[tuple[str, int], list[str]] = {}
     for group in groups:
-        beyond.extend(
+        problems.extend(
             f"{group.id}: {p.get('IpProtocol')} {p.get('FromPort')}-{p.get('ToPort')}"
             for p in group.foreign_permissions
         )
         for rule in sorted(group.rules):
-            port_allowed = per_port.get((rule.protocol, rule.port))
-            if port_allowed is None or not _source_within(rule.source, port_allowed, owned):
-                beyond.append(f"{group.id}: {rule.protocol}/{rule.port} from {rule.source}")
-    return beyond
+            if (rule.protocol, rule.port) not in wanted:
+                problems.append(f"{group.id}: {rule.protocol}/{rule.port} from {rule.source}")
+                continue
+            if rule.source in owned and rule.source not in allowed.prefix_lists:
+                expanded = owned[rule.source].as_strings()
+            else:
+                expanded = [rule.source]
+            admitted.setdefault((rule.protocol, rule.port), []).extend(expanded)
+            port_allowed = wanted[(rule.protocol, rule.port)]
+            if not all(_source_within(e, port_allowed, {}) for e in expanded):
+                problems.append(f"{group.id}: {rule.protocol}/{rule.port} from {rule.source}")
+    for (protocol, port), sources in sorted(wanted.items()):
+        if Sources.of(admitted.get((protocol, port), [])) != sources and not any(
+            f"/{port} from" in p for p in problems
+        ):
+            problems.append(
+                f"{protocol}/{port}: admits "
+                f"{', '.join(Sources.of(admitted.get((protocol, port), [])).as_strings()) or 'nothing'}"
+                f", not the policy's {', '.join(sources.as_strings())}"
+            )
+    return problems
 
 
 @dataclass(frozen=True)

@@ -508,7 +508,7 @@ def _decide_plan(
                 **plan_data,
                 "born_open": open_at_birth.describe(),
                 "missing_or_drifted_object": open_at_birth.object,
-                "admitted_beyond_policy": verdict,
+                "why_not_born_protected": verdict,
             }
 
     if plan.exceeds_rule_limit(rules, policy):
