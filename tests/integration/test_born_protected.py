@@ -140,12 +140,18 @@ def test_drifted_class_params_are_named(sandbox):
     assert "drifted" in alert["born_open"]
 
 
-def test_open_ingress_outside_born_protected_clusters_is_remediated_as_today(sandbox):
+def test_outside_born_protected_clusters_everything_is_as_today(sandbox):
     fg = wire(sandbox, {**ENFORCE, "born_protected": ["other-*"]})
     prod = sandbox.cluster("prod")
     web = prod.ingress("shop/web", ports=[443])
+    born_class(prod, POLICY_CIDRS)
+    at_width = prod.ingress("shop/api", ports=[443], ingress_class="fg-born")
+    fg.reset_counts()
 
     assert fg.deliver(web.event)["outcome"] == "remediated"
+    # Opt-in: a class at policy width elsewhere is still swapped, with no extra read.
+    assert fg.deliver(at_width.event)["outcome"] == "remediated"
+    assert fg.aws_calls["ec2.DescribeSecurityGroups"] == 2  # frontguard's SG, once per LB
 
 
 def test_managed_sg_widened_by_hand_is_not_born_protected(sandbox):

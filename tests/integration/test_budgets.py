@@ -1,7 +1,6 @@
 """API budgets (issues 3 and 8): deterministic call counts, so a regression fails here.
 
-Remediating one load balancer: at most 13 AWS calls (12, plus the DescribeSecurityGroups of
-the load balancer's own SGs that the born-protected verdict needs, issue 17) and 2 + (members) Kubernetes calls.
+Remediating one load balancer: at most 12 AWS calls and 2 + (members) Kubernetes calls.
 The steady-state scan's exact formula is asserted in test_scan.py.
 """
 
@@ -12,7 +11,7 @@ import pytest
 from sandbox import Sandbox
 from sandbox.wiring import ENFORCE, wire
 
-AWS_BUDGET = 13
+AWS_BUDGET = 12
 
 
 @pytest.mark.parametrize("kind", ["alb", "nlb", "group-of-5"])

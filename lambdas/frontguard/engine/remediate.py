@@ -490,7 +490,11 @@ def _decide_plan(
     rules = source_plan.rules | (_self_rules(self_ports, group.id) if group else frozenset())
     plan_data = _plan_summary(source_plan)
     open_at_birth: born.BornOpen | None = None
-    if group is None or group.id not in lb.security_groups:
+    # Opt-in per cluster: elsewhere nothing changes (not even a read), so a policy as wide as
+    # the controller's default does not stop frontguard from putting its own SG in place.
+    if policy.born_protected_cluster(lb.cluster or "") and (
+        group is None or group.id not in lb.security_groups
+    ):
         verdict = _born_verdict(
             engine,
             lb,
@@ -502,7 +506,7 @@ def _decide_plan(
         )
         if isinstance(verdict, Settled):
             return verdict
-        if verdict and policy.born_protected_cluster(lb.cluster or "") and not drift:
+        if verdict and not drift:
             open_at_birth = born.missing_object(owner, allowed)
             plan_data = {
                 **plan_data,
