@@ -13,6 +13,11 @@ ROOT = Path(__file__).resolve().parent.parent
 SECTIONS = (
     ("API calls per remediated load balancer", ["bench/remediation_calls.py"], False),
     ("Scan scale and cost (20 clusters)", ["bench/scan_scale.py"], False),
+    (
+        "The first scan of an unguarded account (20 clusters, every LB world-open)",
+        ["bench/first_scan.py"],
+        False,
+    ),
     ("Cold import time of the handlers", ["bench/import_time.py"], False),
     ("Lambda asset size and the events handler's cold start", ["bench/bundle_size.py"], True),
 )

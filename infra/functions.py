@@ -54,8 +54,10 @@ class FunctionSpec:
     memory_mb: int
     timeout: Duration
     asynchronous: bool
-    # Records per invocation when the function consumes a queue.
+    reserved_concurrency: int | None = None
+    # For a queue consumer: records per invocation and the event source's concurrency cap.
     batch_size: int = 10
+    max_concurrency: int | None = None
 
 
 class FrontguardFunction(Construct):
@@ -128,6 +130,7 @@ class FrontguardFunction(Construct):
                     batch_size=spec.batch_size,
                     # FIFO event sources take no batching window.
                     max_batching_window=None if fifo else Duration.seconds(5),
+                    max_concurrency=spec.max_concurrency,
                     # Only the failed records come back; the rest of the batch is done.
                     report_batch_item_failures=True,
                 )

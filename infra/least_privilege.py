@@ -47,6 +47,8 @@ class Scope:
     verify_queue_arn: str
     state_table_arn: str
     policy_parameter: str | None
+    # The scan's queue of repairs (infra/remediation.py): set for the scan function only.
+    remediation_queue_arn: str | None = None
 
     @property
     def partition(self) -> str:
@@ -79,17 +81,22 @@ class _Rule:
 
     sid: str
     actions: tuple[str, ...]
-    grants: Callable[[Scope, tuple[str, ...]], list[Grant]]
+    grants: Callable[[Scope, tuple[str, ...]], list[Grant]]  # (scope, actions granted)
+    names: tuple[str, ...] = ()  # one statement id per grant, when the default reads badly
 
-    def build(self, actions: list[str], scope: Scope) -> list[iam.PolicyStatement]:
+    def build(
+        self, actions: list[str], scope: Scope, wanted: tuple[str, ...] = ()
+    ) -> list[iam.PolicyStatement]:
         return [
             iam.PolicyStatement(
-                sid=f"{self.sid}{index or ''}",
+                sid=self.names[index] if self.names else f"{self.sid}{index or ''}",
                 actions=actions,
                 resources=list(resources),
                 conditions=conditions,
             )
-            for index, (resources, conditions) in enumerate(self.grants(scope, tuple(actions)))
+            for index, (resources, conditions) in enumerate(
+                self.grants(scope, wanted or tuple(actions))
+            )
         ]
 
 
@@ -143,9 +150,17 @@ _RULES: Final = (
     _Rule(
         "CodeEnqueueVerification",
         permissions.VERIFY_QUEUE_SEND,
-        lambda s, _w: [([s.verify_queue_arn], None)],
+        lambda s, _w: [
+            ([s.verify_queue_arn], None),
+            *([([s.remediation_queue_arn], None)] if s.remediation_queue_arn else []),
+        ],
+        names=("CodeEnqueueVerification", "CodeEnqueueRemediation"),
     ),
-    _Rule("CodeStateTable", permissions.STATE_TABLE, lambda s, _w: [([s.state_table_arn], None)]),
+    _Rule(
+        "CodeStateTable",
+        (*permissions.STATE_TABLE, *permissions.SCAN_STATE),
+        lambda s, _w: [([s.state_table_arn], None)],
+    ),
     _Rule(
         "CodeReadPolicyParameter",
         permissions.POLICY_PARAMETER,
@@ -184,7 +199,7 @@ def code_statements(actions: Iterable[str], scope: Scope) -> list[iam.PolicyStat
     for rule in _RULES:
         granted = [action for action in rule.actions if action in wanted]
         if granted:
-            statements.extend(rule.build(granted, scope))
+            statements.extend(rule.build(granted, scope, wanted))
     return statements
 
 

@@ -20,6 +20,7 @@ from infra.functions import FrontguardFunction, FunctionSpec
 from infra.least_privilege import Scope
 from infra.observability import NAMESPACE, Observability
 from infra.queues import VerificationQueue
+from infra.remediation import PACE_SECONDS, REMEDIATE, RemediationQueue
 from infra.state_table import StateTable
 from infra.triggers import ScanQueue, Triggers
 
@@ -81,6 +82,7 @@ class FrontguardStack(Stack):
         alerts = AlertTopic(self, "Alerts", alerts=config.alerts)
         state = StateTable(self, "State")
         verification = VerificationQueue(self, "Verification", consumer_timeout=VERIFY.timeout)
+        remediation = RemediationQueue(self, "Remediation", consumer_timeout=REMEDIATE.timeout)
         scan_queue = ScanQueue(self, "ScanQueue", consumer_timeout=SCAN.timeout)
         policy_parameter, policy_digest = self._policy_parameter(construct_id, config)
 
@@ -98,6 +100,8 @@ class FrontguardStack(Stack):
             "FRONTGUARD_ALERT_TOPIC_ARN": alerts.topic.topic_arn,
             "FRONTGUARD_VERIFY_QUEUE_URL": verification.queue.queue_url,
             "FRONTGUARD_STATE_TABLE": state.table.table_name,
+            "FRONTGUARD_REMEDIATION_QUEUE_URL": remediation.queue.queue_url,
+            "FRONTGUARD_REMEDIATION_PACE_SECONDS": str(PACE_SECONDS),
             "FRONTGUARD_POLICY_PARAMETER": (
                 policy_parameter.parameter_name
                 if policy_parameter is not None
@@ -124,15 +128,21 @@ class FrontguardStack(Stack):
                 spec=replace(spec, actions=(*spec.actions, *permissions.POLICY_PARAMETER)),
                 code=code,
                 environment=environment,
-                permissions=scope_,
+                # Only the scan sends to the remediation queue.
+                permissions=(
+                    replace(scope_, remediation_queue_arn=remediation.queue.queue_arn)
+                    if spec is SCAN
+                    else scope_
+                ),
                 log_retention=log_retention,
                 vpc=target.vpc,
                 event_source_queue={
                     VERIFY.name: verification.queue,
                     SCAN.name: scan_queue.queue,
+                    REMEDIATE.name: remediation.queue,
                 }.get(spec.name),
             )
-            for spec in (EVENTS, VERIFY, SCAN)
+            for spec in (EVENTS, VERIFY, SCAN, REMEDIATE)
         }
         if policy_parameter is not None:
             for function in functions.values():
@@ -143,7 +153,11 @@ class FrontguardStack(Stack):
             events_function=functions[EVENTS.name],
             scan_queue=scan_queue,
             schedule=config.schedule,
-            own_roles=[functions[EVENTS.name].role, functions[SCAN.name].role],
+            own_roles=[
+                functions[EVENTS.name].role,
+                functions[SCAN.name].role,
+                functions[REMEDIATE.name].role,  # its SG changes are frontguard's own too
+            ],
         )
         EksAccess(
             self,
@@ -167,8 +181,13 @@ class FrontguardStack(Stack):
             redrive_queues={
                 "VerificationDeadLetters": verification.dead_letter_queue,
                 "ScanDeadLetters": scan_queue.dead_letter_queue,
+                "RemediationDeadLetters": remediation.dead_letter_queue,
             },
-            work_queues={"Verification": verification.queue, "Scan": scan_queue.queue},
+            work_queues={
+                "Verification": verification.queue,
+                "Scan": scan_queue.queue,
+                "Remediation": remediation.queue,
+            },
             topic=alerts.topic,
         )
 
@@ -182,6 +201,7 @@ class FrontguardStack(Stack):
                     *dead_letter_queues.values(),
                     verification.dead_letter_queue,
                     scan_queue.dead_letter_queue,
+                    remediation.dead_letter_queue,
                 )
             ],
             clusters=target.clusters,

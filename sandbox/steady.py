@@ -3,7 +3,8 @@
 Remediating thousands of load balancers through the engine is what the first-scan benchmark
 measures; steady-state tests and benchmarks start from this instead: per load balancer a
 frontguard-tagged SG whose rules are the listener ports × the given sources, both annotations
-on the owner, and the SG on the load balancer in place of the controller's own.
+on the owner, and the SG on the load balancer in place of the controller's own (which is
+deleted, as the controller deletes it).
 """
 
 from __future__ import annotations
@@ -51,6 +52,12 @@ def seed_remediated(cluster: Cluster, owned: Sequence[Owned], sources: Sequence[
                 )
         backend = [g for g in lb.security_groups if g != item.managed_sg_id]
         lb.security_groups = [group.id, *backend]
+        if item.stack is not None and item.managed_sg_id is not None:
+            # The controller deletes its managed SG once the annotation replaces it
+            # (pkg/ingress/model_build_load_balancer.go, buildLoadBalancerSecurityGroups: the managed SG
+            # is built only when the annotation names none).
+            ec2.delete_security_group(group_id=item.managed_sg_id)
+            item.stack.managed_sg_id = None
         for namespace, obj_name in item.refs:
             cluster.kube.patch_object(
                 item.resource,

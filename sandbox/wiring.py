@@ -40,6 +40,8 @@ class Frontguard:
     aws_calls: Counter[str] = field(default_factory=Counter)
     #: (body, DelaySeconds) of every verification request sent to the queue, in order.
     enqueued: list[tuple[dict[str, Any], int]] = field(default_factory=list)
+    #: The scheduled scan's queue of repairs (enforce mode), consumed by the remediate handler.
+    remediation_queue_url: str = ""
 
     def deliver(self, event: dict[str, Any]) -> dict[str, str]:
         return handle_event(self.runtime, event)
@@ -83,6 +85,26 @@ class Frontguard:
                 bodies.append(json.loads(message["Body"]))
                 sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
 
+    def remediation_messages(self) -> list[dict[str, Any]]:
+        """Receive and delete every queued repair: SQS messages as Lambda's event source
+        hands them over (``messageId``, ``body``, ...)."""
+        sqs = self.sandbox.client("sqs")
+        found: list[dict[str, Any]] = []
+        while True:
+            messages = sqs.receive_message(
+                QueueUrl=self.remediation_queue_url,
+                MaxNumberOfMessages=10,
+                VisibilityTimeout=0,
+                AttributeNames=["All"],
+            ).get("Messages", [])
+            if not messages:
+                return found
+            for message in messages:
+                found.append(sqs_record(message, self.remediation_queue_url))
+                sqs.delete_message(
+                    QueueUrl=self.remediation_queue_url, ReceiptHandle=message["ReceiptHandle"]
+                )
+
     def reset_counts(self) -> None:
         self.aws_calls.clear()
         for client in self.runtime.connector._clients.values():
@@ -107,6 +129,22 @@ class Frontguard:
         return sum(n for method, n in self.kube_calls().items() if method != "GET")
 
 
+def sqs_record(message: dict[str, Any], queue_url: str) -> dict[str, Any]:
+    """One received SQS message in the shape a Lambda SQS event record has."""
+    name = queue_url.rsplit("/", 1)[-1]
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": message.get("Attributes", {}),
+        "messageAttributes": {},
+        "md5OfBody": message.get("MD5OfBody", ""),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": f"arn:aws:sqs:{REGION}:123456789012:{name}",
+        "awsRegion": REGION,
+    }
+
+
 SNS_PROTOCOLS = frozenset(
     {"default", "email", "email-json", "sqs", "lambda", "http", "https", "sms", "application"}
 )
@@ -129,6 +167,7 @@ def _structured(message: str) -> dict[str, str]:
 
 
 STATE_TABLE = "frontguard-state"
+REMEDIATION_QUEUE = "frontguard-remediate"
 
 
 def create_state_table(sandbox: Sandbox) -> str:
@@ -165,6 +204,7 @@ def wire(
     """
     topic_arn = sandbox.sns_topic("frontguard-alerts").arn
     queue_url = sandbox.sqs_queue("frontguard-verify").url
+    remediation_url = sandbox.sqs_queue(REMEDIATION_QUEUE).url
     table = create_state_table(sandbox) if state_table else None
     settings = Settings(
         policy_json=json.dumps(policy),
@@ -173,6 +213,8 @@ def wire(
         verify_queue_url=queue_url,
         state_table=table,
         discovery_delays=(0.0, 0.0),
+        remediation_queue_url=remediation_url,
+        remediation_pace_seconds=0.0,
     )
     session = boto3.Session(
         region_name=REGION,
@@ -197,7 +239,7 @@ def wire(
     runtime = build_runtime(
         settings, session=session, policy=Policy.from_document(policy), sleep=lambda _: None
     )
-    return Frontguard(sandbox, runtime, topic_arn, queue_url, calls, enqueued)
+    return Frontguard(sandbox, runtime, topic_arn, queue_url, calls, enqueued, remediation_url)
 
 
 ENFORCE = {
@@ -209,16 +251,19 @@ ENFORCE = {
 }
 
 
-def steady_state_minimum_aws_calls(lbs: int, frontguard_sgs: int, clusters: int) -> int:
+def steady_state_minimum_aws_calls(
+    lbs: int, frontguard_sgs: int, clusters: int, *, controller_sgs: int | None = None
+) -> int:
     """The theoretical minimum of a steady-state scan's AWS calls: LB pages of 400, tag batches
-    of 20 per page, frontguard SGs in pages of 1000, one backend-SG and one VPC read, one
-    DescribeCluster per cluster. (Plus two Kubernetes list calls per cluster.)"""
+    of 20 per page, frontguard's and the controller's SGs (one backend SG per cluster) together
+    in pages of 1000, one VPC read, one DescribeCluster per cluster. (Plus two Kubernetes list
+    calls per cluster.)"""
     pages = [min(400, lbs - start) for start in range(0, lbs, 400)]
+    groups = frontguard_sgs + (clusters if controller_sgs is None else controller_sgs)
     return (
         len(pages)
         + sum(math.ceil(size / 20) for size in pages)
-        + max(1, math.ceil(frontguard_sgs / 1000))
-        + 1
+        + max(1, math.ceil(groups / 1000))
         + 1
         + clusters
     )

@@ -34,6 +34,8 @@ def handler_env(fg: Frontguard, monkeypatch: pytest.MonkeyPatch) -> Iterator[Non
     monkeypatch.setenv("FRONTGUARD_ALERT_TOPIC_ARN", fg.topic_arn)
     monkeypatch.setenv("FRONTGUARD_VERIFY_QUEUE_URL", fg.queue_url)
     monkeypatch.setenv("FRONTGUARD_STATE_TABLE", STATE_TABLE)
+    monkeypatch.setenv("FRONTGUARD_REMEDIATION_QUEUE_URL", fg.remediation_queue_url)
+    monkeypatch.setenv("FRONTGUARD_REMEDIATION_PACE_SECONDS", "0")
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "Frontguard")
     reset_runtime()
     yield

@@ -30,6 +30,8 @@ class Outcome(StrEnum):
     ERROR = "error"
     # An exemption annotation the policy does not authorise: reported, not honoured silently.
     EXEMPT_UNAPPROVED = "exempt-unapproved"
+    # The scheduled scan found it open and queued its repair (the digest says so).
+    REMEDIATION_QUEUED = "remediation-queued"
     # Not alerted: classification only.
     COMPLIANT = "compliant"
     # The controller's own managed SG admits only the policy's sources (class-level defaults):

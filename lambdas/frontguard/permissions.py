@@ -51,6 +51,11 @@ ALERTS: Final = ("sns:Publish",)
 VERIFY_QUEUE_SEND: Final = ("sqs:SendMessage",)
 POLICY_PARAMETER: Final = ("ssm:GetParameter",)  # the policy parameter (always, when deployed)
 STATE_TABLE: Final = ("dynamodb:PutItem", "dynamodb:UpdateItem")  # conditional writes only
+# The scheduled scan reads its findings in one Query and writes them in batches
+# (adapters/findings.py).
+SCAN_STATE: Final = ("dynamodb:Query", "dynamodb:BatchWriteItem")
+# The scan also sends remediation requests (SendMessageBatch, authorised as sqs:SendMessage):
+# infra/ adds the remediation queue to the scan's sqs:SendMessage grant only.
 
 EVENTS_FUNCTION: Final = (
     *ELBV2_READ,
@@ -82,4 +87,7 @@ SCAN_FUNCTION: Final = (
     *ALERTS,
     *VERIFY_QUEUE_SEND,
     *STATE_TABLE,
+    *SCAN_STATE,
 )
+# Applies the scan's queued repairs through the event path's engine: the same actions.
+REMEDIATE_FUNCTION: Final = EVENTS_FUNCTION

@@ -18,6 +18,7 @@ from frontguard.adapters.aws import CLIENT_CONFIG
 from frontguard.adapters.aws_errors import translate
 from frontguard.adapters.eks import bearer_token, describe_cluster
 from frontguard.adapters.kube import KubeClient
+from frontguard.adapters.remediation_queue import RemediationSink, SqsRemediationQueue
 from frontguard.adapters.state import DedupedAlerts, StateTable
 from frontguard.adapters.verify_queue import SqsVerifyQueue
 from frontguard.alerts import AlertSink, LogOnlyAlerts, SnsAlerts
@@ -78,6 +79,7 @@ class Runtime:
     connector: ClusterConnector
     account: str
     region: str
+    remediations: RemediationSink | None = None
 
 
 def build_runtime(
@@ -134,4 +136,11 @@ def build_runtime(
     )
     if sleep is not None:
         engine.sleep = sleep
-    return Runtime(settings, session, engine, connector, account, region)
+    remediations = (
+        SqsRemediationQueue(
+            session.client("sqs", config=CLIENT_CONFIG), settings.remediation_queue_url
+        )
+        if settings.remediation_queue_url
+        else None
+    )
+    return Runtime(settings, session, engine, connector, account, region, remediations)

@@ -16,6 +16,10 @@ class Settings:
     alert_topic_arn: str | None
     verify_queue_url: str | None
     state_table: str | None
+    # The scheduled scan's queue of remediations (enforce mode); unset: it applies inline.
+    remediation_queue_url: str | None = None
+    # The remediation function spends at least this long per LB (see handlers/remediate_flow).
+    remediation_pace_seconds: float = 0.8
     # Seconds to wait between re-reads while the controller has not finished creating the LB.
     discovery_delays: tuple[float, ...] = field(default=(1.0, 2.0, 4.0))
 
@@ -46,5 +50,20 @@ class Settings:
             alert_topic_arn=env.get("FRONTGUARD_ALERT_TOPIC_ARN") or None,
             verify_queue_url=env.get("FRONTGUARD_VERIFY_QUEUE_URL") or None,
             state_table=env.get("FRONTGUARD_STATE_TABLE") or None,
+            remediation_queue_url=env.get("FRONTGUARD_REMEDIATION_QUEUE_URL") or None,
+            remediation_pace_seconds=_seconds(env, "FRONTGUARD_REMEDIATION_PACE_SECONDS", 0.8),
             discovery_delays=delays,
         )
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    text = env.get(name)
+    if text is None or not text.strip():
+        return default
+    try:
+        value = float(text)
+    except ValueError as error:
+        raise ConfigurationError(f"{name} must be a number of seconds") from error
+    if value < 0:
+        raise ConfigurationError(f"{name} must not be negative")
+    return value

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ DECLARED = {
     "Events": permissions.EVENTS_FUNCTION,
     "Verify": permissions.VERIFY_FUNCTION,
     "Scan": permissions.SCAN_FUNCTION,
+    "Remediate": permissions.REMEDIATE_FUNCTION,
 }
 SG_ARN = f"arn:aws:ec2:{REGION}:{ACCOUNT}:security-group/*"
 VPC_ARN = f"arn:aws:ec2:{REGION}:{ACCOUNT}:vpc/*"
@@ -23,6 +25,11 @@ TAG_CONDITIONS = {
     "aws:RequestTag": {"StringEquals": {f"aws:RequestTag/{MANAGED_BY_TAG}": MANAGED_BY_VALUE}},
     "aws:ResourceTag": {"StringEquals": {f"aws:ResourceTag/{MANAGED_BY_TAG}": MANAGED_BY_VALUE}},
     "ec2:CreateAction": {"StringEquals": {"ec2:CreateAction": "CreateSecurityGroup"}},
+    # Tag-on-create of frontguard's prefix lists (born protected), whose creation itself
+    # requires frontguard's tag in the request.
+    "ec2:CreateAction/prefix-list": {
+        "StringEquals": {"ec2:CreateAction": "CreateManagedPrefixList"}
+    },
 }
 
 
@@ -91,7 +98,7 @@ def test_platform_statements_are_only_what_lambda_itself_needs(
         if not statement["Sid"].startswith("Code")
     }
     expected: dict[str, set[str]] = {"PlatformLogs": {"logs:CreateLogStream", "logs:PutLogEvents"}}
-    if function in ("Verify", "Scan"):
+    if function in ("Verify", "Scan", "Remediate"):  # queue consumers
         expected["PlatformEventSource"] = set(QUEUE_CONSUMER_ACTIONS)
     else:
         expected["PlatformFailureDestination"] = {"sqs:SendMessage"}
@@ -120,7 +127,7 @@ def test_the_tag_check_flags_an_unconditioned_mutation() -> None:
     assert untagged_ec2_mutations(wrong_tag) == [("Other", "ec2:AuthorizeSecurityGroupIngress")]
 
 
-@pytest.mark.parametrize("function", ["Events", "Scan"])
+@pytest.mark.parametrize("function", ["Events", "Scan", "Remediate"])
 def test_security_group_mutations_are_scoped_to_frontguard_security_groups(
     minimal: Synthesized, function: str
 ) -> None:
@@ -170,6 +177,11 @@ def test_resources_are_scoped(minimal: Synthesized, function: str) -> None:
     assert by_sid["CodeReadPolicyParameter"]["Resource"] == (
         f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/frontguard/Frontguard-{ACCOUNT}-{REGION}/policy"
     )
+    remediation = logical_id(template, "AWS::SQS::Queue", "RemediationQueue")
+    if function == "Scan":  # only the scan sends repairs to the remediation queue
+        assert by_sid["CodeEnqueueRemediation"]["Resource"] == {"Fn::GetAtt": [remediation, "Arn"]}
+    else:
+        assert "CodeEnqueueRemediation" not in by_sid
 
 
 def test_no_wildcard_actions_anywhere(minimal: Synthesized, full: Synthesized) -> None:
@@ -194,3 +206,31 @@ def test_policy_parameter_adds_only_get_parameter_on_that_parameter(
         f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/frontguard/policy"
     )
     assert set(actions_of(by_sid["PlatformVpcNetworkInterfaces"])) == set(VPC_ENI_ACTIONS)
+
+
+def test_only_the_scan_creates_and_modifies_prefix_lists_and_only_frontguards(
+    minimal: Synthesized,
+) -> None:
+    """Born protected (docs/born-protected.md): the scan keeps frontguard's prefix lists; a
+    list widens every load balancer referencing it, so nobody else's list is modifiable."""
+    for function in sorted(DECLARED):
+        found = statements(minimal, function)
+        lists = [s for s in found if "prefix-list" in json.dumps(s.get("Resource"))]
+        if function != "Scan":
+            assert lists == []
+            continue
+        by_action = {a: s for s in lists for a in actions_of(s)}
+        assert set(by_action) == {
+            "ec2:CreateManagedPrefixList",
+            "ec2:ModifyManagedPrefixList",
+            "ec2:CreateTags",
+        }
+        assert by_action["ec2:CreateManagedPrefixList"]["Condition"] == {
+            "StringEquals": {"aws:RequestTag/frontguard.io/managed-by": "frontguard"}
+        }
+        assert by_action["ec2:ModifyManagedPrefixList"]["Condition"] == {
+            "StringEquals": {"aws:ResourceTag/frontguard.io/managed-by": "frontguard"}
+        }
+        assert by_action["ec2:CreateTags"]["Condition"] == {
+            "StringEquals": {"ec2:CreateAction": "CreateManagedPrefixList"}
+        }

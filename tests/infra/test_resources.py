@@ -156,6 +156,7 @@ def test_the_scan_consumes_a_fifo_queue_one_message_at_a_time_without_reserved_c
         ("Events", "frontguard.handlers.events.handler", 512, 120),
         ("Verify", "frontguard.handlers.verify.handler", 512, 120),
         ("Scan", "frontguard.handlers.scan.handler", 1769, 900),
+        ("Remediate", "frontguard.handlers.remediate.handler", 512, 120),
     ],
 )
 def test_functions_run_python_on_arm64_with_the_contracted_environment(
@@ -178,6 +179,8 @@ def test_functions_run_python_on_arm64_with_the_contracted_environment(
         "FRONTGUARD_ALERT_TOPIC_ARN",
         "FRONTGUARD_VERIFY_QUEUE_URL",
         "FRONTGUARD_STATE_TABLE",
+        "FRONTGUARD_REMEDIATION_QUEUE_URL",
+        "FRONTGUARD_REMEDIATION_PACE_SECONDS",
         "POWERTOOLS_SERVICE_NAME",
         "POWERTOOLS_METRICS_NAMESPACE",
         "AWS_STS_REGIONAL_ENDPOINTS",
@@ -191,7 +194,7 @@ def test_functions_run_python_on_arm64_with_the_contracted_environment(
 
 def test_every_function_log_group_has_the_configured_retention(minimal: Synthesized) -> None:
     groups = resources(minimal.template, "AWS::Logs::LogGroup")
-    assert len(groups) == 3
+    assert len(groups) == 4
     assert {g["Properties"]["RetentionInDays"] for g in groups.values()} == {90}
 
 
@@ -249,6 +252,33 @@ def test_verify_consumes_its_queue_reporting_partial_batch_failures(
     assert properties["VisibilityTimeout"] == 6 * 120
 
 
+def test_remediate_consumes_the_scans_queue_with_bounded_concurrency(
+    minimal: Synthesized,
+) -> None:
+    template = minimal.template
+    queue = logical_id(template, "AWS::SQS::Queue", "RemediationQueue")
+    template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {
+            "FunctionName": {"Ref": function_id(template, "Remediate")},
+            "EventSourceArn": {"Fn::GetAtt": [queue, "Arn"]},
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "BatchSize": 5,
+            "ScalingConfig": {"MaximumConcurrency": 2},
+        },
+    )
+    dead_letters = logical_id(template, "AWS::SQS::Queue", "RemediationDeadLetterQueue")
+    properties = resources(template, "AWS::SQS::Queue")[queue]["Properties"]
+    assert properties["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": [dead_letters, "Arn"]},
+        "maxReceiveCount": 3,
+    }
+    assert properties["VisibilityTimeout"] == 6 * 120
+    scan = resources(template, "AWS::Lambda::Function")[function_id(template, "Scan")]
+    variables = scan["Properties"]["Environment"]["Variables"]
+    assert variables["FRONTGUARD_REMEDIATION_QUEUE_URL"] == {"Ref": queue}
+
+
 def alarms_on(template: Template, metric: str) -> dict[str, dict[str, Any]]:
     """Alarms on ``metric`` that notify the topic on ALARM and OK, by the resource they watch."""
     topic = [{"Ref": logical_id(template, "AWS::SNS::Topic", "AlertsTopic")}]
@@ -268,6 +298,7 @@ def test_redrive_dead_letter_queues_alarm_on_depth(minimal: Synthesized) -> None
     assert set(alarms_on(template, "ApproximateNumberOfMessagesVisible")) == {
         logical_id(template, "AWS::SQS::Queue", "VerificationDeadLetterQueue"),
         logical_id(template, "AWS::SQS::Queue", "ScanQueueDeadLetterQueue"),
+        logical_id(template, "AWS::SQS::Queue", "RemediationDeadLetterQueue"),
     }
 
 
@@ -369,7 +400,7 @@ def test_alert_topic_is_kms_encrypted_with_rotation_and_tls_only(minimal: Synthe
 def test_every_queue_is_encrypted_and_tls_only(minimal: Synthesized) -> None:
     template = minimal.template
     queues = resources(template, "AWS::SQS::Queue")
-    assert len(queues) == 6
+    assert len(queues) == 8  # + the remediation queue and its dead-letter queue
     for queue in queues.values():
         assert queue["Properties"]["SqsManagedSseEnabled"] is True
     policies = resources(template, "AWS::SQS::QueuePolicy").values()
@@ -414,11 +445,13 @@ def test_each_cluster_maps_the_remediating_roles_to_frontguard_and_verify_to_rea
         if entry["Properties"]["Type"] == "STANDARD"
     }
     role = {
-        name: logical_id(template, "AWS::IAM::Role", name) for name in ("Events", "Verify", "Scan")
+        name: logical_id(template, "AWS::IAM::Role", name)
+        for name in ("Events", "Verify", "Scan", "Remediate")
     }
     groups = {
         "Events": ("frontguard",),
         "Scan": ("frontguard",),
+        "Remediate": ("frontguard",),
         "Verify": ("frontguard-readonly",),
     }
     assert mapped == {(cluster, role[name], groups[name]) for cluster in CLUSTERS for name in role}

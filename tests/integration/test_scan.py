@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from frontguard.engine.scan import scan
-from frontguard.handlers.scan_flow import publish_digest
+from frontguard.handlers.scan_flow import run_scan
 from frontguard.model import Outcome
 
 from sandbox import Sandbox
@@ -109,7 +109,8 @@ def test_drift_hand_edited_rule_is_revoked(sandbox, fg, remediated):
 
     assert outcomes(report) == {"ingress/shop/web": "drift"}
     assert rules_of(sandbox, group_id) == {(443, cidr) for cidr in POLICY_SOURCES}
-    assert [a["outcome"] for a in fg.alerts()][-1] == "drift"
+    # The scan sends no per-LB alert (its digest reports it): only the event's "remediated".
+    assert [a["outcome"] for a in fg.alerts()] == ["remediated"]
 
 
 def test_drift_annotation_removed_is_restored(sandbox, fg, remediated):
@@ -206,21 +207,26 @@ def test_orphan_within_grace_period_is_kept(sandbox):
     assert len(report.kept_orphans) == 1
 
 
-def test_digest_published_once_a_day_with_counts_and_worst_first(sandbox, fg):
+def test_digest_published_once_per_finding_with_counts_and_worst_first(sandbox, fg):
     prod = sandbox.cluster("prod")
     prod.service("legacy/api", security_groups=False)
     prod.ingress("shop/argo", annotations={"argocd.argoproj.io/tracking-id": "x"})
 
-    report = scan(fg.runtime.engine)
-    assert publish_digest(fg.runtime, report)
-    assert not publish_digest(fg.runtime, scan(fg.runtime.engine))
+    run_scan(fg.runtime)
+    run_scan(fg.runtime)  # the same findings, within the alert period: no second message
 
     digests = [a for a in fg.alerts() if a.get("outcome") == "scan-digest"]
     assert len(digests) == 1
     digest = digests[0]
-    assert digest["by_outcome"] == {"needs-recreation": 1, "gitops-pending": 1}
-    assert digest["by_cluster"] == {"prod": {"needs-recreation": 1, "gitops-pending": 1}}
-    assert [w["outcome"] for w in digest["worst"]] == ["needs-recreation", "gitops-pending"]
+    # Enforce mode: the GitOps-managed Ingress is queued (its consumer creates the SG and
+    # alerts the annotations to commit, with the SG's ID); the SG-less NLB cannot be repaired.
+    counts = {"needs-recreation": 1, "remediation-queued": 1}
+    assert digest["by_outcome"] == counts
+    assert digest["by_cluster"] == {"prod": counts}
+    assert [w["outcome"] for w in digest["findings"]] == [
+        "needs-recreation",
+        "remediation-queued",
+    ]
     assert len(digest["subject"]) <= 100
 
 
@@ -238,7 +244,7 @@ def test_steady_state_scan_past_400_lbs_and_1000_sgs_makes_no_per_lb_call(sandbo
     assert calls["elbv2.DescribeLoadBalancers"] == 3  # 400 + 400 + 210
     assert calls["elbv2.DescribeTags"] == 20 + 20 + 11
     assert calls["elbv2.DescribeListeners"] == 0
-    # frontguard's 1010 SGs in pages of 1000, then the controller's backend SG.
-    assert calls["ec2.DescribeSecurityGroups"] == 2 + 1
+    # frontguard's 1010 SGs and the controller's backend SG, together in pages of 1000.
+    assert calls["ec2.DescribeSecurityGroups"] == 2
     assert sum(calls.values()) == steady_state_minimum_aws_calls(1010, 1010, clusters=1)
     assert fg.kube_calls() == {"GET": 2}

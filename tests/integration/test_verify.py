@@ -230,7 +230,7 @@ def test_same_failing_verification_alerts_once_per_period_across_invocations(san
     assert outcomes(fg.alerts()) == ["remediated", "verification-failed"]
     items = sandbox.client("dynamodb").scan(TableName=STATE_TABLE)["Items"]
     assert {(i["pk"]["S"], i["sk"]["S"]) for i in items} >= {
-        (f"alert#{web.lb_arn}", "verification-failed")
+        ("finding", f"{web.lb_arn}|verification-failed")
     }
 
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from frontguard.engine.scan import scan
-from frontguard.handlers.scan_flow import publish_digest
+from frontguard.handlers.scan_flow import run_scan
 
 from sandbox.wiring import ENFORCE, wire
 from tests.security.catalogue import attack
@@ -32,14 +31,18 @@ def test_an_exemption_annotation_alone_alerts_and_stays_in_the_digest(sandbox, f
     web = prod.ingress("shop/web", ports=[443], annotations={EXEMPT: "trust me"})
 
     assert fg.deliver(web.event)["outcome"] == "exempt-unapproved"
-    report = scan(fg.runtime.engine)
-    assert publish_digest(fg.runtime, report)
+    prod.service("shop/api")  # a new finding, so that the scan sends a digest
+    run_scan(fg.runtime)
 
     [alert] = [a for a in fg.alerts() if a["outcome"] == "exempt-unapproved"]  # once
     assert "«trust me» (user-written)" in alert["detail"]
     assert "exemptions" in alert["fix"]
     digest = digest_of(fg)
-    assert [w["outcome"] for w in digest["worst"]] == ["exempt-unapproved"]
+    # Alerted on its own already, it is still open: listed first, not alerted again as new.
+    assert [(w["outcome"], w["status"]) for w in digest["findings"]] == [
+        ("exempt-unapproved", "still-open"),
+        ("remediation-queued", "new"),
+    ]
 
 
 @attack(
@@ -56,10 +59,14 @@ def test_exempting_after_remediation_is_reported(sandbox, fg):
     web.annotate({EXEMPT: "", INGRESS_SG: None, INGRESS_BACKEND: None})
     prod.lbc.reconcile()
 
-    [item] = scan(fg.runtime.engine).items
+    [item] = run_scan(fg.runtime).items
 
     assert item.outcome.value == "exempt-unapproved"
-    assert [a["outcome"] for a in fg.alerts()] == ["remediated", "exempt-unapproved"]
+    # Alerted in the scan's one message, as a new finding with its detail.
+    assert [a["outcome"] for a in fg.alerts()] == ["remediated", "scan-digest"]
+    [finding] = digest_of(fg)["findings"]
+    assert (finding["outcome"], finding["status"]) == ("exempt-unapproved", "new")
+    assert finding["fix"]
 
 
 @attack(
@@ -108,9 +115,10 @@ def test_a_policy_exemption_is_honoured_until_it_expires(sandbox):
     web = prod.ingress("shop/web", ports=[443])
     fg = wire(sandbox, {**ENFORCE, "exemptions": [entry]})
     assert fg.deliver(web.event)["outcome"] == "exempt"
-    report = scan(fg.runtime.engine)
-    assert [i.outcome.value for i in report.items] == ["exempt"]
-    exempt = report.digest(account="1", region="r")["exempt"]
+    prod.service("shop/api")  # a new finding, so that the scan sends a digest
+    report = run_scan(fg.runtime)
+    assert sorted(i.outcome.value for i in report.items) == ["exempt", "remediation-queued"]
+    exempt = digest_of(fg)["exempt"]
     assert "approved by platform-security, until 2099-01-01" in exempt[0]["reason"]
 
     expired = wire(sandbox, {**ENFORCE, "exemptions": [{**entry, "expires": "2020-01-01"}]})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from frontguard.engine.scan import scan
+from frontguard.handlers.scan_flow import run_scan
 
 from sandbox.wiring import ENFORCE, wire
 from tests.security.catalogue import attack
@@ -26,7 +26,9 @@ def test_world_open_shadowed_and_unknown_prefix_list_policy_is_reported(sandbox)
     fg = wire(sandbox, policy)
     sandbox.cluster("prod").ingress("shop/web", ports=[443])
 
-    warnings = scan(fg.runtime.engine).digest(account="1", region="r")["policy_warnings"]
+    run_scan(fg.runtime)
+    [digest] = [a for a in fg.alerts() if a["outcome"] == "scan-digest"]
+    warnings = digest["policy_warnings"]
 
     assert warnings == [
         "rules[0] admits 0.0.0.0/0, a world-open range",

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
+from frontguard.adapters import findings
 from frontguard.adapters.aws_errors import error_code, translate
 from frontguard.alerts import Alert, AlertSink
 from frontguard.errors import FrontguardError
@@ -173,13 +174,19 @@ class DedupedAlerts:
         self.suppressed: list[Alert] = []
 
     def publish(self, alert: Alert) -> None:
-        pk, sk = f"alert#{alert.load_balancer_arn}", alert.outcome.value
+        # The key the scheduled scan's digest reads too (adapters/findings.py): a finding
+        # alerted here is not "new" in the next digest, and the reverse.
+        pk = findings.PARTITION
+        sk = findings.alert_key(alert.load_balancer_arn, alert.outcome.value)
         token = self._state.claim(pk, sk, min(PUBLISH_LEASE_SECONDS, self._period), self._period)
         if token is None:
             self.suppressed.append(alert)
             logger.info(
                 "alert suppressed: already sent within the period",
-                extra={"load_balancer_arn": alert.load_balancer_arn, "outcome": sk},
+                extra={
+                    "load_balancer_arn": alert.load_balancer_arn,
+                    "outcome": alert.outcome.value,
+                },
             )
             return
         try:

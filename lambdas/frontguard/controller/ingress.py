@@ -305,7 +305,7 @@ def _explicit_sources(classified: ClassifiedIngress) -> _PortSources:
         or list(spec.get("PrefixListsIDs") or [])  # type: ignore[call-overload]
         or split_list(annotations.get(t.INGRESS_PREFIX_LISTS))
     )
-    normalised = parse_cidrs(cidrs, f"Ingress {classified.id} (inbound-cidrs)")
+    normalised = parse_cidrs(cidrs, f"inbound-cidrs of Ingress {classified.id}")
     return _PortSources(classified.id, frozenset(normalised), frozenset(map(str, prefix_lists)))
 
 

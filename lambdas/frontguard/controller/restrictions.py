@@ -48,5 +48,5 @@ def parse_cidrs(values: Iterable[object], where: str) -> list[str]:
         try:
             parsed.append(str(ipaddress.ip_network(str(value), strict=False)))
         except ValueError as error:
-            raise AnnotationError(f"invalid source range {value!r} on {where}") from error
+            raise AnnotationError(f"invalid source range in {where}: {value!r}") from error
     return parsed

@@ -133,7 +133,9 @@ def resolve_owner(
         try:
             restrictions = Restrictions.everywhere(found.restriction())
         except ValueError as error:
-            return Owner(ref, found.objects, paths, found.handled, problem=str(error))
+            return Owner(
+                ref, found.objects, paths, found.handled, gateway=found, problem=str(error)
+            )
         return Owner(
             ref,
             found.objects,

@@ -85,6 +85,9 @@ class Prefetched:
     endpoint_services: Mapping[str, list[str]] | None = None  # NLB ARN → PrivateLink services
     # SGs carrying frontguard's tags for this LB that are not frontguard's (already alerted).
     impostors: tuple[tuple[aws.SecurityGroup, str], ...] = ()
+    #: The listeners as the controller's own managed SG states them (its rules are the listen
+    #: ports, see engine/scan.py); ``None`` when the scan could not tell, and the engine asks.
+    listeners: tuple[Listener, ...] | None = None
     # frontguard's own prefix lists (ID → entries), when the scan has synchronised them.
     prefix_lists: Mapping[str, Sources] | None = None
 
@@ -318,11 +321,7 @@ def decide(
     if (privatelink := _privatelink_conflict(engine, lb, prefetched, result)) is not None:
         return privatelink
 
-    listeners = _with_discovery_retries(
-        engine,
-        f"listeners of {lb.arn}",
-        lambda: aws.describe_listeners(engine.elbv2, lb.arn) or None,
-    )
+    listeners = _listeners(engine, lb, prefetched)
     return _decide_plan(
         engine,
         lb,
@@ -333,6 +332,21 @@ def decide(
         result=result,
         drift=drift,
         prefetched=prefetched,
+    )
+
+
+def _listeners(
+    engine: Engine, lb: LoadBalancer, prefetched: Prefetched | None
+) -> Sequence[Listener]:
+    """The scan's listeners (from the controller's managed SG) when it had them; otherwise
+    (the event path, the scan's LBs without a managed SG) one read, retried while the
+    controller is still creating them."""
+    if prefetched is not None and prefetched.listeners:
+        return prefetched.listeners
+    return _with_discovery_retries(
+        engine,
+        f"listeners of {lb.arn}",
+        lambda: aws.describe_listeners(engine.elbv2, lb.arn) or None,
     )
 
 

@@ -2,10 +2,18 @@
 
 At steady state (everything compliant) the scan makes no per-load-balancer call: load
 balancers come in pages of 400 with tags in batches of 20, frontguard's and the controller's
-backend security groups in bulk, VPCs in one call, and each cluster's Services and Ingresses
-in one list each. Only load balancers that fail the cheap check go through the engine, which
-reads what it needs and (in enforce mode) repairs them; a repair of something frontguard had
-set up before is ``drift``. Orphaned frontguard SGs are deleted after a grace period.
+security groups together in pages of 1000, VPCs in one call, and each cluster's Services and Ingresses in one
+list each. Only load balancers that fail the cheap check go through the engine, and even
+then at the cost of a read: the engine is handed the cluster as listed (IngressClasses and
+their params listed once per cluster), frontguard's SG and the VPCs from the
+bulk reads, and the listener ports from the controller's own managed SG
+(:func:`listeners_from_controller_sg`, which says when a per-LB read is still needed).
+
+In enforce mode the scan decides and fans the repairs out to a queue (``remediations``);
+its consumer, the remediation function, applies them one LB at a time. A repair of
+something frontguard had set up before is ``drift``. Orphaned frontguard SGs are deleted
+after a grace period. Per-LB alerts are collected into the report: the scheduled scan
+publishes one digest (handlers/scan_flow.py), not one message per finding.
 """
 
 from __future__ import annotations
@@ -15,7 +23,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -24,6 +32,11 @@ from frontguard import tags as t
 from frontguard.adapters import aws
 from frontguard.adapters.aws_errors import error_code, translate
 from frontguard.adapters.kube import CORE, NETWORKING
+from frontguard.adapters.remediation_queue import (
+    SQS_BATCH,
+    RemediationRequest,
+    RemediationSink,
+)
 from frontguard.alerts import Alert
 from frontguard.controller.ingress import (
     frontend_nlb_health_check_ports,
@@ -52,7 +65,7 @@ from frontguard.model import (
     OwnerRef,
     classify,
 )
-from frontguard.policy import VPC_SOURCE, Mode
+from frontguard.policy import VPC_SOURCE, Mode, Policy
 from frontguard.sources import Sources
 
 if TYPE_CHECKING:
@@ -71,6 +84,7 @@ SEVERITY = (
     Outcome.DRIFT,
     Outcome.GITOPS_PENDING,
     Outcome.AUDIT_FINDING,
+    Outcome.REMEDIATION_QUEUED,
     Outcome.REMEDIATED,
     Outcome.NOT_CONTROLLER_HANDLED,
     Outcome.EXEMPT,
@@ -88,9 +102,17 @@ OPEN_FINDINGS = frozenset(
         Outcome.GITOPS_PENDING,
         Outcome.AUDIT_FINDING,
         Outcome.BORN_OPEN,
+        Outcome.REMEDIATION_QUEUED,
     }
 )
-DIGEST_ITEMS = 25
+DIGEST_ITEMS = 25  # authorised exemptions listed in the digest
+
+
+def severity(outcome: Outcome | str) -> int:
+    try:
+        return SEVERITY.index(Outcome(outcome))
+    except ValueError:
+        return len(SEVERITY)
 
 
 @dataclass(frozen=True)
@@ -102,6 +124,9 @@ class ScanItem:
     outcome: Outcome
     reason: str
     security_group_id: str | None = None
+    # What the engine's alert would have said (planned rules, the fix), for the digest.
+    detail: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    drift: bool = False  # frontguard had set this LB up before
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -112,6 +137,8 @@ class ScanItem:
             "outcome": self.outcome.value,
             "reason": self.reason,
             "security_group_id": self.security_group_id,
+            **({"drift": True} if self.drift else {}),
+            **dict(self.detail),
         }
 
 
@@ -127,6 +154,10 @@ class ScanReport:
     policy_warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
     prefix_lists: dict[str, Any] | None = None  # born-protected clusters: the lists' sync
+    #: False when the time budget ran out; ``resume_at`` is the last (cluster, ARN) done.
+    complete: bool = True
+    resume_at: tuple[str, str] | None = None
+    queued: int = 0  # remediation requests sent to the queue
 
     def by_outcome(self) -> Counter[str]:
         return Counter(item.outcome.value for item in self.items)
@@ -141,31 +172,8 @@ class ScanReport:
     def open_findings(self) -> list[ScanItem]:
         return sorted(
             (i for i in self.items if i.outcome in OPEN_FINDINGS),
-            key=lambda i: (SEVERITY.index(i.outcome), i.cluster or "", i.name),
+            key=lambda i: (severity(i.outcome), i.cluster or "", i.name),
         )
-
-    def digest(self, *, account: str, region: str) -> dict[str, Any]:
-        findings = self.open_findings
-        return {
-            "outcome": "scan-digest",
-            "account": account,
-            "region": region,
-            "mode": self.mode.value,
-            "load_balancers": len(self.items),
-            "open_findings": len(findings),
-            "by_outcome": dict(self.by_outcome()),
-            "by_cluster": {c: dict(v) for c, v in self.by_cluster().items()},
-            "worst": [i.as_dict() for i in findings[:DIGEST_ITEMS]],
-            "cleaned_up_security_groups": self.cleaned_up,
-            "impostor_security_groups": self.impostors,
-            "policy_warnings": self.policy_warnings,
-            # Authorised exemptions, so that every opt-out stays in sight.
-            "exempt": [i.as_dict() for i in self.items if i.outcome is Outcome.EXEMPT][
-                :DIGEST_ITEMS
-            ],
-            "seconds": round(self.seconds, 1),
-            **({"prefix_lists": self.prefix_lists} if self.prefix_lists is not None else {}),
-        }
 
 
 def list_cluster(engine: Engine, cluster: str, *, with_ingresses: bool) -> ClusterObjects:
@@ -188,6 +196,8 @@ class _Bulk:
     backend_groups: set[str]
     vpc_cidrs: dict[str, list[str]]
     endpoint_services: dict[str, list[str]] | None = None  # read once, when an NLB needs it
+    # The controller's own frontend SGs ("ManagedLBSecurityGroup"), by SG ID.
+    managed: dict[str, aws.SecurityGroup] = field(default_factory=dict)
     # By load balancer ARN: SGs carrying frontguard's tags that are not frontguard's.
     impostors: dict[str, list[tuple[aws.SecurityGroup, str]]] = field(default_factory=dict)
 
@@ -211,27 +221,46 @@ class _Bulk:
         return self.endpoint_services
 
 
+# frontguard's SGs, the controller's backend SG and its managed frontend SGs, in one
+# paginated read: the ``tag-value`` filter matches a value under any key, and the keys are
+# checked below (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/
+# API_DescribeSecurityGroups.html: "tag-value - The value of a tag assigned to the resource.
+# This filter is independent of the tag-key filter."). At steady state the managed SGs are
+# gone (the SG annotation replaces them and the controller deletes them), and on the first
+# scan frontguard has none yet: either way the pages are ⌈(LBs + backend SGs) / 1000⌉.
+_SG_TAG_VALUES = [t.MANAGED_BY_VALUE, t.BACKEND_SG, t.MANAGED_LB_SG]
+# Where the LBC says "ManagedLBSecurityGroup" (pkg/deploy/tracking/provider.go).
+_MANAGED_SG_KEYS = (t.INGRESS_RESOURCE_TAG, t.SERVICE_RESOURCE_TAG)
+SG_PAGE = 1000
+
+
 def _read_bulk(ec2: EC2Client, need_vpcs: bool) -> _Bulk:
     ours: dict[str, aws.SecurityGroup] = {}
     impostors: dict[str, list[tuple[aws.SecurityGroup, str]]] = {}
-    for group in aws.iter_frontguard_security_groups(ec2):
-        arn = group.tags.get(t.LOAD_BALANCER_TAG)
-        if not arn:
-            continue
-        # Tags prove nothing: only the name derived from the ARN and frontguard's description
-        # (fixed at creation) make it frontguard's (adapters/aws.py ownership_problem).
-        if (problem := aws.ownership_problem(group, arn)) is not None:
-            impostors.setdefault(arn, []).append((group, problem))
-        elif arn not in ours or group.id < ours[arn].id:
-            ours[arn] = group
+    backend: set[str] = set()
+    managed: dict[str, aws.SecurityGroup] = {}
     try:
-        backend = {
-            g["GroupId"]
-            for page in ec2.get_paginator("describe_security_groups").paginate(
-                Filters=[{"Name": f"tag:{t.CONTROLLER_RESOURCE_TAG}", "Values": [t.BACKEND_SG]}]
-            )
-            for g in page["SecurityGroups"]
-        }
+        for page in ec2.get_paginator("describe_security_groups").paginate(
+            Filters=[{"Name": "tag-value", "Values": _SG_TAG_VALUES}],
+            PaginationConfig={"PageSize": SG_PAGE},
+        ):
+            for raw in page["SecurityGroups"]:
+                group = aws.parse_security_group(raw)
+                if group.managed_by_frontguard:
+                    arn = group.tags.get(t.LOAD_BALANCER_TAG)
+                    if not arn:
+                        continue
+                    # Tags prove nothing: only the name derived from the ARN and frontguard's
+                    # description (fixed at creation) make it frontguard's
+                    # (adapters/aws.py ownership_problem).
+                    if (problem := aws.ownership_problem(group, arn)) is not None:
+                        impostors.setdefault(arn, []).append((group, problem))
+                    elif arn not in ours or group.id < ours[arn].id:
+                        ours[arn] = group
+                elif group.tags.get(t.CONTROLLER_RESOURCE_TAG) == t.BACKEND_SG:
+                    backend.add(group.id)
+                elif any(group.tags.get(key) == t.MANAGED_LB_SG for key in _MANAGED_SG_KEYS):
+                    managed[group.id] = group
         vpcs = (
             {
                 vpc["VpcId"]: [
@@ -246,7 +275,54 @@ def _read_bulk(ec2: EC2Client, need_vpcs: bool) -> _Bulk:
         )
     except ClientError as error:
         raise translate(error, "bulk read of SGs and VPCs") from error
-    return _Bulk(ours, backend, vpcs, impostors=impostors)
+    return _Bulk(ours, backend, vpcs, impostors=impostors, managed=managed)
+
+
+def listeners_from_controller_sg(
+    lb: LoadBalancer, owner: OwnerRef, managed: Mapping[str, aws.SecurityGroup]
+) -> tuple[Listener, ...] | None:
+    """The LB's listen ports as its controller-managed SG states them, or ``None`` (ask AWS).
+
+    The controller writes one rule per listen port × inbound source into the managed SG of an
+    Ingress stack (pkg/ingress/model_build_managed_sg.go,
+    buildManagedSecurityGroupIngressPermissions: ``tcp`` per port of listenPortConfigByPort)
+    and of a Service (pkg/service/model_build_managed_sg.go: the Service port's own protocol,
+    so ``udp`` for UDP ports and both for a TCP_UDP listener), and keeps those rules in step
+    with the listeners it deploys from the same model. A port the managed SG has no rule for
+    admits no one today (e.g. only IPv6 sources on an IPv4 LB), so planning without it never
+    narrows what works. ICMP rules (path-MTU discovery) are not listeners and are skipped.
+
+    Cases where the scan still spends the per-LB ``DescribeListeners`` (``None``):
+    - the LB carries no managed SG (someone set the SG annotation already, an SG-less NLB,
+      or frontguard's own SG), or more than one;
+    - the SG's cluster or stack tags are not the LB's;
+    - a frontend NLB: it copies the ALB's SGs when its own annotation is absent
+      (DESIGN.md), so the shared SG would state the ALB's ports, not the NLB's;
+    - Gateways and EKS Auto Mode: their managed SGs are built elsewhere
+      (pkg/gateway/model/model_build_security_group.go) and are not read here.
+    """
+    if owner.frontend_nlb or owner.auto_mode:
+        return None
+    if owner.kind not in (OwnerKind.SERVICE, OwnerKind.INGRESS, OwnerKind.INGRESS_GROUP):
+        return None
+    found = [managed[g] for g in lb.security_groups if g in managed]
+    if len(found) != 1:
+        return None
+    group = found[0]
+    if group.tags.get(t.CLUSTER_TAG) != lb.cluster:
+        return None
+    stack_keys = [k for k in (t.INGRESS_STACK_TAG, t.SERVICE_STACK_TAG) if k in lb.tags]
+    if not stack_keys or any(group.tags.get(k) != lb.tags[k] for k in stack_keys):
+        return None
+    protocols: dict[int, set[str]] = {}
+    for rule in group.rules:
+        protocols.setdefault(rule.port, set()).add(rule.protocol)
+    if not protocols:
+        return None
+    return tuple(
+        Listener(port, "TCP_UDP" if kinds == {"tcp", "udp"} else kinds.pop().upper())
+        for port, kinds in sorted(protocols.items())
+    )
 
 
 def _compliant_at_a_glance(engine: Engine, lb: LoadBalancer, owner: Owner, bulk: _Bulk) -> bool:
@@ -303,34 +379,65 @@ def _previously_remediated(objects: Iterable[KubeObject], ours: aws.SecurityGrou
     return ours is not None or any(t.REPLACED_ANNOTATION in annotations_of(o) for o in objects)
 
 
+class _Collected:
+    """The engine's per-LB alerts during a scan: kept for the digest, never published."""
+
+    def __init__(self) -> None:
+        self._by_arn: dict[str, Alert] = {}
+
+    def publish(self, alert: Alert) -> None:
+        self._by_arn[alert.load_balancer_arn] = alert
+
+    def take(self, arn: str) -> Alert | None:
+        return self._by_arn.pop(arn, None)
+
+
+class _Fanout:
+    """Remediation requests, sent in batches (SQS takes 10 per ``SendMessageBatch``)."""
+
+    def __init__(self, sink: RemediationSink) -> None:
+        self._sink = sink
+        self._pending: list[RemediationRequest] = []
+        self.sent = 0
+
+    def add(self, request: RemediationRequest) -> None:
+        self._pending.append(request)
+        if len(self._pending) >= SQS_BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._pending:
+            self._sink.enqueue(self._pending)
+            self.sent += len(self._pending)
+            self._pending = []
+
+
 def scan(
     engine: Engine,
     *,
     clusters: Collection[str] | None = None,
     progress: Callable[[int, int], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
+    remediations: RemediationSink | None = None,
+    resume_after: tuple[str, str] | None = None,
+    time_left: Callable[[], float] | None = None,
+    reserve_seconds: float = 60.0,
 ) -> ScanReport:
-    """Classify (and in enforce mode repair) every controller-made LB in the region."""
+    """Classify every controller-made LB in the region; in enforce mode, repair them.
+
+    Per-LB alerts are collected into the report (the scheduled scan publishes one digest).
+    ``remediations``: in enforce mode the scan only decides, and sends each LB that needs a
+    change to this queue (the remediation function applies it); without one (the CLI) it
+    applies inline. ``resume_after`` (cluster, ARN) skips what an earlier invocation of the
+    same run did; ``time_left`` (seconds) stops the scan, resumable, when less than
+    ``reserve_seconds`` remain.
+    """
     started = clock()
     policy = engine.policy
     report = ScanReport(policy.mode)
     load_balancers = list(aws.iter_load_balancers(engine.elbv2))
     existing_arns = {lb.arn for lb in load_balancers}
-
-    by_cluster: dict[str, list[tuple[LoadBalancer, OwnerRef]]] = {}
-    for lb in load_balancers:
-        classification = classify(lb.tags)
-        cluster = lb.cluster
-        if classification.owner is None or cluster is None:
-            continue  # not the controller's: not frontguard's business
-        if not policy.selects_cluster(cluster) or (clusters and cluster not in clusters):
-            continue
-        if classification.owner.kind is OwnerKind.AUTO_MODE:  # legacy kind: never classified
-            report.items.append(
-                _item(lb, classification.owner, Outcome.IGNORED, classification.skip_reason or "")
-            )
-            continue
-        by_cluster.setdefault(cluster, []).append((lb, classification.owner))
+    by_cluster = _select(load_balancers, policy, clusters, resume_after, report)
 
     need_vpcs = VPC_SOURCE in policy.default_sources or any(
         VPC_SOURCE in rule.sources for rule in policy.rules
@@ -339,47 +446,161 @@ def scan(
     bulk.check_vpcs(load_balancers)
     report.policy_warnings = _policy_warnings(engine)
     owned_lists = _sync_prefix_lists(engine, by_cluster, bulk, report)
+    collected = _Collected()
+    fan_out = remediations is not None and policy.mode is Mode.ENFORCE
+    # The engine decides with what the scan read, and reports to the collector. With a queue,
+    # it decides as in audit mode (no change) and the queue's consumer applies.
+    deciding = replace(
+        engine,
+        alerts=collected,
+        policy=policy.model_copy(update={"mode": Mode.AUDIT}) if fan_out else policy,
+    )
+    fanout = _Fanout(remediations) if remediations is not None and fan_out else None
     total = sum(len(v) for v in by_cluster.values())
     done = 0
-    for cluster, members in sorted(by_cluster.items()):
-        try:
-            view = list_cluster(
+    report.resume_at = resume_after
+    try:
+        for cluster, members in sorted(by_cluster.items()):
+            members.sort(key=lambda m: m[0].arn)
+            view = _list_or_none(
                 engine,
                 cluster,
                 with_ingresses=any(
                     o.kind in (OwnerKind.INGRESS, OwnerKind.INGRESS_GROUP) for _, o in members
                 ),
             )
-        except (FrontguardError, KeyError, TypeError, AttributeError) as error:
-            logger.warning(  # one line per cluster, not per LB
-                "cluster unreachable", extra={"cluster": cluster, "problem": str(error)}
-            )
-            view = None
-        for lb, owner in members:
-            report.items.append(
-                _scan_one(
-                    engine, lb, owner, view=view, bulk=bulk, cluster=cluster, owned=owned_lists
+            for lb, owner in members:
+                if time_left is not None and time_left() < reserve_seconds:
+                    report.complete = False
+                    logger.warning(
+                        "scan out of time: the next invocation resumes here",
+                        extra={"cluster": cluster, "load_balancer_arn": lb.arn, "done": done},
+                    )
+                    return _finish(report, started, clock)
+                item = _scan_one(
+                    deciding,
+                    lb,
+                    owner,
+                    view=view,
+                    bulk=bulk,
+                    cluster=cluster,
+                    owned=owned_lists,
                 )
-            )
-            done += 1
-            if progress is not None:
-                progress(done, total)
+                item = _with_alert(item, collected.take(lb.arn))
+                if fanout is not None and _needs_change(item, owner, policy):
+                    fanout.add(
+                        RemediationRequest(
+                            load_balancer_arn=lb.arn,
+                            cluster=cluster,
+                            drift=item.drift,
+                        )
+                    )
+                    item = replace(
+                        item,
+                        outcome=Outcome.REMEDIATION_QUEUED,
+                        reason="world-open or off-plan: repair queued",
+                    )
+                report.items.append(item)
+                report.resume_at = (cluster, lb.arn)
+                done += 1
+                if progress is not None:
+                    progress(done, total)
+    finally:
+        if fanout is not None:
+            fanout.flush()
+            report.queued += fanout.sent
 
+    report.complete = True
+    report.resume_at = None
     _report_impostors(engine, bulk, report)
     _clean_up(engine, bulk, existing_arns, report)
+    return _finish(report, started, clock)
+
+
+def _select(
+    load_balancers: Iterable[LoadBalancer],
+    policy: Policy,
+    clusters: Collection[str] | None,
+    resume_after: tuple[str, str] | None,
+    report: ScanReport,
+) -> dict[str, list[tuple[LoadBalancer, OwnerRef]]]:
+    """The controller's LBs in the selected clusters, by cluster, not yet done in this run."""
+    by_cluster: dict[str, list[tuple[LoadBalancer, OwnerRef]]] = {}
+    for lb in load_balancers:
+        classification = classify(lb.tags)
+        cluster = lb.cluster
+        if classification.owner is None or cluster is None:
+            continue  # not the controller's: not frontguard's business
+        if not policy.selects_cluster(cluster) or (clusters and cluster not in clusters):
+            continue
+        if resume_after is not None and (cluster, lb.arn) <= resume_after:
+            continue  # done by an earlier invocation of this run
+        if classification.owner.kind is OwnerKind.AUTO_MODE:  # legacy kind: never classified
+            report.items.append(
+                _item(lb, classification.owner, Outcome.IGNORED, classification.skip_reason or "")
+            )
+            continue
+        by_cluster.setdefault(cluster, []).append((lb, classification.owner))
+    return by_cluster
+
+
+def _finish(report: ScanReport, started: float, clock: Callable[[], float]) -> ScanReport:
     report.seconds = clock() - started
     logger.info(
-        "scan finished",
-        extra={"by_outcome": dict(report.by_outcome()), "seconds": round(report.seconds, 2)},
+        "scan finished" if report.complete else "scan paused",
+        extra={
+            "by_outcome": dict(report.by_outcome()),
+            "queued": report.queued,
+            "seconds": round(report.seconds, 2),
+        },
     )
     return report
 
 
+def _list_or_none(engine: Engine, cluster: str, *, with_ingresses: bool) -> ClusterObjects | None:
+    try:
+        return list_cluster(engine, cluster, with_ingresses=with_ingresses)
+    except (FrontguardError, KeyError, TypeError, AttributeError) as error:
+        logger.warning(  # one line per cluster, not per LB
+            "cluster unreachable", extra={"cluster": cluster, "problem": str(error)}
+        )
+        return None
+
+
+def _needs_change(item: ScanItem, owner: OwnerRef, policy: Policy) -> bool:
+    """The dry run found something to apply (and the policy lets frontguard apply it)."""
+    if item.outcome not in (Outcome.AUDIT_FINDING, Outcome.BORN_OPEN):
+        return False
+    return not (owner.auto_mode and not policy.remediate_auto_mode)
+
+
+def _with_alert(item: ScanItem, alert: Alert | None) -> ScanItem:
+    if alert is None:
+        return item
+    detail = {k: v for k, v in alert.data.items() if v not in (None, "", [], {})}
+    if alert.fix:
+        detail["fix"] = alert.fix
+    return replace(item, detail=detail)
+
+
 def _item(
-    lb: LoadBalancer, owner: OwnerRef | None, outcome: Outcome, reason: str, sg: str | None = None
+    lb: LoadBalancer,
+    owner: OwnerRef | None,
+    outcome: Outcome,
+    reason: str,
+    sg: str | None = None,
+    *,
+    drift: bool = False,
 ) -> ScanItem:
     return ScanItem(
-        lb.arn, lb.name, lb.cluster, owner.describe() if owner else None, outcome, reason, sg
+        lb.arn,
+        lb.name,
+        lb.cluster,
+        owner.describe() if owner else None,
+        outcome,
+        reason,
+        sg,
+        drift=drift,
     )
 
 
@@ -446,21 +667,23 @@ def _scan_checked(
         if owner.handled and _compliant_at_a_glance(engine, lb, owner, bulk):
             ours = bulk.ours.get(lb.arn)  # none for a frontend NLB carrying the ALB's SG
             return _item(lb, ref, Outcome.COMPLIANT, "compliant", ours.id if ours else None)
+    drift = _previously_remediated(owner.objects if owner else (), bulk.ours.get(lb.arn))
     result = remediate_load_balancer(
         engine,
         lb.arn,
         load_balancer=lb,
-        drift=_previously_remediated(owner.objects if owner else (), bulk.ours.get(lb.arn)),
+        drift=drift,
         prefetched=Prefetched(
             bulk.ours.get(lb.arn),
             bulk.vpc_cidrs,
             view,
             bulk.endpoint_services_for(engine, lb),
             tuple(bulk.impostors.get(lb.arn, ())),
-            owned,
+            listeners=listeners_from_controller_sg(lb, ref, bulk.managed),
+            prefix_lists=owned,
         ),
     )
-    return _item(lb, ref, result.outcome, result.reason, result.security_group_id)
+    return _item(lb, ref, result.outcome, result.reason, result.security_group_id, drift=drift)
 
 
 def _policy_warnings(engine: Engine) -> list[str]:

@@ -44,21 +44,22 @@ def handler(event: dict[str, Any], context: LambdaContext) -> Any:
             processor=SqsFifoPartialProcessor(),
             context=context,
         )
-    return handle(event)
+    return handle(event, context)
 
 
-def scan_record(record: SQSRecord) -> dict[str, Any]:
-    """One queued EventBridge event (a drift call or the schedule)."""
+def scan_record(record: SQSRecord, lambda_context: LambdaContext) -> dict[str, Any]:
+    """One queued EventBridge event (a drift call or the schedule); Powertools hands in the
+    Lambda context (a parameter of that name), whose remaining time bounds the scan."""
     try:
         event = json.loads(record.body)
     except ValueError as error:
         raise InvalidEventError("scan queue message is not an EventBridge event") from error
     if not isinstance(event, dict):
         raise InvalidEventError("scan queue message is not an EventBridge event")
-    return handle(event)
+    return handle(event, lambda_context)
 
 
-def handle(event: dict[str, Any]) -> dict[str, Any]:
+def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     from frontguard.handlers.scan_flow import handle_drift_event, run_scan
 
     runtime = current_runtime()
@@ -66,7 +67,8 @@ def handle(event: dict[str, Any]) -> dict[str, Any]:
         checked = handle_drift_event(runtime, event)
         metrics.add_metric(name=f"drift-event-{checked['outcome']}", unit=MetricUnit.Count, value=1)
         return checked
-    report = run_scan(runtime)
+    # Stop (resumable) with a minute to spare: publishing and saving the cursor take seconds.
+    report = run_scan(runtime, time_left=lambda: context.get_remaining_time_in_millis() / 1000)
     for outcome, count in report.by_outcome().items():
         metrics.add_metric(name=f"lb-{outcome}", unit=MetricUnit.Count, value=count)
     for cluster, outcomes in report.by_cluster().items():
@@ -85,4 +87,6 @@ def handle(event: dict[str, Any]) -> dict[str, Any]:
         "by_outcome": dict(report.by_outcome()),
         "open_findings": len(report.open_findings),
         "cleaned_up": report.cleaned_up,
+        "remediations_queued": report.queued,
+        "complete": report.complete,
     }

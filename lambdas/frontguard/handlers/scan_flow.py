@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,18 +14,22 @@ from frontguard import tags as t
 from frontguard.adapters import aws
 from frontguard.adapters.aws import CLIENT_CONFIG
 from frontguard.adapters.aws_errors import translate
-from frontguard.adapters.state import PUBLISH_LEASE_SECONDS
-from frontguard.alerts import SUBJECT_LIMIT, budgeted, chatbot_notification, structured_message
+from frontguard.adapters.findings import (
+    CURSOR_KEY,
+    RUN_PREFIX,
+    FindingStore,
+    ScanCursor,
+    StoredState,
+)
+from frontguard.engine.digest import Digest, Finding, compile_digest, merge_counts
 from frontguard.engine.remediate import remediate_load_balancer
 from frontguard.engine.scan import ScanReport, scan
 from frontguard.errors import InvalidEventError, NotFoundError
 from frontguard.model import classify
 from frontguard.runtime import Runtime
-from frontguard.untrusted import escape
 
 logger = logging.getLogger(__name__)
 
-DIGEST_PERIOD_SECONDS = 24 * 3600
 SG_EVENTS = frozenset({"AuthorizeSecurityGroupIngress", "RevokeSecurityGroupIngress"})
 # The controller adds listeners seconds after CreateLoadBalancer; while the LB is this young the
 # events function (CreateLoadBalancer) owns it, and a drift check would race it.
@@ -56,80 +60,109 @@ def _event_time(event: Mapping[str, Any]) -> datetime | None:
         return None
 
 
-def run_scan(runtime: Runtime) -> ScanReport:
-    report = scan(runtime.engine)
-    publish_digest(runtime, report)
+def run_scan(runtime: Runtime, *, time_left: Callable[[], float] | None = None) -> ScanReport:
+    """One invocation of the scheduled scan: resume the run if one is unfinished, scan until
+    done or out of time, then either save where to resume or publish the run's one digest."""
+    engine = runtime.engine
+    table = runtime.settings.state_table
+    store = (
+        FindingStore(runtime.session.client("dynamodb", config=CLIENT_CONFIG), table)
+        if table
+        else None
+    )
+    state = store.read() if store is not None else StoredState()
+    cursor = state.cursor
+    started = store.now() if store is not None else time.time()
+    run_id = cursor.run_id if cursor is not None else str(int(started))
+    report = scan(
+        engine,
+        remediations=runtime.remediations,
+        resume_after=cursor.resume_after if cursor is not None else None,
+        time_left=time_left,
+    )
+    counts = merge_counts(cursor.counts if cursor is not None else {}, report)
+    queued = (cursor.queued if cursor is not None else 0) + report.queued
+    invocations = (cursor.invocations if cursor is not None else 0) + 1
+    if not report.complete:
+        assert report.resume_at is not None
+        if store is None:
+            return report  # nowhere to keep a cursor: the next run starts over
+        store.write(
+            puts=[
+                *(
+                    store.pending_item(Finding.of_item(item).record(), run_id)
+                    for item in report.open_findings
+                ),
+                store.cursor_item(
+                    ScanCursor(run_id, report.resume_at, counts, invocations, queued)
+                ),
+            ]
+        )
+        return report
+
+    digest = compile_digest(
+        report,
+        state,
+        now=started,
+        account=runtime.account,
+        region=runtime.region,
+        counts=counts,
+        queued=queued,
+        invocations=invocations,
+        run_id=run_id,
+    )
+    published = publish_digest(runtime, digest)
+    if store is not None:
+        period = engine.policy.alert_period_hours * 3600
+        alerted = digest.new if published else []
+        finished = [*(RUN_PREFIX + r.load_balancer_arn for r in state.pending)]
+        if cursor is not None:
+            finished.append(CURSOR_KEY)
+        store.write(
+            puts=[store.alerted_item(f.record(), started + period) for f in alerted],
+            deletes=[*(digest.closed_keys if published else []), *finished],
+        )
     return report
 
 
-def publish_digest(runtime: Runtime, report: ScanReport) -> bool:
-    """One SNS digest when findings are open, at most once a day when state is kept."""
+def publish_digest(runtime: Runtime, digest: Digest) -> bool:
+    """The run's one SNS message, when something is new or fixed (and a topic is set)."""
     topic = runtime.settings.alert_topic_arn
-    findings = report.open_findings
-    if not findings or not topic:
+    if not digest.worth_sending or not topic:
+        logger.info(
+            "no digest: nothing new or fixed",
+            extra={"still_open": len(digest.still_open), "topic": bool(topic)},
+        )
         return False
-    state = runtime.engine.state
-    token = (
-        state.claim("digest", "daily", PUBLISH_LEASE_SECONDS, DIGEST_PERIOD_SECONDS)
-        if state is not None
-        else None
-    )
-    if state is not None and token is None:
-        logger.info("digest already sent today", extra={"open_findings": len(findings)})
-        return False
-    body = report.digest(account=runtime.account, region=runtime.region)
-    subject = f"frontguard: {len(findings)} open findings in {runtime.account} {runtime.region}"
-    message = budgeted(body, lambda candidate: _digest_message(candidate, subject, len(findings)))
+    omitted = digest.body.get("omitted", {})
+    if any(omitted.values()):
+        # The message holds what fits; the log keeps every finding it had to leave out.
+        shown = {e["load_balancer_arn"] for e in digest.body["findings"]}
+        for finding in [*digest.new, *digest.still_open]:
+            if finding.load_balancer_arn not in shown:
+                logger.info(
+                    "digest finding beyond the message size", extra={"finding": finding.entry}
+                )
     try:
         runtime.session.client("sns", config=CLIENT_CONFIG).publish(
             TopicArn=topic,
-            Subject=subject[:SUBJECT_LIMIT],
+            Subject=digest.subject,
             MessageStructure="json",
-            Message=message,
+            Message=digest.message,
         )
     except ClientError as error:
-        if state is not None and token is not None:
-            state.release("digest", "daily", token)  # not sent: the next run sends it
+        # Nothing recorded yet: the next run finds the same findings new and sends them.
         raise translate(error, "publish scan digest") from error
-    if state is not None and token is not None:
-        state.confirm("digest", "daily", token, DIGEST_PERIOD_SECONDS)
+    logger.info(
+        "digest published",
+        extra={
+            "new": len(digest.new),
+            "fixed": len(digest.fixed),
+            "still_open": len(digest.still_open),
+            "bytes": len(digest.message.encode()),
+        },
+    )
     return True
-
-
-def _digest_message(body: Mapping[str, Any], subject: str, findings: int) -> str:
-    text = digest_text(body)
-    return structured_message(
-        json.dumps(body, indent=2, default=str),
-        email=text,
-        chatbot=chatbot_notification(
-            title=subject,
-            description=text,
-            event_type="digest",
-            summary=f"{findings} open findings",
-        ),
-    )
-
-
-def digest_text(body: Mapping[str, Any]) -> str:
-    """The digest for an email reader: counts, then the worst open findings first."""
-    lines = [
-        f"frontguard scan of account {body['account']} in {body['region']} "
-        f"({body['mode']} mode): {body['open_findings']} open findings among "
-        f"{body['load_balancers']} load balancers.",
-        "",
-        "By outcome: " + ", ".join(f"{k} {v}" for k, v in sorted(body["by_outcome"].items())),
-        "",
-        "Worst first:",
-    ]
-    lines.extend(
-        # Reasons may quote what users wrote (an exemption's reason): escaped, one line each.
-        f"- [{escape(item['outcome'], 40)}] {escape(item['owner'] or item['name'], 200)} in "
-        f"{escape(item['cluster'], 100)}: {escape(item['reason'], 400)}"
-        for item in body["worst"]
-        if isinstance(item, Mapping)
-    )
-    lines += ["", "Each finding was alerted on its own once; this digest repeats what is open."]
-    return "\n".join(lines)
 
 
 def handle_drift_event(runtime: Runtime, event: Mapping[str, Any]) -> dict[str, str]:

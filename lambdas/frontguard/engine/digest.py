@@ -1,0 +1,285 @@
+"""The scheduled scan's one message: what is new, fixed and still open, worst first.
+
+Pure: given the run's findings and what the state table remembers, it decides what to
+publish and what to write afterwards. A finding is *new* when no alert for the same load
+balancer and outcome was sent within the policy's ``alert_period_hours`` (by an earlier
+digest or by the event path); *fixed* when it was alerted and its load balancer is no longer
+open (compliant, exempt, repaired, or gone); otherwise *still open*. Nothing new and nothing
+fixed: no message at all, so the same finding never alerts twice within the period.
+
+The JSON body carries the per-LB detail; SNS takes at most 256 KiB per message
+(https://docs.aws.amazon.com/sns/latest/api/API_Publish.html: "Messages must be UTF-8 encoded
+strings and at most 256 KB in size"), so past that the lists are cut, worst first kept, and
+``omitted`` says how many were left out (the counts always cover everything).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from itertools import zip_longest
+from typing import Any
+
+from frontguard.adapters.findings import FindingRecord, StoredState
+from frontguard.engine.scan import OPEN_FINDINGS, ScanItem, ScanReport, severity
+from frontguard.model import Outcome
+
+SNS_MESSAGE_LIMIT = 256 * 1024
+# Room for the subject and SNS's own framing of the JSON-structured message.
+MESSAGE_BUDGET = SNS_MESSAGE_LIMIT - 4 * 1024
+EMAIL_LINES = 50
+EXEMPT_ITEMS = 25
+NEW, STILL_OPEN, FIXED = "new", "still-open", "fixed"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One open finding of the run, from this invocation's report or an earlier one's record."""
+
+    load_balancer_arn: str
+    outcome: str
+    entry: Mapping[str, Any]  # what the digest shows
+
+    @classmethod
+    def of_item(cls, item: ScanItem) -> Finding:
+        return cls(item.load_balancer_arn, item.outcome.value, item.as_dict())
+
+    @classmethod
+    def of_record(cls, record: FindingRecord) -> Finding:
+        return cls(record.load_balancer_arn, record.outcome, record.as_dict())
+
+    def record(self) -> FindingRecord:
+        return FindingRecord(
+            load_balancer_arn=self.load_balancer_arn,
+            outcome=self.outcome,
+            cluster=self.entry.get("cluster"),
+            name=str(self.entry.get("name") or ""),
+            owner=self.entry.get("owner"),
+            reason=str(self.entry.get("reason") or ""),
+        )
+
+
+@dataclass
+class Digest:
+    new: list[Finding] = field(default_factory=list)
+    still_open: list[Finding] = field(default_factory=list)
+    fixed: list[FindingRecord] = field(default_factory=list)  # one per load balancer
+    closed_keys: list[str] = field(default_factory=list)  # alert records to delete
+    body: dict[str, Any] = field(default_factory=dict)
+    subject: str = ""
+    message: str = ""  # the SNS message (MessageStructure="json")
+
+    @property
+    def worth_sending(self) -> bool:
+        return bool(self.new or self.fixed)
+
+
+def _order(finding: Finding) -> tuple[int, str, str]:
+    return (
+        severity(finding.outcome),
+        str(finding.entry.get("cluster") or ""),
+        str(finding.entry.get("name") or ""),
+    )
+
+
+def compile_digest(
+    report: ScanReport,
+    state: StoredState,
+    *,
+    now: float,
+    account: str,
+    region: str,
+    counts: Mapping[str, Mapping[str, int]],
+    queued: int,
+    invocations: int,
+    run_id: str,
+) -> Digest:
+    """Decide the digest of a finished run. ``counts``: by cluster and outcome, the whole run;
+    ``state.pending``: open findings of this run's earlier invocations."""
+    open_findings = [Finding.of_item(i) for i in report.items if i.outcome in OPEN_FINDINGS]
+    open_findings += [
+        Finding.of_record(r) for r in state.pending if r.run_id == run_id and r.outcome
+    ]
+    open_arns = {f.load_balancer_arn for f in open_findings}
+    alerted = {r.key for r in state.alerted if r.alerted_until >= now}
+    digest = Digest()
+    for finding in sorted(open_findings, key=_order):
+        key = f"{finding.load_balancer_arn}|{finding.outcome}"
+        (digest.still_open if key in alerted else digest.new).append(finding)
+    fixed: dict[str, FindingRecord] = {}
+    for record in state.alerted:
+        if record.load_balancer_arn not in open_arns:
+            fixed.setdefault(record.load_balancer_arn, record)
+            digest.closed_keys.append(record.key)
+    digest.fixed = sorted(fixed.values(), key=lambda r: (r.cluster or "", r.name))
+    _render(
+        digest,
+        report,
+        account=account,
+        region=region,
+        counts=counts,
+        queued=queued,
+        invocations=invocations,
+        run_id=run_id,
+    )
+    return digest
+
+
+def _render(
+    digest: Digest,
+    report: ScanReport,
+    *,
+    account: str,
+    region: str,
+    counts: Mapping[str, Mapping[str, int]],
+    queued: int,
+    invocations: int,
+    run_id: str,
+) -> None:
+    by_outcome: Counter[str] = Counter()
+    for outcomes in counts.values():
+        by_outcome.update(outcomes)
+    open_count = len(digest.new) + len(digest.still_open)
+    summary = (
+        f"{len(digest.new)} new, {len(digest.fixed)} fixed, {len(digest.still_open)} still open "
+        f"among {sum(by_outcome.values())} load balancers"
+    )
+    # Worst first; within an outcome, the new ones first.
+    findings = sorted(
+        [
+            *({"status": NEW, **f.entry} for f in digest.new),
+            *({"status": STILL_OPEN, **f.entry} for f in digest.still_open),
+        ],
+        key=lambda e: (
+            severity(str(e["outcome"])),
+            e["status"] != NEW,
+            str(e.get("cluster") or ""),
+            str(e.get("name") or ""),
+        ),
+    )
+    fixed = [{"status": FIXED, "was": r.outcome, **r.as_dict()} for r in digest.fixed]
+    base = {
+        "outcome": "scan-digest",
+        "load_balancer_arn": None,
+        "cluster": None,
+        "owner": None,
+        "account": account,
+        "region": region,
+        "detail": summary,
+        "mode": report.mode.value,
+        "run_id": run_id,
+        "invocations": invocations,
+        "load_balancers": sum(by_outcome.values()),
+        "open_findings": open_count,
+        "new": len(digest.new),
+        "fixed": len(digest.fixed),
+        "still_open": len(digest.still_open),
+        "remediations_queued": queued,
+        "by_outcome": dict(sorted(by_outcome.items(), key=lambda kv: severity(kv[0]))),
+        "by_cluster": {c: dict(v) for c, v in sorted(counts.items())},
+        "cleaned_up_security_groups": report.cleaned_up,
+        "impostor_security_groups": report.impostors,
+        "policy_warnings": report.policy_warnings,
+        # frontguard's prefix lists (born-protected clusters): created, modified, drifted.
+        **({"prefix_lists": report.prefix_lists} if report.prefix_lists is not None else {}),
+        # Authorised exemptions, so that every opt-out stays in sight.
+        "exempt": [i.as_dict() for i in report.items if i.outcome is Outcome.EXEMPT][:EXEMPT_ITEMS],
+        "time": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    digest.subject = (
+        f"frontguard scan: {len(digest.new)} new, {len(digest.fixed)} fixed, "
+        f"{open_count} open in {account} {region}"
+    )[:100]
+
+    def build(limit: int) -> tuple[dict[str, Any], str]:
+        body = {
+            **base,
+            "findings": findings[:limit],
+            "fixed_findings": fixed[:limit],
+            "omitted": {
+                "findings": max(0, len(findings) - limit),
+                "fixed_findings": max(0, len(fixed) - limit),
+            },
+        }
+        default = json.dumps(body, indent=1, sort_keys=True, default=str)
+        message = json.dumps({"default": default, "email": digest_text(body)})
+        return body, message
+
+    # The largest number of entries that fits (worst first): a first guess from each entry's
+    # own size (the JSON is escaped once more inside the message), then checked, cutting
+    # further until it fits.
+    body, message = build(max(len(findings), len(fixed)))
+    if len(message.encode()) > MESSAGE_BUDGET:
+        sizes = [
+            round(1.3 * (len(json.dumps(a, default=str)) + (len(json.dumps(b)) if b else 0)))
+            for a, b in zip_longest(findings, fixed, fillvalue=None)
+        ]
+        room = MESSAGE_BUDGET - len(build(0)[1].encode())
+        limit = 0
+        for size in sizes:
+            if room < size:
+                break
+            room -= size
+            limit += 1
+        body, message = build(limit)
+        while len(message.encode()) > MESSAGE_BUDGET and limit > 0:
+            limit = int(limit * 0.9)
+            body, message = build(limit)
+    digest.body, digest.message = body, message
+
+
+def digest_text(body: Mapping[str, Any]) -> str:
+    """The digest for an email reader: counts, then the worst findings, new ones marked."""
+    lines = [
+        f"frontguard scan of account {body['account']} in {body['region']} "
+        f"({body['mode']} mode): {body['detail']}.",
+        "",
+        "By outcome: " + ", ".join(f"{k} {v}" for k, v in body["by_outcome"].items()),
+    ]
+    if body.get("remediations_queued"):
+        lines.append(f"Remediations queued: {body['remediations_queued']}.")
+    entries: Sequence[Mapping[str, Any]] = body["findings"]
+    if entries:
+        lines += ["", "Open findings, worst first:"]
+        lines.extend(
+            f"- [{e['outcome']}]{' NEW' if e['status'] == NEW else ''} "
+            f"{e.get('owner') or e.get('name')} in {e.get('cluster')}: {e.get('reason')}"
+            for e in entries[:EMAIL_LINES]
+        )
+        more = body["open_findings"] - min(len(entries), EMAIL_LINES)
+        if more > 0:
+            lines.append(f"... and {more} more (every one is in the JSON body of this message).")
+    if body["fixed"]:
+        lines += ["", f"Fixed since they were alerted: {body['fixed']}."]
+        lines.extend(
+            f"- {e.get('owner') or e.get('name')} in {e.get('cluster')} (was {e['was']})"
+            for e in body["fixed_findings"][:EMAIL_LINES]
+        )
+    omitted = body.get("omitted", {})
+    if any(omitted.values()):
+        lines += [
+            "",
+            f"Left out to fit SNS's 256 KB limit: {omitted['findings']} findings and "
+            f"{omitted['fixed_findings']} fixed; the counts above cover them all, and the "
+            "scan's log lists each one.",
+        ]
+    lines += [
+        "",
+        "New findings are alerted once per alert period; this digest is the only message "
+        "this scan sends.",
+    ]
+    return "\n".join(lines)
+
+
+def merge_counts(
+    earlier: Mapping[str, Mapping[str, int]], report: ScanReport
+) -> dict[str, dict[str, int]]:
+    merged: dict[str, dict[str, int]] = {c: dict(v) for c, v in earlier.items()}
+    for cluster, outcomes in report.by_cluster().items():
+        target = merged.setdefault(cluster, {})
+        for outcome, count in outcomes.items():
+            target[outcome] = target.get(outcome, 0) + count
+    return merged

@@ -1,0 +1,313 @@
+"""The first scan of an account nobody guarded yet (issue 16): every call counted.
+
+- audit: the cost of a read (no per-LB DescribeListeners, GET, IngressClass list, PutItem or
+  Publish), the dedupe state written in batches of 25, one digest;
+- digests across runs: new, still open, fixed; nothing new or fixed sends nothing; a failed
+  publish leaves no record that would suppress the next digest;
+- enforce: the scan decides and queues, the remediation handler applies (partial batch
+  failures), within the event path's per-LB budget;
+- the time budget: an invocation that runs out saves a cursor, the next resumes there.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from typing import Any
+
+import pytest
+from frontguard.handlers import remediate as remediate_handler
+from frontguard.handlers import scan as scan_handler
+from frontguard.handlers.scan_flow import run_scan
+
+from sandbox import Sandbox
+from sandbox.scenario import Cluster
+from sandbox.steady import seed_remediated
+from sandbox.wiring import (
+    ENFORCE,
+    STATE_TABLE,
+    FakeLambdaContext,
+    Frontguard,
+    steady_state_minimum_aws_calls,
+    wire,
+)
+from tests.reliability.faults import AwsFaults
+
+AUDIT = {**ENFORCE, "mode": "audit"}
+SOURCES = ["203.0.113.0/24", "198.51.100.0/24"]
+SCHEDULED = {"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}}
+# A run reads the state table once (the resume cursor and the alerted findings: one Query).
+STATE_READ = 1
+# The PrivateLink check (issue 12): one region-wide DescribeVpcEndpointServiceConfigurations
+# the first time an NLB needs deciding; never at steady state.
+PRIVATELINK_READ = 1
+# The event path's per-LB budget (tests/integration/test_budgets.py).
+EVENT_PATH_AWS_BUDGET = 12
+
+
+@pytest.fixture
+def fg(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Frontguard:
+    """Enforce mode; the handlers run on this wiring's runtime, so its calls are counted."""
+    wired = wire(sandbox, ENFORCE)
+    for module in (scan_handler, remediate_handler):
+        monkeypatch.setattr(module, "current_runtime", lambda: wired.runtime)
+    return wired
+
+
+def world_open(sandbox: Sandbox, clusters: int, per_kind: int) -> tuple[list[Cluster], int]:
+    """``clusters`` clusters, each with ``per_kind`` NLB Services and ALB Ingresses, an
+    IngressGroup of 3 and an Ingress of a class with IngressClassParams: all world-open."""
+    made: list[Cluster] = []
+    lbs = 0
+    for index in range(clusters):
+        cluster = sandbox.cluster(f"c{index}", cidr=f"10.{index}.0.0/16")
+        cluster.bulk_services(per_kind)
+        cluster.bulk_ingresses(per_kind)
+        cluster.ingress_group("shared", members=["a/one", "b/two", "c/three"], ports=[443])
+        cluster.ingress_class_params("restricted", spec={"inboundCIDRs": ["203.0.113.0/24"]})
+        cluster.ingress_class("alb-restricted", params="restricted")
+        cluster.ingress("shop/web", ingress_class="alb-restricted", ports=[443])
+        made.append(cluster)
+        lbs += 2 * per_kind + 2
+    return made, lbs
+
+
+def digests(fg: Frontguard) -> list[dict[str, Any]]:
+    return [a for a in fg.alerts() if a.get("outcome") == "scan-digest"]
+
+
+def finding_records(sandbox: Sandbox) -> set[str]:
+    items = sandbox.client("dynamodb").scan(TableName=STATE_TABLE)["Items"]
+    return {i["sk"]["S"] for i in items if i["pk"]["S"] == "finding"}
+
+
+def test_first_audit_scan_costs_a_read_plus_batched_state_and_one_digest(sandbox):
+    fg = wire(sandbox, AUDIT)
+    clusters, lbs = world_open(sandbox, clusters=3, per_kind=20)
+    fg.reset_counts()
+
+    report = run_scan(fg.runtime)
+
+    findings = len(report.open_findings)
+    assert findings == lbs == 3 * 42
+    assert set(report.by_outcome()) == {"audit-finding"}
+    calls = fg.aws_calls
+    # Nothing per load balancer: no listener reads, no single writes, no per-LB alerts.
+    assert calls["elbv2.DescribeListeners"] == 0
+    assert calls["dynamodb.PutItem"] == 0
+    assert calls["sns.Publish"] == 1
+    assert calls["dynamodb.BatchWriteItem"] == math.ceil(findings / 25)
+    assert calls["dynamodb.Query"] == STATE_READ
+    steady = steady_state_minimum_aws_calls(lbs, lbs, clusters=3) + STATE_READ
+    assert calls["ec2.DescribeVpcEndpointServiceConfigurations"] == PRIVATELINK_READ
+    assert sum(calls.values()) <= steady + math.ceil(findings / 25) + 1 + PRIVATELINK_READ, calls
+    # Kubernetes: the steady state's two lists per cluster, plus the class lookups once per
+    # cluster (IngressClasses, and IngressClassParams because one class references them).
+    assert fg.kube_calls() == {"GET": 3 * (2 + 2)}
+    assert fg.mutating_aws_calls() == {} and fg.mutating_kube_calls() == 0
+
+    [digest] = digests(fg)
+    assert digest["new"] == findings and digest["fixed"] == 0
+    assert digest["by_outcome"] == {"audit-finding": findings}
+    assert digest["by_cluster"] == {c.name: {"audit-finding": 42} for c in clusters}
+    # The per-LB detail is in the JSON body: the plan, restricted where the owner restricts.
+    [web] = [
+        f for f in digest["findings"] if f["owner"] == "ingress/shop/web" and f["cluster"] == "c0"
+    ]
+    assert web["planned_rules"] == ["tcp/443 from 203.0.113.0/24"]
+    assert len(digest["subject"]) <= 100
+    assert len(finding_records(sandbox)) == findings
+
+
+def test_listener_ports_come_from_the_controllers_sg_else_one_read(sandbox):
+    fg = wire(sandbox, AUDIT)
+    prod = sandbox.cluster("prod")
+    prod.ingress("shop/web", ports=[80, 8443])
+    prod.service("shop/dns", ports=[("UDP", 53), ("TCP", 53), ("TCP", 853)])
+    # The owner named its own SG: no managed SG states the ports, so the engine reads them.
+    team = sandbox.client("ec2").create_security_group(
+        GroupName="team", Description="team", VpcId=prod.vpc_id
+    )["GroupId"]
+    prod.service(
+        "shop/custom",
+        ports=[("TCP", 9443)],
+        annotations={"service.beta.kubernetes.io/aws-load-balancer-security-groups": team},
+    )
+    fg.reset_counts()
+
+    report = run_scan(fg.runtime)
+
+    assert fg.aws_calls["elbv2.DescribeListeners"] == 1  # shop/custom only
+    planned = {f["owner"]: f["planned_rules"] for f in digests(fg)[0]["findings"]}
+    assert planned["ingress/shop/web"] == [
+        f"tcp/{port} from {cidr}" for port in (80, 8443) for cidr in sorted(SOURCES)
+    ]
+    assert planned["service/shop/dns"] == sorted(
+        f"{proto}/{port} from {cidr}"
+        for proto, port in (("tcp", 53), ("udp", 53), ("tcp", 853))
+        for cidr in SOURCES
+    )
+    assert planned["service/shop/custom"] == [f"tcp/9443 from {cidr}" for cidr in sorted(SOURCES)]
+    assert len(report.items) == 3
+
+
+def test_digest_across_runs_new_then_silent_then_fixed(sandbox):
+    fg = wire(sandbox, AUDIT)
+    prod = sandbox.cluster("prod")
+    owned = prod.bulk_services(4)
+    prod.service("legacy/api", security_groups=False)
+
+    run_scan(fg.runtime)
+    fg.reset_counts()
+    run_scan(fg.runtime)  # the same five findings, within the alert period
+
+    assert len(digests(fg)) == 1
+    assert fg.aws_calls["sns.Publish"] == 0
+    assert fg.aws_calls["dynamodb.BatchWriteItem"] == 0
+
+    seed_remediated(prod, owned[:2], SOURCES)
+    run_scan(fg.runtime)
+
+    first, fixed = digests(fg)
+    assert [f["status"] for f in first["findings"]] == ["new"] * 5
+    assert first["findings"][0]["outcome"] == "needs-recreation"  # worst first
+    assert (fixed["new"], fixed["fixed"], fixed["still_open"]) == (0, 2, 3)
+    assert {f["load_balancer_arn"] for f in fixed["fixed_findings"]} == {
+        o.lb_arn for o in owned[:2]
+    }
+    assert len(finding_records(sandbox)) == 3
+
+
+def test_a_finding_the_event_path_alerted_is_not_new_in_the_digest(sandbox):
+    fg = wire(sandbox, AUDIT)
+    prod = sandbox.cluster("prod")
+    web = prod.ingress("shop/web")
+    fg.deliver(web.event)  # alerted on its own: audit-finding
+    prod.ingress("shop/api")
+
+    run_scan(fg.runtime)
+
+    [digest] = digests(fg)
+    status = {f["owner"]: f["status"] for f in digest["findings"]}
+    assert status == {"ingress/shop/web": "still-open", "ingress/shop/api": "new"}
+    assert [a["outcome"] for a in fg.alerts()].count("audit-finding") == 1
+
+
+def test_alert_repeats_once_the_period_is_over(sandbox):
+    fg = wire(sandbox, {**AUDIT, "alert_period_hours": 1 / 3600})
+    prod = sandbox.cluster("prod")
+    prod.ingress("shop/web")
+    run_scan(fg.runtime)
+    import time
+
+    time.sleep(1.1)
+    run_scan(fg.runtime)
+
+    assert [d["new"] for d in digests(fg)] == [1, 1]
+
+
+def test_a_failed_digest_publish_leaves_no_record_that_would_suppress_the_next(sandbox):
+    faults = AwsFaults()
+    fg = wire(sandbox, AUDIT, before_send=faults)
+    prod = sandbox.cluster("prod")
+    prod.bulk_ingresses(3)
+    faults.fail("sns.Publish", "access-denied")
+
+    with pytest.raises(Exception, match="publish scan digest"):
+        run_scan(fg.runtime)
+    assert finding_records(sandbox) == set()
+
+    faults.clear()
+    run_scan(fg.runtime)
+    [digest] = digests(fg)
+    assert digest["new"] == 3
+
+
+def test_first_enforce_scan_queues_and_the_remediation_handler_applies(sandbox, fg, handler_env):
+    clusters, lbs = world_open(sandbox, clusters=2, per_kind=6)
+    fg.reset_counts()
+
+    result = scan_handler.handler(SCHEDULED, FakeLambdaContext())
+
+    assert result["remediations_queued"] == lbs and result["complete"]
+    # The scan decided without changing anything, at the cost of a read.
+    assert fg.mutating_aws_calls() == {} and fg.mutating_kube_calls() == 0
+    assert fg.aws_calls["elbv2.DescribeListeners"] == 0
+    assert fg.aws_calls["sqs.SendMessageBatch"] == math.ceil(lbs / 10)
+    [digest] = digests(fg)
+    assert digest["by_outcome"] == {"remediation-queued": lbs}
+    assert digest["remediations_queued"] == lbs
+
+    records = fg.remediation_messages()
+    assert len(records) == lbs
+    malformed = {**records[0], "messageId": "bad", "body": "{not json"}
+    fg.reset_counts()
+    response = remediate_handler.handler({"Records": [*records, malformed]}, FakeLambdaContext())
+
+    # Only the malformed record comes back (it retries, then lands in the DLQ).
+    assert response == {"batchItemFailures": [{"itemIdentifier": "bad"}]}
+    # Per remediated LB no more than the event path's budget; no per-LB SNS alert.
+    assert sum(fg.aws_calls.values()) <= EVENT_PATH_AWS_BUDGET * lbs
+    assert fg.aws_calls["sns.Publish"] == 0
+    for cluster in clusters:
+        cluster.lbc.reconcile()
+
+    again = scan_handler.handler(SCHEDULED, FakeLambdaContext())
+    assert again["by_outcome"] == {"compliant": lbs}
+    fixed = digests(fg)[-1]
+    assert (fixed["fixed"], fixed["new"], fixed["still_open"]) == (lbs, 0, 0)
+
+
+def test_an_invocation_out_of_time_saves_a_cursor_and_the_next_resumes(sandbox):
+    fg = wire(sandbox, AUDIT)
+    prod, dev = sandbox.cluster("prod"), sandbox.cluster("dev", cidr="10.1.0.0/16")
+    prod.bulk_ingresses(6)
+    dev.bulk_services(6)
+    budget = Counter[str]()
+
+    def time_left() -> float:  # plenty for the first 8 LBs, then out of time
+        budget["asked"] += 1
+        return 600.0 if budget["asked"] <= 8 else 10.0
+
+    first = run_scan(fg.runtime, time_left=time_left)
+
+    assert not first.complete and len(first.items) == 8
+    assert digests(fg) == []  # one digest per run: not yet
+    assert "~cursor" in finding_records(sandbox)
+    fg.reset_counts()
+
+    second = run_scan(fg.runtime)
+
+    assert second.complete and len(second.items) == 4  # only what was left
+    assert {i.load_balancer_arn for i in first.items}.isdisjoint(
+        {i.load_balancer_arn for i in second.items}
+    )
+    assert fg.runtime.connector("dev").calls == {}  # the finished cluster is not listed again
+    [digest] = digests(fg)
+    assert digest["new"] == 12 and digest["invocations"] == 2
+    assert digest["by_cluster"] == {"dev": {"audit-finding": 6}, "prod": {"audit-finding": 6}}
+    assert "~cursor" not in finding_records(sandbox)
+    assert not any(key.startswith("run|") for key in finding_records(sandbox))
+    assert json.loads(json.dumps(digest))  # plain JSON
+
+
+def test_a_digest_beyond_the_size_limit_is_cut_and_the_rest_logged(sandbox, monkeypatch, caplog):
+    from frontguard.engine import digest as digest_module
+
+    monkeypatch.setattr(digest_module, "MESSAGE_BUDGET", 8 * 1024)  # SNS's 256 KB, scaled down
+    fg = wire(sandbox, AUDIT)
+    sandbox.cluster("prod").bulk_ingresses(40)
+
+    with caplog.at_level("INFO", logger="frontguard"):
+        run_scan(fg.runtime)
+
+    [digest] = digests(fg)
+    shown = len(digest["findings"])
+    assert 0 < shown < 40
+    assert digest["omitted"]["findings"] == 40 - shown and digest["new"] == 40
+    logged = [
+        r for r in caplog.records if r.getMessage() == "digest finding beyond the message size"
+    ]
+    assert len(logged) == 40 - shown
+    assert len(finding_records(sandbox)) == 40  # every finding is recorded as alerted

@@ -1,0 +1,102 @@
+"""The scan digest, pure: new / still open / fixed, worst first, and SNS's size limit."""
+
+from __future__ import annotations
+
+import json
+
+from frontguard.adapters.findings import FindingRecord, StoredState
+from frontguard.engine.digest import SNS_MESSAGE_LIMIT, compile_digest
+from frontguard.engine.scan import ScanItem, ScanReport
+from frontguard.model import Outcome
+from frontguard.policy import Mode
+
+NOW = 1_000_000.0
+
+
+def item(index: int, outcome: Outcome = Outcome.AUDIT_FINDING, *, cluster: str = "c0") -> ScanItem:
+    return ScanItem(
+        load_balancer_arn=f"arn:aws:elasticloadbalancing:eu-west-1:1:loadbalancer/app/lb{index}/x",
+        name=f"lb{index:05d}",
+        cluster=cluster,
+        owner=f"ingress/ns/web-{index}",
+        outcome=outcome,
+        reason="not compliant (audit mode: nothing changed)",
+        detail={"planned_rules": [f"tcp/{p} from 203.0.113.0/24" for p in (80, 443)]},
+    )
+
+
+def digest_of(items: list[ScanItem], state: StoredState = StoredState()):  # noqa: B008
+    report = ScanReport(Mode.AUDIT, items=items)
+    return compile_digest(
+        report,
+        state,
+        now=NOW,
+        account="123456789012",
+        region="eu-west-1",
+        counts={c: dict(v) for c, v in report.by_cluster().items()},
+        queued=0,
+        invocations=1,
+        run_id="run",
+    )
+
+
+def test_worst_first_and_new_before_still_open():
+    alerted = item(1)
+    items = [item(0), alerted, item(2, Outcome.NEEDS_RECREATION), item(3, Outcome.COMPLIANT)]
+    state = StoredState(
+        alerted=(FindingRecord(alerted.load_balancer_arn, "audit-finding", alerted_until=NOW + 60),)
+    )
+
+    digest = digest_of(items, state)
+
+    assert [(f["outcome"], f["status"]) for f in digest.body["findings"]] == [
+        ("needs-recreation", "new"),
+        ("audit-finding", "new"),
+        ("audit-finding", "still-open"),
+    ]
+    assert digest.worth_sending and digest.body["by_outcome"]["compliant"] == 1
+
+
+def test_an_expired_alert_is_new_again_and_a_closed_one_is_fixed():
+    expired, gone = item(0), item(9)
+    state = StoredState(
+        alerted=(
+            FindingRecord(expired.load_balancer_arn, "audit-finding", alerted_until=NOW - 1),
+            FindingRecord(gone.load_balancer_arn, "audit-finding", alerted_until=NOW + 60),
+            FindingRecord(gone.load_balancer_arn, "error", alerted_until=NOW + 60),
+        )
+    )
+
+    digest = digest_of([expired], state)
+
+    assert [f.load_balancer_arn for f in digest.new] == [expired.load_balancer_arn]
+    assert [r.load_balancer_arn for r in digest.fixed] == [gone.load_balancer_arn]
+    assert sorted(digest.closed_keys) == [
+        f"{gone.load_balancer_arn}|audit-finding",
+        f"{gone.load_balancer_arn}|error",
+    ]
+
+
+def test_nothing_new_and_nothing_fixed_sends_nothing():
+    still = item(0)
+    state = StoredState(
+        alerted=(FindingRecord(still.load_balancer_arn, "audit-finding", alerted_until=NOW + 1),)
+    )
+    assert not digest_of([still], state).worth_sending
+
+
+def test_beyond_snss_size_limit_the_lists_are_cut_worst_first_and_counted():
+    items = [item(i, cluster=f"c{i % 20:02d}") for i in range(10_000)]
+    items.append(item(99_999, Outcome.ERROR))
+
+    digest = digest_of(items)
+
+    assert len(digest.message.encode()) <= SNS_MESSAGE_LIMIT
+    body = json.loads(json.loads(digest.message)["default"])
+    shown = len(body["findings"])
+    assert 100 < shown < 10_001
+    assert body["omitted"]["findings"] == 10_001 - shown
+    assert body["findings"][0]["outcome"] == "error"
+    assert body["open_findings"] == body["new"] == 10_001  # counts cover everything
+    assert sum(sum(v.values()) for v in body["by_cluster"].values()) == 10_001
+    assert "Left out to fit SNS's 256 KB limit" in json.loads(digest.message)["email"]
