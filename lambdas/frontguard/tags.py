@@ -111,6 +111,9 @@ ALB_CONTROLLER: Final = "ingress.k8s.aws/alb"
 EXEMPT_ANNOTATION: Final = "frontguard.io/exempt"
 # What frontguard replaced, as JSON {annotation: previous value or null}, for `revert`.
 REPLACED_ANNOTATION: Final = "frontguard.io/replaced"
+# Written (a timestamp) to make the controller reconcile an owner whose LB carries an SG the
+# model does not: any annotation change triggers a reconcile, which resets the LB's SGs.
+RECONCILE_ANNOTATION: Final = "frontguard.io/reconcile-requested"
 FIELD_MANAGER: Final = "frontguard"
 
 # GitOps ownership markers.

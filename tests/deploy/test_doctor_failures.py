@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -117,7 +117,8 @@ def function_errors(sandbox: Sandbox) -> None:
                 "Dimensions": [
                     {"Name": "FunctionName", "Value": outputs(sandbox)["EventsFunctionName"]}
                 ],
-                "Timestamp": datetime.now(UTC),
+                # a few minutes ago: what the last invocations left behind
+                "Timestamp": datetime.now(UTC) - timedelta(minutes=5),
                 "Value": 3,
             }
         ],

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from frontguard.handlers import events as events_handler
+from frontguard.handlers import remediate as remediate_handler
 from frontguard.handlers import scan as scan_handler
 from frontguard.handlers import verify as verify_handler
 from frontguard.handlers._runtime import reset_runtime
@@ -136,8 +137,17 @@ def test_the_schedule_goes_through_the_fifo_scan_queue(
     response = scan_handler.handler(sqs_batch(sandbox, queue), context())
 
     assert response == {"batchItemFailures": []}
-    # The scan found the new LB and remediated it (the enforce policy, from the stack's
-    # parameter): frontguard's SG exists for it.
+    # The scan found the new LB and queued its repair (the enforce policy, from the stack's
+    # parameter) for the Remediate function, which applies it.
+    remediation_url = environment_of(sandbox, as_deployed["ScanFunctionName"])[
+        "FRONTGUARD_REMEDIATION_QUEUE_URL"
+    ]
+    remediation_arn = sandbox.client("sqs").get_queue_attributes(
+        QueueUrl=remediation_url, AttributeNames=["QueueArn"]
+    )["Attributes"]["QueueArn"]
+    repairs = sqs_batch(sandbox, remediation_arn)
+    assert [json.loads(r["body"])["load_balancer_arn"] for r in repairs["Records"]] == [web.lb_arn]
+    assert remediate_handler.handler(repairs, context()) == {"batchItemFailures": []}
     groups = sandbox.client("ec2").describe_security_groups(
         Filters=[{"Name": "tag:frontguard.io/load-balancer", "Values": [web.lb_arn]}]
     )["SecurityGroups"]

@@ -285,6 +285,7 @@ def test_the_permissions_table_in_the_docs_is_what_the_roles_get() -> None:
         ("events", permissions.EVENTS_FUNCTION),
         ("verify", permissions.VERIFY_FUNCTION),
         ("scan", permissions.SCAN_FUNCTION),
+        ("remediate", permissions.REMEDIATE_FUNCTION),
     ):
         for action in (*actions, *permissions.POLICY_PARAMETER):
             granted.setdefault(action, set()).add(function)

@@ -98,7 +98,7 @@ def test_drift_rules_exclude_the_remediating_roles_and_keep_callers_without_issu
     template = minimal.template
     roles = [
         {"Fn::GetAtt": [logical_id(template, "AWS::IAM::Role", name), "Arn"]}
-        for name in ("Events", "Scan")
+        for name in ("Events", "Scan", "Remediate")
     ]
     for name in ("Elbv2Drift", "Ec2Drift"):
         either = rule(template, name)["EventPattern"]["detail"]["$or"]
@@ -320,7 +320,9 @@ def test_failure_queues_alarm_on_each_message_sent_so_the_alarm_clears(
 def test_errors_page_only_when_they_persist_beyond_designed_retries(minimal: Synthesized) -> None:
     template = minimal.template
     errors = alarms_on(template, "Errors")
-    assert set(errors) == {function_id(template, n) for n in ("Events", "Verify", "Scan")}
+    assert set(errors) == {
+        function_id(template, n) for n in ("Events", "Verify", "Scan", "Remediate")
+    }
     for properties in errors.values():
         assert (properties["DatapointsToAlarm"], properties["EvaluationPeriods"]) == (3, 5)
     assert alarms_on(template, "Throttles") == {}
@@ -334,6 +336,7 @@ def test_lost_or_aged_events_and_near_timeouts_page(minimal: Synthesized) -> Non
     assert set(alarms_on(template, "ApproximateAgeOfOldestMessage")) == {
         logical_id(template, "AWS::SQS::Queue", "VerificationQueue"),
         logical_id(template, "AWS::SQS::Queue", "ScanQueueFifo"),
+        logical_id(template, "AWS::SQS::Queue", "RemediationQueue"),
     }
     (duration,) = alarms_on(template, "Duration").values()
     assert duration["Dimensions"][0]["Value"] == {"Ref": function_id(template, "Scan")}

@@ -3,6 +3,8 @@ read, and what the controller then puts on the load balancer."""
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -74,3 +76,16 @@ def conflicting_members(members: Sequence[KubeObject], key: str) -> dict[str, li
         object_id(m): named_security_groups(m, key) for m in members if key in annotations_of(m)
     }
     return lists if len({tuple(v) for v in lists.values()}) > 1 else {}
+
+
+_NOT_ALNUM = re.compile(r"[^A-Za-z0-9]")
+
+
+def backend_sg_name(cluster: str) -> str:
+    """The name the controller gives the cluster's shared backend SG
+    (LBC:pkg/networking/backend_sg_provider.go getBackendSGName). SG names are unique per VPC,
+    so with the VPC this identifies the controller's backend SG where a tag, which anyone may
+    set, does not. A backend SG given with ``--backend-security-group`` has no such name:
+    list it in the policy's ``approved_security_groups``."""
+    digest = hashlib.sha256(cluster.encode()).hexdigest()[:10]
+    return f"k8s-traffic-{_NOT_ALNUM.sub('', cluster)[:232]}-{digest}"

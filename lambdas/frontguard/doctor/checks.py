@@ -63,9 +63,12 @@ FORBIDDEN: Final[Mapping[str, tuple[tuple[str, str, str], ...]]] = {
 ROLE_GROUPS: Final = {
     "Events": REMEDIATING_GROUP,
     "Scan": REMEDIATING_GROUP,
+    "Remediate": REMEDIATING_GROUP,
     "Verify": READ_ONLY_GROUP,
 }
+# Every stack has these; "Remediate" (the scan's fan-out) is checked when the stack has it.
 FUNCTIONS: Final = ("Events", "Verify", "Scan")
+OPTIONAL_FUNCTIONS: Final = ("Remediate",)
 # The controller: its Deployment (Helm chart defaults) and the flags frontguard depends on
 # (pkg/config/controller_config.go: --enable-backend-security-group, default true;
 # pkg/config/ingress_config.go: --ingress-class, default "alb";
@@ -94,6 +97,12 @@ class Deployment:
 
     def function(self, name: str) -> str:
         return self.outputs[f"{name}FunctionName"]
+
+    @property
+    def functions(self) -> list[str]:
+        """The function names (Events, Verify, Scan, and Remediate when deployed)."""
+        optional = [n for n in OPTIONAL_FUNCTIONS if f"{n}FunctionName" in self.outputs]
+        return [*FUNCTIONS, *optional]
 
     def role(self, name: str) -> str:
         return self.outputs[f"{name}RoleArn"]
@@ -390,7 +399,7 @@ def check_functions(
     now = now or datetime.now(UTC)
     checks: list[Check] = []
     policy_checked = False
-    for name in FUNCTIONS:
+    for name in deployment.functions:
         function = deployment.function(name)
         config = lambda_.get_function_configuration(FunctionName=function)
         if config.get("State", "Active") != "Active":
@@ -546,7 +555,8 @@ def check_cluster(
 def _access_entries(eks: Client, deployment: Deployment, cluster: str, area: str) -> list[Check]:
     entries = set(_paged(eks, "list_access_entries", "accessEntries", clusterName=cluster))
     checks = []
-    for name, group in ROLE_GROUPS.items():
+    for name in deployment.functions:
+        group = ROLE_GROUPS[name]
         role = deployment.role(name)
         if role not in entries:
             checks.append(

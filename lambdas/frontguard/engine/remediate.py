@@ -33,6 +33,7 @@ from frontguard.controller.security_groups import (
     MAX_SECURITY_GROUPS,
     AnnotationKeys,
     annotation_keys,
+    backend_sg_name,
     is_id,
     named_security_groups,
 )
@@ -178,7 +179,18 @@ class Apply:
     fix: str | None = None  # what a human must still do once applied (born-open)
 
 
-Decision = Settled | Report | Apply
+@dataclass(frozen=True)
+class Nudge:
+    """The LB carries SGs its owner does not ask for (attached around the controller): alert,
+    and ask the controller to reconcile, which puts back exactly the owner's list. Never
+    ``SetSecurityGroups``: the controller would fight it."""
+
+    result: Result
+    owner: Owner
+    fix: str
+
+
+Decision = Settled | Report | Apply | Nudge
 
 
 def _with_discovery_retries(engine: Engine, what: str, read: Callable[[], T | None]) -> T:
@@ -548,6 +560,11 @@ def _decide_plan(
     if rules_converged and not changes:
         assert group is not None
         if group.id in lb.security_groups:
+            extra = _extra_security_groups(engine, lb, group.id)
+            if extra:
+                return _extra_sg_decision(
+                    engine, owner, group=group, extra=extra, rules=rules, result=result
+                )
             return Settled(
                 result(
                     Outcome.COMPLIANT,
@@ -773,6 +790,63 @@ def _is_backend_sg(group: aws.SecurityGroup | None) -> bool:
     return group is not None and group.tags.get(t.CONTROLLER_RESOURCE_TAG) == t.BACKEND_SG
 
 
+def _extra_security_groups(engine: Engine, lb: LoadBalancer, ours: str) -> list[str]:
+    """SGs on the LB beyond frontguard's, the approved ones and the controller's backend SG
+    (known by the name the controller gives it in the LB's VPC, not by a tag). One call, and
+    only when the LB carries something beyond frontguard's and approved SGs."""
+    candidates = sorted(
+        set(lb.security_groups) - {ours} - set(engine.policy.approved_security_groups)
+    )
+    if not candidates:
+        return []
+    described = aws.describe_security_groups(engine.ec2, candidates)
+    backend = backend_sg_name(lb.cluster or "")
+    return [
+        group_id
+        for group_id in candidates
+        if not (
+            group_id in described
+            and described[group_id].name == backend
+            and described[group_id].vpc_id == lb.vpc_id
+        )
+    ]
+
+
+def _extra_sg_decision(
+    engine: Engine,
+    owner: Owner,
+    *,
+    group: aws.SecurityGroup,
+    extra: list[str],
+    rules: frozenset[PermissionRule],
+    result: Callable[..., Result],
+) -> Decision:
+    reason = (
+        f"the load balancer also carries {', '.join(extra)}, which neither frontguard, the "
+        "policy nor the controller put there: its rules apply next to frontguard's"
+    )
+    drift = result(
+        Outcome.DRIFT,
+        reason,
+        security_group_id=group.id,
+        rules=rules,
+        extra={"extra_security_groups": extra},
+    )
+    fix = (
+        "Find who attached it (CloudTrail SetSecurityGroups on the load balancer). frontguard "
+        "asked the controller to reconcile, which puts back exactly the owner's list."
+    )
+    if engine.policy.mode is Mode.AUDIT or owner.gateway is not None:
+        return Report(
+            drift,
+            fix.replace(
+                "frontguard asked the controller to reconcile, which",
+                "Any change to the owner makes the controller reconcile, which",
+            ),
+        )
+    return Nudge(drift, owner, fix)
+
+
 def _self_reference_ports(owner: Owner, listeners: Sequence[Listener]) -> tuple[int, ...]:
     if owner.ref.frontend_nlb or not owner.members:
         return ()
@@ -793,6 +867,17 @@ def _self_rules(ports: Sequence[int], group_id: str) -> frozenset[PermissionRule
 
 def carry_out(engine: Engine, lb: LoadBalancer, decision: Decision) -> Result:
     """The one place where a decision changes the world."""
+    if isinstance(decision, Nudge):
+        kube = engine.kube(lb.cluster or "")
+        stamp = datetime.now(UTC).isoformat(timespec="seconds")
+        for path in decision.owner.paths[: len(decision.owner.objects)]:
+            kube.patch_annotations(path, {t.RECONCILE_ANNOTATION: stamp})
+        if decision.result.security_group_id:
+            _request_verification(
+                engine, lb, decision.result.security_group_id, decision.result.rules
+            )
+        engine.alerts.publish(_alert(decision.result, decision.fix))
+        return decision.result
     if isinstance(decision, Settled):
         if decision.verify and decision.result.security_group_id:
             _request_verification(

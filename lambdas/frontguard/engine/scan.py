@@ -47,7 +47,12 @@ from frontguard.controller.objects import (
     KubeObject,
     annotations_of,
 )
-from frontguard.controller.security_groups import annotation_keys, is_id, named_security_groups
+from frontguard.controller.security_groups import (
+    annotation_keys,
+    backend_sg_name,
+    is_id,
+    named_security_groups,
+)
 from frontguard.engine import exemptions, plan, prefix_lists
 from frontguard.engine.owner import ClusterObjects, Owner, read_classes, resolve_owner
 from frontguard.engine.remediate import (
@@ -257,8 +262,12 @@ def _read_bulk(ec2: EC2Client, need_vpcs: bool) -> _Bulk:
                         impostors.setdefault(arn, []).append((group, problem))
                     elif arn not in ours or group.id < ours[arn].id:
                         ours[arn] = group
-                elif group.tags.get(t.CONTROLLER_RESOURCE_TAG) == t.BACKEND_SG:
-                    backend.add(group.id)
+                elif group.tags.get(
+                    t.CONTROLLER_RESOURCE_TAG
+                ) == t.BACKEND_SG and group.name == backend_sg_name(
+                    group.tags.get(t.CLUSTER_TAG, "")
+                ):
+                    backend.add(group.id)  # by the controller's own name, not the tag alone
                 elif any(group.tags.get(key) == t.MANAGED_LB_SG for key in _MANAGED_SG_KEYS):
                     managed[group.id] = group
         vpcs = (

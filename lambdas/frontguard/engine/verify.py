@@ -23,14 +23,18 @@ from frontguard.adapters.kube import KubeClient
 from frontguard.adapters.verify_queue import VerifyRequest
 from frontguard.alerts import Alert
 from frontguard.controller.objects import KubeObject, annotations_of, object_id, split_list
-from frontguard.controller.security_groups import annotation_keys, conflicting_members
+from frontguard.controller.security_groups import (
+    annotation_keys,
+    backend_sg_name,
+    conflicting_members,
+)
 from frontguard.engine import plan
 from frontguard.engine.born import exposure_seconds
 from frontguard.engine.events import current_failures
 from frontguard.engine.owner import resolve_owner
 from frontguard.engine.remediate import Engine
 from frontguard.errors import FrontguardError, NotFoundError
-from frontguard.model import Outcome, OwnerKind, OwnerRef, classify, plan_digest
+from frontguard.model import LoadBalancer, Outcome, OwnerKind, OwnerRef, classify, plan_digest
 from frontguard.policy import ControllerFlags
 from frontguard.untrusted import escape, quote
 
@@ -53,6 +57,7 @@ class FindingKind(StrEnum):
     GITOPS_MANAGED = "gitops-managed"
     CONTROLLER_EVENT = "controller-event"
     GROUP_CONFLICT = "group-conflict"
+    EXTRA_SECURITY_GROUP = "extra-security-group"
 
 
 @dataclass(frozen=True)
@@ -129,6 +134,7 @@ def _verify(engine: Engine, request: VerifyRequest) -> Verification:
     attached = aws.describe_security_groups(engine.ec2, lb.security_groups)
     ours = aws.find_security_group(engine.ec2, lb.arn, lb.vpc_id)
     problems = _attachment_problems(request, lb.security_groups, attached, ours)
+    problems += _extra_groups(lb, attached, ours, engine.policy.approved_security_groups)
     if not problems:
         exposure = exposure_seconds(lb.created, datetime.now(UTC))
         logger.info("verified", extra={**context, "exposure_seconds": exposure})
@@ -189,6 +195,41 @@ def _verify(engine: Engine, request: VerifyRequest) -> Verification:
 
 def _join(findings: Sequence[Finding]) -> str:
     return "; ".join(f.text for f in findings)
+
+
+def _extra_groups(
+    lb: LoadBalancer,
+    attached: dict[str, aws.SecurityGroup],
+    ours: aws.SecurityGroup | None,
+    approved: frozenset[str],
+) -> list[Finding]:
+    """The whole SG set counts: anything beyond frontguard's, the approved SGs and the
+    controller's backend SG (its name in the LB's VPC, LBC:pkg/networking/
+    backend_sg_provider.go) admits traffic next to frontguard's rules."""
+    backend = backend_sg_name(lb.cluster or "")
+    extra = [
+        group_id
+        for group_id in lb.security_groups
+        if group_id not in approved
+        and (ours is None or group_id != ours.id)
+        and not (
+            group_id in attached
+            and attached[group_id].name == backend
+            and attached[group_id].vpc_id == lb.vpc_id
+        )
+        and not (
+            group_id in attached
+            and t.MANAGED_LB_SG in (attached[group_id].tags.get(k) for k in t.RESOURCE_TAGS)
+        )
+    ]
+    return [
+        Finding(
+            FindingKind.EXTRA_SECURITY_GROUP,
+            f"the load balancer also carries {group_id}, which its owner does not ask for",
+            data={"security_group_id": group_id},
+        )
+        for group_id in extra
+    ]
 
 
 def _attachment_problems(
@@ -446,6 +487,11 @@ def _fix(
         )
     if FindingKind.CONTROLLER_EVENT in kinds:
         advice.append("Fix what the controller's event says; it retries on every change.")
+    if FindingKind.EXTRA_SECURITY_GROUP in kinds:
+        advice.append(
+            "Find who attached the extra security group (CloudTrail SetSecurityGroups on the "
+            "load balancer); the next scan asks the controller to reconcile, which removes it."
+        )
     if FindingKind.RULES_CHANGED in kinds:
         advice.append(
             f"Do not edit {sg_id} by hand: frontguard restores its rules on the next scan; "
