@@ -21,6 +21,7 @@ from frontguard.tags import MANAGED_BY_TAG, MANAGED_BY_VALUE
 REQUEST_TAG: Final = {"StringEquals": {f"aws:RequestTag/{MANAGED_BY_TAG}": MANAGED_BY_VALUE}}
 RESOURCE_TAG: Final = {"StringEquals": {f"aws:ResourceTag/{MANAGED_BY_TAG}": MANAGED_BY_VALUE}}
 CREATE_ACTION: Final = {"StringEquals": {"ec2:CreateAction": "CreateSecurityGroup"}}
+CREATE_PREFIX_LIST_ACTION: Final = {"StringEquals": {"ec2:CreateAction": "CreateManagedPrefixList"}}
 # Publishing to a KMS-encrypted topic needs the key: implied by sns:Publish.
 TOPIC_KEY_ACTIONS: Final = ("kms:Decrypt", "kms:GenerateDataKey")
 
@@ -83,10 +84,12 @@ class _Rule:
 
     sid: str
     actions: tuple[str, ...]
-    grants: Callable[[Scope], list[Grant]]
+    grants: Callable[[Scope, tuple[str, ...]], list[Grant]]  # (scope, actions granted)
     names: tuple[str, ...] = ()  # one statement id per grant, when the default reads badly
 
-    def build(self, actions: list[str], scope: Scope) -> list[iam.PolicyStatement]:
+    def build(
+        self, actions: list[str], scope: Scope, wanted: tuple[str, ...] = ()
+    ) -> list[iam.PolicyStatement]:
         return [
             iam.PolicyStatement(
                 sid=self.names[index] if self.names else f"{self.sid}{index or ''}",
@@ -94,7 +97,9 @@ class _Rule:
                 resources=list(resources),
                 conditions=conditions,
             )
-            for index, (resources, conditions) in enumerate(self.grants(scope))
+            for index, (resources, conditions) in enumerate(
+                self.grants(scope, wanted or tuple(actions))
+            )
         ]
 
 
@@ -102,30 +107,53 @@ def _security_groups(scope: Scope) -> str:
     return scope.ec2_arn("security-group/*")
 
 
+def _prefix_lists(scope: Scope) -> str:
+    return scope.ec2_arn("prefix-list/*")
+
+
+def _tag_on_create(scope: Scope, actions: Sequence[str]) -> list[Grant]:
+    grants: list[Grant] = [([_security_groups(scope)], CREATE_ACTION)]
+    if "ec2:CreateManagedPrefixList" in actions:
+        grants.append(([_prefix_lists(scope)], CREATE_PREFIX_LIST_ACTION))
+    return grants
+
+
 _RULES: Final = (
     # Describe* calls cannot be scoped to resources: AWS requires "*".
-    _Rule("CodeRead", (*permissions.ELBV2_READ, *permissions.EC2_READ), lambda _: [(["*"], None)]),
+    _Rule(
+        "CodeRead",
+        (*permissions.ELBV2_READ, *permissions.EC2_READ),
+        lambda _s, _w: [(["*"], None)],
+    ),
     # AWS authorises CreateSecurityGroup against the new SG (which must carry frontguard's tag
     # in the request) and against the VPC it goes into (which carries no frontguard tag).
     _Rule(
         "CodeCreateSecurityGroup",
         ("ec2:CreateSecurityGroup",),
-        lambda s: [([_security_groups(s)], REQUEST_TAG), ([s.ec2_arn("vpc/*")], None)],
+        lambda s, _w: [([_security_groups(s)], REQUEST_TAG), ([s.ec2_arn("vpc/*")], None)],
     ),
-    _Rule(
-        "CodeTagOnCreate", ("ec2:CreateTags",), lambda s: [([_security_groups(s)], CREATE_ACTION)]
-    ),
+    _Rule("CodeTagOnCreate", ("ec2:CreateTags",), _tag_on_create),
     _Rule(
         "CodeMutateOwnSecurityGroups",
         (*permissions.EC2_CONVERGE_SG, *permissions.EC2_DELETE_SG),
-        lambda s: [([_security_groups(s)], RESOURCE_TAG)],
+        lambda s, _w: [([_security_groups(s)], RESOURCE_TAG)],
     ),
-    _Rule("CodeDescribeClusters", permissions.EKS_READ, lambda s: [(s.cluster_arns, None)]),
-    _Rule("CodePublishAlert", permissions.ALERTS, lambda s: [([s.topic_arn], None)]),
+    _Rule(
+        "CodeCreatePrefixList",
+        ("ec2:CreateManagedPrefixList",),
+        lambda s, _w: [([_prefix_lists(s)], REQUEST_TAG)],
+    ),
+    _Rule(
+        "CodeModifyOwnPrefixLists",
+        permissions.EC2_MODIFY_PREFIX_LIST,
+        lambda s, _w: [([_prefix_lists(s)], RESOURCE_TAG)],
+    ),
+    _Rule("CodeDescribeClusters", permissions.EKS_READ, lambda s, _w: [(s.cluster_arns, None)]),
+    _Rule("CodePublishAlert", permissions.ALERTS, lambda s, _w: [([s.topic_arn], None)]),
     _Rule(
         "CodeEnqueueVerification",
         permissions.VERIFY_QUEUE_SEND,
-        lambda s: [
+        lambda s, _w: [
             ([s.verify_queue_arn], None),
             *([([s.remediation_queue_arn], None)] if s.remediation_queue_arn else []),
         ],
@@ -134,7 +162,7 @@ _RULES: Final = (
     _Rule(
         "CodeStateTable",
         (*permissions.STATE_TABLE, *permissions.SCAN_STATE),
-        lambda s: [([s.state_table_arn], None)],
+        lambda s, _w: [([s.state_table_arn], None)],
     ),
     # Service Authorization Reference for Security Hub
     # (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awssecurityhub.html):
@@ -144,17 +172,17 @@ _RULES: Final = (
     _Rule(
         "CodeImportFindings",
         ("securityhub:BatchImportFindings",),
-        lambda s: [([s.arn("securityhub", f"product/{s.account}/default")], None)],
+        lambda s, _w: [([s.arn("securityhub", f"product/{s.account}/default")], None)],
     ),
     _Rule(
         "CodeFindingsWorkflow",
         ("securityhub:BatchUpdateFindings", "securityhub:GetFindings"),
-        lambda s: [([s.arn("securityhub", "hub/default")], None)],
+        lambda s, _w: [([s.arn("securityhub", "hub/default")], None)],
     ),
     _Rule(
         "CodeReadPolicyParameter",
         permissions.POLICY_PARAMETER,
-        lambda s: [([s.policy_parameter_arn or ""], None)],
+        lambda s, _w: [([s.policy_parameter_arn or ""], None)],
     ),
 )
 # Why each statement with a wildcard resource cannot be narrower (cdk-nag acknowledgements).
@@ -171,6 +199,11 @@ WILDCARD_REASONS: Final = {
     "are touched",
     "CodePublishAlertKey": "the organization's alert topic key, whose ID the member stacks "
     "cannot know: granted only for the key carrying the central alias (kms:ResourceAliases)",
+    "CodeTagOnCreate1": "tagging only as part of CreateManagedPrefixList (ec2:CreateAction)",
+    "CodeCreatePrefixList": "a new prefix list has no ID before it exists; the grant requires "
+    f"frontguard's tag in the request (aws:RequestTag/{MANAGED_BY_TAG})",
+    "CodeModifyOwnPrefixLists": "only prefix lists tagged "
+    f"{MANAGED_BY_TAG}={MANAGED_BY_VALUE} (aws:ResourceTag)",
     "CodeMutateOwnSecurityGroups": "only security groups tagged "
     f"{MANAGED_BY_TAG}={MANAGED_BY_VALUE} (aws:ResourceTag)",
 }
@@ -189,7 +222,7 @@ def code_statements(actions: Iterable[str], scope: Scope) -> list[iam.PolicyStat
     for rule in _RULES:
         granted = [action for action in rule.actions if action in wanted]
         if granted:
-            statements.extend(rule.build(granted, scope))
+            statements.extend(rule.build(granted, scope, wanted))
     return statements
 
 

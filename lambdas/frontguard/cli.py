@@ -470,6 +470,36 @@ def run_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return run(out)
 
 
+# --- render -------------------------------------------------------------------------------
+
+
+def run_render(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Print the born-protected objects of one cluster as YAML (reads frontguard's prefix
+    lists; writes nothing anywhere)."""
+    import yaml
+
+    from frontguard import render
+    from frontguard.adapters import prefix_lists
+    from frontguard.adapters.aws import CLIENT_CONFIG
+
+    policy = load_policy(args.policy, enforce=False)
+    ec2 = _session(args.region).client("ec2", config=CLIENT_CONFIG)
+    objects = render.born_protected(
+        policy,
+        args.cluster,
+        prefix_lists.owned(ec2),
+        deny=args.deny,
+        namespace=args.namespace,
+        other_classes=args.other_class or (),
+    )
+    out.write(
+        f"# frontguard render born-protected --cluster {args.cluster}: apply with your GitOps "
+        f"(validationActions {'Deny' if args.deny else 'Warn'}); see docs/born-protected.md\n"
+    )
+    out.write(yaml.safe_dump_all(objects, sort_keys=False))
+    return EXIT_OK
+
+
 # --- entry point --------------------------------------------------------------------------
 
 
@@ -574,6 +604,33 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-publish", action="store_true", help="no test alert, no alarm state change"
     )
     doctor.set_defaults(run=run_doctor)
+
+    render_cmd = commands.add_parser(
+        "render",
+        help="print in-cluster objects for a platform team to apply (nothing is written)",
+        description="born-protected: the IngressClass + IngressClassParams, the GatewayClass-"
+        "level LoadBalancerConfiguration and a ValidatingAdmissionPolicy that make load "
+        "balancers born at policy width, referencing frontguard's prefix lists.",
+    )
+    render_cmd.add_argument("what", choices=("born-protected",))
+    render_cmd.add_argument("--cluster", required=True, metavar="NAME")
+    render_cmd.add_argument("--policy", metavar="FILE", help="policy document (JSON)")
+    render_cmd.add_argument("--region", help="AWS region (default: your AWS configuration)")
+    render_cmd.add_argument(
+        "--deny", action="store_true", help="the admission policy denies (default: Warn)"
+    )
+    render_cmd.add_argument(
+        "--namespace",
+        default="frontguard-system",
+        help="namespace of the GatewayClass-level LoadBalancerConfiguration",
+    )
+    render_cmd.add_argument(
+        "--other-class",
+        action="append",
+        metavar="NAME",
+        help="an IngressClass of another controller the admission policy lets through",
+    )
+    render_cmd.set_defaults(run=run_render)
 
     demo = commands.add_parser("demo", help="run the demo on the local sandbox")
     demo.set_defaults(run=run_demo)

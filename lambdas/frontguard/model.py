@@ -24,6 +24,9 @@ class Outcome(StrEnum):
     CONFLICT = "conflict"
     DRIFT = "drift"
     AUDIT_FINDING = "audit-finding"
+    # A load balancer of a born-protected cluster created open: the class-level object that
+    # should have given it the policy's sources is missing or drifted.
+    BORN_OPEN = "born-open"
     ERROR = "error"
     # An exemption annotation the policy does not authorise: reported, not honoured silently.
     EXEMPT_UNAPPROVED = "exempt-unapproved"
@@ -31,6 +34,9 @@ class Outcome(StrEnum):
     REMEDIATION_QUEUED = "remediation-queued"
     # Not alerted: classification only.
     COMPLIANT = "compliant"
+    # The controller's own managed SG admits only the policy's sources (class-level defaults):
+    # compliant, never swapped.
+    BORN_PROTECTED = "born-protected"
     EXEMPT = "exempt"
     NOT_CONTROLLER_HANDLED = "not-controller-handled"
     IGNORED = "ignored"

@@ -21,8 +21,18 @@ EC2_READ_SG: Final = ("ec2:DescribeSecurityGroups",)
 EC2_READ_VPC: Final = ("ec2:DescribeVpcs",)
 # Does an NLB back a VPC endpoint service (PrivateLink consumers)?
 EC2_READ_ENDPOINT_SERVICES: Final = ("ec2:DescribeVpcEndpointServiceConfigurations",)
+# frontguard's own prefix lists (born protected): read by the engine and the scan.
+EC2_READ_PREFIX_LISTS: Final = (
+    "ec2:DescribeManagedPrefixLists",
+    "ec2:GetManagedPrefixListEntries",
+)
 ELBV2_READ: Final = (*ELB_READ_LB, *ELB_READ_LISTENERS)
-EC2_READ: Final = (*EC2_READ_SG, *EC2_READ_VPC, *EC2_READ_ENDPOINT_SERVICES)
+EC2_READ: Final = (
+    *EC2_READ_SG,
+    *EC2_READ_VPC,
+    *EC2_READ_ENDPOINT_SERVICES,
+    *EC2_READ_PREFIX_LISTS,
+)
 # Mutations, always conditioned on frontguard's own tag (infra/ adds the conditions):
 # CreateSecurityGroup on aws:RequestTag, CreateTags only with ec2:CreateAction =
 # CreateSecurityGroup, the rest on aws:ResourceTag.
@@ -32,6 +42,10 @@ EC2_CONVERGE_SG: Final = (
     "ec2:RevokeSecurityGroupIngress",
 )
 EC2_DELETE_SG: Final = ("ec2:DeleteSecurityGroup",)
+# The scan keeps frontguard's prefix lists equal to the policy: created with frontguard's tag
+# in the request (tag-on-create), modified only when they carry it.
+EC2_CREATE_PREFIX_LIST: Final = ("ec2:CreateManagedPrefixList", "ec2:CreateTags")
+EC2_MODIFY_PREFIX_LIST: Final = ("ec2:ModifyManagedPrefixList",)
 EKS_READ: Final = ("eks:DescribeCluster",)  # scoped to the configured clusters
 ALERTS: Final = ("sns:Publish",)
 VERIFY_QUEUE_SEND: Final = ("sqs:SendMessage",)
@@ -77,6 +91,8 @@ SCAN_FUNCTION: Final = (
     *EC2_CREATE_SG,
     *EC2_CONVERGE_SG,
     *EC2_DELETE_SG,
+    *EC2_CREATE_PREFIX_LIST,
+    *EC2_MODIFY_PREFIX_LIST,
     *EKS_READ,
     *ALERTS,
     *VERIFY_QUEUE_SEND,

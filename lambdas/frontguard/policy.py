@@ -191,6 +191,9 @@ class Policy(_Strict):
     privatelink: Literal["alert", "remediate"] = "alert"
     # The controller's flags, and per-cluster overrides (exact cluster names).
     controller: ControllerFlags = ControllerFlags()
+    # Clusters (globs) whose load balancers should be born at policy width through class-level
+    # defaults (`frontguard render born-protected`): one created open alerts `born-open`.
+    born_protected: tuple[str, ...] = ()
     cluster_controllers: dict[str, ControllerFlags] = Field(default_factory=dict)
 
     @field_validator("default_sources")
@@ -208,6 +211,9 @@ class Policy(_Strict):
 
     def controller_flags(self, cluster: str) -> ControllerFlags:
         return self.cluster_controllers.get(cluster, self.controller)
+
+    def born_protected_cluster(self, cluster: str) -> bool:
+        return any(fnmatchcase(cluster, pattern) for pattern in self.born_protected)
 
     def selects_cluster(self, cluster: str) -> bool:
         return any(fnmatchcase(cluster, pattern) for pattern in self.clusters)

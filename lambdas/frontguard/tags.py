@@ -86,6 +86,8 @@ LOAD_BALANCER_TAG: Final = "frontguard.io/load-balancer"
 FG_CLUSTER_TAG: Final = "frontguard.io/cluster"
 OWNER_TAG: Final = "frontguard.io/owner"
 PLAN_TAG: Final = "frontguard.io/plan"
+# frontguard's prefix lists: which policy rule, cluster and address family one holds.
+PREFIX_LIST_TAG: Final = "frontguard.io/prefix-list"
 
 # --- Annotations -------------------------------------------------------------------------------
 INGRESS_SG_ANNOTATION: Final = "alb.ingress.kubernetes.io/security-groups"

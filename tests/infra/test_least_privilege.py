@@ -25,6 +25,11 @@ TAG_CONDITIONS = {
     "aws:RequestTag": {"StringEquals": {f"aws:RequestTag/{MANAGED_BY_TAG}": MANAGED_BY_VALUE}},
     "aws:ResourceTag": {"StringEquals": {f"aws:ResourceTag/{MANAGED_BY_TAG}": MANAGED_BY_VALUE}},
     "ec2:CreateAction": {"StringEquals": {"ec2:CreateAction": "CreateSecurityGroup"}},
+    # Tag-on-create of frontguard's prefix lists (born protected), whose creation itself
+    # requires frontguard's tag in the request.
+    "ec2:CreateAction/prefix-list": {
+        "StringEquals": {"ec2:CreateAction": "CreateManagedPrefixList"}
+    },
 }
 
 
@@ -279,3 +284,31 @@ def test_scan_role_reads_only_and_trusts_only_the_scanning_account_in_the_organi
         and "KubernetesGroups" not in e
         for e in entries
     )
+
+
+def test_only_the_scan_creates_and_modifies_prefix_lists_and_only_frontguards(
+    minimal: Synthesized,
+) -> None:
+    """Born protected (docs/born-protected.md): the scan keeps frontguard's prefix lists; a
+    list widens every load balancer referencing it, so nobody else's list is modifiable."""
+    for function in sorted(DECLARED):
+        found = statements(minimal, function)
+        lists = [s for s in found if "prefix-list" in json.dumps(s.get("Resource"))]
+        if function != "Scan":
+            assert lists == []
+            continue
+        by_action = {a: s for s in lists for a in actions_of(s)}
+        assert set(by_action) == {
+            "ec2:CreateManagedPrefixList",
+            "ec2:ModifyManagedPrefixList",
+            "ec2:CreateTags",
+        }
+        assert by_action["ec2:CreateManagedPrefixList"]["Condition"] == {
+            "StringEquals": {"aws:RequestTag/frontguard.io/managed-by": "frontguard"}
+        }
+        assert by_action["ec2:ModifyManagedPrefixList"]["Condition"] == {
+            "StringEquals": {"aws:ResourceTag/frontguard.io/managed-by": "frontguard"}
+        }
+        assert by_action["ec2:CreateTags"]["Condition"] == {
+            "StringEquals": {"ec2:CreateAction": "CreateManagedPrefixList"}
+        }

@@ -183,6 +183,8 @@ def _render(
         "cleaned_up_security_groups": report.cleaned_up,
         "impostor_security_groups": report.impostors,
         "policy_warnings": report.policy_warnings,
+        # frontguard's prefix lists (born-protected clusters): created, modified, drifted.
+        **({"prefix_lists": report.prefix_lists} if report.prefix_lists is not None else {}),
         # Authorised exemptions, so that every opt-out stays in sight.
         "exempt": [i.as_dict() for i in report.items if i.outcome is Outcome.EXEMPT][:EXEMPT_ITEMS],
         "time": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from frontguard import tags as t
 from frontguard.adapters import aws
+from frontguard.adapters import prefix_lists as prefix_list_adapter
 from frontguard.adapters.kube import KubeClient, ObjectPath
 from frontguard.adapters.state import StateTable
 from frontguard.adapters.verify_queue import VerifyRequest, VerifySink
@@ -36,7 +37,7 @@ from frontguard.controller.security_groups import (
     is_id,
     named_security_groups,
 )
-from frontguard.engine import exemptions, gateway, plan
+from frontguard.engine import born, exemptions, gateway, plan
 from frontguard.engine.owner import ClusterObjects, Owner, resolve_owner
 from frontguard.errors import NotFoundError, RetryableError
 from frontguard.model import (
@@ -50,6 +51,7 @@ from frontguard.model import (
     plan_digest,
 )
 from frontguard.policy import VPC_SOURCE, ControllerFlags, GitOpsAction, Mode, Policy
+from frontguard.sources import Sources
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
@@ -89,6 +91,8 @@ class Prefetched:
     #: The listeners as the controller's own managed SG states them (its rules are the listen
     #: ports, see engine/scan.py); ``None`` when the scan could not tell, and the engine asks.
     listeners: tuple[Listener, ...] | None = None
+    # frontguard's own prefix lists (ID → entries), when the scan has synchronised them.
+    prefix_lists: Mapping[str, Sources] | None = None
 
 
 class LoadBalancerGoneError(NotFoundError):
@@ -174,6 +178,7 @@ class Apply:
     group: aws.SecurityGroup | None  # frontguard's SG when it exists already
     kept: tuple[str, ...]  # approved SGs the owner keeps next to frontguard's
     self_ports: tuple[int, ...] = ()  # ports admitting frontguard's SG itself (frontend NLB)
+    fix: str | None = None  # what a human must still do once applied (born-open)
 
 
 @dataclass(frozen=True)
@@ -512,6 +517,32 @@ def _decide_plan(
     self_ports = _self_reference_ports(owner, listeners)
     rules = source_plan.rules | (_self_rules(self_ports, group.id) if group else frozenset())
     plan_data = _plan_summary(source_plan)
+    open_at_birth: born.BornOpen | None = None
+    # Opt-in per cluster: elsewhere nothing changes (not even a read), so a policy as wide as
+    # the controller's default does not stop frontguard from putting its own SG in place.
+    if policy.born_protected_cluster(lb.cluster or "") and (
+        group is None or group.id not in lb.security_groups
+    ):
+        verdict = _born_verdict(
+            engine,
+            lb,
+            owner,
+            listeners=listeners,
+            allowed=allowed,
+            prefetched=prefetched,
+            result=result,
+        )
+        if isinstance(verdict, Settled):
+            return verdict
+        if verdict and not drift:
+            open_at_birth = born.missing_object(owner, allowed)
+            plan_data = {
+                **plan_data,
+                "born_open": open_at_birth.describe(),
+                "missing_or_drifted_object": open_at_birth.object,
+                "why_not_born_protected": verdict,
+            }
+
     if plan.exceeds_rule_limit(rules, policy):
         return Report(
             result(
@@ -570,6 +601,18 @@ def _decide_plan(
         )
 
     report_only = ref.auto_mode and not policy.remediate_auto_mode
+    if open_at_birth is not None and (policy.mode is Mode.AUDIT or report_only):
+        return Report(
+            result(
+                Outcome.BORN_OPEN,
+                f"created open in a born-protected cluster ({open_at_birth.describe()}); "
+                "nothing changed (audit mode)",
+                security_group_id=group.id if group else None,
+                rules=rules,
+                extra={**plan_data, "planned_annotations": _planned_annotations(changes)},
+            ),
+            _born_open_fix(open_at_birth),
+        )
     if policy.mode is Mode.AUDIT or report_only:
         return Report(
             result(
@@ -589,8 +632,13 @@ def _decide_plan(
         )
     return Apply(
         result(
-            Outcome.DRIFT if drift else Outcome.REMEDIATED,
+            Outcome.DRIFT if drift else Outcome.BORN_OPEN if open_at_birth else Outcome.REMEDIATED,
             ("drift repaired: " if drift else "")
+            + (
+                f"created open in a born-protected cluster ({open_at_birth.describe()}): "
+                if open_at_birth
+                else ""
+            )
             + (
                 "frontguard's SG set up and requested through the Gateway's "
                 "LoadBalancerConfiguration"
@@ -604,6 +652,62 @@ def _decide_plan(
         group,
         kept,
         self_ports,
+        _born_open_fix(open_at_birth) if open_at_birth else None,
+    )
+
+
+def _born_verdict(
+    engine: Engine,
+    lb: LoadBalancer,
+    owner: Owner,
+    *,
+    listeners: Sequence[Listener],
+    allowed: Sources,
+    prefetched: Prefetched | None,
+    result: Callable[..., Result],
+) -> Settled | list[str] | None:
+    """``Settled(born-protected)`` when the load balancer carries only the controller's managed
+    SG (and its backend SG) and that admits nothing beyond the plan; else what it admits beyond
+    the plan (``None``: it does not carry the controller's managed SG)."""
+    carried = aws.describe_security_groups(engine.ec2, lb.security_groups)
+    groups = born.managed_groups(lb.security_groups, carried)
+    if groups is None:
+        return None
+    owned: Mapping[str, Sources] = {}
+    unknown = {
+        r.source
+        for g in groups
+        for r in g.rules
+        if r.source.startswith("pl-") and r.source not in allowed.prefix_lists
+    }
+    if unknown:
+        owned = (
+            prefetched.prefix_lists
+            if prefetched is not None and prefetched.prefix_lists is not None
+            else prefix_list_adapter.owned_entries(engine.ec2)
+        )
+    restrictions = born.expand_restrictions(owner.restrictions, owned)
+    beyond = born.beyond_plan(groups, listeners, allowed, restrictions, owned)
+    if beyond:
+        return beyond
+    return Settled(
+        result(
+            Outcome.BORN_PROTECTED,
+            "the controller's managed SG admits only the policy's sources on the listener ports "
+            "(class-level defaults): compliant, left as it is",
+            security_group_id=groups[0].id,
+            rules=frozenset(r for g in groups for r in g.rules),
+            extra={"exposure_seconds": 0.0},  # born at policy width: never open
+        )
+    )
+
+
+def _born_open_fix(missing: born.BornOpen) -> str:
+    return (
+        f"Fix or apply {missing.object} as `frontguard render born-protected --cluster "
+        "<name>` prints it (the controller re-reconciles every Ingress of a class when its "
+        "params change), so new load balancers are born at policy width; "
+        "see docs/born-protected.md."
     )
 
 
@@ -868,13 +972,18 @@ def _apply(engine: Engine, lb: LoadBalancer, decision: Apply) -> Result:
         patched=tuple(patched),
         extra={
             **planned.extra,
+            # Open so far; verification reports exposure_seconds once the SG is on it.
+            "open_seconds_so_far": born.exposure_seconds(lb.created, datetime.now(UTC)),
             "rules_added": len(rule_changes.added),
             "rules_removed": len(rule_changes.removed),
         },
     )
     _request_verification(engine, lb, group.id, rules)
     engine.alerts.publish(
-        _alert(result, "Nothing to do; frontguard will verify that the controller applied it.")
+        _alert(
+            result,
+            decision.fix or "Nothing to do; frontguard will verify that the controller applied it.",
+        )
     )
     return result
 

@@ -53,7 +53,7 @@ from frontguard.controller.security_groups import (
     is_id,
     named_security_groups,
 )
-from frontguard.engine import exemptions, plan
+from frontguard.engine import exemptions, plan, prefix_lists
 from frontguard.engine.owner import ClusterObjects, Owner, read_classes, resolve_owner
 from frontguard.engine.remediate import (
     Engine,
@@ -71,6 +71,7 @@ from frontguard.model import (
     classify,
 )
 from frontguard.policy import VPC_SOURCE, Mode, Policy
+from frontguard.sources import Sources
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
@@ -84,6 +85,7 @@ SEVERITY = (
     Outcome.EXEMPT_UNAPPROVED,
     Outcome.NEEDS_RECREATION,
     Outcome.VERIFICATION_FAILED,
+    Outcome.BORN_OPEN,
     Outcome.DRIFT,
     Outcome.GITOPS_PENDING,
     Outcome.AUDIT_FINDING,
@@ -93,6 +95,7 @@ SEVERITY = (
     Outcome.EXEMPT,
     Outcome.IGNORED,
     Outcome.COMPLIANT,
+    Outcome.BORN_PROTECTED,
     Outcome.VERIFIED,
 )
 OPEN_FINDINGS = frozenset(
@@ -103,6 +106,7 @@ OPEN_FINDINGS = frozenset(
         Outcome.NEEDS_RECREATION,
         Outcome.GITOPS_PENDING,
         Outcome.AUDIT_FINDING,
+        Outcome.BORN_OPEN,
         Outcome.REMEDIATION_QUEUED,
     }
 )
@@ -156,6 +160,7 @@ class ScanReport:
     seconds: float = 0.0
     # Every load balancer in the region, the controller's or not (what still exists).
     load_balancer_arns: frozenset[str] = frozenset()
+    prefix_lists: dict[str, Any] | None = None  # born-protected clusters: the lists' sync
     #: False when the time budget ran out; ``resume_at`` is the last (cluster, ARN) done.
     complete: bool = True
     resume_at: tuple[str, str] | None = None
@@ -452,6 +457,7 @@ def scan(
     bulk = _read_bulk(engine.ec2, need_vpcs)
     bulk.check_vpcs(load_balancers)
     report.policy_warnings = _policy_warnings(engine)
+    owned_lists = _sync_prefix_lists(engine, by_cluster, bulk, report)
     collected = _Collected()
     fan_out = remediations is not None and policy.mode is Mode.ENFORCE
     # The engine decides with what the scan read, and reports to the collector. With a queue,
@@ -483,7 +489,15 @@ def scan(
                         extra={"cluster": cluster, "load_balancer_arn": lb.arn, "done": done},
                     )
                     return _finish(report, started, clock)
-                item = _scan_one(deciding, lb, owner, view=view, bulk=bulk, cluster=cluster)
+                item = _scan_one(
+                    deciding,
+                    lb,
+                    owner,
+                    view=view,
+                    bulk=bulk,
+                    cluster=cluster,
+                    owned=owned_lists,
+                )
                 item = _with_alert(item, collected.take(lb.arn))
                 if fanout is not None and _needs_change(item, owner, policy):
                     fanout.add(
@@ -567,7 +581,7 @@ def _list_or_none(engine: Engine, cluster: str, *, with_ingresses: bool) -> Clus
 
 def _needs_change(item: ScanItem, owner: OwnerRef, policy: Policy) -> bool:
     """The dry run found something to apply (and the policy lets frontguard apply it)."""
-    if item.outcome is not Outcome.AUDIT_FINDING:
+    if item.outcome not in (Outcome.AUDIT_FINDING, Outcome.BORN_OPEN):
         return False
     return not (owner.auto_mode and not policy.remediate_auto_mode)
 
@@ -610,11 +624,12 @@ def _scan_one(
     view: ClusterObjects | None,
     bulk: _Bulk,
     cluster: str,
+    owned: Mapping[str, Sources] | None = None,
 ) -> ScanItem:
     if view is None:
         return _item(lb, ref, Outcome.ERROR, f"cluster {cluster} unreachable")
     try:
-        return _scan_checked(engine, lb, ref, view=view, bulk=bulk, cluster=cluster)
+        return _scan_checked(engine, lb, ref, view=view, bulk=bulk, cluster=cluster, owned=owned)
     except RetryableError as error:
         return _item(lb, ref, Outcome.ERROR, f"will retry next scan: {error}")
     except FrontguardError as error:
@@ -638,6 +653,7 @@ def _scan_checked(
     view: ClusterObjects,
     bulk: _Bulk,
     cluster: str,
+    owned: Mapping[str, Sources] | None = None,
 ) -> ScanItem:
     owner: Owner | None = None
     if ref.kind is not OwnerKind.GATEWAY and not ref.auto_mode:
@@ -676,6 +692,7 @@ def _scan_checked(
             bulk.endpoint_services_for(engine, lb),
             tuple(bulk.impostors.get(lb.arn, ())),
             listeners=listeners_from_controller_sg(lb, ref, bulk.managed),
+            prefix_lists=owned,
         ),
     )
     return _item(lb, ref, result.outcome, result.reason, result.security_group_id, drift=drift)
@@ -712,6 +729,31 @@ def _report_impostors(engine: Engine, bulk: _Bulk, report: ScanReport) -> None:
         )
         cluster = found[0][0].tags.get(t.FG_CLUSTER_TAG)
         engine.alerts.publish(impostor_alert(arn, cluster, None, found))
+
+
+def _sync_prefix_lists(
+    engine: Engine,
+    by_cluster: Mapping[str, list[tuple[LoadBalancer, OwnerRef]]],
+    bulk: _Bulk,
+    report: ScanReport,
+) -> dict[str, Sources] | None:
+    """Keep frontguard's prefix lists equal to the policy (only when some cluster is born
+    protected: otherwise no call). An AWS error is reported and the scan goes on."""
+    if not engine.policy.born_protected:
+        return None
+    cluster_vpcs = {
+        cluster: bulk.vpc_cidrs.get(members[0][0].vpc_id, [])
+        for cluster, members in by_cluster.items()
+        if engine.policy.born_protected_cluster(cluster)
+    }
+    try:
+        synced = prefix_lists.sync(engine.ec2, engine.policy, engine.alerts, cluster_vpcs)
+    except FrontguardError as error:
+        logger.warning("prefix lists not synchronised", extra={"problem": str(error)})
+        report.prefix_lists = {"error": str(error)}
+        return None
+    report.prefix_lists = synced.as_dict()
+    return synced.entries
 
 
 def _clean_up(engine: Engine, bulk: _Bulk, existing_arns: set[str], report: ScanReport) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -29,6 +29,7 @@ from frontguard.controller.security_groups import (
     conflicting_members,
 )
 from frontguard.engine import plan
+from frontguard.engine.born import exposure_seconds
 from frontguard.engine.events import current_failures
 from frontguard.engine.owner import resolve_owner
 from frontguard.engine.remediate import Engine
@@ -135,10 +136,21 @@ def _verify(engine: Engine, request: VerifyRequest) -> Verification:
     problems = _attachment_problems(request, lb.security_groups, attached, ours)
     problems += _extra_groups(lb, attached, ours, engine.policy.approved_security_groups)
     if not problems:
-        logger.info("verified", extra=context)
-        result = Verification(Outcome.VERIFIED.value, "load balancer carries frontguard's SG")
+        exposure = exposure_seconds(lb.created, datetime.now(UTC))
+        logger.info("verified", extra={**context, "exposure_seconds": exposure})
+        result = Verification(
+            Outcome.VERIFIED.value,
+            "load balancer carries frontguard's SG",
+            data={"exposure_seconds": exposure},
+        )
         success = _alert(
-            request, owner, outcome=Outcome.VERIFIED, detail=result.reason, findings=[], fix=None
+            request,
+            owner,
+            outcome=Outcome.VERIFIED,
+            detail=result.reason,
+            findings=[],
+            fix=None,
+            extra=result.data,
         )
         if engine.policy.notify_on_success:
             engine.alerts.publish(success)  # reaches engine.findings too (runtime fans out)
@@ -497,6 +509,7 @@ def _alert(
     detail: str,
     findings: Sequence[Finding],
     fix: str | None,
+    extra: Mapping[str, Any] | None = None,
 ) -> Alert:
     return Alert(
         outcome=outcome,
@@ -509,5 +522,6 @@ def _alert(
             "security_group_id": request.security_group_id,
             "findings": [finding.as_dict() for finding in findings],
             "attempts": request.attempt + 1,
+            **(extra or {}),
         },
     )

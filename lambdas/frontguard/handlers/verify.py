@@ -36,6 +36,10 @@ def verify_record(record: SQSRecord) -> str:
     request = VerifyRequest.from_json(record.body)
     result = verify(current_runtime().engine, request)
     metrics.add_metric(name=f"verification-{result.outcome}", unit=MetricUnit.Count, value=1)
+    exposure = result.data.get("exposure_seconds")
+    if exposure is not None:
+        # From the LB's creation to frontguard's SG observed on it (engine/born.py).
+        metrics.add_metric(name="exposure-seconds", unit=MetricUnit.Seconds, value=exposure)
     return result.outcome
 
 

@@ -1,0 +1,227 @@
+"""The policy as prefix lists frontguard owns (issue 17, docs/born-protected.md).
+
+Each policy rule's CIDR sources (``vpc`` expanded to the cluster's VPC CIDRs) are kept in a
+customer-managed prefix list per address family, which the class-level objects of
+`frontguard render born-protected` reference. A policy change is then one
+ModifyManagedPrefixList and no Kubernetes write. A rule without ``vpc`` gives one list for
+every cluster (``*``); a rule with ``vpc`` one list per born-protected cluster.
+
+Drift: the list's name ends with a digest of the entries frontguard last wrote (set in the
+same call that writes them), so entries that no longer match it were changed by someone else.
+
+MaxEntries: a prefix list referenced by a security-group rule counts as MaxEntries rules
+against the rules-per-SG quota, per rule referencing it
+(https://docs.aws.amazon.com/vpc/latest/userguide/managed-prefix-lists.html, "Prefix list
+quotas": "the maximum number of entries for the prefix list counts against the quota").
+The controller references the list once per listener port, so MaxEntries is the entries plus
+headroom (a quarter, at least 2) capped at ``max_rules_per_security_group`` divided by
+:data:`PORTS_BUDGET` (an ALB's HTTP and HTTPS listeners).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from typing import TYPE_CHECKING, Any
+
+from frontguard.adapters import prefix_lists as adapter
+from frontguard.alerts import Alert, AlertSink
+from frontguard.model import Outcome
+from frontguard.policy import PREFIX_LIST_ID, SECURITY_GROUP_ID, VPC_SOURCE, Mode, Policy
+from frontguard.sources import Sources, expand_policy_sources
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
+
+logger = logging.getLogger(__name__)
+
+PORTS_BUDGET = 2
+ALL_CLUSTERS = "*"
+
+
+@dataclass(frozen=True)
+class DesiredList:
+    rule: str  # "rule-<index>" or "default"
+    cluster: str  # ALL_CLUSTERS when the rule has no ``vpc`` source
+    family: str  # "IPv4" | "IPv6"
+    entries: tuple[str, ...]
+
+    @property
+    def key(self) -> str:
+        return f"{self.cluster}/{self.rule}/{self.family}"
+
+    @property
+    def name(self) -> str:
+        return list_name(self.key, self.entries)
+
+
+def entries_digest(entries: tuple[str, ...] | list[str]) -> str:
+    return hashlib.sha256(",".join(sorted(entries)).encode()).hexdigest()[:12]
+
+
+def list_name(key: str, entries: tuple[str, ...] | list[str]) -> str:
+    cluster, rule, family = key.split("/")
+    scope = "all" if cluster == ALL_CLUSTERS else cluster
+    return f"frontguard-{scope}-{rule}-{family.lower()}-{entries_digest(entries)}"
+
+
+def max_entries(count: int, policy: Policy) -> int:
+    """Entries plus headroom, within what one SG can take on :data:`PORTS_BUDGET` ports."""
+    return min(capacity(policy), count + max(2, count // 4))
+
+
+def capacity(policy: Policy) -> int:
+    return policy.max_rules_per_security_group // PORTS_BUDGET
+
+
+def policy_rules(policy: Policy) -> list[tuple[str, str, tuple[str, ...]]]:
+    """(rule id, cluster glob, sources) for every rule and the default."""
+    rules = [(f"rule-{i}", r.cluster, r.sources) for i, r in enumerate(policy.rules)]
+    return [*rules, ("default", "*", policy.default_sources)]
+
+
+def desired_lists(policy: Policy, cluster_vpcs: Mapping[str, list[str]]) -> list[DesiredList]:
+    """The lists the policy implies. ``cluster_vpcs``: born-protected clusters → their VPC's
+    CIDR blocks (for rules with ``vpc``)."""
+    desired: list[DesiredList] = []
+    for rule, glob, sources in policy_rules(policy):
+        cidrs = [s for s in sources if not (PREFIX_LIST_ID.match(s) or SECURITY_GROUP_ID.match(s))]
+        if VPC_SOURCE in cidrs:
+            scopes = {
+                c: v
+                for c, v in sorted(cluster_vpcs.items())
+                if fnmatchcase(c, glob) and policy.born_protected_cluster(c)
+            }
+        else:
+            scopes = {ALL_CLUSTERS: []}
+        for cluster, vpc in scopes.items():
+            expanded = expand_policy_sources(cidrs, vpc)
+            for family, version in (("IPv4", 4), ("IPv6", 6)):
+                entries = tuple(sorted(str(c) for c in expanded.cidrs if c.version == version))
+                if entries:
+                    desired.append(DesiredList(rule, cluster, family, entries))
+    return desired
+
+
+def lists_for_cluster(
+    policy: Policy, cluster: str, owned: Mapping[str, adapter.PrefixList]
+) -> dict[str, list[adapter.PrefixList]]:
+    """Rule id → frontguard's lists for that rule in ``cluster`` (its own, else ``*``)."""
+    found: dict[str, list[adapter.PrefixList]] = {}
+    for rule, glob, _ in policy_rules(policy):
+        if not fnmatchcase(cluster, glob):
+            continue
+        for family in ("IPv4", "IPv6"):
+            pl = owned.get(f"{cluster}/{rule}/{family}") or owned.get(
+                f"{ALL_CLUSTERS}/{rule}/{family}"
+            )
+            if pl is not None:
+                found.setdefault(rule, []).append(pl)
+    return found
+
+
+@dataclass
+class SyncReport:
+    created: list[str] = field(default_factory=list)
+    modified: list[str] = field(default_factory=list)
+    drifted: list[str] = field(default_factory=list)
+    pending: list[str] = field(default_factory=list)  # audit mode: what enforce would do
+    too_large: list[str] = field(default_factory=list)
+    entries: dict[str, Sources] = field(default_factory=dict)  # list ID → CIDRs it now holds
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "created": self.created,
+            "modified": self.modified,
+            "drifted": self.drifted,
+            "pending": self.pending,
+            "too_large": self.too_large,
+        }
+
+
+def sync(
+    ec2: EC2Client, policy: Policy, alerts: AlertSink, cluster_vpcs: Mapping[str, list[str]]
+) -> SyncReport:
+    """Make frontguard's lists equal to the policy; alert on lists someone else changed."""
+    report = SyncReport()
+    current = adapter.owned(ec2)
+    for pl in current.values():
+        report.entries[pl.id] = Sources.of(pl.entries)
+    enforce = policy.mode is Mode.ENFORCE
+    for want in desired_lists(policy, cluster_vpcs):
+        context = {"prefix_list": want.key}
+        if len(want.entries) > capacity(policy):
+            report.too_large.append(want.key)
+            alerts.publish(_too_large_alert(want, policy))
+            continue
+        have = current.get(want.key)
+        if have is None:
+            if not enforce:
+                report.pending.append(want.key)
+                continue
+            created = adapter.create(
+                ec2,
+                key=want.key,
+                name=want.name,
+                cluster=want.cluster,
+                address_family=want.family,
+                max_entries=max_entries(len(want.entries), policy),
+                entries=want.entries,
+            )
+            report.created.append(want.key)
+            report.entries[created] = Sources.of(want.entries)
+            logger.info("prefix list created", extra={**context, "prefix_list_id": created})
+            continue
+        if have.name != list_name(want.key, have.entries):
+            report.drifted.append(want.key)
+            alerts.publish(_drift_alert(want, have, enforce=enforce))
+        if have.entries == want.entries and have.name == want.name:
+            continue
+        if not enforce:
+            report.pending.append(want.key)
+            continue
+        if len(want.entries) > have.max_entries:
+            adapter.resize(ec2, have, max_entries(len(want.entries), policy))
+        adapter.modify(ec2, have, name=want.name, entries=want.entries)
+        report.modified.append(want.key)
+        report.entries[have.id] = Sources.of(want.entries)
+        logger.info("prefix list modified", extra={**context, "prefix_list_id": have.id})
+    return report
+
+
+def _drift_alert(want: DesiredList, have: adapter.PrefixList, *, enforce: bool) -> Alert:
+    return Alert(
+        outcome=Outcome.DRIFT,
+        load_balancer_arn=have.arn or have.id,
+        cluster=None if want.cluster == ALL_CLUSTERS else want.cluster,
+        owner=None,
+        detail=f"frontguard's prefix list {have.id} ({want.key}) was changed by someone else: "
+        f"it holds {list(have.entries)}"
+        + ("; restored to the policy's sources" if enforce else " (audit mode: left as found)"),
+        fix="Find who modified it (CloudTrail ModifyManagedPrefixList on "
+        f"{have.id}) and restrict ec2:ModifyManagedPrefixList on frontguard's lists to "
+        "frontguard; change the policy instead, frontguard keeps the list equal to it.",
+        data={
+            "prefix_list_id": have.id,
+            "entries_found": list(have.entries),
+            "entries_policy": list(want.entries),
+        },
+    )
+
+
+def _too_large_alert(want: DesiredList, policy: Policy) -> Alert:
+    return Alert(
+        outcome=Outcome.ERROR,
+        load_balancer_arn=f"prefix-list:{want.key}",
+        cluster=None if want.cluster == ALL_CLUSTERS else want.cluster,
+        owner=None,
+        detail=f"policy rule {want.key} has {len(want.entries)} CIDRs: a prefix list that size "
+        f"referenced on {PORTS_BUDGET} listener ports exceeds "
+        f"{policy.max_rules_per_security_group} rules per security group",
+        fix="Merge CIDRs in the rule, or raise the rules-per-security-group quota and the "
+        "policy's max_rules_per_security_group.",
+        data={"entries": len(want.entries), "capacity": capacity(policy)},
+    )

@@ -1,0 +1,339 @@
+"""`frontguard render born-protected`: the in-cluster objects that make load balancers born at
+policy width, for a platform team to apply with its own GitOps (frontguard's roles get no
+right to write them). Pure: built from the policy and frontguard's prefix lists.
+
+- per policy rule for Ingresses: an IngressClass and its IngressClassParams (``inboundCIDRs``
+  non-empty so owners' ``inbound-cidrs`` annotations are ignored, ``prefixListsIDs`` naming
+  frontguard's lists, a ``namespaceSelector`` where rules differ by namespace);
+- per policy rule for Gateways: a GatewayClass-level LoadBalancerConfiguration
+  (``sourceRanges`` always set, ``securityGroupPrefixes``, ``mergingMode``) and the
+  GatewayClasses that reference it;
+- a ValidatingAdmissionPolicy and its binding (Warn, or Deny by choice) refusing world-open
+  owner sources, unapproved bring-your-own SGs and Ingresses of ungoverned classes.
+
+Field names: frontguard.controller.class_fields (cited to the controller's API types).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import Any
+
+from frontguard import tags as t
+from frontguard.adapters.prefix_lists import PrefixList
+from frontguard.controller.class_fields import INGRESS_CLASS_PARAMS_API, LB_CONFIGURATION_API
+from frontguard.engine.prefix_lists import lists_for_cluster, policy_rules
+from frontguard.errors import ConfigurationError
+from frontguard.policy import PREFIX_LIST_ID, SECURITY_GROUP_ID, VPC_SOURCE, Policy
+
+JSON = dict[str, Any]
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"  # set by the API server on every namespace
+RULE_LABEL = "frontguard.io/policy-rule"
+FRONTGUARD_GROUP = "frontguard"  # frontguard's Kubernetes group (infra/eks_access.py)
+POLICY_NAME = "frontguard-born-protected"
+WORLD = ("0.0.0.0/0", "::/0")
+_GLOB = set("*?[")
+
+
+@dataclass(frozen=True)
+class RuleView:
+    rule: str  # "rule-<i>" | "default"
+    namespace: str
+    scheme: str
+    kind: str
+    cidrs: tuple[str, ...]
+    prefix_lists: tuple[str, ...]
+
+    @property
+    def class_name(self) -> str:
+        return f"frontguard-{self.rule}"
+
+
+def _rules_for(policy: Policy, cluster: str, owned: Mapping[str, PrefixList]) -> list[RuleView]:
+    by_rule = lists_for_cluster(policy, cluster, owned)
+    details = {f"rule-{i}": r for i, r in enumerate(policy.rules)}
+    views: list[RuleView] = []
+    for rule_id, glob, sources in policy_rules(policy):
+        if not fnmatchcase(cluster, glob):
+            continue
+        if views and views[-1].namespace == views[-1].scheme == views[-1].kind == "*":
+            break  # an earlier rule takes everything: later ones never apply
+        lists = by_rule.get(rule_id, [])
+        wants_list = any(
+            s == VPC_SOURCE or not (PREFIX_LIST_ID.match(s) or SECURITY_GROUP_ID.match(s))
+            for s in sources
+        )
+        if wants_list and not lists:
+            raise ConfigurationError(
+                f"frontguard's prefix lists for {rule_id} of cluster {cluster} do not exist: "
+                f"add {cluster} to the policy's born_protected and let the scan create them"
+            )
+        cidrs = tuple(sorted({e for pl in lists for e in pl.entries}, key=_cidr_key))
+        rule = details.get(rule_id)
+        views.append(
+            RuleView(
+                rule_id,
+                rule.namespace if rule else "*",
+                rule.scheme if rule else "*",
+                rule.kind if rule else "*",
+                cidrs,
+                tuple(
+                    sorted(
+                        {pl.id for pl in lists} | {s for s in sources if PREFIX_LIST_ID.match(s)}
+                    )
+                ),
+            )
+        )
+    return views
+
+
+def _cidr_key(cidr: str) -> tuple[int, str]:
+    return (ipaddress.ip_network(cidr).version, cidr)
+
+
+def _namespace_selector(view: RuleView, earlier: Sequence[RuleView]) -> JSON | None:
+    """Only the namespaces this rule governs: its own exact name, else all but the exact names
+    earlier rules took; a glob cannot be a label selector, so such rules select by label."""
+    if view.namespace != "*":
+        if _GLOB & set(view.namespace):
+            return {"matchLabels": {RULE_LABEL: view.rule}}
+        return {
+            "matchExpressions": [
+                {"key": NAMESPACE_NAME_LABEL, "operator": "In", "values": [view.namespace]}
+            ]
+        }
+    taken = sorted(
+        {v.namespace for v in earlier if v.namespace != "*" and not _GLOB & set(v.namespace)}
+    )
+    if not taken:
+        return None
+    return {
+        "matchExpressions": [{"key": NAMESPACE_NAME_LABEL, "operator": "NotIn", "values": taken}]
+    }
+
+
+def ingress_objects(views: Sequence[RuleView]) -> list[JSON]:
+    objects: list[JSON] = []
+    relevant = [v for v in views if v.kind in ("ingress", "*")]
+    for index, view in enumerate(relevant):
+        if not view.cidrs:
+            continue  # inboundCIDRs must be non-empty: a rule of prefix lists only has no class
+        spec: JSON = {"inboundCIDRs": list(view.cidrs)}
+        if view.prefix_lists:
+            spec["prefixListsIDs"] = list(view.prefix_lists)
+        if view.scheme != "*":
+            spec["scheme"] = view.scheme
+        selector = _namespace_selector(view, relevant[:index])
+        if selector is not None:
+            spec["namespaceSelector"] = selector
+        objects.append(
+            {
+                "apiVersion": INGRESS_CLASS_PARAMS_API,
+                "kind": "IngressClassParams",
+                "metadata": {"name": view.class_name},
+                "spec": spec,
+            }
+        )
+        objects.append(
+            {
+                "apiVersion": "networking.k8s.io/v1",
+                "kind": "IngressClass",
+                "metadata": {"name": view.class_name},
+                "spec": {
+                    "controller": t.ALB_CONTROLLER,
+                    "parameters": {
+                        "apiGroup": "elbv2.k8s.aws",
+                        "kind": "IngressClassParams",
+                        "name": view.class_name,
+                    },
+                },
+            }
+        )
+    return objects
+
+
+def gateway_objects(views: Sequence[RuleView], namespace: str) -> list[JSON]:
+    objects: list[JSON] = []
+    for view in (v for v in views if v.kind in ("gateway", "*")):
+        spec: JSON = {
+            "mergingMode": "prefer-gateway-class",
+            "sourceRanges": list(view.cidrs),  # always set: nil is world-open
+            "securityGroupPrefixes": list(view.prefix_lists),
+        }
+        if view.scheme != "*":
+            spec["scheme"] = view.scheme
+        objects.append(
+            {
+                "apiVersion": LB_CONFIGURATION_API,
+                "kind": "LoadBalancerConfiguration",
+                "metadata": {"name": view.class_name, "namespace": namespace},
+                "spec": spec,
+            }
+        )
+        for lb, controller in (
+            ("alb", t.GATEWAY_ALB_CONTROLLER),
+            ("nlb", t.GATEWAY_NLB_CONTROLLER),
+        ):
+            objects.append(
+                {
+                    "apiVersion": "gateway.networking.k8s.io/v1",
+                    "kind": "GatewayClass",
+                    "metadata": {"name": f"{view.class_name}-{lb}"},
+                    "spec": {
+                        "controllerName": controller,
+                        "parametersRef": {
+                            "group": t.GATEWAY_CONFIG_GROUP,
+                            "kind": t.GATEWAY_CONFIG_KIND,
+                            "name": view.class_name,
+                            "namespace": namespace,
+                        },
+                    },
+                }
+            )
+    return objects
+
+
+def _annotation(key: str) -> str:
+    return f"object.metadata.annotations['{key}']"
+
+
+def _has_annotation(key: str) -> str:
+    return f"has(object.metadata.annotations) && '{key}' in object.metadata.annotations"
+
+
+# A comma-separated list holding 0.0.0.0/0 or ::/0 (RE2, as CEL's matches() reads it).
+_WORLD_IN_LIST = r"(^|,)\\s*(0\\.0\\.0\\.0/0|::/0)\\s*(,|$)"
+
+
+def _only_approved(key: str, approved: Sequence[str]) -> str:
+    if not approved:
+        return f"!({_has_annotation(key)})"
+    alternatives = "|".join(sorted(approved))
+    pattern = rf"^\\s*({alternatives})\\s*(,\\s*({alternatives})\\s*)*$"
+    return f"!({_has_annotation(key)}) || {_annotation(key)}.matches('{pattern}')"
+
+
+def admission_objects(
+    governed_classes: Sequence[str],
+    approved: Sequence[str],
+    *,
+    deny: bool,
+    other_classes: Sequence[str] = (),
+) -> list[JSON]:
+    """The ValidatingAdmissionPolicy (GA in Kubernetes 1.30) and its binding."""
+    allowed_classes = sorted({*governed_classes, *other_classes})
+    classes = ", ".join(f"'{c}'" for c in allowed_classes)
+    is_ingress = "request.kind.kind == 'Ingress'"
+    is_service = "request.kind.kind == 'Service'"
+    validations = [
+        {
+            "expression": f"!({is_ingress}) || (has(object.spec.ingressClassName) && "
+            f"object.spec.ingressClassName in [{classes}])",
+            "message": "Ingresses must name a frontguard-governed IngressClass "
+            f"({', '.join(allowed_classes)}): other classes are born world-open",
+            "reason": "Forbidden",
+        },
+        {
+            "expression": f"!({is_ingress}) || !({_has_annotation(t.INGRESS_INBOUND_CIDRS)}) || "
+            f"!{_annotation(t.INGRESS_INBOUND_CIDRS)}.matches('{_WORLD_IN_LIST}')",
+            "message": "inbound-cidrs must not admit 0.0.0.0/0 or ::/0",
+            "reason": "Forbidden",
+        },
+        {
+            "expression": f"!({is_ingress}) || ({_only_approved(t.INGRESS_SG_ANNOTATION, approved)})",
+            "message": "security-groups may name only SGs the policy approves",
+            "reason": "Forbidden",
+        },
+        {
+            "expression": f"!({is_service}) || !has(object.spec.loadBalancerSourceRanges) || "
+            "!object.spec.loadBalancerSourceRanges.exists(r, r in ['0.0.0.0/0', '::/0'])",
+            "message": "loadBalancerSourceRanges must not admit 0.0.0.0/0 or ::/0",
+            "reason": "Forbidden",
+        },
+        {
+            "expression": f"!({is_service}) || !({_has_annotation(t.SERVICE_SOURCE_RANGES)}) || "
+            f"!{_annotation(t.SERVICE_SOURCE_RANGES)}.matches('{_WORLD_IN_LIST}')",
+            "message": "load-balancer-source-ranges must not admit 0.0.0.0/0 or ::/0",
+            "reason": "Forbidden",
+        },
+        {
+            "expression": f"!({is_service}) || ({_only_approved(t.SERVICE_SG_ANNOTATION, approved)})",
+            "message": "aws-load-balancer-security-groups may name only SGs the policy approves",
+            "reason": "Forbidden",
+        },
+    ]
+    policy: JSON = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicy",
+        "metadata": {"name": POLICY_NAME},
+        "spec": {
+            "failurePolicy": "Fail",
+            "matchConstraints": {
+                "resourceRules": [
+                    {
+                        "apiGroups": ["networking.k8s.io"],
+                        "apiVersions": ["v1"],
+                        "operations": ["CREATE", "UPDATE"],
+                        "resources": ["ingresses"],
+                    },
+                    {
+                        "apiGroups": [""],
+                        "apiVersions": ["v1"],
+                        "operations": ["CREATE", "UPDATE"],
+                        "resources": ["services"],
+                    },
+                ]
+            },
+            "matchConditions": [
+                {
+                    # frontguard's own patches name its per-LB SG (no approved list has it).
+                    "name": "not-frontguard",
+                    "expression": f"!('{FRONTGUARD_GROUP}' in request.userInfo.groups)",
+                },
+                {
+                    "name": "load-balancer-services-and-ingresses",
+                    "expression": f"{is_ingress} || "
+                    "(has(object.spec.type) && object.spec.type == 'LoadBalancer')",
+                },
+            ],
+            "validations": validations,
+        },
+    }
+    binding: JSON = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicyBinding",
+        "metadata": {"name": POLICY_NAME},
+        "spec": {
+            "policyName": POLICY_NAME,
+            "validationActions": ["Deny"] if deny else ["Warn"],
+        },
+    }
+    return [policy, binding]
+
+
+def born_protected(
+    policy: Policy,
+    cluster: str,
+    owned: Mapping[str, PrefixList],
+    *,
+    deny: bool = False,
+    namespace: str = "frontguard-system",
+    other_classes: Sequence[str] = (),
+) -> list[JSON]:
+    """Every object, in apply order."""
+    views = _rules_for(policy, cluster, owned)
+    ingress = ingress_objects(views)
+    governed = [o["metadata"]["name"] for o in ingress if o["kind"] == "IngressClass"]
+    return [
+        *ingress,
+        *gateway_objects(views, namespace),
+        *admission_objects(
+            governed,
+            sorted(policy.approved_security_groups),
+            deny=deny,
+            other_classes=other_classes,
+        ),
+    ]
