@@ -23,10 +23,10 @@ def dead_letter_queue(scope: Construct, construct_id: str) -> sqs.Queue:
     )
 
 
-class VerificationQueue(Construct):
-    """Verification requests from the remediating functions to the verify function."""
+class RequestQueue(Construct):
+    """Requests from frontguard's functions to one consuming function, with a dead-letter
+    queue; only frontguard's roles may send (infra/principals.py)."""
 
-    # A request that fails this often is a bug or a permanent error, not a slow controller.
     MAX_RECEIVE_COUNT = 5
 
     def __init__(self, scope: Construct, construct_id: str, *, consumer_timeout: Duration) -> None:
@@ -46,3 +46,10 @@ class VerificationQueue(Construct):
         self.queue.add_to_resource_policy(
             deny_other_principals(self, ["sqs:SendMessage"], [self.queue.queue_arn])
         )
+
+
+class VerificationQueue(RequestQueue):
+    """Verification requests from the remediating functions to the verify function."""
+
+    # A request that fails this often is a bug or a permanent error, not a slow controller.
+    MAX_RECEIVE_COUNT = 5

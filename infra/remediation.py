@@ -23,13 +23,10 @@ from __future__ import annotations
 from typing import Final
 
 from aws_cdk import Duration
-from aws_cdk import aws_sqs as sqs
-from constructs import Construct
 from frontguard import permissions
 
 from infra.functions import FunctionSpec
-from infra.principals import deny_other_principals
-from infra.queues import dead_letter_queue
+from infra.queues import RequestQueue
 
 MAX_CONCURRENCY: Final = 2
 PACE_SECONDS: Final = 0.8
@@ -50,27 +47,9 @@ REMEDIATE: Final = FunctionSpec(
 )
 
 
-class RemediationQueue(Construct):
+class RemediationQueue(RequestQueue):
     """Repairs from the scan to the Remediate function, with a dead-letter queue."""
 
     # A repair that fails this often is a permanent problem (alarmed through the DLQ); the
     # next scan decides again anyway.
     MAX_RECEIVE_COUNT = 3
-
-    def __init__(self, scope: Construct, construct_id: str, *, consumer_timeout: Duration) -> None:
-        super().__init__(scope, construct_id)
-        self.dead_letter_queue = dead_letter_queue(self, "DeadLetterQueue")
-        self.queue = sqs.Queue(
-            self,
-            "Queue",
-            # AWS's advice for Lambda event sources: six times the function timeout.
-            visibility_timeout=Duration.seconds(consumer_timeout.to_seconds() * 6),
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            dead_letter_queue=sqs.DeadLetterQueue(
-                queue=self.dead_letter_queue, max_receive_count=self.MAX_RECEIVE_COUNT
-            ),
-        )
-        self.queue.add_to_resource_policy(
-            deny_other_principals(self, ["sqs:SendMessage"], [self.queue.queue_arn])
-        )
