@@ -231,17 +231,26 @@ def test_prefer_gateway_merging_mode_lets_frontguard_patch_the_gateways_own_conf
 # --- 6. SG names --------------------------------------------------------------------------------
 
 
+def corp_allowlist(sandbox: Sandbox, prod: Any) -> str:
+    """A team SG whose ``Name`` tag (not its group name) is ``corp-allowlist``."""
+    return str(
+        sandbox.client("ec2").create_security_group(
+            GroupName="corp",
+            Description="corp allowlist",
+            VpcId=prod.vpc_id,
+            TagSpecifications=[
+                {
+                    "ResourceType": "security-group",
+                    "Tags": [{"Key": "Name", "Value": "corp-allowlist"}],
+                }
+            ],
+        )["GroupId"]
+    )
+
+
 def test_an_approved_sg_written_by_name_counts_as_approved(sandbox):
     prod = sandbox.cluster("prod")
-    ec2 = sandbox.client("ec2")
-    approved = ec2.create_security_group(
-        GroupName="corp",
-        Description="corp allowlist",
-        VpcId=prod.vpc_id,
-        TagSpecifications=[
-            {"ResourceType": "security-group", "Tags": [{"Key": "Name", "Value": "corp-allowlist"}]}
-        ],
-    )["GroupId"]
+    approved = corp_allowlist(sandbox, prod)
     fg = enforce(sandbox, approved_security_groups=[approved])
     web = prod.ingress(
         "shop/web",
@@ -260,14 +269,7 @@ def test_an_approved_sg_written_by_name_counts_as_approved(sandbox):
 def test_an_approved_sg_by_name_next_to_an_open_one_is_kept_as_its_id(sandbox):
     prod = sandbox.cluster("prod")
     ec2 = sandbox.client("ec2")
-    approved = ec2.create_security_group(
-        GroupName="corp",
-        Description="corp allowlist",
-        VpcId=prod.vpc_id,
-        TagSpecifications=[
-            {"ResourceType": "security-group", "Tags": [{"Key": "Name", "Value": "corp-allowlist"}]}
-        ],
-    )["GroupId"]
+    approved = corp_allowlist(sandbox, prod)
     world = ec2.create_security_group(GroupName="open", Description="open", VpcId=prod.vpc_id)
     fg = enforce(sandbox, approved_security_groups=[approved])
     web = prod.ingress(
