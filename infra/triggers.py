@@ -19,6 +19,7 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
+from frontguard.tags import MANAGED_LB_SG, MANAGED_SG_PREFIXES
 
 from infra.functions import FrontguardFunction
 from infra.queues import dead_letter_queue
@@ -70,6 +71,39 @@ def create_load_balancer_pattern() -> events.EventPattern:
             "eventName": ["CreateLoadBalancer"],
             "apiVersion": [ELBV2_API_VERSION],
             **SUCCEEDED,
+        },
+    )
+
+
+def managed_security_group_pattern() -> events.EventPattern:
+    """The controller's ``CreateSecurityGroup`` of its managed SG: the earliest signal of a
+    new load balancer (the LB follows in the same reconcile, LBC:pkg/deploy/stack_deployer.go).
+
+    CloudTrail records the request's tags as ``requestParameters.tagSpecificationSet.items[]
+    .{resourceType, tags[].{key, value}}``. EventBridge matches an array field when any element
+    matches (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-event-patterns-arrays.html),
+    so the narrowest pattern says "some tag key is ``<prefix>/resource`` and some tag value is
+    ``ManagedLBSecurityGroup``", not that one tag has both: the handler re-checks the pair
+    (handlers/intake.py) before any AWS call.
+    """
+    return events.EventPattern(
+        source=["aws.ec2"],
+        detail_type=[CLOUDTRAIL],
+        detail={
+            "eventSource": ["ec2.amazonaws.com"],
+            "eventName": ["CreateSecurityGroup"],
+            **SUCCEEDED,
+            "requestParameters": {
+                "tagSpecificationSet": {
+                    "items": {
+                        "resourceType": ["security-group"],
+                        "tags": {
+                            "key": [f"{prefix}/resource" for prefix in MANAGED_SG_PREFIXES],
+                            "value": [MANAGED_LB_SG],
+                        },
+                    }
+                }
+            },
         },
     )
 
@@ -148,7 +182,7 @@ class ScanQueue(Construct):
 
 
 class Triggers(Construct):
-    """CreateLoadBalancer → events; drift calls and the schedule → the scan queue.
+    """CreateLoadBalancer and the controller's managed-SG CreateSecurityGroup → events; drift calls and the schedule → the scan queue.
 
     Drift goes to the scan function because repairing it needs the account-wide view the scan
     engine has (an edited SG may front several LBs); its handler tells a CloudTrail drift event
@@ -173,6 +207,13 @@ class Triggers(Construct):
             "CreateLoadBalancer",
             description="frontguard: remediate a load balancer as soon as it is created",
             event_pattern=create_load_balancer_pattern(),
+            targets=[_function_target(events_function)],
+        )
+        self.rules["CreateManagedSecurityGroup"] = events.Rule(
+            self,
+            "CreateManagedSecurityGroup",
+            description="frontguard: start on the controller's managed SG, before its LB exists",
+            event_pattern=managed_security_group_pattern(),
             targets=[_function_target(events_function)],
         )
         role_arns = [role.role_arn for role in own_roles]

@@ -480,6 +480,8 @@ class Stack:
     frontend_nlb: LoadBalancer | None = None
     managed_rules: list[Rule] = field(default_factory=list)
     listener_ports: list[int] = field(default_factory=list)
+    #: The CloudTrail ``CreateSecurityGroup`` of the managed SG (None: none was created).
+    managed_sg_event: JSON | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -488,6 +490,10 @@ class Stack:
 
 class DeployError(Exception):
     """AWS refused while deploying the model: recorded as a ``FailedDeployModel`` Event."""
+
+
+class ReconcileInterruptedError(Exception):
+    """The reconcile stopped between two calls (`interrupt_after_security_group`)."""
 
 
 class LoadBalancerController:
@@ -524,6 +530,15 @@ class LoadBalancerController:
         self.stacks: dict[tuple[str, str], Stack] = {}
         self._boto3 = Boto3Aws(ec2, elbv2)
         self._backend_sg_id: str | None = None
+        #: Every CloudTrail record of the controller's creating calls, in order, as EventBridge
+        #: delivers them (CreateSecurityGroup, CreateLoadBalancer).
+        self.cloudtrail: list[JSON] = []
+        #: Stop the next stack creation right after its managed SG, before the load balancer
+        #: (the moment between the two calls of one reconcile, when the SG's event can already
+        #: be delivered). The next reconcile finds the SG by its tags and goes on.
+        self.interrupt_after_security_group = False
+        # Managed SGs created for stacks whose LB does not exist yet: stack key → (ID, event).
+        self._pending_managed_sgs: dict[tuple[str, str], tuple[str, JSON]] = {}
 
     # -- reading the cluster --------------------------------------------------------------
 
@@ -848,7 +863,10 @@ class LoadBalancerController:
                 aws: AwsApi = InProcessAws(self.account, self.region) if in_process else self._boto3
                 if model.lb_type == "network" and not security_groups:
                     built.sg_less = True
-                stack = self._create(model, built, aws)
+                try:
+                    stack = self._create(model, built, aws)
+                except ReconcileInterruptedError:
+                    return None
                 self.stacks[stack.key] = stack
             else:
                 stack.model = model
@@ -863,12 +881,32 @@ class LoadBalancerController:
         self._record(model, "Normal", SUCCESSFULLY_RECONCILED, "Successfully reconciled")
         return stack
 
+    def cloudtrail_events(self, event_name: str | None = None) -> list[JSON]:
+        """The controller's CloudTrail records so far (optionally one ``eventName``)."""
+        return [e for e in self.cloudtrail if event_name in (None, e["detail"]["eventName"])]
+
     def _create(self, model: StackModel, built: BuiltModel, aws: AwsApi) -> Stack:
         managed_sg_id: str | None = None
+        managed_sg_event: JSON | None = None
         sgs: list[str] = []
+        key = (model.tag_prefix, model.name)
         if not built.sg_less:
             if built.security_groups is None:
-                managed_sg_id = self._create_managed_sg(model, built.rules, aws)
+                # The SG synthesizer finds an SG it created before by its tags
+                # (pkg/deploy/ec2/security_group_synthesizer.go), so an interrupted reconcile
+                # goes on with it.
+                pending = self._pending_managed_sgs.pop(key, None)
+                if pending is None:
+                    managed_sg_id = self._create_managed_sg(model, built.rules, aws)
+                    managed_sg_event = self.cloudtrail[-1]
+                else:
+                    managed_sg_id, managed_sg_event = pending
+                if self.interrupt_after_security_group:
+                    self.interrupt_after_security_group = False
+                    self._pending_managed_sgs[key] = (managed_sg_id, managed_sg_event)
+                    raise ReconcileInterruptedError(
+                        f"stopped after creating managed SG {managed_sg_id}"
+                    )
                 sgs = [managed_sg_id, *self._backend_for_managed(aws)]
             else:
                 sgs = list(built.security_groups)
@@ -889,6 +927,7 @@ class LoadBalancerController:
             sg_less=built.sg_less,
             managed_rules=list(built.rules) if managed_sg_id else [],
             listener_ports=[port for _, port in built.listeners],
+            managed_sg_event=managed_sg_event,
         )
         if built.frontend_nlb is not None:
             spec = built.frontend_nlb
@@ -1119,11 +1158,20 @@ class LoadBalancerController:
 
     def _backend_sg(self, aws: AwsApi) -> str:
         if self._backend_sg_id is None:
+            name = self.backend_sg_name()
+            tags = {CLUSTER_TAG: self.cluster, "elbv2.k8s.aws/resource": "backend-sg"}
             self._backend_sg_id = aws.create_security_group(
-                self.backend_sg_name(),
-                self.vpc_id,
-                {CLUSTER_TAG: self.cluster, "elbv2.k8s.aws/resource": "backend-sg"},
-                BACKEND_SG_DESCRIPTION,
+                name, self.vpc_id, tags, BACKEND_SG_DESCRIPTION
+            )
+            self.cloudtrail.append(
+                cloudtrail_create_security_group(
+                    cluster=self.cluster,
+                    name=name,
+                    description=BACKEND_SG_DESCRIPTION,
+                    vpc_id=self.vpc_id,
+                    tags=tags,
+                    group_id=self._backend_sg_id,
+                )
             )
         return self._backend_sg_id
 
@@ -1134,11 +1182,17 @@ class LoadBalancerController:
             name = self._name(model, _sha(self.cluster, model.name))
         else:
             name = self._name(model, _hash(self.cluster, model.tag_prefix, model.name))
-        group_id = aws.create_security_group(
-            name,
-            self.vpc_id,
-            self._stack_tags(model, "ManagedLBSecurityGroup"),
-            MANAGED_SG_DESCRIPTION,
+        tags = self._stack_tags(model, "ManagedLBSecurityGroup")
+        group_id = aws.create_security_group(name, self.vpc_id, tags, MANAGED_SG_DESCRIPTION)
+        self.cloudtrail.append(
+            cloudtrail_create_security_group(
+                cluster=self.cluster,
+                name=name,
+                description=MANAGED_SG_DESCRIPTION,
+                vpc_id=self.vpc_id,
+                tags=tags,
+                group_id=group_id,
+            )
         )
         for rule in rules:
             aws.authorize_ingress(group_id, rule)
@@ -1180,7 +1234,98 @@ class LoadBalancerController:
             vpc_id=str(created["VpcId"]),
             dns_name=str(created["DNSName"]),
         )
+        self.cloudtrail.append(event)
         return LoadBalancer(arn, name, lb_type, event, dns_name=str(created["DNSName"]))
+
+
+def _controller_identity(cluster: str, event_time: str) -> JSON:
+    session = f"{cluster}-aws-load-balancer-controller"
+    return {
+        "type": "AssumedRole",
+        "principalId": f"AROAEXAMPLEROLEID0001:{session}",
+        "arn": f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/{session}/{session}",
+        "accountId": ACCOUNT_ID,
+        "sessionContext": {
+            "sessionIssuer": {
+                "type": "Role",
+                "principalId": "AROAEXAMPLEROLEID0001",
+                "arn": f"arn:aws:iam::{ACCOUNT_ID}:role/{session}",
+                "accountId": ACCOUNT_ID,
+                "userName": session,
+            },
+            "attributes": {"creationDate": event_time, "mfaAuthenticated": "false"},
+        },
+    }
+
+
+def cloudtrail_create_security_group(
+    *,
+    cluster: str,
+    name: str,
+    description: str,
+    vpc_id: str,
+    tags: dict[str, str],
+    group_id: str | None,
+    error: tuple[str, str] | None = None,
+) -> JSON:
+    """``CreateSecurityGroup`` by the controller (pkg/deploy/ec2/security_group_manager.go
+    ``Create``: name, description, VPC, tags in ``TagSpecifications``), as EventBridge delivers
+    it from CloudTrail: EC2 requests in their query-API shape (``tagSpecificationSet.items``);
+    a failed call carries ``errorCode``/``errorMessage`` and no response."""
+    now = _now()
+    event_time = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    request: JSON = {
+        "groupName": name,
+        "groupDescription": description,
+        "vpcId": vpc_id,
+        "tagSpecificationSet": {
+            "items": [
+                {
+                    "resourceType": "security-group",
+                    "tags": [{"key": key, "value": value} for key, value in tags.items()],
+                }
+            ]
+        },
+    }
+    detail: JSON = {
+        "eventVersion": "1.09",
+        "userIdentity": _controller_identity(cluster, event_time),
+        "eventTime": event_time,
+        "eventSource": "ec2.amazonaws.com",
+        "eventName": "CreateSecurityGroup",
+        "awsRegion": REGION,
+        "sourceIPAddress": "10.0.1.10",
+        "userAgent": USER_AGENT.replace("api/elasticloadbalancingv2#1.45.2", "api/ec2#1.200.0"),
+        "requestParameters": request,
+        "responseElements": None,
+        "requestID": str(uuid.uuid4()),
+        "eventID": str(uuid.uuid4()),
+        "readOnly": False,
+        "eventType": "AwsApiCall",
+        "managementEvent": True,
+        "recipientAccountId": ACCOUNT_ID,
+        "eventCategory": "Management",
+    }
+    if error is not None:
+        detail["errorCode"], detail["errorMessage"] = error
+    else:
+        detail["responseElements"] = {
+            "requestId": detail["requestID"],
+            "_return": True,
+            "groupId": group_id,
+            "securityGroupArn": f"arn:aws:ec2:{REGION}:{ACCOUNT_ID}:security-group/{group_id}",
+        }
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "AWS API Call via CloudTrail",
+        "source": "aws.ec2",
+        "account": ACCOUNT_ID,
+        "time": event_time,
+        "region": REGION,
+        "resources": [],
+        "detail": detail,
+    }
 
 
 def cloudtrail_create_load_balancer(

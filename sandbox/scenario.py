@@ -154,6 +154,15 @@ class Owned:
         return self._stack.load_balancer.event
 
     @property
+    def security_group_event(self) -> JSON:
+        """The EventBridge event for the controller's ``CreateSecurityGroup`` of the stack's
+        managed SG (made just before the load balancer, in the same reconcile)."""
+        event = self._stack.managed_sg_event
+        if event is None:
+            raise LookupError(f"the controller made no managed SG for {self.refs}")
+        return event
+
+    @property
     def frontend_nlb(self) -> LoadBalancer | None:
         return self._stack.frontend_nlb
 
