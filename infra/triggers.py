@@ -75,7 +75,12 @@ def create_load_balancer_pattern() -> events.EventPattern:
     )
 
 
-def managed_security_group_pattern() -> events.EventPattern:
+# A tag-on-create call refused by an explicit Deny: EC2 answers UnauthorizedOperation, which
+# CloudTrail records with EC2's "Client." prefix (fail-closed mode, infra/fail_closed.py).
+DENIED: Final = {"errorCode": ["Client.UnauthorizedOperation"]}
+
+
+def managed_security_group_pattern(*, denied: bool = False) -> events.EventPattern:
     """The controller's ``CreateSecurityGroup`` of its managed SG: the earliest signal of a
     new load balancer (the LB follows in the same reconcile, LBC:pkg/deploy/stack_deployer.go).
 
@@ -92,7 +97,7 @@ def managed_security_group_pattern() -> events.EventPattern:
         detail={
             "eventSource": ["ec2.amazonaws.com"],
             "eventName": ["CreateSecurityGroup"],
-            **SUCCEEDED,
+            **(DENIED if denied else SUCCEEDED),
             "requestParameters": {
                 "tagSpecificationSet": {
                     "items": {
@@ -207,14 +212,14 @@ class Triggers(Construct):
             "CreateLoadBalancer",
             description="frontguard: remediate a load balancer as soon as it is created",
             event_pattern=create_load_balancer_pattern(),
-            targets=[_function_target(events_function)],
+            targets=[function_target(events_function)],
         )
         self.rules["CreateManagedSecurityGroup"] = events.Rule(
             self,
             "CreateManagedSecurityGroup",
             description="frontguard: start on the controller's managed SG, before its LB exists",
             event_pattern=managed_security_group_pattern(),
-            targets=[_function_target(events_function)],
+            targets=[function_target(events_function)],
         )
         role_arns = [role.role_arn for role in own_roles]
         for construct_name, pattern in (
@@ -237,7 +242,7 @@ class Triggers(Construct):
         )
 
 
-def _function_target(function: FrontguardFunction) -> targets.LambdaFunction:
+def function_target(function: FrontguardFunction) -> targets.LambdaFunction:
     failures: sqs.IQueue | None = function.failure_queue
     assert failures is not None, "EventBridge invokes asynchronously: the function needs a DLQ"
     # Events that EventBridge could not deliver (throttling, permissions) land with the
