@@ -514,8 +514,11 @@ class LoadBalancerController:
         load_balancer_class: str = NLB_CLASS,
         account: str = ACCOUNT_ID,
         region: str = REGION,
+        deny_managed_security_groups: bool = False,
     ) -> None:
         self.cluster = cluster
+        #: The controller's role carries fail-closed mode's Deny: its managed SG is refused.
+        self.deny_managed_security_groups = deny_managed_security_groups
         self.account = account
         self.region = region
         self.kube = kube
@@ -1183,6 +1186,8 @@ class LoadBalancerController:
         else:
             name = self._name(model, _hash(self.cluster, model.tag_prefix, model.name))
         tags = self._stack_tags(model, "ManagedLBSecurityGroup")
+        if self.deny_managed_security_groups:
+            self._refuse_managed_sg(name, tags)
         group_id = aws.create_security_group(name, self.vpc_id, tags, MANAGED_SG_DESCRIPTION)
         self.cloudtrail.append(
             cloudtrail_create_security_group(
@@ -1197,6 +1202,48 @@ class LoadBalancerController:
         for rule in rules:
             aws.authorize_ingress(group_id, rule)
         return group_id
+
+    def _refuse_managed_sg(self, name: str, tags: dict[str, str]) -> None:
+        """What an explicit Deny on ``ec2:CreateTags`` for the managed SG's request tags does
+        to the controller's call: EC2 answers ``UnauthorizedOperation`` (403) and creates
+        nothing; CloudTrail records the call with ``errorCode``; the SG synthesizer returns
+        the error as is (pkg/deploy/ec2/security_group_manager.go ``Create``), which stops the
+        reconcile before the load balancer (pkg/deploy/stack_deployer.go) and becomes
+        ``FailedDeployModel`` "Failed deploy model due to <error>"
+        (controllers/ingress/group_controller.go). The controller retries with back-off and
+        on every change of the owner: here, on each reconcile."""
+        session = f"{self.cluster}-aws-load-balancer-controller"
+        message = (
+            "You are not authorized to perform this operation. User: "
+            f"arn:aws:sts::{self.account}:assumed-role/{session}/{session} is not authorized "
+            f"to perform: ec2:CreateTags on resource: arn:aws:ec2:{self.region}:{self.account}:"
+            "security-group/* with an explicit deny in an identity-based policy"
+        )
+        error = ClientError(
+            {
+                "Error": {"Code": "UnauthorizedOperation", "Message": message},
+                "ResponseMetadata": {
+                    "HTTPStatusCode": 403,
+                    "RequestId": str(uuid.uuid4()),
+                    "HTTPHeaders": {},
+                    "HostId": "",
+                    "RetryAttempts": 0,
+                },
+            },
+            "CreateSecurityGroup",
+        )
+        self.cloudtrail.append(
+            cloudtrail_create_security_group(
+                cluster=self.cluster,
+                name=name,
+                description=MANAGED_SG_DESCRIPTION,
+                vpc_id=self.vpc_id,
+                tags=tags,
+                group_id=None,
+                error=("Client.UnauthorizedOperation", message),
+            )
+        )
+        raise DeployError(go_sdk_error(error, "EC2"))
 
     def _create_load_balancer(
         self,

@@ -120,6 +120,9 @@ class ControllerOptions:
     ingress_class: str = "alb"  # --ingress-class
     enable_backend_security_group: bool = True  # --enable-backend-security-group
     enable_manage_backend_security_group_rules: bool = False
+    # Not a flag: the controller's IAM role carries fail-closed mode's Deny
+    # (infra/fail_closed.py), so its managed-SG creation is refused.
+    deny_managed_security_groups: bool = False
 
 
 @dataclass
@@ -304,6 +307,7 @@ class Cluster:
             enable_manage_backend_security_group_rules=(
                 controller.enable_manage_backend_security_group_rules
             ),
+            deny_managed_security_groups=controller.deny_managed_security_groups,
         )
         self.ingress_class("alb")
 

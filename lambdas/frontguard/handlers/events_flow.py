@@ -7,7 +7,7 @@ from typing import Any
 
 from frontguard.adapters.aws import describe_load_balancer
 from frontguard.alerts import Alert
-from frontguard.engine.early import load_balancers_for_stack
+from frontguard.engine.early import blocked_stack, load_balancers_for_stack
 from frontguard.engine.remediate import LoadBalancerGoneError, Result, remediate_load_balancer
 from frontguard.errors import InvalidEventError, NotFoundError, PermanentError, RetryableError
 from frontguard.handlers.intake import Ignored, ManagedSecurityGroupCreated, parse_event
@@ -15,6 +15,9 @@ from frontguard.model import Outcome
 from frontguard.runtime import Runtime
 
 logger = logging.getLogger(__name__)
+# An explicit Deny on tag-on-create, as CloudTrail records it for EC2 (EC2's error code
+# UnauthorizedOperation with its "Client." prefix): fail-closed mode refused the managed SG.
+REFUSED = frozenset({"Client.UnauthorizedOperation", "UnauthorizedOperation"})
 
 
 def handle_event(runtime: Runtime, event: Any) -> dict[str, str]:
@@ -54,9 +57,7 @@ def _managed_security_group(
         "event_id": signal.event_id,
     }
     if signal.error_code is not None:
-        reason = f"the controller's CreateSecurityGroup failed ({signal.error_code}): no SG"
-        logger.info("event ignored", extra={**context, "reason": reason})
-        return {"outcome": Outcome.IGNORED.value, "reason": reason}
+        return _refused(runtime, signal, context)
     if runtime.tagging is None:
         raise PermanentError("no Resource Groups Tagging API client to find the load balancer")
     arns = load_balancers_for_stack(
@@ -76,6 +77,31 @@ def _managed_security_group(
     logger.info("managed SG announces load balancers", extra={**context, "load_balancers": arns})
     results = [_remediate(runtime, arn, signal.cluster) for arn in arns]
     return {**results[0], "load_balancer_arns": ",".join(arns)}
+
+
+def _refused(
+    runtime: Runtime, signal: ManagedSecurityGroupCreated, context: dict[str, Any]
+) -> dict[str, str]:
+    """The managed SG was refused (fail-closed mode): no LB exists; tell who is blocked.
+    Any other failure of the call created nothing frontguard must act on."""
+    assert signal.error_code is not None
+    if signal.error_code not in REFUSED:
+        reason = f"the controller's CreateSecurityGroup failed ({signal.error_code}): no SG"
+        logger.info("event ignored", extra={**context, "reason": reason})
+        return {"outcome": Outcome.IGNORED.value, "reason": reason}
+    blocked = blocked_stack(
+        runtime.engine,
+        cluster=signal.cluster,
+        prefix=signal.prefix,
+        stack=signal.stack,
+        error_code=signal.error_code,
+        vpc_id=signal.vpc_id,
+    )
+    if blocked.alert is None:
+        logger.info("event ignored", extra={**context, "reason": blocked.reason})
+        return {"outcome": Outcome.IGNORED.value, "reason": blocked.reason}
+    runtime.engine.alerts.publish(blocked.alert)
+    return {"outcome": Outcome.ERROR.value, "reason": blocked.reason}
 
 
 def _remediate(runtime: Runtime, arn: str, cluster_hint: str | None) -> dict[str, str]:
