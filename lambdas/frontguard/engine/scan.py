@@ -24,6 +24,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -132,6 +133,8 @@ class ScanItem:
     # What the engine's alert would have said (planned rules, the fix), for the digest.
     detail: Mapping[str, Any] = field(default_factory=dict, compare=False)
     drift: bool = False  # frontguard had set this LB up before
+    # The LB's creation, from the bulk read: the digest's exposure figures (engine/digest.py).
+    created: datetime | None = field(default=None, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -613,6 +616,7 @@ def _item(
         reason,
         sg,
         drift=drift,
+        created=lb.created,
     )
 
 
