@@ -25,8 +25,8 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from statistics import median
 from itertools import zip_longest
+from statistics import median
 from typing import Any
 
 from frontguard.adapters.findings import FindingRecord, StoredState
