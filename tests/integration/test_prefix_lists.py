@@ -125,6 +125,20 @@ def test_a_repeated_change_within_the_alert_period_alerts_once_and_is_restored_e
     assert len(drift) == 1  # the state table's dedupe, as for load balancers' findings
 
 
+def test_a_born_protected_cluster_without_load_balancers_gets_its_vpc_list(sandbox):
+    # The usual start: the platform applies the rendered classes before any Ingress exists.
+    fg = wire(sandbox, {**ENFORCE, "born_protected": ["prod", "stage-*"]})
+    sandbox.cluster("prod")  # no load balancer at all
+    fg.reset_counts()
+
+    scan(fg.runtime.engine)
+
+    assert set(lists(sandbox)) == {"*/rule-0/IPv4", "prod/default/IPv4"}
+    assert lists(sandbox)["prod/default/IPv4"]["entries"] == ["10.0.0.0/16"]
+    # One DescribeCluster for the exact name; a glob is not listed (no eks:ListClusters).
+    assert fg.aws_calls["eks.DescribeCluster"] == 1
+
+
 def test_audit_mode_creates_no_list(sandbox):
     fg = wire(sandbox, {**BORN, "mode": "audit"})
     sandbox.cluster("prod").ingress("shop/web", ports=[443])
