@@ -350,6 +350,7 @@ class PartialBatches:
                 for e in left
             ]
         self.dropped += len(left)
-        headers = HTTPHeaderDict({"x-amzn-RequestId": "partial"})
-        headers["Content-Type"] = "application/x-amz-json-1.0"
-        return AWSResponse(request.url, 200, cast(Any, headers), _Body(json.dumps(answer).encode()))
+        reply = HTTPHeaderDict(
+            {"x-amzn-RequestId": "partial", "Content-Type": "application/x-amz-json-1.0"}
+        )
+        return AWSResponse(request.url, 200, cast(Any, reply), _Body(json.dumps(answer).encode()))
