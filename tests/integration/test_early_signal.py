@@ -84,6 +84,26 @@ def test_managed_sg_event_of_a_service_remediates_its_nlb(sandbox, fg):
     assert fg.aws_calls[GET_RESOURCES] == 1
 
 
+@pytest.mark.parametrize("lb", ["alb", "nlb"])
+def test_managed_sg_event_of_a_gateway_remediates_through_its_configuration(sandbox, fg, lb):
+    prod = sandbox.cluster("prod")
+    gw = prod.gateway("edge/public", lb=lb, ports=[443] if lb == "alb" else [5432])
+    prefix = f"gateway.k8s.aws.{lb}"
+    tags = gw.security_group_event["detail"]["requestParameters"]["tagSpecificationSet"]
+    assert {"key": f"{prefix}/resource", "value": "ManagedLBSecurityGroup"} in (
+        tags["items"][0]["tags"]
+    )
+    fg.reset_counts()
+
+    result = fg.deliver(gw.security_group_event)
+
+    assert result["outcome"] == "remediated", result
+    [group_id] = frontguard_group_ids(sandbox)
+    config = prod.configuration("edge/frontguard-public")
+    assert config is not None and config["spec"]["securityGroups"] == [group_id]
+    assert fg.aws_calls[GET_RESOURCES] == 1
+
+
 def test_managed_sg_event_before_the_load_balancer_exists_is_ignored_with_its_reason(
     sandbox, fg, caplog
 ):
