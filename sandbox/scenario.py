@@ -244,7 +244,13 @@ class Cluster:
     """An EKS cluster in its own VPC, with its Kubernetes emulator and controller."""
 
     def __init__(
-        self, sandbox: Sandbox, name: str, *, cidr: str, controller: ControllerOptions
+        self,
+        sandbox: Sandbox,
+        name: str,
+        *,
+        cidr: str,
+        controller: ControllerOptions,
+        kubernetes_version: str | None = None,
     ) -> None:
         self.sandbox = sandbox
         self.name = name
@@ -281,6 +287,7 @@ class Cluster:
             name=name,
             roleArn=f"arn:aws:iam::123456789012:role/{name}-eks-cluster",
             resourcesVpcConfig={"subnetIds": self.subnet_ids},
+            **({"version": kubernetes_version} if kubernetes_version else {}),
         )["cluster"]["arn"]
         set_cluster_endpoint(name, self.kube.url, sandbox.ca.ca_data)
         self.lbc = LoadBalancerController(
@@ -915,14 +922,22 @@ class Sandbox:
         *,
         cidr: str = "10.0.0.0/16",
         controller: ControllerOptions | None = None,
+        kubernetes_version: str | None = None,
     ) -> Cluster:
         """An EKS cluster ``name`` with its VPC, emulator, controller and IngressClass ``alb``.
 
         ``controller``: the controller's flags (default: as installed by its Helm chart).
+        ``kubernetes_version``: DescribeCluster's ``version`` (default: moto's, 1.19).
         """
         if name in self.clusters:
             raise ValueError(f"cluster {name!r} already exists")
-        cluster = Cluster(self, name, cidr=cidr, controller=controller or ControllerOptions())
+        cluster = Cluster(
+            self,
+            name,
+            cidr=cidr,
+            controller=controller or ControllerOptions(),
+            kubernetes_version=kubernetes_version,
+        )
         self.clusters[name] = cluster
         return cluster
 
