@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from types import TracebackType
@@ -576,6 +576,7 @@ class Cluster:
         annotations: dict[str, str] | None = None,
         labels: dict[str, str] | None = None,
         spec: JSON | None = None,
+        admission: Callable[[JSON], JSON] | None = None,
     ) -> Owned:
         """A LoadBalancer Service ``ns/name`` and, when handled, its NLB.
 
@@ -583,6 +584,8 @@ class Cluster:
         ``handled_by``: ``"class"`` (``loadBalancerClass``), ``"annotation"``
         (``aws-load-balancer-type: external`` with ``aws-load-balancer-nlb-target-type: ip``)
         or ``"none"`` (not the controller's).
+        ``admission``: what the API server's admission makes of the object before it is
+        stored. The emulator runs none itself: a test that needs it passes its own.
         """
         obj = self._service_object(
             ref,
@@ -594,6 +597,8 @@ class Cluster:
             labels=labels,
             spec=spec,
         )
+        if admission is not None:
+            obj = admission(obj)
         self.kube.put_object(SERVICES, obj)
         stack = self._reconcile(SERVICE, ref, security_groups=security_groups)
         return Owned(self, "Service", [_split_ref(ref)], stack)

@@ -17,7 +17,9 @@ from frontguard.engine.scan import scan
 from sandbox import Sandbox
 from sandbox.kube import GATEWAY_CLASSES, INGRESS_CLASS_PARAMS, INGRESS_CLASSES, LB_CONFIGURATIONS
 from sandbox.wiring import ENFORCE, wire
+from tests.admission import admit
 
+PREFIX_LISTS = "service.beta.kubernetes.io/aws-load-balancer-security-group-prefix-lists"
 POLICY: dict[str, Any] = {
     **ENFORCE,
     "born_protected": ["prod"],
@@ -182,3 +184,35 @@ def test_render_adds_the_service_policy_from_kubernetes_1_36(
     code = main([*args, "--kubernetes-version", "latest"])
     assert code == 1
     assert "not of the form X.Y" in capsys.readouterr().err
+
+
+def test_a_service_the_rendered_policy_annotates_is_born_protected(sandbox, capsys, tmp_path):
+    fg = wire(sandbox, POLICY)
+    prod = sandbox.cluster("prod", kubernetes_version="1.36")
+    scan(fg.runtime.engine)  # creates frontguard's prefix lists
+    lists = frontguard_lists(sandbox)
+    [mutating] = [o for o in render(capsys, tmp_path) if o["kind"] == "MutatingAdmissionPolicy"]
+    fg.reset_counts()
+
+    # The emulator runs no admission: the test runs the rendered policy on the Service as the
+    # API server would (tests/admission.py, cel-python), then the controller builds from it.
+    api = prod.service(
+        "shop/api", ports=[("TCP", 443)], admission=lambda obj: admit(mutating, obj) or obj
+    )
+
+    value = api.object["metadata"]["annotations"][PREFIX_LISTS]
+    assert value and set(value.split(",")) <= lists
+    managed = api.managed_sg_id
+    assert managed is not None
+    [group] = sandbox.client("ec2").describe_security_groups(GroupIds=[managed])["SecurityGroups"]
+    assert {
+        (p["FromPort"], r["PrefixListId"])
+        for p in group["IpPermissions"]
+        for r in p["PrefixListIds"]
+    } == {(443, pl) for pl in value.split(",")}
+    assert not any(p.get("IpRanges") or p.get("Ipv6Ranges") for p in group["IpPermissions"])
+    assert fg.deliver(api.event)["outcome"] == "born-protected"
+    assert fg.mutating_aws_calls() == {}
+    # Without the policy (Kubernetes 1.35: not rendered), the same Service is born open.
+    legacy = prod.service("legacy/api", ports=[("TCP", 443)])
+    assert fg.deliver(legacy.event)["outcome"] == "born-open"

@@ -2,11 +2,11 @@
 ≥ 1.36): validated through the kubernetes client's typed models, and its CEL evaluated by
 cel-python against sample Services.
 
-What cel-python evaluates here: every matchCondition, both variables (``scheme``,
-``prefixLists``) and the whole JSONPatch mutation expression, in the API server's order
-(matchConditions, then variables, then the mutation). ``JSONPatch{...}`` is bound to a plain
-message constructor, because cel-python has no Kubernetes type provider; the operations it
-produces are then applied to the sample Service with the ``jsonpatch`` library (RFC 6902,
+What cel-python evaluates here (tests/admission.py): every matchCondition, both variables
+(``scheme``, ``prefixLists``) and the whole JSONPatch mutation expression, in the API server's
+order (matchConditions, then variables, then the mutation). ``JSONPatch{...}`` is bound to a
+plain message constructor, because cel-python has no Kubernetes type provider; the operations
+it produces are then applied to the sample Service with the ``jsonpatch`` library (RFC 6902,
 RFC 6901 pointer escaping), and the result is loaded into the typed ``V1Service`` model and
 read back with frontguard's own reading of the controller's Service rules.
 
@@ -23,11 +23,7 @@ import json
 from datetime import date
 from typing import Any
 
-import celpy
-import jsonpatch
 import pytest
-from celpy import celtypes
-from celpy.adapter import CELJSONEncoder, json_to_cel
 from frontguard import render
 from frontguard.adapters.prefix_lists import PrefixList
 from frontguard.controller.service import service_restrictions
@@ -39,6 +35,8 @@ from frontguard.render_services import (
     version_note,
 )
 from kubernetes.client import ApiClient
+
+from tests import admission
 
 PREFIX_LISTS = "service.beta.kubernetes.io/aws-load-balancer-security-group-prefix-lists"
 SCHEME = "service.beta.kubernetes.io/aws-load-balancer-scheme"
@@ -174,43 +172,12 @@ def test_version_note_says_why_there_is_no_mutating_policy():
 
 # --- CEL ------------------------------------------------------------------------------------
 
-ENV = celpy.Environment(annotations={"JSONPatch": celtypes.MessageType})
-
-
-def evaluate(expression: str, activation: dict[str, Any]) -> Any:
-    return ENV.program(ENV.compile(expression)).evaluate(activation)
-
 
 def admit(
     objects: list[dict[str, Any]], obj: dict[str, Any], operation: str = "CREATE"
 ) -> dict[str, Any] | None:
-    """The Service after the policy, as the API server would run it; ``None`` when a
-    matchCondition skips it. matchConditions cannot see variables, so they get none."""
     [policy] = of_kind(objects, "MutatingAdmissionPolicy")
-    spec = policy["spec"]
-    request = {
-        "namespace": obj["metadata"]["namespace"],
-        "name": obj["metadata"]["name"],
-        "operation": operation,
-        "kind": {"group": "", "version": "v1", "kind": "Service"},
-        "userInfo": {"username": "dev", "groups": ["devs"]},
-    }
-    activation = {"object": json_to_cel(obj), "request": json_to_cel(request)}
-    if not all(bool(evaluate(c["expression"], activation)) for c in spec["matchConditions"]):
-        return None
-    variables: dict[str, Any] = {}
-    for variable in spec["variables"]:
-        scope = {**activation, "variables": json_to_cel(variables)}
-        variables[variable["name"]] = json.loads(
-            json.dumps(evaluate(variable["expression"], scope), cls=CELJSONEncoder)
-        )
-    scope = {**activation, "variables": json_to_cel(variables)}
-    mutated = copy.deepcopy(obj)
-    for mutation in spec["mutations"]:
-        patch = evaluate(mutation["jsonPatch"]["expression"], scope)
-        operations = json.loads(json.dumps(patch, cls=CELJSONEncoder))
-        mutated = jsonpatch.apply_patch(mutated, operations)
-    return mutated
+    return admission.admit(policy, obj, operation)
 
 
 def service(
@@ -402,7 +369,7 @@ def test_namespace_globs_match_as_fnmatch_does(glob, name):
     from frontguard.render_services import _cel_string
 
     expression = f"{_cel_string(name)}.matches({_cel_string(glob_regex(glob))})"
-    assert bool(evaluate(expression, {})) == fnmatchcase(name, glob)
+    assert bool(admission.evaluate(expression, {})) == fnmatchcase(name, glob)
 
 
 def test_rules_of_another_cluster_do_not_apply():
