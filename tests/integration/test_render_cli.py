@@ -122,12 +122,13 @@ def count_aws_calls(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
     calls: Counter[str] = Counter()
     original = cli._session
 
+    def count(**kwargs: Any) -> None:
+        model = kwargs["model"]
+        calls[f"{model.service_model.service_name}.{model.name}"] += 1
+
     def counting(region: str | None) -> Any:
         session = original(region)
-        session._session.register(
-            "before-call",
-            lambda model, **_: calls.update([f"{model.service_model.service_name}.{model.name}"]),
-        )
+        session._session.register("before-call", count)
         return session
 
     monkeypatch.setattr(cli, "_session", counting)
