@@ -380,13 +380,13 @@ def test_rules_of_another_cluster_do_not_apply():
     assert injected(admit(objects, service("payments"))) == "pl-00000000000000004"
 
 
-def test_today_is_only_used_for_exemption_expiry():
+def test_an_exemption_counts_until_its_expiry_day_at_render_time():
     from frontguard.render_services import service_objects
 
     views = list(VIEWS.values())
-    before = service_objects(views, POLICY, "prod", today=date(2099, 12, 31))
-    after = service_objects(views, POLICY, "prod", today=date(2100, 1, 1))
-    assert before != after
-    assert [c["name"] for c in before[0]["spec"]["matchConditions"]] == [
-        c["name"] for c in after[0]["spec"]["matchConditions"]
-    ]  # kube-system stays exempt
+    last_day = service_objects(views, POLICY, "prod", today=date(2099, 12, 31))
+    day_after = service_objects(views, POLICY, "prod", today=date(2100, 1, 1))
+    vip = service(name="vip")
+    assert admit(last_day, vip) is None
+    assert injected(admit(day_after, vip)) == "pl-00000000000000004"
+    assert admit(day_after, service(namespace="kube-system")) is None  # still exempt
