@@ -7,9 +7,12 @@ controller's IAM role(s), imported by name:
 - the controller tags its SGs on create (LBC:pkg/deploy/ec2/security_group_manager.go
   ``Create``: ``TagSpecifications``), and its published IAM policy authorises exactly that
   with ``ec2:CreateTags`` under ``ec2:CreateAction = CreateSecurityGroup``
-  (LBC:docs/install/iam_policy.json). Tagging on create needs ``ec2:CreateTags`` on the new
-  SG, and the whole create fails when it is denied
-  (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/supported-iam-actions-tagging.html);
+  (LBC:docs/install/iam_policy.json). A create that carries tags is authorised for
+  ``ec2:CreateTags`` on the new SG as well
+  (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/supported-iam-actions-tagging.html;
+  ELB documents the same rule for its AddTags:
+  https://docs.aws.amazon.com/elasticloadbalancing/latest/userguide/tagging-resources-during-creation.html),
+  so the Deny refuses the whole create (untested in a real account, see below);
 - each Deny matches only the managed SG's request tag ``<prefix>/resource =
   ManagedLBSecurityGroup`` (prefixes: frontguard.tags.MANAGED_SG_PREFIXES), so the shared
   backend SG (``elbv2.k8s.aws/resource = backend-sg``) and every other tagging still work;

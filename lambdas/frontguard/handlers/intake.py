@@ -81,11 +81,14 @@ def parse_event(event: Any) -> NewLoadBalancer | ManagedSecurityGroupCreated | I
 
 
 def _security_group_request_tags(request: Mapping[str, Any]) -> dict[str, str]:
-    """Tags of the ``security-group`` tag specification. CloudTrail records EC2 requests in
-    their query-API shape: ``tagSpecificationSet.items[].{resourceType, tags[].{key, value}}``
-    (https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-log-file-examples.html,
-    EC2 examples; the EventBridge schema of ``aws.ec2`` CloudTrail events types it the same:
-    https://docs.aws.amazon.com/cdk/api/v2/dotnet/api/Amazon.CDK.Mixins.Preview.AWS.EC2.Events.InstanceEvents.AWSAPICallViaCloudTrail.ITagSet.html)."""
+    """Tags of the ``security-group`` tag specification. CloudTrail records EC2 requests with
+    the EC2 query API's wire names, so ``TagSpecifications`` appears as
+    ``tagSpecificationSet.items[].{resourceType, tags[].{key, value}}``: the AWS-published
+    EventBridge schema of ``aws.ec2`` CloudTrail events types these sets as ``items`` of
+    ``{key, value}``
+    (https://docs.aws.amazon.com/cdk/api/v2/dotnet/api/Amazon.CDK.Mixins.Preview.AWS.EC2.Events.InstanceEvents.AWSAPICallViaCloudTrail.ITagSet.html).
+    No AWS page with a whole ``CreateSecurityGroup`` record was found: anything else is read as
+    no tags (ignored, never guessed)."""
     spec_set = request.get("tagSpecificationSet")
     items = spec_set.get("items") if isinstance(spec_set, Mapping) else None
     tags: dict[str, str] = {}
