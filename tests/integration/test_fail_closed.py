@@ -295,8 +295,12 @@ def test_enforce_gives_blocked_owners_frontguards_sg_and_their_lbs_are_born_behi
     api_lb = prod.lbc.stacks[("service.k8s.aws", "shop/api")].load_balancer
     assert fg.deliver(web_lb.event)["outcome"] == "compliant"
     assert fg.deliver(api_lb.event)["outcome"] == "compliant"
+    fg.reset_counts()
     report = scan(fg.runtime.engine)
     assert sorted(i.outcome.value for i in report.items) == ["compliant", "compliant"]
+    # The scan's quick check agrees from bulk data: no per-LB call at steady state.
+    assert fg.aws_calls["elbv2.DescribeListeners"] == 0
+    assert fg.aws_calls["ec2.DescribeSecurityGroups"] == 1, fg.aws_calls
     assert report.cleaned_up == [] and report.kept_orphans == [] and report.impostors == []
     assert fg.mutating_aws_calls() == {} and fg.mutating_kube_calls() == 0
     assert len(fg.alerts()) == before
