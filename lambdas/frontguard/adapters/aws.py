@@ -212,7 +212,11 @@ def ownership_problem(
     (https://docs.aws.amazon.com/vpc/latest/userguide/security-group-rules.html: "you can't
     change the name or description of a security group after you create it"), and frontguard
     derives the name from the load balancer's ARN: a foreign SG cannot acquire them later.
+    Asked about no load balancer in particular (``revert``), a pre-load-balancer SG is proven
+    as such (:func:`pre_lb_ownership_problem`).
     """
+    if lb_arn is None and is_pre_lb(group) and t.LOAD_BALANCER_TAG not in group.tags:
+        return pre_lb_ownership_problem(group, None, vpc_id)
     arn = group.tags.get(t.LOAD_BALANCER_TAG) or ""
     if lb_arn is not None and arn != lb_arn:
         return f"its {t.LOAD_BALANCER_TAG} tag names another load balancer"
