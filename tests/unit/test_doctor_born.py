@@ -84,7 +84,7 @@ def test_lists_of_scalars_compare_whole_and_in_order() -> None:
 
 
 def test_validation_actions_accept_warn_or_deny_and_say_which() -> None:
-    binding = {
+    binding: dict[str, Any] = {
         "apiVersion": "admissionregistration.k8s.io/v1",
         "kind": "ValidatingAdmissionPolicyBinding",
         "metadata": {"name": "p"},
