@@ -339,3 +339,26 @@ def test_a_cluster_not_opted_in_gets_no_born_protected_check(
 
     assert code == 0
     assert checks == {}
+
+
+def test_a_kind_the_cluster_does_not_serve_is_reported_missing_with_its_api(
+    born_deployed: list[JSON], sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A cluster older than Kubernetes 1.30 serves no admissionregistration.k8s.io/v1."""
+    kube = sandbox.clusters["prod"].kube
+    kube.inject(
+        lambda method, path, headers: (
+            404 if path.startswith("/apis/admissionregistration.k8s.io/v1") else None
+        )
+    )
+
+    code, checks = doctor(capsys)
+
+    assert code == 1
+    failing = {n: c["detail"] for n, c in checks.items() if c["status"] == "fail"}
+    assert failing == {
+        f"born-protected {kind}/{POLICY_NAME}": "missing (the cluster does not serve "
+        "admissionregistration.k8s.io/v1)"
+        for kind in ("ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding")
+    }
+    assert kube.requests()[("GET", "/apis/admissionregistration.k8s.io/v1")] == 1
