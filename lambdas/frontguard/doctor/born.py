@@ -148,7 +148,8 @@ class Resources:
     """Where each (apiVersion, kind) lives, from the API server's discovery documents
     (``/api/v1``, ``/apis/<group>/<version>``), one request per group version: generic, and
     it tells a kind the cluster does not serve (a CRD not installed, a Kubernetes too old)
-    from a missing object."""
+    from a missing object.
+    https://kubernetes.io/docs/concepts/overview/kubernetes-api/#discovery-api"""
 
     def __init__(self, kube: KubeClient) -> None:
         self._kube = kube
