@@ -195,20 +195,33 @@ class Observability(Construct):
                     _metric(f"verification-{outcome}", "Sum", PERIOD)
                     for outcome in (*VERIFICATION_OUTCOMES, "ignored")
                 ],
-                width=8,
+                width=6,
             ),
             cloudwatch.GraphWidget(
                 title="Drift checks and open findings",
                 left=[_metric(f"drift-event-{o}", "Sum", PERIOD) for o in DRIFT_OUTCOMES],
                 right=[_metric("open-findings", "Maximum", SCAN_PERIOD)],
-                width=8,
+                width=6,
+            ),
+            cloudwatch.GraphWidget(
+                # Published by verification (handlers/verify.py): creation → compliant SG seen.
+                title="Exposure: load balancer creation to compliant SG (seconds)",
+                left=[
+                    _metric("exposure-seconds", statistic, PERIOD)
+                    for statistic in ("p50", "p90", "Maximum")
+                ],
+                right=[
+                    _metric(f"lb-{outcome}", "Maximum", SCAN_PERIOD)
+                    for outcome in (Outcome.BORN_PROTECTED, Outcome.BORN_OPEN)
+                ],
+                width=6,
             ),
             cloudwatch.GraphWidget(
                 title="Lambda errors",
                 left=[
                     f.function.metric_errors(period=PERIOD, label=f.spec.name) for f in functions
                 ],
-                width=8,
+                width=6,
             ),
         )
         dashboard.add_widgets(

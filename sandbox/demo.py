@@ -4,7 +4,11 @@ One cluster, ``prod``, with what a real one holds: an ALB Ingress, an NLB Servic
 IngressGroup of two Ingresses in two namespaces, an NLB created without security groups, an
 exempt Service, an Ingress whose owner restricted its sources (partly beyond the policy), an
 Ingress managed by Argo CD, a Gateway API Gateway (remediated through its
-LoadBalancerConfiguration), and a load balancer Terraform made. Each ``CreateLoadBalancer``
+LoadBalancerConfiguration), and a load balancer Terraform made; and a second cluster,
+``platform``, born protected: frontguard's scan creates the prefix lists its policy implies,
+the platform team applies what ``frontguard render born-protected`` prints, and its Ingress's
+load balancer is born at policy width (exposure 0 s) where prod's are repaired after the fact
+(their exposure measured by verification). Each ``CreateLoadBalancer``
 event goes through the production code (``frontguard.handlers.events_flow.handle_event`` with the
 production runtime, pointed at moto by ``AWS_ENDPOINT_URL``); then someone reverts one
 IngressGroup member's annotation before the controller reconciles; the LBC simulator
@@ -33,6 +37,8 @@ POLICY: dict[str, Any] = {
     "mode": "enforce",
     "rules": [{"scheme": "internet-facing", "sources": ["203.0.113.0/24", "198.51.100.0/24"]}],
     "default_sources": ["vpc"],
+    # Cluster platform takes the class objects `frontguard render born-protected` prints.
+    "born_protected": ["platform"],
     # The demo compresses time: verify at once, re-check twice without waiting.
     "verify_delay_seconds": 0,
     "verify_backoff_seconds": [0, 0],
@@ -49,6 +55,7 @@ POLICY: dict[str, Any] = {
     ],
 }
 INGRESS_SG = "alb.ingress.kubernetes.io/security-groups"
+BORN_CLUSTER = "platform"
 ARGO_TRACKING = "argocd.argoproj.io/tracking-id"
 MAX_VERIFY_ROUNDS = 10
 
@@ -66,6 +73,7 @@ class Subject:
     why: str = ""
     verification: str = ""
     verification_reason: str = ""
+    exposure: float | None = None  # seconds from creation to a compliant SG set observed
 
 
 def _owned(label: str, owner: str, owned: Owned) -> Subject:
@@ -129,6 +137,46 @@ def build_cluster(sandbox: Sandbox) -> tuple[list[Subject], Owned]:
     return subjects, shared
 
 
+def born_protected_cluster(sandbox: Sandbox, runtime: Runtime) -> tuple[Subject, list[str]]:
+    """Cluster ``platform`` before its first load balancer: the scheduled scan creates
+    frontguard's prefix lists, the platform team applies the rendered class objects (frontguard
+    has no right to), and a team's Ingress of the rendered class gets its ALB."""
+    from frontguard import render
+    from frontguard.adapters import prefix_lists
+    from frontguard.engine.scan import scan
+
+    from sandbox.kube import (
+        GATEWAY_CLASSES,
+        INGRESS_CLASS_PARAMS,
+        INGRESS_CLASSES,
+        LB_CONFIGURATIONS,
+    )
+
+    platform = sandbox.cluster(BORN_CLUSTER)
+    scan(runtime.engine)  # the scheduled scan: creates the prefix lists policy implies
+    owned = prefix_lists.owned(runtime.engine.ec2)
+    objects = render.born_protected(runtime.engine.policy, BORN_CLUSTER, owned)
+    collections = {
+        "IngressClassParams": INGRESS_CLASS_PARAMS,
+        "IngressClass": INGRESS_CLASSES,
+        "LoadBalancerConfiguration": LB_CONFIGURATIONS,
+        "GatewayClass": GATEWAY_CLASSES,
+    }
+    applied = []
+    for obj in objects:
+        applied.append(f"{obj['kind']} {obj['metadata']['name']}")
+        if obj["kind"] in collections:  # the emulator runs no admission policies
+            platform.kube.put_object(collections[obj["kind"]], obj)
+    [params] = [  # the class of the internet-facing rule
+        o
+        for o in objects
+        if o["kind"] == "IngressClassParams" and o["spec"].get("scheme") == "internet-facing"
+    ]
+    ingress = platform.ingress("store/front", ports=[443], ingress_class=params["metadata"]["name"])
+    subject = _owned(f"Ingress, cluster {BORN_CLUSTER}", "ingress/store/front", ingress)
+    return subject, [*applied, *(f"prefix list {pl.id}" for pl in owned.values())]
+
+
 def revert_by_hand(sandbox: Sandbox, shared: Owned) -> str:
     """Someone sets team-b/two's SG annotation back to their own SG before the controller runs.
 
@@ -162,13 +210,16 @@ def revert_by_hand(sandbox: Sandbox, shared: Owned) -> str:
     return team_sg
 
 
-def verify_all(runtime: Runtime, queue_url: str, sandbox: Sandbox) -> dict[str, tuple[str, str]]:
-    """Run every queued verification request (re-checks included) to its final outcome."""
+def verify_all(
+    runtime: Runtime, queue_url: str, sandbox: Sandbox
+) -> dict[str, tuple[str, str, float | None]]:
+    """Run every queued verification request (re-checks included) to its final outcome, with
+    the exposure verification measured."""
     from frontguard.adapters.verify_queue import VerifyRequest
     from frontguard.engine.verify import PENDING, verify
 
     sqs = sandbox.client("sqs")
-    final: dict[str, tuple[str, str]] = {}
+    final: dict[str, tuple[str, str, float | None]] = {}
     for _ in range(MAX_VERIFY_ROUNDS):
         messages = []
         while batch := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get(
@@ -183,7 +234,8 @@ def verify_all(runtime: Runtime, queue_url: str, sandbox: Sandbox) -> dict[str, 
             request = VerifyRequest.from_json(body)
             result = verify(runtime.engine, request)
             if result.outcome != PENDING:
-                final[request.load_balancer_arn] = (result.outcome, result.reason)
+                exposure = result.data.get("exposure_seconds")
+                final[request.load_balancer_arn] = (result.outcome, result.reason, exposure)
     return final
 
 
@@ -195,11 +247,21 @@ def _attached(sandbox: Sandbox, runtime: Runtime, subject: Subject) -> str:
     ours = aws.find_security_group(runtime.engine.ec2, subject.arn)
     if ours is not None and ours.id in on_lb:
         return f"yes {ours.id}"
+    if subject.outcome == "born-protected":
+        return "not needed: born at policy width"
     if not on_lb:
         return "no: NLB has no SG"
     if ours is not None:
         return f"no: {ours.id} not attached"
     return "no: its own SGs"
+
+
+def _exposure(subject: Subject) -> str:
+    if subject.outcome == "born-protected":
+        return "0 s"
+    if subject.exposure is not None:
+        return f"{subject.exposure:.1f} s"
+    return "open" if subject.outcome in ("needs-recreation", "gitops-pending") else "-"
 
 
 def _shorten(text: str, width: int) -> str:
@@ -221,6 +283,8 @@ def _why(subject: Subject, alerts: dict[tuple[str, str], dict[str, Any]]) -> str
         if "conflicting" in subject.verification_reason:
             return "a member was reverted by hand: the controller reports conflicting SGs"
         return _shorten(subject.verification_reason, 90)
+    if subject.outcome == "born-protected":
+        return "the controller's own SG admits only the policy's sources: nothing to repair"
     if subject.outcome == "needs-recreation":
         return "created without SGs, can never get one: recreate it (alert sent)"
     if subject.outcome == "gitops-pending":
@@ -254,13 +318,21 @@ def _demo(sandbox: Sandbox, out: TextIO) -> int:
 
     started = time.monotonic()
     out.write("frontguard demo: moto + a Kubernetes emulator + the LBC simulator, on loopback\n\n")
-    subjects, shared = build_cluster(sandbox)
     wired = wire(sandbox, POLICY, state_table=False)
     runtime, topic_arn, queue_url = wired.runtime, wired.topic_arn, wired.queue_url
+    born, applied = born_protected_cluster(sandbox, runtime)
     out.write(
-        f"1. Cluster prod: the controller created {len(subjects) - 1} load balancers, "
-        "Terraform one more. Policy: enforce; internet-facing LBs admit 203.0.113.0/24 and "
-        "198.51.100.0/24.\n\n2. CloudTrail CreateLoadBalancer events -> frontguard:\n"
+        f"0. Cluster {BORN_CLUSTER} is born protected: frontguard's scan created its prefix "
+        "lists, and the platform team applied `frontguard render born-protected --cluster "
+        f"{BORN_CLUSTER}`:\n" + "".join(f"   {line}\n" for line in applied) + "\n"
+    )
+    subjects, shared = build_cluster(sandbox)
+    subjects.append(born)
+    out.write(
+        f"1. Cluster prod (no class objects): the controller created {len(subjects) - 2} load "
+        f"balancers, Terraform one more; cluster {BORN_CLUSTER}'s Ingress got one. Policy: "
+        "enforce; internet-facing LBs admit 203.0.113.0/24 and 198.51.100.0/24.\n\n"
+        "2. CloudTrail CreateLoadBalancer events -> frontguard:\n"
     )
     for subject in subjects:
         result = handle_event(runtime, subject.event)
@@ -277,11 +349,14 @@ def _demo(sandbox: Sandbox, out: TextIO) -> int:
 
     final = verify_all(runtime, queue_url, sandbox)
     for subject in subjects:
-        subject.verification, subject.verification_reason = final.get(subject.arn, ("", ""))
+        subject.verification, subject.verification_reason, subject.exposure = final.get(
+            subject.arn, ("", "", None)
+        )
     out.write(
         f"5. frontguard verifies the {len(final)} queued requests (re-checks included): "
-        f"{sum(v == 'verified' for v, _ in final.values())} verified, "
-        f"{sum(v == 'verification-failed' for v, _ in final.values())} failed.\n\n"
+        f"{sum(v == 'verified' for v, _, _ in final.values())} verified, "
+        f"{sum(v == 'verification-failed' for v, _, _ in final.values())} failed. Exposure: "
+        "from each load balancer's creation to a compliant SG set observed on it.\n\n"
     )
 
     messages = read_alerts(topic_arn)
@@ -295,10 +370,11 @@ def _demo(sandbox: Sandbox, out: TextIO) -> int:
                 subject.owner,
                 outcome,
                 _shorten(_why(subject, alerts), 96),
+                _exposure(subject),
                 _attached(sandbox, runtime, subject),
             ]
         )
-    headers = ["LOAD BALANCER", "OWNER", "OUTCOME", "WHY", "FRONTGUARD SG ON LB"]
+    headers = ["LOAD BALANCER", "OWNER", "OUTCOME", "WHY", "EXPOSED", "FRONTGUARD SG ON LB"]
     table = render_table(headers, rows)
     out.write("\n".join(table) + "\n\n")
 

@@ -355,6 +355,7 @@ def test_dashboard_shows_outcomes_compliance_verification_and_lambda_health(
         "Drift checks and open findings",
         "Lambda errors",
         "Failure and dead-letter queues",
+        "Exposure: load balancer creation to compliant SG",
     ):
         assert title in body
     # the metric names the handlers publish
@@ -365,6 +366,9 @@ def test_dashboard_shows_outcomes_compliance_verification_and_lambda_health(
         "drift-event-ignored",
         "drift-event-drift",
         "open-findings",
+        "exposure-seconds",
+        "lb-born-protected",
+        "lb-born-open",
     ):
         assert metric in body
     for cluster in CLUSTERS:

@@ -214,3 +214,23 @@ def test_born_protected_exposure_is_zero(sandbox):
 
     assert result.outcome.value == "born-protected"
     assert result.extra["exposure_seconds"] == 0.0
+
+
+def test_service_without_the_mutating_policy_is_remediated_and_its_exposure_measured(sandbox):
+    # Services have no class-level sources: on EKS < 1.36 (no MutatingAdmissionPolicy), or
+    # where the policy is not applied, they are born open and repaired after the fact.
+    fg = wire(sandbox, {**ENFORCE, "born_protected": ["prod"], "notify_on_success": True})
+    prod = sandbox.cluster("prod")
+    born_class(prod, POLICY_CIDRS)  # Ingresses are covered; Services are not
+    api = prod.service("shop/api", ports=[("TCP", 443)])
+
+    result = fg.deliver(api.event)
+    [born_open] = fg.alerts()
+    prod.lbc.reconcile()
+    [verification] = fg.run_verifications()
+
+    assert result["outcome"] == "born-open"
+    assert "MutatingAdmissionPolicy" in born_open["detail"]
+    assert verification.outcome == "verified"
+    assert verification.data["exposure_seconds"] >= born_open["open_seconds_so_far"] >= 0
+    assert frontguard_groups(sandbox)  # frontguard's own SG replaced the world-open one

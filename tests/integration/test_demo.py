@@ -18,6 +18,7 @@ EXPECTED = {
     "ingress/catalog/web": "gitops-pending",
     "gateway/edge/public": "verified",
     "none (Terraform)": "ignored",
+    "ingress/store/front": "born-protected",  # cluster platform, born protected
 }
 
 
@@ -51,6 +52,15 @@ def test_demo_shows_each_outcome_a_verified_lb_and_a_verification_failure(sandbo
         attached = rows[owner][-1]
         assert attached.startswith("yes sg-") == (outcome == "verified"), (owner, attached)
     assert "192.0.2.0/24: beyond policy, refused" in rows["ingress/shop/admin"][3]
+    # Exposure: measured by verification for the repaired ones, 0 s for the born-protected one.
+    for owner, outcome in EXPECTED.items():
+        exposed = rows[owner][-2]
+        if outcome == "verified":
+            assert exposed.endswith(" s") and float(exposed[:-2]) >= 0, (owner, exposed)
+    assert rows["ingress/store/front"][-2] == "0 s"
+    # The platform applied what `frontguard render born-protected` printed.
+    assert "IngressClassParams frontguard-rule-0" in text
+    assert "ValidatingAdmissionPolicy frontguard-born-protected" in text
     # The verification failure's alert text, with the controller's own Event quoted.
     assert "Subject: frontguard verification-failed: ingress-group/shared in prod" in text
     assert "FailedBuildModel" in text

@@ -17,6 +17,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
+from frontguard.errors import RetryableError
 from frontguard.handlers import remediate as remediate_handler
 from frontguard.handlers import scan as scan_handler
 from frontguard.handlers.scan_flow import run_scan
@@ -32,7 +33,7 @@ from sandbox.wiring import (
     steady_state_minimum_aws_calls,
     wire,
 )
-from tests.reliability.faults import AwsFaults
+from tests.reliability.faults import AwsFaults, PartialBatches
 
 AUDIT = {**ENFORCE, "mode": "audit"}
 SOURCES = ["203.0.113.0/24", "198.51.100.0/24"]
@@ -311,3 +312,66 @@ def test_a_digest_beyond_the_size_limit_is_cut_and_the_rest_logged(sandbox, monk
     ]
     assert len(logged) == 40 - shown
     assert len(finding_records(sandbox)) == 40  # every finding is recorded as alerted
+
+
+def alert_keys(report: Any) -> set[str]:
+    return {f"{i.load_balancer_arn}|{i.outcome.value}" for i in report.open_findings}
+
+
+def test_state_writes_dynamodb_left_unprocessed_are_written_on_retry(sandbox):
+    partial = PartialBatches("dynamodb.BatchWriteItem", drop=5, times=1)
+    fg = wire(sandbox, AUDIT, before_send=partial)
+    world_open(sandbox, clusters=1, per_kind=14)  # 30 findings: two batches of state writes
+    fg.reset_counts()
+
+    report = run_scan(fg.runtime)
+
+    findings = len(report.open_findings)
+    assert partial.dropped == 5
+    assert alert_keys(report) <= finding_records(sandbox)
+    # The unprocessed remainder is one more call, not a rewrite of the whole batch.
+    assert fg.aws_calls["dynamodb.BatchWriteItem"] == math.ceil(findings / 25) + 1
+    run_scan(fg.runtime)
+    assert len(digests(fg)) == 1  # the next run knows every finding: nothing new to send
+
+
+def test_state_writes_dynamodb_keeps_refusing_fail_the_run_and_its_retry_writes_them(sandbox):
+    partial = PartialBatches("dynamodb.BatchWriteItem", drop=5, times=None)
+    fg = wire(sandbox, AUDIT, before_send=partial)
+    world_open(sandbox, clusters=1, per_kind=4)
+
+    with pytest.raises(RetryableError, match="finding records were not written"):
+        run_scan(fg.runtime)
+    # Never reported as written: the run fails (the scan's queue retries it), and the retry
+    # writes what was left (at worst those findings are announced once more, never lost).
+    partial.times = 0
+    report = run_scan(fg.runtime)
+    assert alert_keys(report) <= finding_records(sandbox)
+
+
+def test_remediation_requests_sqs_refused_are_sent_again_and_queued_once(sandbox):
+    partial = PartialBatches("sqs.SendMessageBatch", drop=3, times=1)
+    fg = wire(sandbox, ENFORCE, before_send=partial)
+    _, lbs = world_open(sandbox, clusters=1, per_kind=9)  # 20 LBs: two batches of 10
+    fg.reset_counts()
+
+    report = run_scan(fg.runtime)
+
+    assert report.complete
+    queued = [json.loads(m["body"])["load_balancer_arn"] for m in fg.remediation_messages()]
+    assert len(queued) == len(set(queued)) == lbs
+    assert partial.dropped == 3
+    assert fg.aws_calls["sqs.SendMessageBatch"] == math.ceil(lbs / 10) + 1
+
+
+def test_remediation_requests_sqs_keeps_refusing_fail_the_run_and_none_is_lost(sandbox):
+    partial = PartialBatches("sqs.SendMessageBatch", drop=3, times=None)
+    fg = wire(sandbox, ENFORCE, before_send=partial)
+    _, lbs = world_open(sandbox, clusters=1, per_kind=9)
+
+    with pytest.raises(RetryableError, match="SQS refused 3 remediation requests"):
+        run_scan(fg.runtime)
+    partial.times = 0
+    run_scan(fg.runtime)
+    queued = {json.loads(m["body"])["load_balancer_arn"] for m in fg.remediation_messages()}
+    assert len(queued) == lbs  # every LB queued (the consumer is idempotent for repeats)

@@ -98,6 +98,47 @@ def test_a_change_by_anyone_else_alerts_drift_and_is_restored(sandbox):
     assert fg.aws_calls["ec2.ModifyManagedPrefixList"] == 0
 
 
+def test_a_repeated_change_within_the_alert_period_alerts_once_and_is_restored_each_time(sandbox):
+    fg = wire(sandbox, BORN)
+    sandbox.cluster("prod").ingress("shop/web", ports=[443])
+    scan(fg.runtime.engine)
+    ec2 = sandbox.client("ec2")
+
+    def widen() -> str:
+        pl = lists(sandbox)["*/rule-0/IPv4"]
+        ec2.modify_managed_prefix_list(
+            PrefixListId=pl["PrefixListId"],
+            CurrentVersion=int(pl["Version"]),
+            PrefixListName=pl["PrefixListName"],
+            AddEntries=[{"Cidr": "0.0.0.0/0"}],
+        )
+        return str(pl["PrefixListId"])
+
+    for _ in range(2):
+        prefix_list_id = widen()
+        report = scan(fg.runtime.engine)
+        assert report.prefix_lists is not None
+        assert report.prefix_lists["drifted"] == ["*/rule-0/IPv4"]
+        assert "0.0.0.0/0" not in lists(sandbox)["*/rule-0/IPv4"]["entries"]
+
+    drift = [a for a in fg.alerts() if a.get("prefix_list_id") == prefix_list_id]
+    assert len(drift) == 1  # the state table's dedupe, as for load balancers' findings
+
+
+def test_a_born_protected_cluster_without_load_balancers_gets_its_vpc_list(sandbox):
+    # The usual start: the platform applies the rendered classes before any Ingress exists.
+    fg = wire(sandbox, {**ENFORCE, "born_protected": ["prod", "stage-*"]})
+    sandbox.cluster("prod")  # no load balancer at all
+    fg.reset_counts()
+
+    scan(fg.runtime.engine)
+
+    assert set(lists(sandbox)) == {"*/rule-0/IPv4", "prod/default/IPv4"}
+    assert lists(sandbox)["prod/default/IPv4"]["entries"] == ["10.0.0.0/16"]
+    # One DescribeCluster for the exact name; a glob is not listed (no eks:ListClusters).
+    assert fg.aws_calls["eks.DescribeCluster"] == 1
+
+
 def test_audit_mode_creates_no_list(sandbox):
     fg = wire(sandbox, {**BORN, "mode": "audit"})
     sandbox.cluster("prod").ingress("shop/web", ports=[443])

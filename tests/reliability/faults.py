@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+import urllib3
 from botocore.awsrequest import AWSResponse
 from urllib3 import HTTPHeaderDict
 
@@ -298,3 +299,58 @@ def frontguard_groups(sandbox: Sandbox) -> list[dict[str, Any]]:
         Filters=[{"Name": "tag:frontguard.io/managed-by", "Values": ["frontguard"]}]
     )["SecurityGroups"]
     return groups
+
+
+@dataclass
+class PartialBatches:
+    """A ``before-send`` handler for batch writes AWS may accept in part: the first ``times``
+    calls of ``operation`` reach moto without their last ``drop`` entries, and the answer
+    names those entries as DynamoDB's ``UnprocessedItems`` or SQS's ``Failed``, as the real
+    services do under throttling (moto never does).
+    https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchWriteItem.html
+    https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessageBatch.html
+    """
+
+    operation: str  # "dynamodb.BatchWriteItem" or "sqs.SendMessageBatch"
+    drop: int = 2
+    times: int | None = 1  # None: every call
+    dropped: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __call__(self, request: Any, event_name: str, **kwargs: Any) -> AWSResponse | None:
+        service, name = event_name.split(".", 2)[1:]
+        if f"{service}.{name}" != self.operation:
+            return None
+        with self._lock:
+            if self.times is not None:
+                if self.times <= 0:
+                    return None
+                self.times -= 1
+        body = json.loads(request.body)
+        if self.operation == "dynamodb.BatchWriteItem":
+            [(table, writes)] = body["RequestItems"].items()
+            kept, left = writes[: -self.drop], writes[-self.drop :]
+            body["RequestItems"] = {table: kept} if kept else {}
+        else:
+            kept, left = body["Entries"][: -self.drop], body["Entries"][-self.drop :]
+            body["Entries"] = kept
+        answer: dict[str, Any] = {}
+        if kept:
+            data = json.dumps(body).encode()
+            headers = {k: v for k, v in request.headers.items() if k.lower() != "content-length"}
+            sent = urllib3.PoolManager().request("POST", request.url, body=data, headers=headers)
+            assert sent.status == 200, sent.data
+            answer = json.loads(sent.data)
+        if self.operation == "dynamodb.BatchWriteItem":
+            answer["UnprocessedItems"] = {table: left}
+        else:
+            answer.setdefault("Successful", [])
+            answer["Failed"] = [
+                {"Id": e["Id"], "SenderFault": False, "Code": "InternalError", "Message": "x"}
+                for e in left
+            ]
+        self.dropped += len(left)
+        reply = HTTPHeaderDict(
+            {"x-amzn-RequestId": "partial", "Content-Type": "application/x-amz-json-1.0"}
+        )
+        return AWSResponse(request.url, 200, cast(Any, reply), _Body(json.dumps(answer).encode()))

@@ -100,3 +100,43 @@ def test_beyond_snss_size_limit_the_lists_are_cut_worst_first_and_counted():
     assert body["open_findings"] == body["new"] == 10_001  # counts cover everything
     assert sum(sum(v.values()) for v in body["by_cluster"].values()) == 10_001
     assert "Left out to fit SNS's 256 KB limit" in json.loads(digest.message)["email"]
+
+
+def test_exposure_open_for_so_far_and_fixed_at_most_until_this_scan():
+    from dataclasses import replace
+    from datetime import UTC, datetime
+
+    born = datetime.fromtimestamp(NOW - 5400, UTC)  # created 90 minutes before the scan
+    still_open = replace(item(0), created=born)
+    repaired = replace(item(1, Outcome.COMPLIANT), created=datetime.fromtimestamp(NOW - 600, UTC))
+    older_fix = replace(item(2, Outcome.COMPLIANT), created=datetime.fromtimestamp(NOW - 60, UTC))
+    state = StoredState(
+        alerted=tuple(
+            FindingRecord(i.load_balancer_arn, "audit-finding", name=i.name, alerted_until=NOW + 1)
+            for i in (repaired, older_fix)
+        )
+    )
+
+    digest = digest_of([still_open, repaired, older_fix], state)
+
+    (finding,) = digest.body["findings"]
+    assert finding["open_seconds"] == 5400.0
+    assert {f["name"]: f["exposure_seconds"] for f in digest.body["fixed_findings"]} == {
+        "lb00001": 600.0,
+        "lb00002": 60.0,
+    }
+    assert digest.body["exposure"] == {
+        "fixed_max_seconds": 600.0,
+        "fixed_median_seconds": 330.0,
+        "open_max_seconds": 5400.0,
+    }
+    text = json.loads(digest.message)["email"]
+    assert "(open for 90 min)" in text
+    assert "exposed at most 10 min" in text and "longest 10 min" in text
+
+
+def test_no_exposure_figures_without_creation_times():
+    digest = digest_of([item(0)])
+
+    assert "open_seconds" not in digest.body["findings"][0]
+    assert "exposure" not in digest.body

@@ -11,6 +11,11 @@ The JSON body carries the per-LB detail; SNS takes at most 256 KiB per message
 (https://docs.aws.amazon.com/sns/latest/api/API_Publish.html: "Messages must be UTF-8 encoded
 strings and at most 256 KB in size"), so past that the lists are cut, worst first kept, and
 ``omitted`` says how many were left out (the counts always cover everything).
+
+Exposure (issue 17): an open finding shows ``open_seconds``, its load balancer's age; a fixed
+one ``exposure_seconds``, from the load balancer's creation to this scan's observation of a
+compliant SG set. That is an upper bound when the repair came earlier (the verification's
+``exposure-seconds`` metric and alert have the exact figure).
 """
 
 from __future__ import annotations
@@ -21,9 +26,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import zip_longest
+from statistics import median
 from typing import Any
 
 from frontguard.adapters.findings import FindingRecord, StoredState
+from frontguard.engine.born import exposure_seconds
 from frontguard.engine.scan import OPEN_FINDINGS, ScanItem, ScanReport, severity
 from frontguard.model import Outcome
 
@@ -44,8 +51,12 @@ class Finding:
     entry: Mapping[str, Any]  # what the digest shows
 
     @classmethod
-    def of_item(cls, item: ScanItem) -> Finding:
-        return cls(item.load_balancer_arn, item.outcome.value, item.as_dict())
+    def of_item(cls, item: ScanItem, observed: datetime | None = None) -> Finding:
+        entry = item.as_dict()
+        open_seconds = exposure_seconds(item.created, observed) if observed else None
+        if open_seconds is not None:
+            entry["open_seconds"] = open_seconds
+        return cls(item.load_balancer_arn, item.outcome.value, entry)
 
     @classmethod
     def of_record(cls, record: FindingRecord) -> Finding:
@@ -67,6 +78,8 @@ class Digest:
     new: list[Finding] = field(default_factory=list)
     still_open: list[Finding] = field(default_factory=list)
     fixed: list[FindingRecord] = field(default_factory=list)  # one per load balancer
+    # Of the fixed load balancers this invocation saw: creation → observed compliant, seconds.
+    exposure: dict[str, float] = field(default_factory=dict)
     closed_keys: list[str] = field(default_factory=list)  # alert records to delete
     body: dict[str, Any] = field(default_factory=dict)
     subject: str = ""
@@ -99,7 +112,10 @@ def compile_digest(
 ) -> Digest:
     """Decide the digest of a finished run. ``counts``: by cluster and outcome, the whole run;
     ``state.pending``: open findings of this run's earlier invocations."""
-    open_findings = [Finding.of_item(i) for i in report.items if i.outcome in OPEN_FINDINGS]
+    observed = datetime.fromtimestamp(now, UTC)
+    open_findings = [
+        Finding.of_item(i, observed) for i in report.items if i.outcome in OPEN_FINDINGS
+    ]
     open_findings += [
         Finding.of_record(r) for r in state.pending if r.run_id == run_id and r.outcome
     ]
@@ -115,6 +131,11 @@ def compile_digest(
             fixed.setdefault(record.load_balancer_arn, record)
             digest.closed_keys.append(record.key)
     digest.fixed = sorted(fixed.values(), key=lambda r: (r.cluster or "", r.name))
+    created = {i.load_balancer_arn: i.created for i in report.items}
+    for arn in fixed:
+        seconds = exposure_seconds(created.get(arn), observed)
+        if seconds is not None:
+            digest.exposure[arn] = seconds
     _render(
         digest,
         report,
@@ -160,7 +181,19 @@ def _render(
             str(e.get("name") or ""),
         ),
     )
-    fixed = [{"status": FIXED, "was": r.outcome, **r.as_dict()} for r in digest.fixed]
+    fixed = [
+        {
+            "status": FIXED,
+            "was": r.outcome,
+            **r.as_dict(),
+            **(
+                {"exposure_seconds": digest.exposure[r.load_balancer_arn]}
+                if r.load_balancer_arn in digest.exposure
+                else {}
+            ),
+        }
+        for r in digest.fixed
+    ]
     base = {
         "outcome": "scan-digest",
         "load_balancer_arn": None,
@@ -183,6 +216,7 @@ def _render(
         "cleaned_up_security_groups": report.cleaned_up,
         "impostor_security_groups": report.impostors,
         "policy_warnings": report.policy_warnings,
+        **_exposure_summary(digest),
         # frontguard's prefix lists (born-protected clusters): created, modified, drifted.
         **({"prefix_lists": report.prefix_lists} if report.prefix_lists is not None else {}),
         # Authorised exemptions, so that every opt-out stays in sight.
@@ -231,6 +265,33 @@ def _render(
     digest.body, digest.message = body, message
 
 
+def _exposure_summary(digest: Digest) -> dict[str, Any]:
+    """Seconds, over every finding of the run (not only those that fit in the message)."""
+    open_ages = [
+        float(f.entry["open_seconds"])
+        for f in (*digest.new, *digest.still_open)
+        if "open_seconds" in f.entry
+    ]
+    summary: dict[str, Any] = {}
+    if digest.exposure:
+        fixed = list(digest.exposure.values())
+        summary["fixed_max_seconds"] = max(fixed)
+        summary["fixed_median_seconds"] = round(median(fixed), 1)
+    if open_ages:
+        summary["open_max_seconds"] = max(open_ages)
+    return {"exposure": summary} if summary else {}
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 2 * 3600:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.0f} h"
+    return f"{seconds / 86400:.0f} days"
+
+
 def digest_text(body: Mapping[str, Any]) -> str:
     """The digest for an email reader: counts, then the worst findings, new ones marked."""
     lines = [
@@ -247,6 +308,7 @@ def digest_text(body: Mapping[str, Any]) -> str:
         lines.extend(
             f"- [{e['outcome']}]{' NEW' if e['status'] == NEW else ''} "
             f"{e.get('owner') or e.get('name')} in {e.get('cluster')}: {e.get('reason')}"
+            + (f" (open for {_duration(e['open_seconds'])})" if "open_seconds" in e else "")
             for e in entries[:EMAIL_LINES]
         )
         more = body["open_findings"] - min(len(entries), EMAIL_LINES)
@@ -255,9 +317,22 @@ def digest_text(body: Mapping[str, Any]) -> str:
     if body["fixed"]:
         lines += ["", f"Fixed since they were alerted: {body['fixed']}."]
         lines.extend(
-            f"- {e.get('owner') or e.get('name')} in {e.get('cluster')} (was {e['was']})"
+            f"- {e.get('owner') or e.get('name')} in {e.get('cluster')} (was {e['was']}"
+            + (
+                f"; exposed at most {_duration(e['exposure_seconds'])}"
+                if "exposure_seconds" in e
+                else ""
+            )
+            + ")"
             for e in body["fixed_findings"][:EMAIL_LINES]
         )
+        exposure = body.get("exposure", {})
+        if "fixed_max_seconds" in exposure:
+            lines.append(
+                f"Exposure of the fixed ones (creation to compliant, at most): median "
+                f"{_duration(exposure['fixed_median_seconds'])}, longest "
+                f"{_duration(exposure['fixed_max_seconds'])}."
+            )
     omitted = body.get("omitted", {})
     if any(omitted.values()):
         lines += [

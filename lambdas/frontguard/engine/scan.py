@@ -24,6 +24,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -132,6 +133,8 @@ class ScanItem:
     # What the engine's alert would have said (planned rules, the fix), for the digest.
     detail: Mapping[str, Any] = field(default_factory=dict, compare=False)
     drift: bool = False  # frontguard had set this LB up before
+    # The LB's creation, from the bulk read: the digest's exposure figures (engine/digest.py).
+    created: datetime | None = field(default=None, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -613,6 +616,7 @@ def _item(
         reason,
         sg,
         drift=drift,
+        created=lb.created,
     )
 
 
@@ -731,6 +735,9 @@ def _report_impostors(engine: Engine, bulk: _Bulk, report: ScanReport) -> None:
         engine.alerts.publish(impostor_alert(arn, cluster, None, found))
 
 
+_GLOB_CHARS = frozenset("*?[")
+
+
 def _sync_prefix_lists(
     engine: Engine,
     by_cluster: Mapping[str, list[tuple[LoadBalancer, OwnerRef]]],
@@ -746,6 +753,27 @@ def _sync_prefix_lists(
         for cluster, members in by_cluster.items()
         if engine.policy.born_protected_cluster(cluster)
     }
+    for name in engine.policy.born_protected:
+        if (
+            name in cluster_vpcs
+            or _GLOB_CHARS & set(name)
+            or not engine.policy.selects_cluster(name)
+        ):
+            continue
+        # A born-protected cluster without load balancers yet, the usual start: the platform
+        # applies the rendered classes before any Ingress, and `frontguard render` needs the
+        # cluster's `vpc` list. Its VPC from DescribeCluster (granted on the configured
+        # clusters); a glob cannot be listed (no eks:ListClusters): such clusters get their
+        # lists with their first load balancer.
+        try:
+            vpc_id = engine.kube(name).vpc_id
+        except FrontguardError as error:
+            logger.warning(
+                "born-protected cluster not described",
+                extra={"cluster": name, "problem": str(error)},
+            )
+            continue
+        cluster_vpcs[name] = bulk.vpc_cidrs.get(vpc_id, []) if vpc_id else []
     try:
         synced = prefix_lists.sync(engine.ec2, engine.policy, engine.alerts, cluster_vpcs)
     except FrontguardError as error:
