@@ -102,10 +102,7 @@ def born_deployed(
         "resources": [],
         "detail": {},
     }
-    # The scan creates frontguard's prefix lists; the `vpc` rule's list from the VPC of the
-    # cluster's load balancers (one predates born protection).
-    prod.ingress("legacy/old", ports=[443])
-    scan_handler.handler(scheduled, context())
+    scan_handler.handler(scheduled, context())  # creates frontguard's prefix lists
     reset_runtime()
     capsys.readouterr()  # the scan's log lines
     policy_file = tmp_path / "policy.json"
