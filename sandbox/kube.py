@@ -101,10 +101,12 @@ AUTO_MODE_CLASS_PARAMS = "eks.amazonaws.com/v1/ingressclassparams"
 CLUSTER_ROLES = "rbac.authorization.k8s.io/v1/clusterroles"
 CLUSTER_ROLE_BINDINGS = "rbac.authorization.k8s.io/v1/clusterrolebindings"
 DEPLOYMENTS = "apps/v1/deployments"
-# Admission policies (admissionregistration.k8s.io/v1: Kubernetes 1.30+), stored only: the
-# emulator does not evaluate them.
+# Admission policies (admissionregistration.k8s.io/v1: validating from Kubernetes 1.30,
+# mutating from 1.36), stored only: the emulator does not evaluate them.
 VALIDATING_POLICIES = "admissionregistration.k8s.io/v1/validatingadmissionpolicies"
 VALIDATING_POLICY_BINDINGS = "admissionregistration.k8s.io/v1/validatingadmissionpolicybindings"
+MUTATING_POLICIES = "admissionregistration.k8s.io/v1/mutatingadmissionpolicies"  # 1.36+
+MUTATING_POLICY_BINDINGS = "admissionregistration.k8s.io/v1/mutatingadmissionpolicybindings"
 ACCESS_REVIEWS_PATH = "/apis/authorization.k8s.io/v1/subjectaccessreviews"
 
 _RESOURCES: dict[str, tuple[str, str, bool]] = {
@@ -125,6 +127,12 @@ _RESOURCES: dict[str, tuple[str, str, bool]] = {
     VALIDATING_POLICY_BINDINGS: (
         "ValidatingAdmissionPolicyBinding",
         "validatingadmissionpolicybinding",
+        False,
+    ),
+    MUTATING_POLICIES: ("MutatingAdmissionPolicy", "mutatingadmissionpolicy", False),
+    MUTATING_POLICY_BINDINGS: (
+        "MutatingAdmissionPolicyBinding",
+        "mutatingadmissionpolicybinding",
         False,
     ),
 }

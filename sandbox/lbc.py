@@ -21,7 +21,9 @@ citing the file it mirrors. It never imports frontguard.
 - **Managed SG**: built per listen port: each Ingress's ``inbound-cidrs`` /
   ``security-group-prefix-lists`` (or its params' ``inboundCIDRs`` / ``prefixListsIDs``) apply
   to its own ports only; a port nobody restricts is open to the world; conflicting sources on
-  one port fail the model build.
+  one port fail the model build. A Service's ``loadBalancerSourceRanges`` (else
+  ``load-balancer-source-ranges``) and ``aws-load-balancer-security-group-prefix-lists`` apply
+  to all its ports; with neither, the world.
 - **Security groups from annotations**: parsed as the controller parses them (split, trim,
   drop empties; Go booleans), group members compared in order; names resolved through the
   ``Name`` tag in the VPC. The LB gets exactly those SGs (plus the backend SG when
@@ -91,6 +93,7 @@ from sandbox.lbc_rules import (
     PARAMS_API_GROUP,
     SVC_DISABLE_NLB_SG,
     SVC_MANAGE_BACKEND,
+    SVC_PREFIX_LISTS,
     SVC_SCHEME,
     SVC_SECURITY_GROUPS,
     SVC_SOURCE_RANGES,
@@ -139,6 +142,7 @@ __all__ = [
     "ING_SECURITY_GROUPS",
     "NLB_CLASS",
     "SVC_MANAGE_BACKEND",
+    "SVC_PREFIX_LISTS",
     "SVC_SCHEME",
     "SVC_SECURITY_GROUPS",
     "SVC_TARGET_TYPE",
@@ -711,10 +715,14 @@ class LoadBalancerController:
         sources = list(spec.get("loadBalancerSourceRanges") or []) or split_list(
             notes.get(SVC_SOURCE_RANGES, "")
         )
+        # pkg/service/model_build_managed_sg.go: each prefix list on every port; an annotation
+        # that is present (even empty) stops the 0.0.0.0/0 default.
+        prefix_lists = split_list(notes.get(SVC_PREFIX_LISTS, ""))
+        default = [] if SVC_PREFIX_LISTS in notes else [WORLD_V4]
         rules: list[Rule] = [
             ("udp" if protocol == "UDP" else "tcp", port, source)
             for protocol, port in ports
-            for source in (sources or [WORLD_V4])
+            for source in [*(sources or default), *prefix_lists]
         ]
         built = BuiltModel(
             scheme=notes.get(SVC_SCHEME, DEFAULT_SCHEME),

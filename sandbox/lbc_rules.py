@@ -45,6 +45,7 @@ SVC_TARGET_TYPE = A_SVC + "aws-load-balancer-nlb-target-type"
 SVC_DISABLE_NLB_SG = A_SVC + "aws-load-balancer-disable-nlb-sg"
 SVC_SCHEME = A_SVC + "aws-load-balancer-scheme"
 SVC_SOURCE_RANGES = A_SVC + "load-balancer-source-ranges"
+SVC_PREFIX_LISTS = A_SVC + "aws-load-balancer-security-group-prefix-lists"
 
 # pkg/ingress/class_loader.go
 ALB_CONTROLLER = "ingress.k8s.aws/alb"

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from types import TracebackType
@@ -243,7 +243,13 @@ class Cluster:
     """An EKS cluster in its own VPC, with its Kubernetes emulator and controller."""
 
     def __init__(
-        self, sandbox: Sandbox, name: str, *, cidr: str, controller: ControllerOptions
+        self,
+        sandbox: Sandbox,
+        name: str,
+        *,
+        cidr: str,
+        controller: ControllerOptions,
+        kubernetes_version: str | None = None,
     ) -> None:
         self.sandbox = sandbox
         self.name = name
@@ -280,6 +286,7 @@ class Cluster:
             name=name,
             roleArn=f"arn:aws:iam::123456789012:role/{name}-eks-cluster",
             resourcesVpcConfig={"subnetIds": self.subnet_ids},
+            **({"version": kubernetes_version} if kubernetes_version else {}),
         )["cluster"]["arn"]
         set_cluster_endpoint(name, self.kube.url, sandbox.ca.ca_data)
         self.lbc = LoadBalancerController(
@@ -568,6 +575,7 @@ class Cluster:
         annotations: dict[str, str] | None = None,
         labels: dict[str, str] | None = None,
         spec: JSON | None = None,
+        admission: Callable[[JSON], JSON] | None = None,
     ) -> Owned:
         """A LoadBalancer Service ``ns/name`` and, when handled, its NLB.
 
@@ -575,6 +583,8 @@ class Cluster:
         ``handled_by``: ``"class"`` (``loadBalancerClass``), ``"annotation"``
         (``aws-load-balancer-type: external`` with ``aws-load-balancer-nlb-target-type: ip``)
         or ``"none"`` (not the controller's).
+        ``admission``: what the API server's admission makes of the object before it is
+        stored. The emulator runs none itself: a test that needs it passes its own.
         """
         obj = self._service_object(
             ref,
@@ -586,6 +596,8 @@ class Cluster:
             labels=labels,
             spec=spec,
         )
+        if admission is not None:
+            obj = admission(obj)
         self.kube.put_object(SERVICES, obj)
         stack = self._reconcile(SERVICE, ref, security_groups=security_groups)
         return Owned(self, "Service", [_split_ref(ref)], stack)
@@ -914,14 +926,22 @@ class Sandbox:
         *,
         cidr: str = "10.0.0.0/16",
         controller: ControllerOptions | None = None,
+        kubernetes_version: str | None = None,
     ) -> Cluster:
         """An EKS cluster ``name`` with its VPC, emulator, controller and IngressClass ``alb``.
 
         ``controller``: the controller's flags (default: as installed by its Helm chart).
+        ``kubernetes_version``: DescribeCluster's ``version`` (default: moto's, 1.19).
         """
         if name in self.clusters:
             raise ValueError(f"cluster {name!r} already exists")
-        cluster = Cluster(self, name, cidr=cidr, controller=controller or ControllerOptions())
+        cluster = Cluster(
+            self,
+            name,
+            cidr=cidr,
+            controller=controller or ControllerOptions(),
+            kubernetes_version=kubernetes_version,
+        )
         self.clusters[name] = cluster
         return cluster
 

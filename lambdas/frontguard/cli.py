@@ -452,7 +452,7 @@ def run_doctor(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         connect=connector,
         deployment=deployment,
         publish=not args.no_publish,
-        born_protected=_born_protected(clients["ec2"], args),
+        born_protected=_born_protected(clients["ec2"], clients["eks"], args),
     )
     if args.output == "json":
         out.write(json.dumps({"stack": stack, **report.summary(found)}, indent=2) + "\n")
@@ -462,27 +462,32 @@ def run_doctor(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_OK if report.healthy(found) else EXIT_ERROR
 
 
-def _born_protected(ec2: Any, args: argparse.Namespace) -> Callable[[Policy, str], Expected]:
+def _born_protected(
+    ec2: Any, eks_client: Any, args: argparse.Namespace
+) -> Callable[[Policy, str], Expected]:
     """For the doctor: a born-protected cluster's expected objects, exactly what `frontguard
-    render born-protected` prints for it with the same --namespace and --other-class (the
-    doctor never imports the rendering: .importlinter), and frontguard's prefix lists (read
-    once)."""
+    render born-protected` prints for it with the same --namespace and --other-class and the
+    Kubernetes version DescribeCluster reports (the doctor never imports the rendering:
+    .importlinter), and frontguard's prefix lists (read once)."""
     import functools
 
     from frontguard import render
-    from frontguard.adapters import prefix_lists
+    from frontguard.adapters import eks, prefix_lists
     from frontguard.controller.class_fields import PREFIX_LIST_FIELDS
     from frontguard.doctor.born import Expected
+    from frontguard.render_services import parse_kubernetes_version
 
     owned = functools.cache(lambda: prefix_lists.owned(ec2))
 
     def expect(policy: Policy, cluster: str) -> Expected:
+        version = parse_kubernetes_version(eks.kubernetes_version(eks_client, cluster))
         objects = render.born_protected(
             policy,
             cluster,
             owned(),
             namespace=args.namespace,
             other_classes=args.other_class or (),
+            kubernetes_version=version,
         )
         return Expected(
             objects=objects,
@@ -516,11 +521,18 @@ def run_render(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     import yaml
 
     from frontguard import render
-    from frontguard.adapters import prefix_lists
+    from frontguard.adapters import eks, prefix_lists
     from frontguard.adapters.aws import CLIENT_CONFIG
+    from frontguard.render_services import parse_kubernetes_version, version_note
 
     policy = load_policy(args.policy, enforce=False)
-    ec2 = _session(args.region).client("ec2", config=CLIENT_CONFIG)
+    session = _session(args.region)
+    if args.kubernetes_version:
+        version, source = parse_kubernetes_version(args.kubernetes_version), "--kubernetes-version"
+    else:
+        found = eks.kubernetes_version(session.client("eks", config=CLIENT_CONFIG), args.cluster)
+        version, source = parse_kubernetes_version(found), "DescribeCluster"
+    ec2 = session.client("ec2", config=CLIENT_CONFIG)
     objects = render.born_protected(
         policy,
         args.cluster,
@@ -528,10 +540,12 @@ def run_render(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         deny=args.deny,
         namespace=args.namespace,
         other_classes=args.other_class or (),
+        kubernetes_version=version,
     )
     out.write(
         f"# frontguard render born-protected --cluster {args.cluster}: apply with your GitOps "
         f"(validationActions {'Deny' if args.deny else 'Warn'}); see docs/born-protected.md\n"
+        f"# {version_note(version, source)}\n"
     )
     out.write(yaml.safe_dump_all(objects, sort_keys=False))
     return EXIT_OK
@@ -659,8 +673,9 @@ def build_parser() -> argparse.ArgumentParser:
         "render",
         help="print in-cluster objects for a platform team to apply (nothing is written)",
         description="born-protected: the IngressClass + IngressClassParams, the GatewayClass-"
-        "level LoadBalancerConfiguration and a ValidatingAdmissionPolicy that make load "
-        "balancers born at policy width, referencing frontguard's prefix lists.",
+        "level LoadBalancerConfiguration, a ValidatingAdmissionPolicy and (Kubernetes >= 1.36) "
+        "a MutatingAdmissionPolicy for Services that make load balancers born at policy width, "
+        "referencing frontguard's prefix lists.",
     )
     render_cmd.add_argument("what", choices=("born-protected",))
     render_cmd.add_argument("--cluster", required=True, metavar="NAME")
@@ -673,6 +688,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--namespace",
         default="frontguard-system",
         help="namespace of the GatewayClass-level LoadBalancerConfiguration",
+    )
+    render_cmd.add_argument(
+        "--kubernetes-version",
+        metavar="X.Y",
+        help="the cluster's Kubernetes version (default: EKS DescribeCluster); from 1.36 the "
+        "output includes the MutatingAdmissionPolicy for Services",
     )
     render_cmd.add_argument(
         "--other-class",

@@ -10,6 +10,8 @@ right to write them). Pure: built from the policy and frontguard's prefix lists.
   GatewayClasses that reference it;
 - a ValidatingAdmissionPolicy and its binding (Warn, or Deny by choice) refusing world-open
   owner sources, unapproved bring-your-own SGs and Ingresses of ungoverned classes.
+- on Kubernetes ≥ 1.36, a MutatingAdmissionPolicy and its binding giving Services without
+  sources the prefix lists of their policy rule (frontguard.render_services).
 
 Field names: frontguard.controller.class_fields (cited to the controller's API types).
 """
@@ -28,6 +30,7 @@ from frontguard.controller.class_fields import INGRESS_CLASS_PARAMS_API, LB_CONF
 from frontguard.engine.prefix_lists import lists_for_cluster, policy_rules
 from frontguard.errors import ConfigurationError
 from frontguard.policy import PREFIX_LIST_ID, SECURITY_GROUP_ID, VPC_SOURCE, Policy
+from frontguard.render_services import mutating_policy_supported, service_objects
 
 JSON = dict[str, Any]
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"  # set by the API server on every namespace
@@ -322,11 +325,17 @@ def born_protected(
     deny: bool = False,
     namespace: str = "frontguard-system",
     other_classes: Sequence[str] = (),
+    kubernetes_version: tuple[int, int] | None = None,
 ) -> list[JSON]:
-    """Every object, in apply order."""
+    """Every object, in apply order. With ``kubernetes_version`` ≥ 1.36, also the
+    MutatingAdmissionPolicy for Services (frontguard.render_services); without a version, or
+    below 1.36, none."""
     views = _rules_for(policy, cluster, owned)
     ingress = ingress_objects(views)
     governed = [o["metadata"]["name"] for o in ingress if o["kind"] == "IngressClass"]
+    services: list[JSON] = []
+    if kubernetes_version is not None and mutating_policy_supported(kubernetes_version):
+        services = service_objects(views, policy, cluster)
     return [
         *ingress,
         *gateway_objects(views, namespace),
@@ -336,4 +345,5 @@ def born_protected(
             deny=deny,
             other_classes=other_classes,
         ),
+        *services,
     ]

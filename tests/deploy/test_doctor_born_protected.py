@@ -24,6 +24,7 @@ from sandbox.deploy import Prepared, deploy
 from sandbox.kube import (
     INGRESS_CLASS_PARAMS,
     LB_CONFIGURATIONS,
+    MUTATING_POLICY_BINDINGS,
     VALIDATING_POLICIES,
     VALIDATING_POLICY_BINDINGS,
 )
@@ -73,7 +74,8 @@ def as_stored(obj: JSON) -> JSON:
 
 
 @pytest.fixture
-def born_deployed(
+def born_deployed(  # noqa: PLR0917 - pytest passes fixtures by name
+    request: pytest.FixtureRequest,
     sandbox: Sandbox,
     born_template: JSON,
     monkeypatch: pytest.MonkeyPatch,
@@ -81,9 +83,10 @@ def born_deployed(
     tmp_path: Path,
 ) -> Iterator[list[JSON]]:
     """The stack with the born-protected policy, its lists created by the deployed scan, and
-    the rendered objects applied to ``prod`` (as the API server stores them)."""
+    the rendered objects applied to ``prod`` (as the API server stores them). Parametrized
+    (indirect): ``prod``'s Kubernetes version (default: moto's)."""
     a_trail(sandbox)
-    prod = sandbox.cluster("prod")
+    prod = sandbox.cluster("prod", kubernetes_version=getattr(request, "param", None))
     prod.install_controller()
     prod.apply(yaml.safe_load_all(RBAC.read_text()))
     prepared: Prepared = deploy(sandbox, born_template, STACK)
@@ -183,6 +186,39 @@ def test_a_binding_switched_to_deny_is_accepted_and_reported(
     binding = checks[f"born-protected ValidatingAdmissionPolicyBinding/{POLICY_NAME}"]
     assert binding["status"] == "pass"
     assert "validationActions ['Deny']" in binding["detail"]
+
+
+@pytest.mark.parametrize("born_deployed", ["1.36"], indirect=True)
+def test_on_kubernetes_1_36_the_service_policy_is_checked_too(
+    born_deployed: list[JSON], sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What render adds for a version (the MutatingAdmissionPolicy for Services, EKS 1.36+)
+    is checked with no code of its own in the doctor."""
+    [binding] = [o for o in born_deployed if o["kind"] == "MutatingAdmissionPolicyBinding"]
+    assert any(o["kind"] == "MutatingAdmissionPolicy" for o in born_deployed)
+
+    code, checks = doctor(capsys)
+
+    assert code == 0
+    assert {label(o) for o in born_deployed} <= set(checks)
+    assert checks[label(binding)]["status"] == "pass"
+
+    sandbox.clusters["prod"].kube.delete_object(
+        MUTATING_POLICY_BINDINGS, None, binding["metadata"]["name"]
+    )
+    code, checks = doctor(capsys)
+
+    assert code == 1
+    assert [n for n, c in checks.items() if c["status"] == "fail"] == [label(binding)]
+
+
+def test_below_kubernetes_1_36_no_service_policy_is_expected(
+    born_deployed: list[JSON], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, checks = doctor(capsys)
+
+    assert code == 0
+    assert not [n for n in checks if "MutatingAdmissionPolicy" in n]
 
 
 # --- missing --------------------------------------------------------------------------------

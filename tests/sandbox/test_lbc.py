@@ -8,6 +8,7 @@ from sandbox.lbc import (
     ING_MANAGE_BACKEND,
     ING_SECURITY_GROUPS,
     SVC_MANAGE_BACKEND,
+    SVC_PREFIX_LISTS,
     SVC_SECURITY_GROUPS,
 )
 from sandbox.scenario import Cluster
@@ -102,6 +103,39 @@ def test_owner_source_restrictions_shape_the_managed_sg(prod: Cluster) -> None:
 
     assert rules(web.managed_sg_id) == [("tcp", 443, "203.0.113.0/24")]
     assert rules(dns.managed_sg_id) == [("udp", 53, "198.51.100.7/32")]
+
+
+def test_service_prefix_lists_replace_the_world_default(prod: Cluster) -> None:
+    """pkg/service/model_build_managed_sg.go: each listed prefix list on every port; with no
+    CIDR source the 0.0.0.0/0 default is dropped, even for an empty annotation."""
+    ec2 = prod.sandbox.client("ec2")
+    pl = ec2.create_managed_prefix_list(
+        PrefixListName="policy", AddressFamily="IPv4", MaxEntries=5
+    )["PrefixList"]["PrefixListId"]
+
+    def sources(group_id: str | None) -> set[tuple[int, str]]:
+        assert group_id is not None
+        [group] = ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"]
+        return {
+            (p["FromPort"], r.get("CidrIp") or r.get("PrefixListId"))
+            for p in group["IpPermissions"]
+            for r in p.get("IpRanges", []) + p.get("PrefixListIds", [])
+        }
+
+    only = prod.service(
+        "shop/api", ports=[("TCP", 80), ("TCP", 443)], annotations={SVC_PREFIX_LISTS: pl}
+    )
+    both = prod.service(
+        "shop/both",
+        ports=[("TCP", 443)],
+        source_ranges=["198.51.100.0/24"],
+        annotations={SVC_PREFIX_LISTS: f" {pl} ,"},
+    )
+    empty = prod.service("shop/none", ports=[("TCP", 443)], annotations={SVC_PREFIX_LISTS: ""})
+
+    assert sources(only.managed_sg_id) == {(80, pl), (443, pl)}
+    assert sources(both.managed_sg_id) == {(443, "198.51.100.0/24"), (443, pl)}
+    assert sources(empty.managed_sg_id) == set()
 
 
 def test_service_gets_an_nlb_with_sgs_by_default_and_none_when_sg_less(prod: Cluster) -> None:

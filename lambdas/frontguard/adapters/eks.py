@@ -45,6 +45,14 @@ def describe_cluster(eks: EKSClient, name: str) -> ClusterEndpoint:
     )
 
 
+def kubernetes_version(eks: EKSClient, name: str) -> str:
+    """The cluster's Kubernetes version, ``"1.36"`` (DescribeCluster ``cluster.version``)."""
+    try:
+        return eks.describe_cluster(name=name)["cluster"]["version"]
+    except ClientError as error:
+        raise translate(error, f"DescribeCluster {name}") from error
+
+
 def bearer_token(sts: STSClient, cluster: str) -> str:
     """A fresh EKS token for ``cluster`` signed with the caller's credentials."""
 

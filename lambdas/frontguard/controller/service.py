@@ -16,6 +16,24 @@ from frontguard.policy import ControllerFlags
 from frontguard.sources import Sources
 
 TARGET_TYPE_ANNOTATION = "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type"
+# The scheme of a Service's NLB (LBC:pkg/service/model_build_load_balancer.go
+# buildLoadBalancerScheme): ``aws-load-balancer-scheme`` (internal | internet-facing), else the
+# legacy ``aws-load-balancer-internal`` read by Go's strconv.ParseBool (false → internet-facing),
+# else the existing LB's scheme, else the flag ``--default-load-balancer-scheme``, default
+# internal (LBC:pkg/config/controller_config.go). Names: LBC:pkg/annotations/constants.go.
+SCHEME_ANNOTATION = "service.beta.kubernetes.io/aws-load-balancer-scheme"
+LEGACY_INTERNAL_ANNOTATION = "service.beta.kubernetes.io/aws-load-balancer-internal"
+PARSE_BOOL_FALSE = ("0", "f", "F", "false", "FALSE", "False")  # Go strconv.ParseBool
+DEFAULT_SCHEME = "internal"
+# What the owner sets to choose the sources of the controller's managed SG, and the SG
+# annotation that replaces that SG altogether (LBC:pkg/service/model_build_managed_sg.go
+# buildManagedSecurityGroupIngressPermissions, buildCIDRsFromSourceRanges;
+# LBC:pkg/service/model_build_load_balancer.go for security-groups).
+OWNER_SOURCE_ANNOTATIONS = (
+    t.SERVICE_SOURCE_RANGES,
+    t.SERVICE_PREFIX_LISTS,
+    t.SERVICE_SG_ANNOTATION,
+)
 
 
 def service_handled(
