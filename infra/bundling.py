@@ -70,12 +70,14 @@ BOTOCORE_SERVICES: Final = frozenset(
     # Security Hub findings (when switched on); Organizations for the command line's
     # cross-account scan, which the package carries too (a few hundred KB of models).
     | {"securityhub", "organizations"}
+    # The event path finds a new managed SG's load balancer by its tags (adapters/tagging.py).
+    | {"resourcegroupstaggingapi"}
 )
 PRUNED_DIR_NAMES: Final = frozenset({"__pycache__", "tests", "test"})
 # RECORD lists the files pip installed, pruned ones included: wrong once pruned, never read.
 PRUNED_DIST_FILES: Final = frozenset({"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"})
 # Bumped whenever the pruning rules change, so cached trees are rebuilt.
-PRUNE_VERSION: Final = "4"
+PRUNE_VERSION: Final = "5"
 
 
 def matching_interpreter() -> str | None:

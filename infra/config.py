@@ -112,6 +112,18 @@ class ScanRoleConfig(_Model):
     role_name: Annotated[str, StringConstraints(pattern=r"^[\w+=,.@-]{1,64}$")] = "frontguard-scan"
 
 
+# IAM role names: https://docs.aws.amazon.com/IAM/latest/APIReference/API_Role.html
+RoleName = Annotated[str, StringConstraints(pattern=r"^[\w+=,.@-]{1,64}$")]
+
+
+class FailClosedConfig(_Model):
+    """Fail-closed mode (infra/fail_closed.py): a Deny on the controller's managed-SG creation,
+    attached to these IAM roles of the controller (the IRSA or Pod Identity role of each
+    cluster's aws-load-balancer-controller). Off unless configured."""
+
+    controller_role_names: Annotated[tuple[RoleName, ...], Field(min_length=1)]
+
+
 OrganizationId = Annotated[str, StringConstraints(pattern=r"^o-[a-z0-9]{10,32}$")]
 OrganizationalUnitId = Annotated[
     str, StringConstraints(pattern=r"^(ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}|r-[0-9a-z]{4,32})$")
@@ -191,6 +203,8 @@ class DeploymentConfig(_Model):
     organization: OrganizationRollout | None = None
     # Publish alerts to the organization's topic instead of each stack's own (optional).
     central_alerts: CentralAlerts | None = None
+    # Deny the controller its world-open managed SG (off unless configured).
+    fail_closed: FailClosedConfig | None = None
 
     @model_validator(mode="before")
     @classmethod

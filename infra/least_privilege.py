@@ -148,6 +148,9 @@ _RULES: Final = (
         permissions.EC2_MODIFY_PREFIX_LIST,
         lambda s, _w: [([_prefix_lists(s)], RESOURCE_TAG)],
     ),
+    # https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonresourcegrouptaggingapi.html:
+    # GetResources has no resource types, so it is granted on "*".
+    _Rule("CodeFindByTags", permissions.TAGGING_READ, lambda _s, _w: [(["*"], None)]),
     _Rule("CodeDescribeClusters", permissions.EKS_READ, lambda s, _w: [(s.cluster_arns, None)]),
     _Rule("CodePublishAlert", permissions.ALERTS, lambda s, _w: [([s.topic_arn], None)]),
     _Rule(
@@ -194,6 +197,8 @@ WILDCARD_REASONS: Final = {
     "CodeCreateSecurityGroup1": "AWS also authorises CreateSecurityGroup against the VPC, "
     "which carries no frontguard tag; the security-group side is tag-conditioned",
     "CodeTagOnCreate": "tagging only as part of CreateSecurityGroup (ec2:CreateAction)",
+    "CodeFindByTags": "tag:GetResources supports no resource-level permissions; it reads "
+    "tags only (the events function finds a new managed SG's load balancer by its stack tags)",
     "CodeDescribeClusters": "organization roll-out: the clusters differ per account, so "
     "DescribeCluster covers the account's clusters; the policy's cluster globs select which "
     "are touched",

@@ -28,6 +28,7 @@ from infra import bundling
 from infra.alerting import AlertTopic
 from infra.config import SSM_STANDARD_LIMIT, DeploymentConfig, Target, VpcAttachment
 from infra.eks_access import EksAccess
+from infra.fail_closed import FailClosed
 from infra.functions import FrontguardFunction, FunctionSpec
 from infra.least_privilege import Scope
 from infra.observability import NAMESPACE, Observability
@@ -247,6 +248,13 @@ def build_member(
             functions[REMEDIATE.name].role,  # its SG changes are frontguard's own too
         ],
     )
+    if config.fail_closed is not None:
+        FailClosed(
+            stack,
+            "FailClosed",
+            controller_role_names=config.fail_closed.controller_role_names,
+            events_function=functions[EVENTS.name],
+        )
     EksAccess(
         stack,
         "EksAccess",

@@ -19,6 +19,7 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
+from frontguard.tags import MANAGED_LB_SG, MANAGED_SG_PREFIXES
 
 from infra.functions import FrontguardFunction
 from infra.queues import dead_letter_queue
@@ -70,6 +71,44 @@ def create_load_balancer_pattern() -> events.EventPattern:
             "eventName": ["CreateLoadBalancer"],
             "apiVersion": [ELBV2_API_VERSION],
             **SUCCEEDED,
+        },
+    )
+
+
+# A tag-on-create call refused by an explicit Deny: EC2 answers UnauthorizedOperation, which
+# CloudTrail records with EC2's "Client." prefix (fail-closed mode, infra/fail_closed.py).
+DENIED: Final = {"errorCode": ["Client.UnauthorizedOperation"]}
+
+
+def managed_security_group_pattern(*, denied: bool = False) -> events.EventPattern:
+    """The controller's ``CreateSecurityGroup`` of its managed SG: the earliest signal of a
+    new load balancer (the LB follows in the same reconcile, LBC:pkg/deploy/stack_deployer.go).
+
+    CloudTrail records the request's tags as ``requestParameters.tagSpecificationSet.items[]
+    .{resourceType, tags[].{key, value}}``. EventBridge matches an array field when any element
+    matches (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-event-patterns-arrays.html),
+    so the narrowest pattern says "some tag key is ``<prefix>/resource`` and some tag value is
+    ``ManagedLBSecurityGroup``", not that one tag has both: the handler re-checks the pair
+    (handlers/intake.py) before any AWS call.
+    """
+    return events.EventPattern(
+        source=["aws.ec2"],
+        detail_type=[CLOUDTRAIL],
+        detail={
+            "eventSource": ["ec2.amazonaws.com"],
+            "eventName": ["CreateSecurityGroup"],
+            **(DENIED if denied else SUCCEEDED),
+            "requestParameters": {
+                "tagSpecificationSet": {
+                    "items": {
+                        "resourceType": ["security-group"],
+                        "tags": {
+                            "key": [f"{prefix}/resource" for prefix in MANAGED_SG_PREFIXES],
+                            "value": [MANAGED_LB_SG],
+                        },
+                    }
+                }
+            },
         },
     )
 
@@ -148,7 +187,7 @@ class ScanQueue(Construct):
 
 
 class Triggers(Construct):
-    """CreateLoadBalancer → events; drift calls and the schedule → the scan queue.
+    """CreateLoadBalancer and the controller's managed-SG CreateSecurityGroup → events; drift calls and the schedule → the scan queue.
 
     Drift goes to the scan function because repairing it needs the account-wide view the scan
     engine has (an edited SG may front several LBs); its handler tells a CloudTrail drift event
@@ -173,7 +212,14 @@ class Triggers(Construct):
             "CreateLoadBalancer",
             description="frontguard: remediate a load balancer as soon as it is created",
             event_pattern=create_load_balancer_pattern(),
-            targets=[_function_target(events_function)],
+            targets=[function_target(events_function)],
+        )
+        self.rules["CreateManagedSecurityGroup"] = events.Rule(
+            self,
+            "CreateManagedSecurityGroup",
+            description="frontguard: start on the controller's managed SG, before its LB exists",
+            event_pattern=managed_security_group_pattern(),
+            targets=[function_target(events_function)],
         )
         role_arns = [role.role_arn for role in own_roles]
         for construct_name, pattern in (
@@ -196,7 +242,7 @@ class Triggers(Construct):
         )
 
 
-def _function_target(function: FrontguardFunction) -> targets.LambdaFunction:
+def function_target(function: FrontguardFunction) -> targets.LambdaFunction:
     failures: sqs.IQueue | None = function.failure_queue
     assert failures is not None, "EventBridge invokes asynchronously: the function needs a DLQ"
     # Events that EventBridge could not deliver (throttling, permissions) land with the

@@ -22,6 +22,10 @@ method, documented with the real AWS behaviour:
   thousands of LBs quadratic.
 - `_test_event_pattern`: ``TestEventPattern`` answers with moto's own pattern matcher (moto's
   server leaves it unimplemented).
+- `_matches_event`: EventBridge patterns match *into* arrays of objects, as Event Ruler
+  (EventBridge's matcher) does: the array is "crushed out" and a pattern's fields must come
+  from the same element (aws/event-ruler README, "JSON Array Matching"; moto only matches
+  arrays of scalars). Needed for ``requestParameters.tagSpecificationSet.items[].tags[]``.
 - `_create_cluster`: EKS clusters report ``resourcesVpcConfig.vpcId``, the VPC of their
   subnets (moto omits it). The endpoint and CA are set per cluster by
   `set_cluster_endpoint` to the cluster's Kubernetes emulator and the sandbox CA.
@@ -418,7 +422,43 @@ def _test_event_pattern(original: Method) -> Method:
     return test
 
 
+# Enough for the CloudTrail records frontguard matches (a handful of tags); bounded so that an
+# event with many arrays cannot make matching quadratic.
+MAX_ARRAY_VARIANTS = 4096
+
+
+def _array_variants(node: Any) -> Iterator[Any]:
+    """``node`` with every array of objects replaced by one of its elements, each choice in
+    turn (Event Ruler's array-consistent matching: fields of one match come from one
+    element). Arrays of scalars stay: moto already matches those by intersection."""
+    if isinstance(node, dict):
+        keys = list(node)
+        partials: list[dict[str, Any]] = [{}]
+        for key in keys:
+            options = list(_array_variants(node[key]))
+            partials = [{**p, key: o} for p in partials for o in options][:MAX_ARRAY_VARIANTS]
+        yield from partials
+    elif isinstance(node, list) and node and all(isinstance(v, dict | list) for v in node):
+        for element in node:
+            yield from _array_variants(element)
+    else:
+        yield node
+
+
+def _matches_event(original: Method) -> Method:
+    """Match into arrays of objects, as Event Ruler does (see `_array_variants`)."""
+
+    @functools.wraps(original)
+    def matches(self: EventPattern, event: Any) -> bool:
+        if original(self, event):
+            return True
+        return any(original(self, variant) for variant in _array_variants(event))
+
+    return matches
+
+
 _FIXES: list[tuple[type, str, Callable[[Method], Method]]] = [
+    (EventPattern, "matches_event", _matches_event),
     (TaggedEC2Resource, "get_tags", _get_tags),
     (SecurityGroupsResponse, "describe_security_groups", _describe_security_groups_paged),
     (ELBv2Backend, "describe_load_balancers", _describe_load_balancers),

@@ -484,6 +484,8 @@ class Stack:
     frontend_nlb: LoadBalancer | None = None
     managed_rules: list[Rule] = field(default_factory=list)
     listener_ports: list[int] = field(default_factory=list)
+    #: The CloudTrail ``CreateSecurityGroup`` of the managed SG (None: none was created).
+    managed_sg_event: JSON | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -492,6 +494,10 @@ class Stack:
 
 class DeployError(Exception):
     """AWS refused while deploying the model: recorded as a ``FailedDeployModel`` Event."""
+
+
+class ReconcileInterruptedError(Exception):
+    """The reconcile stopped between two calls (`interrupt_after_security_group`)."""
 
 
 class LoadBalancerController:
@@ -512,8 +518,11 @@ class LoadBalancerController:
         load_balancer_class: str = NLB_CLASS,
         account: str = ACCOUNT_ID,
         region: str = REGION,
+        deny_managed_security_groups: bool = False,
     ) -> None:
         self.cluster = cluster
+        #: The controller's role carries fail-closed mode's Deny: its managed SG is refused.
+        self.deny_managed_security_groups = deny_managed_security_groups
         self.account = account
         self.region = region
         self.kube = kube
@@ -528,6 +537,15 @@ class LoadBalancerController:
         self.stacks: dict[tuple[str, str], Stack] = {}
         self._boto3 = Boto3Aws(ec2, elbv2)
         self._backend_sg_id: str | None = None
+        #: Every CloudTrail record of the controller's creating calls, in order, as EventBridge
+        #: delivers them (CreateSecurityGroup, CreateLoadBalancer).
+        self.cloudtrail: list[JSON] = []
+        #: Stop the next stack creation right after its managed SG, before the load balancer
+        #: (the moment between the two calls of one reconcile, when the SG's event can already
+        #: be delivered). The next reconcile finds the SG by its tags and goes on.
+        self.interrupt_after_security_group = False
+        # Managed SGs created for stacks whose LB does not exist yet: stack key → (ID, event).
+        self._pending_managed_sgs: dict[tuple[str, str], tuple[str, JSON]] = {}
 
     # -- reading the cluster --------------------------------------------------------------
 
@@ -856,7 +874,10 @@ class LoadBalancerController:
                 aws: AwsApi = InProcessAws(self.account, self.region) if in_process else self._boto3
                 if model.lb_type == "network" and not security_groups:
                     built.sg_less = True
-                stack = self._create(model, built, aws)
+                try:
+                    stack = self._create(model, built, aws)
+                except ReconcileInterruptedError:
+                    return None
                 self.stacks[stack.key] = stack
             else:
                 stack.model = model
@@ -871,12 +892,32 @@ class LoadBalancerController:
         self._record(model, "Normal", SUCCESSFULLY_RECONCILED, "Successfully reconciled")
         return stack
 
+    def cloudtrail_events(self, event_name: str | None = None) -> list[JSON]:
+        """The controller's CloudTrail records so far (optionally one ``eventName``)."""
+        return [e for e in self.cloudtrail if event_name in (None, e["detail"]["eventName"])]
+
     def _create(self, model: StackModel, built: BuiltModel, aws: AwsApi) -> Stack:
         managed_sg_id: str | None = None
+        managed_sg_event: JSON | None = None
         sgs: list[str] = []
+        key = (model.tag_prefix, model.name)
         if not built.sg_less:
             if built.security_groups is None:
-                managed_sg_id = self._create_managed_sg(model, built.rules, aws)
+                # The SG synthesizer finds an SG it created before by its tags
+                # (pkg/deploy/ec2/security_group_synthesizer.go), so an interrupted reconcile
+                # goes on with it.
+                pending = self._pending_managed_sgs.pop(key, None)
+                if pending is None:
+                    managed_sg_id = self._create_managed_sg(model, built.rules, aws)
+                    managed_sg_event = self.cloudtrail[-1]
+                else:
+                    managed_sg_id, managed_sg_event = pending
+                if self.interrupt_after_security_group:
+                    self.interrupt_after_security_group = False
+                    self._pending_managed_sgs[key] = (managed_sg_id, managed_sg_event)
+                    raise ReconcileInterruptedError(
+                        f"stopped after creating managed SG {managed_sg_id}"
+                    )
                 sgs = [managed_sg_id, *self._backend_for_managed(aws)]
             else:
                 sgs = list(built.security_groups)
@@ -897,6 +938,7 @@ class LoadBalancerController:
             sg_less=built.sg_less,
             managed_rules=list(built.rules) if managed_sg_id else [],
             listener_ports=[port for _, port in built.listeners],
+            managed_sg_event=managed_sg_event,
         )
         if built.frontend_nlb is not None:
             spec = built.frontend_nlb
@@ -1127,11 +1169,20 @@ class LoadBalancerController:
 
     def _backend_sg(self, aws: AwsApi) -> str:
         if self._backend_sg_id is None:
+            name = self.backend_sg_name()
+            tags = {CLUSTER_TAG: self.cluster, "elbv2.k8s.aws/resource": "backend-sg"}
             self._backend_sg_id = aws.create_security_group(
-                self.backend_sg_name(),
-                self.vpc_id,
-                {CLUSTER_TAG: self.cluster, "elbv2.k8s.aws/resource": "backend-sg"},
-                BACKEND_SG_DESCRIPTION,
+                name, self.vpc_id, tags, BACKEND_SG_DESCRIPTION
+            )
+            self.cloudtrail.append(
+                cloudtrail_create_security_group(
+                    cluster=self.cluster,
+                    name=name,
+                    description=BACKEND_SG_DESCRIPTION,
+                    vpc_id=self.vpc_id,
+                    tags=tags,
+                    group_id=self._backend_sg_id,
+                )
             )
         return self._backend_sg_id
 
@@ -1142,15 +1193,65 @@ class LoadBalancerController:
             name = self._name(model, _sha(self.cluster, model.name))
         else:
             name = self._name(model, _hash(self.cluster, model.tag_prefix, model.name))
-        group_id = aws.create_security_group(
-            name,
-            self.vpc_id,
-            self._stack_tags(model, "ManagedLBSecurityGroup"),
-            MANAGED_SG_DESCRIPTION,
+        tags = self._stack_tags(model, "ManagedLBSecurityGroup")
+        if self.deny_managed_security_groups:
+            self._refuse_managed_sg(name, tags)
+        group_id = aws.create_security_group(name, self.vpc_id, tags, MANAGED_SG_DESCRIPTION)
+        self.cloudtrail.append(
+            cloudtrail_create_security_group(
+                cluster=self.cluster,
+                name=name,
+                description=MANAGED_SG_DESCRIPTION,
+                vpc_id=self.vpc_id,
+                tags=tags,
+                group_id=group_id,
+            )
         )
         for rule in rules:
             aws.authorize_ingress(group_id, rule)
         return group_id
+
+    def _refuse_managed_sg(self, name: str, tags: dict[str, str]) -> None:
+        """What an explicit Deny on ``ec2:CreateTags`` for the managed SG's request tags does
+        to the controller's call: EC2 answers ``UnauthorizedOperation`` (403) and creates
+        nothing; CloudTrail records the call with ``errorCode``; the SG synthesizer returns
+        the error as is (pkg/deploy/ec2/security_group_manager.go ``Create``), which stops the
+        reconcile before the load balancer (pkg/deploy/stack_deployer.go) and becomes
+        ``FailedDeployModel`` "Failed deploy model due to <error>"
+        (controllers/ingress/group_controller.go). The controller retries with back-off and
+        on every change of the owner: here, on each reconcile."""
+        session = f"{self.cluster}-aws-load-balancer-controller"
+        message = (
+            "You are not authorized to perform this operation. User: "
+            f"arn:aws:sts::{self.account}:assumed-role/{session}/{session} is not authorized "
+            f"to perform: ec2:CreateTags on resource: arn:aws:ec2:{self.region}:{self.account}:"
+            "security-group/* with an explicit deny in an identity-based policy"
+        )
+        error = ClientError(
+            {
+                "Error": {"Code": "UnauthorizedOperation", "Message": message},
+                "ResponseMetadata": {
+                    "HTTPStatusCode": 403,
+                    "RequestId": str(uuid.uuid4()),
+                    "HTTPHeaders": {},
+                    "HostId": "",
+                    "RetryAttempts": 0,
+                },
+            },
+            "CreateSecurityGroup",
+        )
+        self.cloudtrail.append(
+            cloudtrail_create_security_group(
+                cluster=self.cluster,
+                name=name,
+                description=MANAGED_SG_DESCRIPTION,
+                vpc_id=self.vpc_id,
+                tags=tags,
+                group_id=None,
+                error=("Client.UnauthorizedOperation", message),
+            )
+        )
+        raise DeployError(go_sdk_error(error, "EC2"))
 
     def _create_load_balancer(
         self,
@@ -1188,7 +1289,98 @@ class LoadBalancerController:
             vpc_id=str(created["VpcId"]),
             dns_name=str(created["DNSName"]),
         )
+        self.cloudtrail.append(event)
         return LoadBalancer(arn, name, lb_type, event, dns_name=str(created["DNSName"]))
+
+
+def _controller_identity(cluster: str, event_time: str) -> JSON:
+    session = f"{cluster}-aws-load-balancer-controller"
+    return {
+        "type": "AssumedRole",
+        "principalId": f"AROAEXAMPLEROLEID0001:{session}",
+        "arn": f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/{session}/{session}",
+        "accountId": ACCOUNT_ID,
+        "sessionContext": {
+            "sessionIssuer": {
+                "type": "Role",
+                "principalId": "AROAEXAMPLEROLEID0001",
+                "arn": f"arn:aws:iam::{ACCOUNT_ID}:role/{session}",
+                "accountId": ACCOUNT_ID,
+                "userName": session,
+            },
+            "attributes": {"creationDate": event_time, "mfaAuthenticated": "false"},
+        },
+    }
+
+
+def cloudtrail_create_security_group(
+    *,
+    cluster: str,
+    name: str,
+    description: str,
+    vpc_id: str,
+    tags: dict[str, str],
+    group_id: str | None,
+    error: tuple[str, str] | None = None,
+) -> JSON:
+    """``CreateSecurityGroup`` by the controller (pkg/deploy/ec2/security_group_manager.go
+    ``Create``: name, description, VPC, tags in ``TagSpecifications``), as EventBridge delivers
+    it from CloudTrail: EC2 requests in their query-API shape (``tagSpecificationSet.items``);
+    a failed call carries ``errorCode``/``errorMessage`` and no response."""
+    now = _now()
+    event_time = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    request: JSON = {
+        "groupName": name,
+        "groupDescription": description,
+        "vpcId": vpc_id,
+        "tagSpecificationSet": {
+            "items": [
+                {
+                    "resourceType": "security-group",
+                    "tags": [{"key": key, "value": value} for key, value in tags.items()],
+                }
+            ]
+        },
+    }
+    detail: JSON = {
+        "eventVersion": "1.09",
+        "userIdentity": _controller_identity(cluster, event_time),
+        "eventTime": event_time,
+        "eventSource": "ec2.amazonaws.com",
+        "eventName": "CreateSecurityGroup",
+        "awsRegion": REGION,
+        "sourceIPAddress": "10.0.1.10",
+        "userAgent": USER_AGENT.replace("api/elasticloadbalancingv2#1.45.2", "api/ec2#1.200.0"),
+        "requestParameters": request,
+        "responseElements": None,
+        "requestID": str(uuid.uuid4()),
+        "eventID": str(uuid.uuid4()),
+        "readOnly": False,
+        "eventType": "AwsApiCall",
+        "managementEvent": True,
+        "recipientAccountId": ACCOUNT_ID,
+        "eventCategory": "Management",
+    }
+    if error is not None:
+        detail["errorCode"], detail["errorMessage"] = error
+    else:
+        detail["responseElements"] = {
+            "requestId": detail["requestID"],
+            "_return": True,
+            "groupId": group_id,
+            "securityGroupArn": f"arn:aws:ec2:{REGION}:{ACCOUNT_ID}:security-group/{group_id}",
+        }
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "AWS API Call via CloudTrail",
+        "source": "aws.ec2",
+        "account": ACCOUNT_ID,
+        "time": event_time,
+        "region": REGION,
+        "resources": [],
+        "detail": detail,
+    }
 
 
 def cloudtrail_create_load_balancer(

@@ -119,6 +119,9 @@ class ControllerOptions:
     ingress_class: str = "alb"  # --ingress-class
     enable_backend_security_group: bool = True  # --enable-backend-security-group
     enable_manage_backend_security_group_rules: bool = False
+    # Not a flag: the controller's IAM role carries fail-closed mode's Deny
+    # (infra/fail_closed.py), so its managed-SG creation is refused.
+    deny_managed_security_groups: bool = False
 
 
 @dataclass
@@ -151,6 +154,15 @@ class Owned:
     def event(self) -> JSON:
         """The EventBridge event for the controller's ``CreateLoadBalancer`` call."""
         return self._stack.load_balancer.event
+
+    @property
+    def security_group_event(self) -> JSON:
+        """The EventBridge event for the controller's ``CreateSecurityGroup`` of the stack's
+        managed SG (made just before the load balancer, in the same reconcile)."""
+        event = self._stack.managed_sg_event
+        if event is None:
+            raise LookupError(f"the controller made no managed SG for {self.refs}")
+        return event
 
     @property
     def frontend_nlb(self) -> LoadBalancer | None:
@@ -301,6 +313,7 @@ class Cluster:
             enable_manage_backend_security_group_rules=(
                 controller.enable_manage_backend_security_group_rules
             ),
+            deny_managed_security_groups=controller.deny_managed_security_groups,
         )
         self.ingress_class("alb")
 

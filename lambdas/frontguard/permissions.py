@@ -46,6 +46,9 @@ EC2_DELETE_SG: Final = ("ec2:DeleteSecurityGroup",)
 # in the request (tag-on-create), modified only when they carry it.
 EC2_CREATE_PREFIX_LIST: Final = ("ec2:CreateManagedPrefixList", "ec2:CreateTags")
 EC2_MODIFY_PREFIX_LIST: Final = ("ec2:ModifyManagedPrefixList",)
+# The event path finds the load balancer a new managed SG announces by the stack's tags
+# (adapters/tagging.py); the Tagging API supports no resource-level permissions.
+TAGGING_READ: Final = ("tag:GetResources",)
 EKS_READ: Final = ("eks:DescribeCluster",)  # scoped to the configured clusters
 ALERTS: Final = ("sns:Publish",)
 VERIFY_QUEUE_SEND: Final = ("sqs:SendMessage",)
@@ -67,7 +70,8 @@ SECURITY_HUB: Final = (
 # mutation, no alert channel. Kubernetes reads come from the role's EKS access policy.
 AUDIT_SCAN: Final = (*ELBV2_READ, *EC2_READ, *EKS_READ)
 
-EVENTS_FUNCTION: Final = (
+# Applies one load balancer's remediation (the remediate function runs only this).
+_REMEDIATION: Final = (
     *ELBV2_READ,
     *EC2_READ,
     *EC2_CREATE_SG,
@@ -77,6 +81,7 @@ EVENTS_FUNCTION: Final = (
     *VERIFY_QUEUE_SEND,
     *STATE_TABLE,
 )
+EVENTS_FUNCTION: Final = (*_REMEDIATION, *TAGGING_READ)
 VERIFY_FUNCTION: Final = (
     *ELB_READ_LB,
     *EC2_READ_SG,
@@ -100,4 +105,4 @@ SCAN_FUNCTION: Final = (
     *SCAN_STATE,
 )
 # Applies the scan's queued repairs through the event path's engine: the same actions.
-REMEDIATE_FUNCTION: Final = EVENTS_FUNCTION
+REMEDIATE_FUNCTION: Final = _REMEDIATION

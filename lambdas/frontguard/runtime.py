@@ -21,6 +21,7 @@ from frontguard.adapters.kube import KubeClient
 from frontguard.adapters.remediation_queue import RemediationSink, SqsRemediationQueue
 from frontguard.adapters.securityhub import SecurityHubFindings
 from frontguard.adapters.state import DedupedAlerts, StateTable
+from frontguard.adapters.tagging import TaggingClient
 from frontguard.adapters.verify_queue import SqsVerifyQueue
 from frontguard.alerts import AlertSink, FanOutAlerts, LogOnlyAlerts, SnsAlerts
 from frontguard.engine.remediate import Engine
@@ -82,6 +83,8 @@ class Runtime:
     region: str
     findings: SecurityHubFindings | None = None
     remediations: RemediationSink | None = None
+    # The Resource Groups Tagging API: the event path finds a new managed SG's load balancer.
+    tagging: TaggingClient | None = None
 
 
 def build_runtime(
@@ -166,4 +169,5 @@ def build_runtime(
         region,
         findings=findings,
         remediations=remediations,
+        tagging=session.client("resourcegroupstaggingapi", config=CLIENT_CONFIG),
     )

@@ -72,6 +72,21 @@ RESOURCE_TAGS: Final = (
     "gateway.eks.amazonaws.com.nlb/resource",
 )
 
+# Tag prefixes of the controllers that create a managed SG, each with the same tracking keys
+# (LBC:pkg/deploy/tracking/provider.go ``ResourceTags``: ``<prefix>/stack``,
+# ``<prefix>/resource``): Ingress (LBC:controllers/ingress/group_controller.go
+# ``ingressTagPrefix``), Service (LBC:controllers/service/service_controller.go
+# ``serviceTagPrefix``), Gateway (LBC:pkg/gateway/constants/controller_constants.go
+# ``ALBGatewayTagPrefix``/``NLBGatewayTagPrefix``). The resource ID of the managed SG is
+# ``ManagedLBSecurityGroup`` in each builder (LBC:pkg/ingress/model_build_managed_sg.go,
+# LBC:pkg/service/model_build_managed_sg.go, LBC:pkg/gateway/model/model_build_security_group.go).
+MANAGED_SG_PREFIXES = (
+    "ingress.k8s.aws",
+    "service.k8s.aws",
+    "gateway.k8s.aws.alb",
+    "gateway.k8s.aws.nlb",
+)
+
 # --- Gateway API (LBC v2.13.3+ NLB, v2.14+ ALB) ---------------------------------------------
 GATEWAY_ALB_CONTROLLER: Final = "gateway.k8s.aws/alb"
 GATEWAY_NLB_CONTROLLER: Final = "gateway.k8s.aws/nlb"

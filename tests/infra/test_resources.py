@@ -46,6 +46,43 @@ def test_create_load_balancer_rule_matches_successful_elbv2_calls_only(
     assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [failures, "Arn"]}}
 
 
+def test_managed_sg_rule_starts_the_event_path_on_the_controllers_managed_sg(
+    minimal: Synthesized,
+) -> None:
+    """Issue 17 item 4: CreateSecurityGroup whose request tags say ManagedLBSecurityGroup under
+    one of the controller's four prefixes, successful calls only, to the events function."""
+    properties = rule(minimal.template, "CreateManagedSecurityGroup")
+    assert properties["EventPattern"] == {
+        "source": ["aws.ec2"],
+        "detail-type": [CLOUDTRAIL],
+        "detail": {
+            "eventSource": ["ec2.amazonaws.com"],
+            "eventName": ["CreateSecurityGroup"],
+            "errorCode": [{"exists": False}],
+            "requestParameters": {
+                "tagSpecificationSet": {
+                    "items": {
+                        "resourceType": ["security-group"],
+                        "tags": {
+                            "key": [
+                                "ingress.k8s.aws/resource",
+                                "service.k8s.aws/resource",
+                                "gateway.k8s.aws.alb/resource",
+                                "gateway.k8s.aws.nlb/resource",
+                            ],
+                            "value": ["ManagedLBSecurityGroup"],
+                        },
+                    }
+                }
+            },
+        },
+    }
+    (target,) = properties["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": [function_id(minimal.template, "Events"), "Arn"]}
+    failures = logical_id(minimal.template, "AWS::SQS::Queue", "EventsFailures")
+    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [failures, "Arn"]}}
+
+
 @pytest.mark.parametrize(
     ("name", "source", "event_source", "calls"),
     [

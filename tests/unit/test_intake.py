@@ -3,7 +3,13 @@ from typing import Any
 
 import pytest
 from frontguard.errors import InvalidEventError
-from frontguard.handlers.intake import Ignored, NewLoadBalancer, parse_create_load_balancer
+from frontguard.handlers.intake import (
+    Ignored,
+    ManagedSecurityGroupCreated,
+    NewLoadBalancer,
+    parse_create_load_balancer,
+    parse_event,
+)
 
 ARN = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/k8s-shop-web/abc"
 EVENT: dict[str, Any] = {
@@ -102,3 +108,141 @@ def test_auto_mode_create_load_balancer_is_accepted_with_its_cluster_tag():
     )
     parsed = parse_create_load_balancer(event)
     assert parsed == NewLoadBalancer(ARN, "123456789012", "eu-west-1", "ct-1", "auto")
+
+
+# --- the controller's CreateSecurityGroup of a managed SG (issue 17 item 4) -------------------
+
+MANAGED_TAGS = [
+    {"key": "elbv2.k8s.aws/cluster", "value": "prod"},
+    {"key": "ingress.k8s.aws/stack", "value": "shop/web"},
+    {"key": "ingress.k8s.aws/resource", "value": "ManagedLBSecurityGroup"},
+]
+SG_EVENT: dict[str, Any] = {
+    "version": "0",
+    "id": "e-2",
+    "detail-type": "AWS API Call via CloudTrail",
+    "source": "aws.ec2",
+    "account": "123456789012",
+    "region": "eu-west-1",
+    "detail": {
+        "eventSource": "ec2.amazonaws.com",
+        "eventName": "CreateSecurityGroup",
+        "eventID": "ct-2",
+        "requestParameters": {
+            "groupName": "k8s-shop-web-4e1e34cae5",
+            "groupDescription": "[k8s] Managed SecurityGroup for LoadBalancer",
+            "vpcId": "vpc-0123",
+            "tagSpecificationSet": {
+                "items": [{"resourceType": "security-group", "tags": MANAGED_TAGS}]
+            },
+        },
+        "responseElements": {"_return": True, "groupId": "sg-0abc"},
+    },
+}
+
+
+def sg_event_with(tags=None, **detail_changes):
+    event = copy.deepcopy(SG_EVENT)
+    if tags is not None:
+        spec = event["detail"]["requestParameters"]["tagSpecificationSet"]["items"][0]
+        spec["tags"] = tags
+    for key, value in detail_changes.items():
+        event["detail"][key] = value
+    return event
+
+
+def test_managed_sg_is_parsed_into_cluster_stack_group_and_vpc():
+    parsed = parse_event(SG_EVENT)
+    assert parsed == ManagedSecurityGroupCreated(
+        cluster="prod",
+        prefix="ingress.k8s.aws",
+        stack="shop/web",
+        group_id="sg-0abc",
+        group_name="k8s-shop-web-4e1e34cae5",
+        vpc_id="vpc-0123",
+        account="123456789012",
+        region="eu-west-1",
+        event_id="ct-2",
+    )
+    assert parsed.stack_tag == "ingress.k8s.aws/stack"
+
+
+@pytest.mark.parametrize(
+    "prefix", ["service.k8s.aws", "gateway.k8s.aws.alb", "gateway.k8s.aws.nlb"]
+)
+def test_every_controller_prefix_is_recognised(prefix):
+    tags = [
+        {"key": "elbv2.k8s.aws/cluster", "value": "prod"},
+        {"key": f"{prefix}/stack", "value": "edge/public"},
+        {"key": f"{prefix}/resource", "value": "ManagedLBSecurityGroup"},
+    ]
+    parsed = parse_event(sg_event_with(tags))
+    assert isinstance(parsed, ManagedSecurityGroupCreated)
+    assert (parsed.prefix, parsed.stack) == (prefix, "edge/public")
+
+
+@pytest.mark.parametrize(
+    ("tags", "reason"),
+    [
+        # the shared backend SG: the controller's, but no load balancer of its own
+        (
+            [
+                {"key": "elbv2.k8s.aws/cluster", "value": "prod"},
+                {"key": "elbv2.k8s.aws/resource", "value": "backend-sg"},
+            ],
+            "not a managed load balancer SG",
+        ),
+        # key and value of the managed tag in different tags (EventBridge may match it)
+        (
+            [
+                {"key": "elbv2.k8s.aws/cluster", "value": "ManagedLBSecurityGroup"},
+                {"key": "ingress.k8s.aws/resource", "value": "shop"},
+            ],
+            "not a managed load balancer SG",
+        ),
+        # Auto Mode's prefix is not the controller's (its LBs are reported, never patched)
+        (
+            [
+                {"key": "eks:eks-cluster-name", "value": "prod"},
+                {"key": "ingress.eks.amazonaws.com/resource", "value": "ManagedLBSecurityGroup"},
+            ],
+            "not a managed load balancer SG",
+        ),
+        ([MANAGED_TAGS[0], MANAGED_TAGS[2]], "without its elbv2.k8s.aws/cluster or"),
+        ([MANAGED_TAGS[1], MANAGED_TAGS[2]], "without its elbv2.k8s.aws/cluster or"),
+        ([], "not a managed load balancer SG"),
+    ],
+)
+def test_security_groups_that_are_not_a_managed_sg_are_ignored(tags, reason):
+    parsed = parse_event(sg_event_with(tags))
+    assert isinstance(parsed, Ignored)
+    assert reason in parsed.reason
+
+
+def test_tags_of_another_resource_type_do_not_count():
+    event = copy.deepcopy(SG_EVENT)
+    event["detail"]["requestParameters"]["tagSpecificationSet"]["items"][0]["resourceType"] = (
+        "instance"
+    )
+    assert isinstance(parse_event(event), Ignored)
+
+
+def test_a_denied_managed_sg_keeps_its_error_code_and_has_no_group():
+    parsed = parse_event(
+        sg_event_with(errorCode="Client.UnauthorizedOperation", responseElements=None)
+    )
+    assert isinstance(parsed, ManagedSecurityGroupCreated)
+    assert parsed.error_code == "Client.UnauthorizedOperation"
+    assert parsed.group_id is None
+
+
+@pytest.mark.parametrize(
+    "response", [None, {"_return": True}, {"groupId": "i-0abc"}, {"groupId": 7}]
+)
+def test_a_successful_managed_sg_without_a_group_id_is_malformed(response):
+    with pytest.raises(InvalidEventError):
+        parse_event(sg_event_with(responseElements=response))
+
+
+def test_parse_event_still_routes_create_load_balancer():
+    assert isinstance(parse_event(EVENT), NewLoadBalancer)

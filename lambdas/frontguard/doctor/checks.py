@@ -195,6 +195,7 @@ def check_rules(events: Client, deployment: Deployment) -> list[Check]:
     area = "eventbridge"
     expected_target = {
         "CreateLoadBalancer": deployment.outputs["EventsFunctionArn"],
+        "CreateManagedSecurityGroup": deployment.outputs["EventsFunctionArn"],
         "Elbv2Drift": deployment.outputs["ScanQueueArn"],
         "Ec2Drift": deployment.outputs["ScanQueueArn"],
         "Schedule": deployment.outputs["ScanQueueArn"],

@@ -22,8 +22,11 @@ EXPECTED: Final[Mapping[str, str | None]] = {
     "constructed-elbv2-SetSecurityGroups.lbc.json": "Elbv2Drift",
     "constructed-ec2-ModifySecurityGroupRules.console.json": "Ec2Drift",
     "constructed-ec2-AuthorizeSecurityGroupIngress.frontguard.json": None,
+    "constructed-ec2-CreateSecurityGroup.lbc-managed.json": "CreateManagedSecurityGroup",
+    "constructed-ec2-CreateSecurityGroup.lbc-backend.json": None,
+    "constructed-ec2-CreateSecurityGroup.lbc-denied.json": None,
 }
-RULES: Final = ("CreateLoadBalancer", "Elbv2Drift", "Ec2Drift")
+RULES: Final = ("CreateLoadBalancer", "CreateManagedSecurityGroup", "Elbv2Drift", "Ec2Drift")
 
 
 @dataclass(frozen=True)

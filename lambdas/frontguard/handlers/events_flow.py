@@ -7,24 +7,29 @@ from typing import Any
 
 from frontguard.adapters.aws import describe_load_balancer
 from frontguard.alerts import Alert
+from frontguard.engine.early import blocked_stack, load_balancers_for_stack
 from frontguard.engine.remediate import LoadBalancerGoneError, Result, remediate_load_balancer
 from frontguard.errors import InvalidEventError, NotFoundError, PermanentError, RetryableError
-from frontguard.handlers.intake import Ignored, parse_create_load_balancer
+from frontguard.handlers.intake import Ignored, ManagedSecurityGroupCreated, parse_event
 from frontguard.model import Outcome
 from frontguard.runtime import Runtime
 
 logger = logging.getLogger(__name__)
+# An explicit Deny on tag-on-create, as CloudTrail records it for EC2 (EC2's error code
+# UnauthorizedOperation with its "Client." prefix): fail-closed mode refused the managed SG.
+REFUSED = frozenset({"Client.UnauthorizedOperation", "UnauthorizedOperation"})
 
 
 def handle_event(runtime: Runtime, event: Any) -> dict[str, str]:
-    """Remediate the load balancer a CloudTrail ``CreateLoadBalancer`` event announces.
+    """Remediate the load balancer a CloudTrail ``CreateLoadBalancer`` event announces, or
+    the one the controller's ``CreateSecurityGroup`` of a managed SG announces.
 
     Malformed events are logged and dropped (retrying cannot fix them); transient failures
     raise :class:`RetryableError` so Lambda retries and finally keeps the event in the DLQ;
     permanent failures raise an ``error`` alert.
     """
     try:
-        parsed = parse_create_load_balancer(event)
+        parsed = parse_event(event)
     except InvalidEventError as error:
         logger.error(  # noqa: TRY400 - the message is the diagnosis; no traceback needed
             "malformed event dropped",
@@ -34,9 +39,75 @@ def handle_event(runtime: Runtime, event: Any) -> dict[str, str]:
     if isinstance(parsed, Ignored):
         logger.info("event ignored", extra={"reason": parsed.reason, "event_id": _event_id(event)})
         return {"outcome": Outcome.IGNORED.value, "reason": parsed.reason}
+    if isinstance(parsed, ManagedSecurityGroupCreated):
+        return _managed_security_group(runtime, parsed)
+    return _remediate(runtime, parsed.arn, parsed.cluster_hint)
 
+
+def _managed_security_group(
+    runtime: Runtime, signal: ManagedSecurityGroupCreated
+) -> dict[str, str]:
+    """The controller created its managed SG: the load balancer follows in the same reconcile.
+    Find it by the stack's tags and remediate it as its ``CreateLoadBalancer`` would; not
+    there yet: the ``CreateLoadBalancer`` event and the scheduled scan follow."""
+    context = {
+        "cluster": signal.cluster,
+        "stack": signal.describe(),
+        "security_group_id": signal.group_id,
+        "event_id": signal.event_id,
+    }
+    if signal.error_code is not None:
+        return _refused(runtime, signal, context)
+    if runtime.tagging is None:
+        raise PermanentError("no Resource Groups Tagging API client to find the load balancer")
+    arns = load_balancers_for_stack(
+        runtime.engine,
+        runtime.tagging,
+        cluster=signal.cluster,
+        stack_tag=signal.stack_tag,
+        stack=signal.stack,
+    )
+    if not arns:
+        reason = (
+            f"no load balancer tagged {signal.describe()} yet; its CreateLoadBalancer event "
+            "and the scheduled scan follow"
+        )
+        logger.info("event ignored", extra={**context, "reason": reason})
+        return {"outcome": Outcome.IGNORED.value, "reason": reason}
+    logger.info("managed SG announces load balancers", extra={**context, "load_balancers": arns})
+    results = [_remediate(runtime, arn, signal.cluster) for arn in arns]
+    return {**results[0], "load_balancer_arns": ",".join(arns)}
+
+
+def _refused(
+    runtime: Runtime, signal: ManagedSecurityGroupCreated, context: dict[str, Any]
+) -> dict[str, str]:
+    """The managed SG was refused (fail-closed mode): no LB exists; tell who is blocked.
+    Any other failure of the call created nothing frontguard must act on."""
+    assert signal.error_code is not None
+    if signal.error_code not in REFUSED:
+        reason = f"the controller's CreateSecurityGroup failed ({signal.error_code}): no SG"
+        logger.info("event ignored", extra={**context, "reason": reason})
+        return {"outcome": Outcome.IGNORED.value, "reason": reason}
+    blocked = blocked_stack(
+        runtime.engine,
+        cluster=signal.cluster,
+        prefix=signal.prefix,
+        stack=signal.stack,
+        error_code=signal.error_code,
+        vpc_id=signal.vpc_id,
+    )
+    if blocked.alert is None:
+        logger.info("event ignored", extra={**context, "reason": blocked.reason})
+        return {"outcome": Outcome.IGNORED.value, "reason": blocked.reason}
+    runtime.engine.alerts.publish(blocked.alert)
+    return {"outcome": Outcome.ERROR.value, "reason": blocked.reason}
+
+
+def _remediate(runtime: Runtime, arn: str, cluster_hint: str | None) -> dict[str, str]:
+    """One load balancer through the engine; failures as :func:`handle_event` says."""
     try:
-        result: Result = remediate_load_balancer(runtime.engine, parsed.arn)
+        result: Result = remediate_load_balancer(runtime.engine, arn)
     except RetryableError:
         raise
     except LoadBalancerGoneError as error:
@@ -44,29 +115,29 @@ def handle_event(runtime: Runtime, event: Any) -> dict[str, str]:
         # (a slow listing would be caught by the scheduled scan). Not a failure to page for.
         logger.info(
             "load balancer not found: event dropped",
-            extra={"load_balancer_arn": parsed.arn, "reason": str(error)},
+            extra={"load_balancer_arn": arn, "reason": str(error)},
         )
         return {"outcome": Outcome.IGNORED.value, "reason": str(error)}
     except NotFoundError as error:
         # Something vanished between two steps. The load balancer itself (the controller deletes
         # LBs whose objects are gone): nothing left to protect. Anything else, such as the SG
         # deleted under us: retry, and the next run starts over.
-        if _still_exists(runtime, parsed.arn):
+        if _still_exists(runtime, arn):
             raise RetryableError(f"retrying after a mid-run deletion: {error}") from error
         logger.info(
             "load balancer deleted mid-run: nothing to protect",
-            extra={"load_balancer_arn": parsed.arn, "reason": str(error)},
+            extra={"load_balancer_arn": arn, "reason": str(error)},
         )
         return {"outcome": Outcome.IGNORED.value, "reason": str(error)}
     except PermanentError as error:
         logger.error(  # noqa: TRY400
-            "remediation failed", extra={"load_balancer_arn": parsed.arn, "problem": str(error)}
+            "remediation failed", extra={"load_balancer_arn": arn, "problem": str(error)}
         )
         runtime.engine.alerts.publish(
             Alert(
                 outcome=Outcome.ERROR,
-                load_balancer_arn=parsed.arn,
-                cluster=parsed.cluster_hint,
+                load_balancer_arn=arn,
+                cluster=cluster_hint,
                 owner=None,
                 detail=str(error),
                 fix="Check frontguard's permissions (IAM role, EKS access entry, RBAC) and the "
