@@ -15,7 +15,8 @@ Gaps closed here (kmock 0.8):
 - **Server-set metadata**: created objects get ``uid``, ``creationTimestamp``,
   ``resourceVersion`` and their ``namespace``; each merge patch bumps ``resourceVersion``.
 - **Discovery**: the resources frontguard uses are declared with their kinds and scopes
-  (Services, Events, Ingresses, IngressClasses, IngressClassParams).
+  (Services, Events, Ingresses, IngressClasses, IngressClassParams, the Gateway API and
+  admission-policy kinds; see ``_RESOURCES``).
 - **Authorization checks**: ``SubjectAccessReview`` (``POST /apis/authorization.k8s.io/v1/
   subjectaccessreviews``) is answered from the stored ClusterRoles and ClusterRoleBindings as
   Kubernetes RBAC documents it (https://kubernetes.io/docs/reference/access-authn-authz/rbac/):
@@ -100,6 +101,12 @@ AUTO_MODE_CLASS_PARAMS = "eks.amazonaws.com/v1/ingressclassparams"
 CLUSTER_ROLES = "rbac.authorization.k8s.io/v1/clusterroles"
 CLUSTER_ROLE_BINDINGS = "rbac.authorization.k8s.io/v1/clusterrolebindings"
 DEPLOYMENTS = "apps/v1/deployments"
+# Admission policies (admissionregistration.k8s.io/v1: validating from Kubernetes 1.30,
+# mutating from 1.36), stored only: the emulator does not evaluate them.
+VALIDATING_POLICIES = "admissionregistration.k8s.io/v1/validatingadmissionpolicies"
+VALIDATING_POLICY_BINDINGS = "admissionregistration.k8s.io/v1/validatingadmissionpolicybindings"
+MUTATING_POLICIES = "admissionregistration.k8s.io/v1/mutatingadmissionpolicies"  # 1.36+
+MUTATING_POLICY_BINDINGS = "admissionregistration.k8s.io/v1/mutatingadmissionpolicybindings"
 ACCESS_REVIEWS_PATH = "/apis/authorization.k8s.io/v1/subjectaccessreviews"
 
 _RESOURCES: dict[str, tuple[str, str, bool]] = {
@@ -116,8 +123,30 @@ _RESOURCES: dict[str, tuple[str, str, bool]] = {
     CLUSTER_ROLES: ("ClusterRole", "clusterrole", False),
     CLUSTER_ROLE_BINDINGS: ("ClusterRoleBinding", "clusterrolebinding", False),
     DEPLOYMENTS: ("Deployment", "deployment", True),
+    VALIDATING_POLICIES: ("ValidatingAdmissionPolicy", "validatingadmissionpolicy", False),
+    VALIDATING_POLICY_BINDINGS: (
+        "ValidatingAdmissionPolicyBinding",
+        "validatingadmissionpolicybinding",
+        False,
+    ),
+    MUTATING_POLICIES: ("MutatingAdmissionPolicy", "mutatingadmissionpolicy", False),
+    MUTATING_POLICY_BINDINGS: (
+        "MutatingAdmissionPolicyBinding",
+        "mutatingadmissionpolicybinding",
+        False,
+    ),
 }
 _API_VERSIONS = {key: key.rsplit("/", 1)[0] for key in _RESOURCES}
+
+
+def resource_for(api_version: str, kind: str) -> str:
+    """The resource key of ``kind`` in ``api_version`` (as ``kubectl apply`` resolves a
+    document through discovery); ``KeyError`` when the emulator does not serve it."""
+    for key, (known, _, _) in _RESOURCES.items():
+        if known == kind and _API_VERSIONS[key] == api_version:
+            return key
+    raise KeyError(f"the emulator does not serve {kind} in {api_version}")
+
 
 _TOKEN = re.compile(r"Bearer k8s-aws-v1\.\S+")
 _SET_REQUIREMENT = re.compile(r"^\s*([^\s!=]+)\s+(in|notin)\s+\(([^)]*)\)\s*$")

@@ -37,8 +37,6 @@ import boto3
 
 from sandbox.aws import REGION, MotoServer, published_messages, set_cluster_endpoint
 from sandbox.kube import (
-    CLUSTER_ROLE_BINDINGS,
-    CLUSTER_ROLES,
     DEPLOYMENTS,
     EVENTS,
     GATEWAY_CLASSES,
@@ -50,6 +48,7 @@ from sandbox.kube import (
     LB_CONFIGURATIONS_V1BETA1,
     SERVICES,
     KubeServer,
+    resource_for,
 )
 from sandbox.lbc import (
     AUTO_MODE_ALB_CONTROLLER,
@@ -366,10 +365,10 @@ class Cluster:
         return self.kube.put_object(DEPLOYMENTS, deployment)
 
     def apply(self, documents: Iterable[JSON]) -> None:
-        """``kubectl apply`` of ClusterRoles and ClusterRoleBindings (e.g. infra/rbac.yaml)."""
-        kinds = {"ClusterRole": CLUSTER_ROLES, "ClusterRoleBinding": CLUSTER_ROLE_BINDINGS}
+        """``kubectl apply`` of documents of any kind the emulator serves (e.g. infra/rbac.yaml,
+        the output of ``frontguard render born-protected``): each replaces the stored one."""
         for document in documents:
-            self.kube.put_object(kinds[document["kind"]], document)
+            self.kube.put_object(resource_for(document["apiVersion"], document["kind"]), document)
 
     def ingress_class(
         self,

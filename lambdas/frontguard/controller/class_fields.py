@@ -33,3 +33,11 @@ LB_CONFIGURATION_SPEC: Final[dict[str, object]] = {
     "sourceRanges": "[]string",
     "securityGroupPrefixes": "[]string",
 }
+
+# (API group, kind) → the spec field through which the object names prefix lists: the
+# controller adds one SG rule per listed prefix list (fields above). `frontguard doctor` checks
+# that they name only lists frontguard owns.
+PREFIX_LIST_FIELDS: Final[dict[tuple[str, str], str]] = {
+    ("elbv2.k8s.aws", "IngressClassParams"): "prefixListsIDs",
+    ("gateway.k8s.aws", "LoadBalancerConfiguration"): "securityGroupPrefixes",
+}

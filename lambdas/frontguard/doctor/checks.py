@@ -18,7 +18,7 @@ from urllib.parse import quote
 from botocore.exceptions import ClientError
 
 from frontguard.adapters.kube import KubeClient
-from frontguard.doctor import records
+from frontguard.doctor import born, records
 from frontguard.doctor.report import Check, failed, passed, warned
 from frontguard.errors import ConfigurationError, FrontguardError
 from frontguard.policy import Policy
@@ -462,16 +462,32 @@ def _errors(cloudwatch: Client, function: str, now: datetime) -> float:
     return float(sum(p.get("Sum", 0) for p in points))
 
 
+def _policy_text(ssm: Client, environment: Mapping[str, str]) -> str:
+    parameter = environment.get("FRONTGUARD_POLICY_PARAMETER")
+    if parameter:
+        return str(ssm.get_parameter(Name=parameter)["Parameter"]["Value"])
+    if environment.get("FRONTGUARD_POLICY"):
+        return environment["FRONTGUARD_POLICY"]
+    raise ConfigurationError("the functions have no policy configured")
+
+
+def deployed_policy(lambda_: Client, ssm: Client, deployment: Deployment) -> Policy | None:
+    """The policy the functions load, or ``None`` when it does not load (the functions area
+    reports why)."""
+    config = lambda_.get_function_configuration(FunctionName=deployment.function(FUNCTIONS[0]))
+    try:
+        return Policy.from_json(
+            _policy_text(ssm, config.get("Environment", {}).get("Variables", {}))
+        )
+    except (ClientError, FrontguardError):
+        return None
+
+
 def _policy_loads(ssm: Client, environment: Mapping[str, str]) -> Check:
     area = "functions"
     parameter = environment.get("FRONTGUARD_POLICY_PARAMETER")
     try:
-        if parameter:
-            text = ssm.get_parameter(Name=parameter)["Parameter"]["Value"]
-        elif environment.get("FRONTGUARD_POLICY"):
-            text = environment["FRONTGUARD_POLICY"]
-        else:
-            raise ConfigurationError("the functions have no policy configured")
+        text = _policy_text(ssm, environment)
         policy = Policy.from_json(text)
     except ClientError as error:
         return failed(
@@ -689,14 +705,28 @@ def controller_flags(deployment: Mapping[str, Any]) -> dict[str, str]:
     return flags
 
 
+def _born(
+    expect: Callable[[Policy, str], born.Expected],
+    policy: Callable[[], Policy | None],
+    connect: Callable[[str], KubeClient],
+    cluster: str,
+) -> list[Check]:
+    loaded = policy()
+    if loaded is None:
+        return []  # the functions area reports the policy that does not load
+    return born.check_born_protected(connect, expect, loaded, cluster)
+
+
 def run_all(
     *,
     clients: Mapping[str, Client],
     connect: Callable[[str], KubeClient],
     deployment: Deployment,
     publish: bool,
+    born_protected: Callable[[Policy, str], born.Expected] | None = None,
 ) -> list[Check]:
-    """Every area in turn; an AWS error in one area is that area's failure, not the end of
+    """Every area in turn (``born_protected``: what `frontguard render born-protected` prints
+    for a cluster, see :mod:`frontguard.doctor.born`); an AWS error in one area is that area's failure, not the end of
     the run (the other areas are still checked)."""
     areas: list[tuple[str, Callable[[], list[Check]]]] = [
         ("account", lambda: check_account(clients["lambda"])),
@@ -715,10 +745,18 @@ def run_all(
             ),
         ),
     ]
-    areas += [
-        (f"cluster {c}", functools.partial(check_cluster, clients["eks"], connect, deployment, c))
-        for c in deployment.clusters
-    ]
+    policy = functools.cache(lambda: deployed_policy(clients["lambda"], clients["ssm"], deployment))
+    for c in deployment.clusters:
+        areas.append(
+            (
+                f"cluster {c}",
+                functools.partial(check_cluster, clients["eks"], connect, deployment, c),
+            )
+        )
+        if born_protected is not None:
+            areas.append(
+                (f"cluster {c}", functools.partial(_born, born_protected, policy, connect, c))
+            )
     checks: list[Check] = []
     for area, check in areas:
         try:
