@@ -11,11 +11,13 @@ from typing import Any
 import pytest
 from frontguard.adapters import aws
 from frontguard.engine.scan import scan
+from frontguard.errors import RetryableError
 
 from sandbox import Sandbox
 from sandbox.kube import INGRESSES, SERVICES
 from sandbox.scenario import Cluster, ControllerOptions
 from sandbox.wiring import ENFORCE, Frontguard, wire
+from tests.reliability.faults import frontguard_groups, kube_fault
 
 INGRESS_SG = "alb.ingress.kubernetes.io/security-groups"
 INGRESS_BACKEND = "alb.ingress.kubernetes.io/manage-backend-security-group-rules"
@@ -401,3 +403,42 @@ def test_the_scan_deletes_an_unattached_pre_lb_sg_after_grace_never_an_attached_
     }
     assert sgs["ingress"] in remaining and impostor in remaining
     assert sgs["service"] not in remaining
+
+
+def test_a_failed_patch_leaves_no_half_applied_owner_and_the_retry_reuses_the_sg(sandbox, prod):
+    fg = wire(sandbox, ENFORCE)
+    web = prod.ingress("shop/web", ports=[443])
+    [denied] = refused(prod)
+    prod.kube.inject(kube_fault(500, method="PATCH"))
+
+    with pytest.raises(RetryableError):  # Lambda retries the event, then keeps it (DLQ)
+        fg.deliver(denied)
+
+    prod.kube.clear_faults()
+    [made] = frontguard_groups(sandbox)
+    assert INGRESS_SG not in (web.object["metadata"].get("annotations") or {})
+    assert fg.alerts() == []
+    fg.reset_counts()
+
+    assert fg.deliver(denied)["outcome"] == "remediated"  # the retry
+
+    assert "ec2.CreateSecurityGroup" not in fg.mutating_aws_calls()
+    assert web.object["metadata"]["annotations"][INGRESS_SG] == made["GroupId"]
+    prod.lbc.reconcile()
+    stack = prod.lbc.stacks[("ingress.k8s.aws", "shop/web")]
+    assert web.security_groups(stack.load_balancer.arn)[0] == made["GroupId"]
+
+
+def test_a_forbidden_patch_alerts_error_and_changes_no_owner(sandbox, prod):
+    fg = wire(sandbox, ENFORCE)
+    web = prod.ingress("shop/web", ports=[443])
+    prod.kube.inject(kube_fault(403, method="PATCH"))
+
+    result = fg.deliver(refused(prod)[-1])
+
+    prod.kube.clear_faults()
+    assert result["outcome"] == "error"
+    [alert] = fg.alerts()
+    assert alert["outcome"] == "error"
+    assert alert["load_balancer_arn"] == "blocked-load-balancer:prod/ingress.k8s.aws/stack=shop/web"
+    assert INGRESS_SG not in (web.object["metadata"].get("annotations") or {})
