@@ -400,8 +400,9 @@ def lookup_security_group(
 ) -> Lookup:
     """Every SG tagged as frontguard's for ``lb_arn`` (and, given the LB's ``tags``, for its
     stack before it existed: one call either way, the ``tag-value`` filter matching the value
-    under any key and the keys checked in :func:`split_ownership`), split into frontguard's
-    own and the impostors (which frontguard never converges, attaches or deletes)."""
+    under any key and the keys checked in :func:`split_ownership`:
+    https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeSecurityGroups.html),
+    split into frontguard's own and the impostors (never converged, attached or deleted)."""
     key = PreLoadBalancerKey.of_tags(tags) if tags is not None else None
     filters: list[Any] = [
         {"Name": f"tag:{t.LOAD_BALANCER_TAG}", "Values": [lb_arn]},
