@@ -101,6 +101,9 @@ LOAD_BALANCER_TAG: Final = "frontguard.io/load-balancer"
 FG_CLUSTER_TAG: Final = "frontguard.io/cluster"
 OWNER_TAG: Final = "frontguard.io/owner"
 PLAN_TAG: Final = "frontguard.io/plan"
+# A pre-load-balancer SG (fail-closed mode): the controller's stack tag it stands in for, as
+# ``<stack tag key>=<stack>`` (the controller's own key is never put on a frontguard SG).
+STACK_TAG: Final = "frontguard.io/stack"
 # frontguard's prefix lists: which policy rule, cluster and address family one holds.
 PREFIX_LIST_TAG: Final = "frontguard.io/prefix-list"
 

@@ -212,7 +212,11 @@ def ownership_problem(
     (https://docs.aws.amazon.com/vpc/latest/userguide/security-group-rules.html: "you can't
     change the name or description of a security group after you create it"), and frontguard
     derives the name from the load balancer's ARN: a foreign SG cannot acquire them later.
+    Asked about no load balancer in particular (``revert``), a pre-load-balancer SG is proven
+    as such (:func:`pre_lb_ownership_problem`).
     """
+    if lb_arn is None and is_pre_lb(group) and t.LOAD_BALANCER_TAG not in group.tags:
+        return pre_lb_ownership_problem(group, None, vpc_id)
     arn = group.tags.get(t.LOAD_BALANCER_TAG) or ""
     if lb_arn is not None and arn != lb_arn:
         return f"its {t.LOAD_BALANCER_TAG} tag names another load balancer"
@@ -228,6 +232,142 @@ def ownership_problem(
     return None
 
 
+# --- fail-closed mode: frontguard's SG before its load balancer exists ---------------------
+
+PRE_LB_DESCRIPTION = f"{SG_DESCRIPTION} before its load balancer"
+_STACK_KEYS = (
+    t.INGRESS_STACK_TAG,
+    t.SERVICE_STACK_TAG,
+    t.GATEWAY_ALB_STACK_TAG,
+    t.GATEWAY_NLB_STACK_TAG,
+)
+
+
+@dataclass(frozen=True)
+class PreLoadBalancerKey:
+    """What a pre-load-balancer SG stands for: the controller's cluster and stack tags of the
+    load balancer it will be born with (fail-closed mode: no load balancer ARN exists yet)."""
+
+    cluster: str
+    stack_tag: str  # the controller's stack tag key, e.g. ``ingress.k8s.aws/stack``
+    stack: str
+
+    @classmethod
+    def of_tags(cls, tags: Mapping[str, str]) -> PreLoadBalancerKey | None:
+        """The key of a load balancer from its controller tags (the first stack key it has)."""
+        cluster = tags.get(t.CLUSTER_TAG)
+        for key in _STACK_KEYS:
+            if cluster and key in tags:
+                return cls(cluster, key, tags[key])
+        return None
+
+    @property
+    def marker(self) -> str:
+        """The value of frontguard's ``frontguard.io/stack`` tag (tag values hold 256)."""
+        return f"{self.stack_tag}={self.stack}"[:256]
+
+    def describe(self) -> str:
+        return f"{self.cluster}/{self.stack_tag}={self.stack}"
+
+
+def pre_lb_security_group_name(key: PreLoadBalancerKey) -> str:
+    """frontguard's pre-load-balancer SG name, from the cluster and the stack tag alone:
+    deterministic, so a second refused event (or a concurrent one) finds or collides with the
+    first one's SG instead of making another."""
+    digest = hashlib.sha256(
+        "\0".join((key.cluster, key.stack_tag, key.stack)).encode()
+    ).hexdigest()[:16]
+    return f"frontguard-prelb-{digest}"
+
+
+def pre_lb_ownership_problem(
+    group: SecurityGroup, key: PreLoadBalancerKey | None = None, vpc_id: str | None = None
+) -> str | None:
+    """Why ``group`` is not frontguard's pre-load-balancer SG for ``key`` (``None``: it is).
+    Proven as :func:`ownership_problem` proves the others: the name derived from the key, and
+    the description and VPC (fixed at creation); the tags only say where to look."""
+    cluster = group.tags.get(t.FG_CLUSTER_TAG) or ""
+    stack_tag, _, stack = (group.tags.get(t.STACK_TAG) or "").partition("=")
+    claimed = PreLoadBalancerKey(cluster, stack_tag, stack)
+    if key is not None and (claimed.marker != key.marker or cluster != key.cluster):
+        return "its tags name another stack"
+    expected = pre_lb_security_group_name(key or claimed)
+    if group.name != expected:
+        return f"its name {escape(group.name, 80)} is not {expected}, the one frontguard gives it"
+    if not group.description.startswith(PRE_LB_DESCRIPTION):
+        return "its description is not frontguard's"
+    if vpc_id is not None and group.vpc_id != vpc_id:
+        return f"it is in VPC {group.vpc_id}, not the load balancer's ({vpc_id})"
+    return None
+
+
+def is_pre_lb(group: SecurityGroup) -> bool:
+    """Tagged as a pre-load-balancer SG (proven only by :func:`pre_lb_ownership_problem`)."""
+    return group.managed_by_frontguard and t.STACK_TAG in group.tags
+
+
+def lookup_pre_lb_security_group(
+    ec2: EC2Client, key: PreLoadBalancerKey, vpc_id: str | None
+) -> Lookup:
+    """frontguard's pre-load-balancer SG for ``key`` and the look-alikes (tags only)."""
+    try:
+        groups = ec2.describe_security_groups(
+            Filters=[
+                {"Name": f"tag:{t.STACK_TAG}", "Values": [key.marker]},
+                {"Name": f"tag:{t.MANAGED_BY_TAG}", "Values": [t.MANAGED_BY_VALUE]},
+            ]
+        )["SecurityGroups"]
+    except ClientError as error:
+        raise translate(error, f"find frontguard's pre-LB SG for {key.describe()}") from error
+    ours: SecurityGroup | None = None
+    impostors: list[tuple[SecurityGroup, str]] = []
+    for group in (parse_security_group(g) for g in sorted(groups, key=lambda g: g["GroupId"])):
+        problem = pre_lb_ownership_problem(group, key, vpc_id)
+        if problem is not None:
+            impostors.append((group, problem))
+        elif ours is None:
+            ours = group
+    return Lookup(ours, tuple(impostors))
+
+
+def create_pre_lb_security_group(
+    ec2: EC2Client, key: PreLoadBalancerKey, *, vpc_id: str, owner: OwnerRef
+) -> SecurityGroup:
+    """Create frontguard's SG for a load balancer that does not exist yet, with frontguard's
+    own tags only (never the controller's stack tags: DESIGN.md)."""
+    name = pre_lb_security_group_name(key)
+    tag_list: list[TagTypeDef] = [
+        {"Key": "Name", "Value": name},
+        {"Key": t.MANAGED_BY_TAG, "Value": t.MANAGED_BY_VALUE},
+        {"Key": t.STACK_TAG, "Value": key.marker},
+        {"Key": t.FG_CLUSTER_TAG, "Value": key.cluster},
+        {"Key": t.OWNER_TAG, "Value": owner.describe()[:255]},
+    ]
+    try:
+        created = ec2.create_security_group(
+            GroupName=name,
+            Description=f"{PRE_LB_DESCRIPTION} ({key.stack_tag}={key.stack})"[:255],
+            VpcId=vpc_id,
+            TagSpecifications=[{"ResourceType": "security-group", "Tags": tag_list}],
+        )
+    except ClientError as error:
+        if error_code(error) == "InvalidGroup.Duplicate":
+            # A concurrent reaction made it a moment ago: use it once proven. Someone else's
+            # SG holding the name is not frontguard's: the error stands (the caller alerts).
+            existing = lookup_pre_lb_security_group(ec2, key, vpc_id).group
+            if existing is not None:
+                return existing
+        raise translate(error, f"create SG {name}") from error
+    return SecurityGroup(
+        id=created["GroupId"],
+        name=name,
+        vpc_id=vpc_id,
+        tags={tag["Key"]: tag["Value"] for tag in tag_list},
+        rules=frozenset(),
+        description=PRE_LB_DESCRIPTION,
+    )
+
+
 @dataclass(frozen=True)
 class Lookup:
     """frontguard's SG for one load balancer, and the SGs that carry its tags but are not it."""
@@ -237,44 +377,84 @@ class Lookup:
 
 
 def find_security_group(
-    ec2: EC2Client, lb_arn: str, vpc_id: str | None = None
+    ec2: EC2Client,
+    lb_arn: str,
+    vpc_id: str | None = None,
+    *,
+    tags: Mapping[str, str] | None = None,
+    attached: Sequence[str] = (),
 ) -> SecurityGroup | None:
     """frontguard's SG for this load balancer: tagged for it *and* proven by its name,
-    description and VPC (:func:`ownership_problem`)."""
-    return lookup_security_group(ec2, lb_arn, vpc_id).group
+    description and VPC (:func:`ownership_problem`); with the LB's ``tags`` and ``attached``
+    SGs, also the pre-load-balancer SG it was born with (:func:`split_ownership`)."""
+    return lookup_security_group(ec2, lb_arn, vpc_id, tags=tags, attached=attached).group
 
 
-def lookup_security_group(ec2: EC2Client, lb_arn: str, vpc_id: str | None = None) -> Lookup:
-    """Every SG tagged as frontguard's for ``lb_arn``, split into frontguard's own and the
-    impostors (which frontguard never converges, attaches or deletes)."""
+def lookup_security_group(
+    ec2: EC2Client,
+    lb_arn: str,
+    vpc_id: str | None = None,
+    *,
+    tags: Mapping[str, str] | None = None,
+    attached: Sequence[str] = (),
+) -> Lookup:
+    """Every SG tagged as frontguard's for ``lb_arn`` (and, given the LB's ``tags``, for its
+    stack before it existed: one call either way, the ``tag-value`` filter matching the value
+    under any key and the keys checked in :func:`split_ownership`:
+    https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeSecurityGroups.html),
+    split into frontguard's own and the impostors (never converged, attached or deleted)."""
+    key = PreLoadBalancerKey.of_tags(tags) if tags is not None else None
+    filters: list[Any] = [
+        {"Name": f"tag:{t.LOAD_BALANCER_TAG}", "Values": [lb_arn]},
+        {"Name": f"tag:{t.MANAGED_BY_TAG}", "Values": [t.MANAGED_BY_VALUE]},
+    ]
+    if key is not None:
+        filters[0] = {"Name": "tag-value", "Values": [lb_arn, key.marker]}
     try:
-        groups = ec2.describe_security_groups(
-            Filters=[
-                {"Name": f"tag:{t.LOAD_BALANCER_TAG}", "Values": [lb_arn]},
-                {"Name": f"tag:{t.MANAGED_BY_TAG}", "Values": [t.MANAGED_BY_VALUE]},
-            ]
-        )["SecurityGroups"]
+        groups = ec2.describe_security_groups(Filters=filters)["SecurityGroups"]
     except ClientError as error:
         raise translate(error, f"find frontguard SG for {lb_arn}") from error
     return split_ownership(
         (parse_security_group(g) for g in sorted(groups, key=lambda g: g["GroupId"])),
         lb_arn,
         vpc_id,
+        pre_lb=key,
+        attached=attached,
     )
 
 
 def split_ownership(
-    groups: Iterable[SecurityGroup], lb_arn: str, vpc_id: str | None = None
+    groups: Iterable[SecurityGroup],
+    lb_arn: str,
+    vpc_id: str | None = None,
+    *,
+    pre_lb: PreLoadBalancerKey | None = None,
+    attached: Sequence[str] = (),
 ) -> Lookup:
+    """The one recognition rule: frontguard's SG for ``lb_arn`` is the one keyed by its ARN;
+    without one, the pre-load-balancer SG of its own cluster and stack (fail-closed mode)
+    when the load balancer carries it and it is proven for the LB's stack and VPC. Anything
+    else tagged so is an impostor."""
     ours: SecurityGroup | None = None
+    pre: SecurityGroup | None = None
     impostors: list[tuple[SecurityGroup, str]] = []
     for group in groups:
+        if pre_lb is not None and group.tags.get(t.STACK_TAG) == pre_lb.marker:
+            if group.tags.get(t.FG_CLUSTER_TAG) != pre_lb.cluster:
+                continue  # the same stack name in another cluster: not this LB's
+            if t.LOAD_BALANCER_TAG in group.tags:
+                impostors.append((group, "it carries both frontguard's stack and LB tags"))
+            elif (problem := pre_lb_ownership_problem(group, pre_lb, vpc_id)) is not None:
+                impostors.append((group, problem))
+            elif pre is None and group.id in attached:
+                pre = group
+            continue
         problem = ownership_problem(group, lb_arn, vpc_id)
         if problem is not None:
             impostors.append((group, problem))
         elif ours is None:
             ours = group
-    return Lookup(ours, tuple(impostors))
+    return Lookup(ours or pre, tuple(impostors))
 
 
 def describe_security_groups(ec2: EC2Client, group_ids: Sequence[str]) -> dict[str, SecurityGroup]:

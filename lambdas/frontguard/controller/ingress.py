@@ -407,3 +407,41 @@ def frontend_nlb_health_check_ports(members: Sequence[ClassifiedIngress]) -> lis
         if value.isdigit():
             ports.append(int(value))
     return ports
+
+
+# --- Before the load balancer exists (fail-closed mode plans from the owner alone) ----------
+
+INGRESS_SCHEME_ANNOTATION = "alb.ingress.kubernetes.io/scheme"
+DEFAULT_SCHEME = "internal"  # --default-load-balancer-scheme (LBC:pkg/config/controller_config.go)
+
+
+def group_listen_ports(members: Sequence[ClassifiedIngress]) -> dict[int, str]:
+    """Port → protocol of the load balancer an Ingress (group) gets: every member's listen
+    ports (:func:`listen_ports`); one port with two protocols is the controller's
+    "conflicting protocol" error (LBC:pkg/ingress/model_build_listener.go
+    computeIngressListenPorts, and model_builder.go mergeListenPortConfigs)."""
+    ports: dict[int, str] = {}
+    for member in members:
+        for port, protocol in listen_ports(member).items():
+            if ports.setdefault(port, protocol) != protocol:
+                raise AnnotationError(f"conflicting protocol on port {port}")
+    return ports
+
+
+def group_scheme(members: Sequence[ClassifiedIngress]) -> str:
+    """The scheme the load balancer of an Ingress (group) gets: IngressClassParams ``scheme``
+    wins over the member's ``scheme`` annotation; members must agree; default internal
+    (LBC:pkg/ingress/model_build_load_balancer.go buildLoadBalancerScheme)."""
+    explicit: set[str] = set()
+    for member in members:
+        scheme = member.params_spec.get("scheme") or annotations_of(member.ingress).get(
+            INGRESS_SCHEME_ANNOTATION
+        )
+        if scheme is not None:
+            explicit.add(str(scheme))
+    if len(explicit) > 1:
+        raise AnnotationError(f"conflicting scheme: {sorted(explicit)}")
+    scheme = explicit.pop() if explicit else DEFAULT_SCHEME
+    if scheme not in ("internal", "internet-facing"):
+        raise AnnotationError(f"unknown scheme: {scheme}")
+    return scheme

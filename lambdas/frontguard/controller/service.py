@@ -91,3 +91,34 @@ def service_restrictions(service: KubeObject, *, auto_mode: bool = False) -> Res
             f"invalid prefix list in {t.SERVICE_PREFIX_LISTS} on Service {object_id(service)}: "
             f"{prefix_lists!r}"
         ) from error
+
+
+# --- Before the load balancer exists (fail-closed mode plans from the owner alone) ----------
+
+
+def service_listen_ports(service: KubeObject) -> dict[int, str]:
+    """Port → listener protocol of a Service's NLB: one listener per ``spec.ports`` port, TCP
+    and UDP on one port merged into ``TCP_UDP`` (LBC:pkg/service/model_build_listener.go
+    buildListenersWithTCPUDPSupport, buildListenerSpec; TLS listeners take TCP rules)."""
+    ports: dict[int, set[str]] = {}
+    for entry in (service.get("spec") or {}).get("ports") or []:
+        port = entry.get("port")
+        if not isinstance(port, int) or not 1 <= port <= 65535:
+            raise AnnotationError(f"Service {object_id(service)} port must be within [1, 65535]")
+        ports.setdefault(port, set()).add(str(entry.get("protocol") or "TCP").upper())
+    return {
+        port: "TCP_UDP" if protocols >= {"TCP", "UDP"} else protocols.pop()
+        for port, protocols in sorted(ports.items())
+    }
+
+
+def service_scheme(service: KubeObject) -> str:
+    """The scheme of a new Service's NLB (see :data:`SCHEME_ANNOTATION`): no existing LB."""
+    annotations = annotations_of(service)
+    if (scheme := annotations.get(SCHEME_ANNOTATION)) is not None:
+        if scheme not in ("internal", "internet-facing"):
+            raise AnnotationError(f"unknown scheme: {scheme}")
+        return scheme
+    if (internal := annotations.get(LEGACY_INTERNAL_ANNOTATION)) is not None:
+        return "internet-facing" if internal in PARSE_BOOL_FALSE else "internal"
+    return DEFAULT_SCHEME

@@ -13,13 +13,16 @@ import logging
 from dataclasses import dataclass
 
 from frontguard import tags as t
+from frontguard.adapters import aws
 from frontguard.adapters.tagging import TaggingClient, load_balancers_of_stack
 from frontguard.alerts import Alert
 from frontguard.controller.security_groups import annotation_keys
+from frontguard.engine import pre_lb
 from frontguard.engine.owner import Owner, resolve_owner
 from frontguard.engine.remediate import Engine
 from frontguard.errors import NotFoundError
 from frontguard.model import Outcome, OwnerRef, classify
+from frontguard.policy import Mode
 
 logger = logging.getLogger(__name__)
 
@@ -45,18 +48,15 @@ def load_balancers_for_stack(
 
 # --- fail-closed mode: the controller's managed SG was refused ------------------------------
 
-# Stands in for the load balancer ARN in the alert, its dedupe key and its finding: the load
-# balancer does not exist, so the blocked stack is what is reported (once per alert period).
-BLOCKED_KEY_PREFIX = "blocked-load-balancer:"
-
 
 @dataclass(frozen=True)
 class Blocked:
-    """What the event path reports for a refused managed SG: an ``error`` alert, or a reason to
-    ignore the event (``alert`` is None)."""
+    """What the event path reports for a refused managed SG: frontguard's own SG requested
+    (enforce mode), an ``error`` alert, or a reason to ignore the event."""
 
     reason: str
     alert: Alert | None = None
+    outcome: Outcome = Outcome.ERROR
 
 
 def blocked_stack(
@@ -64,23 +64,31 @@ def blocked_stack(
 ) -> Blocked:
     """The controller's managed SG was refused (fail-closed mode's Deny): no load balancer
     exists for this stack and none will until its owner names a security group. Read the
-    owner the stack tag names and say who is blocked and what fixes it.
-
-    frontguard does not create its own SG before a load balancer exists: its SGs are named and
-    proven by the load balancer's ARN (adapters/aws.py ``ownership_problem``), which does not
-    exist yet (docs/born-protected.md, "Fail-closed mode").
+    owner the stack tag names; in enforce mode, give it frontguard's own pre-load-balancer SG
+    (engine/pre_lb.py). Otherwise (audit mode, or an owner frontguard cannot plan) say who is
+    blocked and what fixes it.
     """
     if not engine.policy.selects_cluster(cluster):
-        return Blocked("cluster not selected by policy")
+        return Blocked("cluster not selected by policy", outcome=Outcome.IGNORED)
     classification = classify({t.CLUSTER_TAG: cluster, f"{prefix}/stack": stack})
     ref = classification.owner
     if ref is None:
-        return Blocked(classification.skip_reason or "no owner in the stack tag")
+        return Blocked(
+            classification.skip_reason or "no owner in the stack tag", outcome=Outcome.IGNORED
+        )
     try:
         owner = resolve_owner(engine.kube(cluster), ref, engine.policy.controller_flags(cluster))
     except NotFoundError as error:
-        return Blocked(f"owner {ref.describe()} is gone: {error}")
-    key = f"{BLOCKED_KEY_PREFIX}{cluster}/{prefix}/stack={stack}"
+        return Blocked(f"owner {ref.describe()} is gone: {error}", outcome=Outcome.IGNORED)
+    stack_key = aws.PreLoadBalancerKey(cluster, f"{prefix}/stack", stack)
+    unplanned: str | None = None
+    if engine.policy.mode is Mode.ENFORCE:
+        prepared = pre_lb.plan_owner(engine, stack_key, owner, vpc_id)
+        if isinstance(prepared, pre_lb.PrePlan):
+            done = pre_lb.react(engine, stack_key, owner, vpc_id, prepared)
+            return Blocked(done.reason, done.alert, done.outcome)
+        unplanned = prepared
+    key = f"{pre_lb.BLOCKED_KEY_PREFIX}{stack_key.describe()}"
     objects = [f"{p.namespace}/{p.name}" for p in owner.paths]
     detail = (
         f"the controller's CreateSecurityGroup of its managed SG for {ref.describe()} was "
@@ -88,6 +96,8 @@ def blocked_stack(
         "controller keeps retrying (FailedDeployModel Events on the object) until the owner "
         "names a security group"
     )
+    if unplanned is not None:
+        detail += f"; frontguard cannot give it its own SG: {unplanned}"
     logger.warning(
         "managed SG refused: owner blocked",
         extra={

@@ -515,6 +515,7 @@ def _decide_plan(
     )
     source_plan = plan.plan_rules(listeners, allowed, owner.restrictions)
     self_ports = _self_reference_ports(owner, listeners)
+    group = _unless_pre_lb_off_plan(group, source_plan.rules, self_ports)
     rules = source_plan.rules | (_self_rules(self_ports, group.id) if group else frozenset())
     plan_data = _plan_summary(source_plan)
     open_at_birth: born.BornOpen | None = None
@@ -654,6 +655,19 @@ def _decide_plan(
         self_ports,
         _born_open_fix(open_at_birth) if open_at_birth else None,
     )
+
+
+def _unless_pre_lb_off_plan(
+    group: aws.SecurityGroup | None, planned: frozenset[PermissionRule], self_ports: Sequence[int]
+) -> aws.SecurityGroup | None:
+    """A load balancer born behind frontguard's pre-load-balancer SG (fail-closed mode) keeps
+    it while its rules are the plan for the real listeners; otherwise (drift, a new listener)
+    the usual path: an SG keyed by the load balancer, and the usual swap (``None``)."""
+    if group is None or not aws.is_pre_lb(group):
+        return group
+    if aws.rule_changes(group, planned | _self_rules(self_ports, group.id)).changed:
+        return None
+    return group
 
 
 def _born_verdict(
@@ -1131,6 +1145,12 @@ def _repatches(owner: Owner, changes: Sequence[OwnerChange]) -> bool:
     )
 
 
+def owner_changes(owner: Owner, sg_id: str, kept: Sequence[str] = ()) -> list[OwnerChange]:
+    """What the engine changes on ``owner`` so the controller attaches ``sg_id`` (also before
+    its load balancer exists: engine/pre_lb.py)."""
+    return _owner_changes(owner, sg_id, kept)
+
+
 def _owner_changes(owner: Owner, sg_id: str, kept: Sequence[str]) -> list[OwnerChange]:
     """What to change on the owner so the controller attaches ``sg_id``; empty when nothing.
     The value is identical on every member of an IngressGroup: members carrying different
@@ -1175,7 +1195,9 @@ def _own_security_group(
     alert (the scan alerts for what it prefetched)."""
     if prefetched is not None:
         return prefetched.security_group
-    lookup = aws.lookup_security_group(engine.ec2, lb.arn, lb.vpc_id)
+    lookup = aws.lookup_security_group(
+        engine.ec2, lb.arn, lb.vpc_id, tags=lb.tags, attached=lb.security_groups
+    )
     if lookup.impostors:
         engine.alerts.publish(impostor_alert(lb.arn, lb.cluster, ref, lookup.impostors))
     return lookup.group

@@ -493,6 +493,10 @@ def _sg_decision(
 
     if group.id in named:
         return decision(SgAction.KEPT, f"still named by {named[group.id]}")
+    if not arn and aws.is_pre_lb(group):
+        # Fail-closed mode's SG: which LB carries it is not in its tags; the scan deletes it
+        # once no load balancer lists it (engine/scan.py _clean_up_pre_lb).
+        return decision(SgAction.KEPT, "pre-load-balancer SG: the scan deletes it once unused")
     if arn:
         try:
             lb = aws.describe_load_balancer(elbv2, arn)

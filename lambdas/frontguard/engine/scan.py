@@ -56,6 +56,7 @@ from frontguard.controller.security_groups import (
 )
 from frontguard.engine import exemptions, plan, prefix_lists
 from frontguard.engine.owner import ClusterObjects, Owner, read_classes, resolve_owner
+from frontguard.engine.pre_lb import BLOCKED_KEY_PREFIX
 from frontguard.engine.remediate import (
     Engine,
     Prefetched,
@@ -210,6 +211,21 @@ class _Bulk:
     managed: dict[str, aws.SecurityGroup] = field(default_factory=dict)
     # By load balancer ARN: SGs carrying frontguard's tags that are not frontguard's.
     impostors: dict[str, list[tuple[aws.SecurityGroup, str]]] = field(default_factory=dict)
+    # frontguard's pre-load-balancer SGs (fail-closed mode), proven by name and description,
+    # by (cluster, stack marker): the VPC is checked against the LB that carries one.
+    pre_lb: dict[tuple[str, str], aws.SecurityGroup] = field(default_factory=dict)
+
+    def own(self, lb: LoadBalancer) -> aws.SecurityGroup | None:
+        """frontguard's SG for ``lb``, as the engine recognises it (adapters/aws.py
+        split_ownership): keyed by its ARN, else the pre-load-balancer SG of its own cluster
+        and stack that it carries, in its VPC. From bulk data: no call."""
+        if (ours := self.ours.get(lb.arn)) is not None:
+            return ours
+        key = aws.PreLoadBalancerKey.of_tags(lb.tags)
+        pre = self.pre_lb.get((key.cluster, key.marker)) if key is not None else None
+        if pre is None or pre.id not in lb.security_groups or pre.vpc_id != lb.vpc_id:
+            return None
+        return pre
 
     def check_vpcs(self, load_balancers: Iterable[LoadBalancer]) -> None:
         """frontguard's SG is in its load balancer's VPC; one elsewhere is an impostor."""
@@ -249,6 +265,7 @@ def _read_bulk(ec2: EC2Client, need_vpcs: bool) -> _Bulk:
     impostors: dict[str, list[tuple[aws.SecurityGroup, str]]] = {}
     backend: set[str] = set()
     managed: dict[str, aws.SecurityGroup] = {}
+    pre_lb: dict[tuple[str, str], aws.SecurityGroup] = {}
     try:
         for page in ec2.get_paginator("describe_security_groups").paginate(
             Filters=[{"Name": "tag-value", "Values": _SG_TAG_VALUES}],
@@ -256,7 +273,9 @@ def _read_bulk(ec2: EC2Client, need_vpcs: bool) -> _Bulk:
         ):
             for raw in page["SecurityGroups"]:
                 group = aws.parse_security_group(raw)
-                if group.managed_by_frontguard:
+                if aws.is_pre_lb(group) and t.LOAD_BALANCER_TAG not in group.tags:
+                    _index_pre_lb(group, pre_lb, impostors)
+                elif group.managed_by_frontguard:
                     arn = group.tags.get(t.LOAD_BALANCER_TAG)
                     if not arn:
                         continue
@@ -289,7 +308,22 @@ def _read_bulk(ec2: EC2Client, need_vpcs: bool) -> _Bulk:
         )
     except ClientError as error:
         raise translate(error, "bulk read of SGs and VPCs") from error
-    return _Bulk(ours, backend, vpcs, impostors=impostors, managed=managed)
+    return _Bulk(ours, backend, vpcs, impostors=impostors, managed=managed, pre_lb=pre_lb)
+
+
+def _index_pre_lb(
+    group: aws.SecurityGroup,
+    pre_lb: dict[tuple[str, str], aws.SecurityGroup],
+    impostors: dict[str, list[tuple[aws.SecurityGroup, str]]],
+) -> None:
+    """A pre-load-balancer SG goes to ``pre_lb`` when proven frontguard's, else to the
+    impostors under the blocked stack it claims (alerted ``conflict``, never deleted)."""
+    cluster = group.tags.get(t.FG_CLUSTER_TAG, "")
+    marker = group.tags.get(t.STACK_TAG, "")
+    if (problem := aws.pre_lb_ownership_problem(group)) is not None:
+        impostors.setdefault(f"{BLOCKED_KEY_PREFIX}{cluster}/{marker}", []).append((group, problem))
+    elif (cluster, marker) not in pre_lb or group.id < pre_lb[(cluster, marker)].id:
+        pre_lb[(cluster, marker)] = group
 
 
 def listeners_from_controller_sg(
@@ -352,7 +386,7 @@ def _compliant_at_a_glance(engine: Engine, lb: LoadBalancer, owner: Owner, bulk:
         governing = frontguard_ids | set(policy.approved_security_groups)
         carried = set(lb.security_groups)
         return bool(carried & governing) and carried <= governing | bulk.backend_groups
-    ours = bulk.ours.get(lb.arn)
+    ours = bulk.own(lb)
     if ours is None or ours.foreign_permissions or ours.id not in lb.security_groups:
         return False
     if owner.problem is not None or owner.gateway is not None:
@@ -529,6 +563,7 @@ def scan(
     report.resume_at = None
     _report_impostors(engine, bulk, report)
     _clean_up(engine, bulk, existing_arns, report)
+    _clean_up_pre_lb(engine, bulk, {g for lb in load_balancers for g in lb.security_groups}, report)
     return _finish(report, started, clock)
 
 
@@ -681,16 +716,16 @@ def _scan_checked(
                 )
             return _item(lb, ref, exempt.outcome, exempt.reason)
         if owner.handled and _compliant_at_a_glance(engine, lb, owner, bulk):
-            ours = bulk.ours.get(lb.arn)  # none for a frontend NLB carrying the ALB's SG
+            ours = bulk.own(lb)  # none for a frontend NLB carrying the ALB's SG
             return _item(lb, ref, Outcome.COMPLIANT, "compliant", ours.id if ours else None)
-    drift = _previously_remediated(owner.objects if owner else (), bulk.ours.get(lb.arn))
+    drift = _previously_remediated(owner.objects if owner else (), bulk.own(lb))
     result = remediate_load_balancer(
         engine,
         lb.arn,
         load_balancer=lb,
         drift=drift,
         prefetched=Prefetched(
-            bulk.ours.get(lb.arn),
+            bulk.own(lb),
             bulk.vpc_cidrs,
             view,
             bulk.endpoint_services_for(engine, lb),
@@ -786,34 +821,58 @@ def _sync_prefix_lists(
 
 def _clean_up(engine: Engine, bulk: _Bulk, existing_arns: set[str], report: ScanReport) -> None:
     """Delete frontguard SGs whose load balancer is gone, after a grace period."""
-    grace = engine.policy.cleanup_grace_hours * 3600
     for arn, group in sorted(bulk.ours.items()):
         if arn in existing_arns:
             continue
-        context = {"security_group_id": group.id, "load_balancer_arn": arn}
-        if engine.policy.mode is Mode.AUDIT or engine.state is None:
-            report.kept_orphans.append(group.id)
-            logger.info("orphaned frontguard SG kept (audit mode or no state)", extra=context)
+        _delete_orphan(
+            engine, group, {"security_group_id": group.id, "load_balancer_arn": arn}, report
+        )
+
+
+def _clean_up_pre_lb(engine: Engine, bulk: _Bulk, attached: set[str], report: ScanReport) -> None:
+    """Delete frontguard's pre-load-balancer SGs (fail-closed mode) that no load balancer of
+    the region lists (the scan read every LB's SecurityGroups already: no extra call), after
+    the same grace period: the controller may still be about to create the LB with it, and
+    its grace restarts nothing (first seen unattached). Only proven ones are in
+    ``bulk.pre_lb``: impostors are never deleted."""
+    for (cluster, marker), group in sorted(bulk.pre_lb.items()):
+        if group.id in attached:
             continue
-        first_seen = engine.state.first_seen(f"orphan#{group.id}")
-        if engine.state.now() - first_seen < grace:
+        _delete_orphan(
+            engine,
+            group,
+            {"security_group_id": group.id, "cluster": cluster, "stack": marker},
+            report,
+        )
+
+
+def _delete_orphan(
+    engine: Engine, group: aws.SecurityGroup, context: dict[str, str], report: ScanReport
+) -> None:
+    grace = engine.policy.cleanup_grace_hours * 3600
+    if engine.policy.mode is Mode.AUDIT or engine.state is None:
+        report.kept_orphans.append(group.id)
+        logger.info("orphaned frontguard SG kept (audit mode or no state)", extra=context)
+        return
+    first_seen = engine.state.first_seen(f"orphan#{group.id}")
+    if engine.state.now() - first_seen < grace:
+        report.kept_orphans.append(group.id)
+        return
+    try:
+        engine.ec2.delete_security_group(GroupId=group.id)
+    except ClientError as error:
+        if error_code(error) in ("DependencyViolation", "InvalidGroup.InUse"):
             report.kept_orphans.append(group.id)
-            continue
-        try:
-            engine.ec2.delete_security_group(GroupId=group.id)
-        except ClientError as error:
-            if error_code(error) in ("DependencyViolation", "InvalidGroup.InUse"):
-                report.kept_orphans.append(group.id)
-                logger.info("orphaned frontguard SG still referenced: kept", extra=context)
-                continue
-            if error_code(error) == "InvalidGroup.NotFound":
-                continue
-            # Access denied or a persistent fault: keep it, report it, finish the scan.
-            report.kept_orphans.append(group.id)
-            logger.warning(
-                "orphaned frontguard SG could not be deleted",
-                extra={**context, "problem": str(translate(error, "delete SG"))},
-            )
-            continue
-        report.cleaned_up.append(group.id)
-        logger.info("orphaned frontguard SG deleted", extra=context)
+            logger.info("orphaned frontguard SG still referenced: kept", extra=context)
+            return
+        if error_code(error) == "InvalidGroup.NotFound":
+            return
+        # Access denied or a persistent fault: keep it, report it, finish the scan.
+        report.kept_orphans.append(group.id)
+        logger.warning(
+            "orphaned frontguard SG could not be deleted",
+            extra={**context, "problem": str(translate(error, "delete SG"))},
+        )
+        return
+    report.cleaned_up.append(group.id)
+    logger.info("orphaned frontguard SG deleted", extra=context)

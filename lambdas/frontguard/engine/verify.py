@@ -132,7 +132,9 @@ def _verify(engine: Engine, request: VerifyRequest) -> Verification:
         return Verification(Outcome.IGNORED.value, "request does not match the load balancer")
 
     attached = aws.describe_security_groups(engine.ec2, lb.security_groups)
-    ours = aws.find_security_group(engine.ec2, lb.arn, lb.vpc_id)
+    ours = aws.find_security_group(
+        engine.ec2, lb.arn, lb.vpc_id, tags=lb.tags, attached=lb.security_groups
+    )
     problems = _attachment_problems(request, lb.security_groups, attached, ours)
     problems += _extra_groups(lb, attached, ours, engine.policy.approved_security_groups)
     if not problems:

@@ -8,6 +8,7 @@ from typing import Any
 from frontguard.adapters.aws import describe_load_balancer
 from frontguard.alerts import Alert
 from frontguard.engine.early import blocked_stack, load_balancers_for_stack
+from frontguard.engine.pre_lb import BLOCKED_KEY_PREFIX
 from frontguard.engine.remediate import LoadBalancerGoneError, Result, remediate_load_balancer
 from frontguard.errors import InvalidEventError, NotFoundError, PermanentError, RetryableError
 from frontguard.handlers.intake import Ignored, ManagedSecurityGroupCreated, parse_event
@@ -89,19 +90,36 @@ def _refused(
         reason = f"the controller's CreateSecurityGroup failed ({signal.error_code}): no SG"
         logger.info("event ignored", extra={**context, "reason": reason})
         return {"outcome": Outcome.IGNORED.value, "reason": reason}
-    blocked = blocked_stack(
-        runtime.engine,
-        cluster=signal.cluster,
-        prefix=signal.prefix,
-        stack=signal.stack,
-        error_code=signal.error_code,
-        vpc_id=signal.vpc_id,
-    )
-    if blocked.alert is None:
-        logger.info("event ignored", extra={**context, "reason": blocked.reason})
-        return {"outcome": Outcome.IGNORED.value, "reason": blocked.reason}
-    runtime.engine.alerts.publish(blocked.alert)
-    return {"outcome": Outcome.ERROR.value, "reason": blocked.reason}
+    try:
+        blocked = blocked_stack(
+            runtime.engine,
+            cluster=signal.cluster,
+            prefix=signal.prefix,
+            stack=signal.stack,
+            error_code=signal.error_code,
+            vpc_id=signal.vpc_id,
+        )
+    except PermanentError as error:
+        # e.g. the pre-load-balancer SG's name is taken by an SG that is not frontguard's, or
+        # a patch refused: nothing half-applied is used; the controller's next refusal retries.
+        logger.error("fail-closed reaction failed", extra={**context, "problem": str(error)})  # noqa: TRY400
+        runtime.engine.alerts.publish(
+            Alert(
+                outcome=Outcome.ERROR,
+                load_balancer_arn=f"{BLOCKED_KEY_PREFIX}{signal.cluster}/{signal.stack_tag}={signal.stack}",
+                cluster=signal.cluster,
+                owner=None,
+                detail=f"frontguard could not give {signal.describe()} its own SG: {error}",
+                fix="Check frontguard's permissions and the SGs named; the controller keeps "
+                "retrying and frontguard reacts to its next refusal.",
+            )
+        )
+        return {"outcome": Outcome.ERROR.value, "reason": str(error)}
+    if blocked.alert is not None:
+        runtime.engine.alerts.publish(blocked.alert)
+    else:
+        logger.info("refused managed SG handled", extra={**context, "reason": blocked.reason})
+    return {"outcome": blocked.outcome.value, "reason": blocked.reason}
 
 
 def _remediate(runtime: Runtime, arn: str, cluster_hint: str | None) -> dict[str, str]:
