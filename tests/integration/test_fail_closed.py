@@ -458,6 +458,8 @@ def test_a_blocked_alb_gateway_gets_frontguards_sg_and_its_lb_is_born_behind_it(
     fg = wire(sandbox, ENFORCE)
     edge = prod.gateway("shop/edge", ports=[80, 443])  # no configuration of its own
     assert edge.stack is None
+    [event] = edge.events("FailedDeployModel")  # the Gateway reconciler's own Event
+    assert "api error UnauthorizedOperation" in event["message"]
     [denied] = refused(prod)
     tags = denied["detail"]["requestParameters"]["tagSpecificationSet"]["items"][0]["tags"]
     assert {"key": "gateway.k8s.aws.alb/stack", "value": "shop/edge"} in tags
