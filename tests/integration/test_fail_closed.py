@@ -602,3 +602,35 @@ def test_a_gateway_whose_class_pins_security_groups_gets_a_conflict_and_nothing_
     assert frontguard_groups(sandbox) == []
     assert prod.configuration("shop/frontguard-edge") is None
     assert "infrastructure" not in edge.object["spec"]
+
+
+def test_a_blocked_nlb_gateway_gets_tcp_and_udp_rules_and_its_nlb_is_born_behind_them(
+    sandbox, prod
+):
+    fg = wire(sandbox, ENFORCE)
+    relay = prod.gateway(
+        "shop/relay",
+        lb="nlb",
+        ports=[("TCP", 443), ("UDP", 5353)],
+        config={"scheme": "internet-facing"},
+    )
+    assert relay.stack is None
+
+    assert fg.deliver(refused(prod)[-1])["outcome"] == "remediated"
+
+    [alert] = fg.alerts()
+    assert alert["load_balancer_arn"] == (
+        "blocked-load-balancer:prod/gateway.k8s.aws.nlb/stack=shop/relay"
+    )
+    sg = alert["security_group_id"]
+    assert inbound(group(sandbox, sg)) == {
+        (protocol, port, cidr)
+        for protocol, port in (("tcp", 443), ("udp", 5353))
+        for cidr in POLICY_RULES
+    }
+    prod.lbc.reconcile()
+    stack = prod.lbc.stacks[("gateway.k8s.aws.nlb", "shop/relay")]
+    assert stack.load_balancer.event["detail"]["requestParameters"]["type"] == "network"
+    on_lb = relay.security_groups(stack.load_balancer.arn)
+    assert on_lb[0] == sg and world_open(sandbox, on_lb) == []
+    assert fg.deliver(stack.load_balancer.event)["outcome"] == "compliant"
