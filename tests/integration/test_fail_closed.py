@@ -634,3 +634,32 @@ def test_a_blocked_nlb_gateway_gets_tcp_and_udp_rules_and_its_nlb_is_born_behind
     on_lb = relay.security_groups(stack.load_balancer.arn)
     assert on_lb[0] == sg and world_open(sandbox, on_lb) == []
     assert fg.deliver(stack.load_balancer.event)["outcome"] == "compliant"
+
+
+def test_a_blocked_gitops_gateway_gets_the_changes_to_commit_and_nothing_is_patched(sandbox, prod):
+    fg = wire(sandbox, ENFORCE)
+    edge = prod.gateway(
+        "shop/edge", ports=[443], annotations={"argocd.argoproj.io/tracking-id": "shop:edge"}
+    )
+    fg.reset_counts()
+
+    assert fg.deliver(refused(prod)[-1])["outcome"] == "gitops-pending"
+
+    [alert] = fg.alerts()
+    sg = alert["security_group_id"]
+    assert alert["planned_annotations"] == {
+        "LoadBalancerConfiguration shop/frontguard-edge (create)": {
+            "spec.securityGroups": sg,
+            "spec.manageBackendSecurityGroupRules": "true",
+        },
+        "Gateway shop/edge": {
+            "spec.infrastructure.parametersRef": (
+                "gateway.k8s.aws/LoadBalancerConfiguration frontguard-edge"
+            )
+        },
+    }
+    assert fg.mutating_kube_calls() == 0
+    assert prod.configuration("shop/frontguard-edge") is None
+    assert "infrastructure" not in edge.object["spec"]
+    assert fg.mutating_aws_calls()["ec2.CreateSecurityGroup"] == 1  # ready for the commit
+    assert sandbox.client("elbv2").describe_load_balancers()["LoadBalancers"] == []
