@@ -1218,7 +1218,8 @@ class LoadBalancerController:
         the error as is (pkg/deploy/ec2/security_group_manager.go ``Create``), which stops the
         reconcile before the load balancer (pkg/deploy/stack_deployer.go) and becomes
         ``FailedDeployModel`` "Failed deploy model due to <error>"
-        (controllers/ingress/group_controller.go). The controller retries with back-off and
+        (controllers/ingress/group_controller.go, controllers/service/service_controller.go,
+        controllers/gateway/gateway_controller.go ``deployModel``). The controller retries with back-off and
         on every change of the owner: here, on each reconcile."""
         session = f"{self.cluster}-aws-load-balancer-controller"
         message = (

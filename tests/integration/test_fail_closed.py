@@ -442,3 +442,224 @@ def test_a_forbidden_patch_alerts_error_and_changes_no_owner(sandbox, prod):
     assert alert["outcome"] == "error"
     assert alert["load_balancer_arn"] == "blocked-load-balancer:prod/ingress.k8s.aws/stack=shop/web"
     assert INGRESS_SG not in (web.object["metadata"].get("annotations") or {})
+
+
+# --- Gateways: the same reaction through the Gateway's LoadBalancerConfiguration --------------
+
+EDGE_KEY = aws.PreLoadBalancerKey("prod", "gateway.k8s.aws.alb/stack", "shop/edge")
+
+
+def vpc_cidr(sandbox: Sandbox, vpc_id: str) -> str:
+    [vpc] = sandbox.client("ec2").describe_vpcs(VpcIds=[vpc_id])["Vpcs"]
+    return str(vpc["CidrBlock"])
+
+
+def test_a_blocked_alb_gateway_gets_frontguards_sg_and_its_lb_is_born_behind_it(sandbox, prod):
+    fg = wire(sandbox, ENFORCE)
+    edge = prod.gateway("shop/edge", ports=[80, 443])  # no configuration of its own
+    assert edge.stack is None
+    [event] = edge.events("FailedDeployModel")  # the Gateway reconciler's own Event
+    assert "api error UnauthorizedOperation" in event["message"]
+    [denied] = refused(prod)
+    tags = denied["detail"]["requestParameters"]["tagSpecificationSet"]["items"][0]["tags"]
+    assert {"key": "gateway.k8s.aws.alb/stack", "value": "shop/edge"} in tags
+    fg.reset_counts()
+
+    result = fg.deliver(denied)
+
+    assert result["outcome"] == "remediated"
+    [alert] = fg.alerts()
+    assert alert["owner"]["kind"] == "gateway" and alert["pre_load_balancer"] is True
+    assert alert["load_balancer_arn"] == (
+        "blocked-load-balancer:prod/gateway.k8s.aws.alb/stack=shop/edge"
+    )
+    sg = alert["security_group_id"]
+    made = group(sandbox, sg)
+    assert made["GroupName"] == aws.pre_lb_security_group_name(EDGE_KEY)
+    assert made["Description"].startswith(aws.PRE_LB_DESCRIPTION)
+    assert made["VpcId"] == prod.vpc_id
+    # Every listener of the spec (HTTP 80, HTTPS 443), from the policy's sources for an
+    # internal load balancer (the controller's default scheme): the refused call's VPC.
+    cidr = vpc_cidr(sandbox, prod.vpc_id)
+    assert inbound(made) == {("tcp", 80, cidr), ("tcp", 443, cidr)}
+    # Requested as the engine requests it: frontguard's own configuration, referenced by
+    # the Gateway.
+    config = prod.configuration("shop/frontguard-edge")
+    assert config is not None
+    assert config["spec"] == {"securityGroups": [sg], "manageBackendSecurityGroupRules": True}
+    assert config["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "frontguard"}
+    ref = edge.object["spec"]["infrastructure"]["parametersRef"]
+    assert ref["name"] == "frontguard-edge" and ref["kind"] == "LoadBalancerConfiguration"
+    assert fg.mutating_aws_calls() == {
+        "ec2.CreateSecurityGroup": 1,
+        "ec2.AuthorizeSecurityGroupIngress": 1,
+    }
+    assert fg.mutating_kube_calls() == 2  # create the configuration, reference it
+    assert sandbox.client("elbv2").describe_load_balancers()["LoadBalancers"] == []
+
+    # The controller's retry builds the Gateway's LB behind frontguard's SG.
+    prod.lbc.reconcile()
+    stack = prod.lbc.stacks[("gateway.k8s.aws.alb", "shop/edge")]
+    born_with = stack.load_balancer.event["detail"]["requestParameters"]["securityGroups"]
+    assert born_with[0] == sg and len(born_with) == 2  # + the controller's backend SG
+    on_lb = edge.security_groups(stack.load_balancer.arn)
+    assert on_lb == born_with and world_open(sandbox, on_lb) == []
+    assert stack.managed_sg_id is None and stack.managed_sg_event is None  # never made
+
+    # Every listener got its LB listener here (the simulator has no routes), so the pre-LB
+    # SG is the plan for the real listeners: compliant, no swap, nothing changes.
+    fg.reset_counts()
+    assert fg.deliver(stack.load_balancer.event)["outcome"] == "compliant"
+    report = scan(fg.runtime.engine)
+    assert [i.outcome.value for i in report.items] == ["compliant"]
+    assert report.cleaned_up == [] and report.impostors == []
+    assert fg.mutating_aws_calls() == {} and fg.mutating_kube_calls() == 0
+    assert len(fg.alerts()) == 1
+    assert edge.security_groups(stack.load_balancer.arn) == born_with
+    checked = fg.verify(
+        {
+            "load_balancer_arn": stack.load_balancer.arn,
+            "cluster": "prod",
+            "security_group_id": sg,
+            "owner": alert["owner"],
+        }
+    )
+    assert checked.outcome == "verified", checked
+
+
+def test_a_gateway_listener_without_a_load_balancer_listener_gets_the_usual_swap(sandbox, prod):
+    """The Gateway's own configuration restricts its sources and is patched in place; a spec
+    listener the load balancer does not get (the controller skips ports without routes)
+    leaves the pre-LB SG wider than the plan: an SG keyed by the load balancer replaces it
+    through the same configuration, from one frontguard SG to the other."""
+    fg = wire(sandbox, ENFORCE)
+    edge = prod.gateway(
+        "shop/edge",
+        ports=[80, 443],
+        config={"scheme": "internet-facing", "sourceRanges": ["203.0.113.0/26"]},
+    )
+    assert fg.deliver(refused(prod)[-1])["outcome"] == "remediated"
+    [alert] = fg.alerts()
+    pre = alert["security_group_id"]
+    # The owner's own restriction, narrowed by the policy (never wider than either).
+    assert inbound(group(sandbox, pre)) == {
+        ("tcp", 80, "203.0.113.0/26"),
+        ("tcp", 443, "203.0.113.0/26"),
+    }
+    config = prod.configuration("shop/edge-config")
+    assert config is not None
+    assert config["spec"]["securityGroups"] == [pre]
+    assert config["spec"]["manageBackendSecurityGroupRules"] is True
+    assert config["spec"]["sourceRanges"] == ["203.0.113.0/26"]  # untouched
+    assert "infrastructure" in edge.object["spec"]  # its own reference, unchanged
+
+    prod.lbc.reconcile()
+    stack = prod.lbc.stacks[("gateway.k8s.aws.alb", "shop/edge")]
+    lb_arn = stack.load_balancer.arn
+    assert edge.security_groups(lb_arn)[0] == pre
+    # Port 80 has no route: the controller would not have materialised its listener.
+    elbv2 = sandbox.client("elbv2")
+    [http] = [
+        ls
+        for ls in elbv2.describe_listeners(LoadBalancerArn=lb_arn)["Listeners"]
+        if ls["Port"] == 80
+    ]
+    elbv2.delete_listener(ListenerArn=http["ListenerArn"])
+    fg.reset_counts()
+
+    result = fg.deliver(stack.load_balancer.event)
+
+    assert result["outcome"] == "remediated"
+    keyed = fg.alerts()[-1]["security_group_id"]
+    assert keyed != pre
+    assert inbound(group(sandbox, keyed)) == {("tcp", 443, "203.0.113.0/26")}
+    assert prod.configuration("shop/edge-config")["spec"]["securityGroups"] == [keyed]
+    assert inbound(group(sandbox, pre)) == {
+        ("tcp", 80, "203.0.113.0/26"),
+        ("tcp", 443, "203.0.113.0/26"),
+    }  # not narrowed in place
+    prod.lbc.reconcile()
+    on_lb = edge.security_groups(lb_arn)
+    assert on_lb[0] == keyed and pre not in on_lb
+    assert world_open(sandbox, on_lb) == []
+
+
+def test_a_gateway_whose_class_pins_security_groups_gets_a_conflict_and_nothing_is_created(
+    sandbox, prod
+):
+    fg = wire(sandbox, ENFORCE)
+    edge = prod.gateway("shop/edge", ports=[443], class_config={"securityGroups": []})
+    assert edge.stack is None
+    fg.reset_counts()
+
+    result = fg.deliver(refused(prod)[-1])
+
+    assert result["outcome"] == "conflict"
+    [alert] = fg.alerts()
+    assert alert["outcome"] == "conflict"
+    assert "GatewayClass" in alert["detail"] and "gateway-system/shop-edge-config" in alert["fix"]
+    assert fg.mutating_aws_calls() == {} and fg.mutating_kube_calls() == 0
+    assert frontguard_groups(sandbox) == []
+    assert prod.configuration("shop/frontguard-edge") is None
+    assert "infrastructure" not in edge.object["spec"]
+
+
+def test_a_blocked_nlb_gateway_gets_tcp_and_udp_rules_and_its_nlb_is_born_behind_them(
+    sandbox, prod
+):
+    fg = wire(sandbox, ENFORCE)
+    relay = prod.gateway(
+        "shop/relay",
+        lb="nlb",
+        ports=[("TCP", 443), ("UDP", 5353)],
+        config={"scheme": "internet-facing"},
+    )
+    assert relay.stack is None
+
+    assert fg.deliver(refused(prod)[-1])["outcome"] == "remediated"
+
+    [alert] = fg.alerts()
+    assert alert["load_balancer_arn"] == (
+        "blocked-load-balancer:prod/gateway.k8s.aws.nlb/stack=shop/relay"
+    )
+    sg = alert["security_group_id"]
+    assert inbound(group(sandbox, sg)) == {
+        (protocol, port, cidr)
+        for protocol, port in (("tcp", 443), ("udp", 5353))
+        for cidr in POLICY_RULES
+    }
+    prod.lbc.reconcile()
+    stack = prod.lbc.stacks[("gateway.k8s.aws.nlb", "shop/relay")]
+    assert stack.load_balancer.event["detail"]["requestParameters"]["type"] == "network"
+    on_lb = relay.security_groups(stack.load_balancer.arn)
+    assert on_lb[0] == sg and world_open(sandbox, on_lb) == []
+    assert fg.deliver(stack.load_balancer.event)["outcome"] == "compliant"
+
+
+def test_a_blocked_gitops_gateway_gets_the_changes_to_commit_and_nothing_is_patched(sandbox, prod):
+    fg = wire(sandbox, ENFORCE)
+    edge = prod.gateway(
+        "shop/edge", ports=[443], annotations={"argocd.argoproj.io/tracking-id": "shop:edge"}
+    )
+    fg.reset_counts()
+
+    assert fg.deliver(refused(prod)[-1])["outcome"] == "gitops-pending"
+
+    [alert] = fg.alerts()
+    sg = alert["security_group_id"]
+    assert alert["planned_annotations"] == {
+        "LoadBalancerConfiguration shop/frontguard-edge (create)": {
+            "spec.securityGroups": sg,
+            "spec.manageBackendSecurityGroupRules": "true",
+        },
+        "Gateway shop/edge": {
+            "spec.infrastructure.parametersRef": (
+                "gateway.k8s.aws/LoadBalancerConfiguration frontguard-edge"
+            )
+        },
+    }
+    assert fg.mutating_kube_calls() == 0
+    assert prod.configuration("shop/frontguard-edge") is None
+    assert "infrastructure" not in edge.object["spec"]
+    assert fg.mutating_aws_calls()["ec2.CreateSecurityGroup"] == 1  # ready for the commit
+    assert sandbox.client("elbv2").describe_load_balancers()["LoadBalancers"] == []

@@ -8,7 +8,8 @@ from frontguard.adapters import aws
 from frontguard.engine.scan import scan
 
 from sandbox import Sandbox
-from sandbox.wiring import Frontguard
+from sandbox.scenario import ControllerOptions
+from sandbox.wiring import ENFORCE, Frontguard, wire
 from tests.security.catalogue import attack
 from tests.security.test_ownership import conflicts_naming, exists, rules
 
@@ -91,3 +92,40 @@ def test_a_look_alike_pre_lb_sg_is_never_cleaned_up(sandbox: Sandbox, fg: Frontg
     assert fake in report.impostors
     assert exists(sandbox, fake)
     assert conflicts_naming(fg, fake)
+
+
+@attack(
+    "new",
+    "create LoadBalancerConfigurations in one namespace (no write access to the Gateway)",
+    "pre-create `frontguard-<gateway>` with an internet-facing scheme of one's own, so that "
+    "fail-closed mode's reaction for a blocked Gateway wires it to the Gateway",
+    "not adopted: the blocked Gateway gets an error alert naming the configuration, frontguard "
+    "creates no SG and neither references nor patches the configuration",
+)
+def test_a_squatted_gateway_configuration_is_not_adopted_before_the_lb_exists(
+    sandbox: Sandbox,
+) -> None:
+    prod = sandbox.cluster("prod", controller=ControllerOptions(deny_managed_security_groups=True))
+    prod.load_balancer_configuration(
+        "shop/frontguard-edge",
+        spec={"scheme": "internet-facing", "securityGroups": [], "sourceRanges": ["0.0.0.0/0"]},
+    )
+    edge = prod.gateway("shop/edge", ports=[443])
+    assert edge.stack is None
+    enforcing = wire(sandbox, ENFORCE)
+    [denied] = [
+        e for e in prod.lbc.cloudtrail_events("CreateSecurityGroup") if "errorCode" in e["detail"]
+    ]
+    enforcing.reset_counts()
+
+    result = enforcing.deliver(denied)
+
+    assert result["outcome"] == "error"
+    [alert] = enforcing.alerts()
+    assert (
+        "shop/frontguard-edge" in alert["detail"] and "not created by frontguard" in alert["detail"]
+    )
+    assert enforcing.mutating_aws_calls() == {} and enforcing.mutating_kube_calls() == 0
+    assert "infrastructure" not in edge.object["spec"]
+    squatted = prod.configuration("shop/frontguard-edge")
+    assert squatted is not None and squatted["spec"]["securityGroups"] == []

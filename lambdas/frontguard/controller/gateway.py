@@ -84,3 +84,59 @@ def class_wins(class_spec: Mapping[str, Any] | None, field: str) -> bool:
         and not prefers_gateway(class_spec)
         and class_spec.get(field) is not None
     )
+
+
+# --- Listeners and scheme of a Gateway's load balancer, before it exists (fail-closed mode) ---
+
+DEFAULT_SCHEME = "internal"  # --default-load-balancer-scheme (LBC:pkg/config/controller_config.go)
+SCHEMES = ("internal", "internet-facing")
+TCP, UDP, TCP_UDP = "TCP", "UDP", "TCP_UDP"
+
+
+def gateway_listen_ports(gateway: Mapping[str, Any]) -> dict[int, str]:
+    """Port → listener protocol of every listener in the Gateway's ``spec.listeners``, mapped as
+    the controller maps them (LBC:pkg/gateway/model/model_build_listener.go
+    ``mapGatewayListenerConfigsByPort``): the protocol as written (HTTP, HTTPS, TLS, TCP, UDP),
+    TLS in ``Passthrough`` mode as TCP, TCP and UDP on one port merged into ``TCP_UDP``
+    (``mergeProtocols``); other protocols sharing a port make the Gateway invalid
+    (ValueError).
+
+    This is every port the load balancer *may* listen on, not what it will: the controller
+    materialises only the ports that have routes (``buildListeners`` intersects them with
+    ``portsWithRoutes``; an L4 listener without backends is skipped too). Listeners added by
+    ListenerSets (feature gate ``GatewayListenerSet``) are not in the Gateway's spec and are
+    not read here."""
+    ports: dict[int, str] = {}
+    listeners = (gateway.get("spec") or {}).get("listeners") or []
+    for listener in listeners if isinstance(listeners, list) else [listeners]:
+        port = listener.get("port") if isinstance(listener, Mapping) else None
+        if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
+            raise ValueError(f"listener port {port!r} is not within [1, 65535]")
+        protocol = str(listener.get("protocol") or "").upper()
+        if not protocol:
+            raise ValueError(f"listener on port {port} has no protocol")
+        if protocol == "TLS" and ((listener.get("tls") or {}).get("mode")) == "Passthrough":
+            protocol = TCP
+        stored = ports.get(port)
+        if stored is None or stored == protocol:
+            ports[port] = protocol
+        elif {stored, protocol} <= {TCP, UDP, TCP_UDP}:
+            ports[port] = TCP_UDP
+        else:
+            raise ValueError(
+                "invalid listeners on gateway, listeners with same ports cannot have "
+                f"different protocols ({stored} and {protocol} on {port})"
+            )
+    return dict(sorted(ports.items()))
+
+
+def gateway_scheme(value: Any) -> str:
+    """The scheme of a Gateway's load balancer from its merged configuration's ``scheme``:
+    the controller's default when unset, else one of the two schemes (anything else stops
+    the build: ValueError) (LBC:pkg/gateway/model/base_model_builder.go
+    ``buildLoadBalancerScheme``)."""
+    if value is None:
+        return DEFAULT_SCHEME
+    if value not in SCHEMES:
+        raise ValueError(f"unknown scheme: {value}")
+    return str(value)

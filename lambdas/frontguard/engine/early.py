@@ -17,7 +17,7 @@ from frontguard.adapters import aws
 from frontguard.adapters.tagging import TaggingClient, load_balancers_of_stack
 from frontguard.alerts import Alert
 from frontguard.controller.security_groups import annotation_keys
-from frontguard.engine import pre_lb
+from frontguard.engine import gateway, pre_lb
 from frontguard.engine.owner import Owner, resolve_owner
 from frontguard.engine.remediate import Engine
 from frontguard.errors import NotFoundError
@@ -107,10 +107,15 @@ def blocked_stack(
             "error": error_code,
         },
     )
+    # A Gateway whose GatewayClass pins its security groups: frontguard's SG cannot be
+    # requested through the Gateway, and the class is not fought (as engine/remediate.py
+    # decides once a load balancer exists): conflict, with the class's way out.
+    pinned = owner.gateway is not None and owner.gateway.class_pin is not None
+    outcome = Outcome.CONFLICT if pinned else Outcome.ERROR
     return Blocked(
         detail,
         Alert(
-            outcome=Outcome.ERROR,
+            outcome=outcome,
             load_balancer_arn=key,
             cluster=cluster,
             owner=ref,
@@ -123,10 +128,13 @@ def blocked_stack(
                 "vpc_id": vpc_id,
             },
         ),
+        outcome,
     )
 
 
 def _blocked_fix(ref: OwnerRef, owner: Owner) -> str:
+    if owner.gateway is not None and owner.gateway.class_pin is not None:
+        return gateway.class_pin_fix(owner.gateway, None)
     if owner.gateway is not None:
         where = (
             "set spec.securityGroups to a security group the policy approves "

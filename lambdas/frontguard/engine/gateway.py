@@ -144,6 +144,12 @@ class GatewayOwner:
     def backend_managed(self) -> bool:
         return self._merged(BACKEND_FIELD) is True
 
+    @property
+    def scheme(self) -> str:
+        """The scheme of the Gateway's load balancer as the merged configuration builds it
+        (ValueError for a value the controller rejects)."""
+        return rules.gateway_scheme(self._merged("scheme"))
+
     def restriction(self) -> Sources | None:
         """``sourceRanges`` / ``securityGroupPrefixes``: ignored by the controller once a custom
         SG is set, so frontguard carries them into its own rules."""

@@ -3,11 +3,12 @@
 With the Deny on the controller's managed SG (infra/fail_closed.py) the controller creates no
 load balancer until its owner names a security group (the SG comes first in its reconcile:
 LBC:pkg/deploy/stack_deployer.go). frontguard plans that SG from the owner alone — its listen
-ports (controller/ingress.py, controller/service.py) and the policy's sources (engine/plan.py)
-— creates it under a name derived from the cluster and the stack tag
+ports (controller/ingress.py, controller/service.py, controller/gateway.py) and the policy's
+sources (engine/plan.py) — creates it under a name derived from the cluster and the stack tag
 (adapters/aws.py ``pre_lb_security_group_name``), and patches the owner exactly as the engine
-does for a load balancer. The controller's retry on that change creates the load balancer
-behind frontguard's SG: it is never world-open.
+does for a load balancer (a Gateway: its own LoadBalancerConfiguration, engine/gateway.py).
+The controller's retry on that change creates the load balancer behind frontguard's SG: it
+is never world-open.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 from frontguard import tags as t
 from frontguard.adapters import aws
 from frontguard.alerts import Alert
+from frontguard.controller.gateway import gateway_listen_ports
 from frontguard.controller.ingress import (
     frontend_nlb_shares_alb_sgs,
     group_listen_ports,
@@ -27,6 +29,7 @@ from frontguard.controller.ingress import (
 from frontguard.controller.objects import AnnotationError
 from frontguard.controller.service import service_listen_ports, service_scheme
 from frontguard.engine import exemptions, plan
+from frontguard.engine.gateway import GatewayOwner, frontguard_config_name
 from frontguard.engine.owner import Owner
 from frontguard.engine.remediate import Engine, impostor_alert, owner_changes
 from frontguard.model import Listener, LoadBalancer, Outcome, OwnerKind, PermissionRule
@@ -72,26 +75,14 @@ def plan_owner(
         return f"the controller does not manage it ({owner.reason})"
     if owner.problem is not None:
         return f"the controller cannot build it as it stands: {owner.problem}"
+    if ref.auto_mode and not policy.remediate_auto_mode:
+        return "EKS Auto Mode owners are reported, not patched (policy remediate_auto_mode)"
     if not vpc_id:
         return "the refused call names no VPC"
-    try:
-        if ref.kind is OwnerKind.SERVICE:
-            lb_type = "network"
-            ports = service_listen_ports(owner.objects[0])
-            scheme = service_scheme(owner.objects[0])
-        elif ref.kind in (OwnerKind.INGRESS, OwnerKind.INGRESS_GROUP) and not ref.frontend_nlb:
-            if frontend_nlb_shares_alb_sgs(owner.members):
-                return "its frontend NLB shares the ALB's SG: planned once both exist"
-            lb_type = "application"
-            ports = group_listen_ports(owner.members)
-            scheme = group_scheme(owner.members)
-        else:
-            # A Gateway's listeners depend on its routes (LBC:pkg/gateway/model/
-            # model_build_listener.go skips a listener without backends): not known before
-            # the load balancer exists.
-            return f"{ref.kind.value} listeners are not planned before the load balancer exists"
-    except AnnotationError as error:
-        return f"its listeners cannot be read as the controller reads them: {error}"
+    shape = _future_shape(key, owner)
+    if isinstance(shape, str):
+        return shape
+    lb_type, ports, scheme = shape
     listeners = tuple(Listener(port, protocol) for port, protocol in sorted(ports.items()))
     if not listeners:
         return "it declares no listener port"
@@ -126,6 +117,59 @@ def plan_owner(
             f"{policy.max_rules_per_security_group} a security group may hold"
         )
     return PrePlan(scheme, listeners, source_plan.rules, source_plan.closed_ports)
+
+
+def _future_shape(
+    key: aws.PreLoadBalancerKey, owner: Owner
+) -> tuple[str, dict[int, str], str] | str:
+    """(type, port → listener protocol, scheme) of the owner's future load balancer as the
+    controller will build it, or why it is not planned."""
+    ref = owner.ref
+    try:
+        if ref.kind is OwnerKind.SERVICE:
+            service = owner.objects[0]
+            return "network", service_listen_ports(service), service_scheme(service)
+        if ref.kind in (OwnerKind.INGRESS, OwnerKind.INGRESS_GROUP) and not ref.frontend_nlb:
+            if frontend_nlb_shares_alb_sgs(owner.members):
+                return "its frontend NLB shares the ALB's SG: planned once both exist"
+            return "application", group_listen_ports(owner.members), group_scheme(owner.members)
+        if ref.kind is OwnerKind.GATEWAY and owner.gateway is not None:
+            # Every listener of the Gateway's spec: a superset of the load balancer's, which
+            # gets only the ports that have routes (controller/gateway.py). Never wider: a
+            # load balancer accepts traffic only on its listeners' ports and protocols
+            # (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-listeners.html,
+            # https://docs.aws.amazon.com/elasticloadbalancing/latest/network/load-balancer-listeners.html,
+            # https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-update-security-groups.html),
+            # so a rule on a port without a listener admits nothing. When the load balancer
+            # exists, the engine compares this SG with the plan for its real listeners
+            # (adapters/aws.py split_ownership, engine/remediate.py): equal (every listener
+            # has routes) → compliant, no swap; a port without a listener → not equal → the
+            # usual SG keyed by the load balancer and the swap through the same
+            # configuration, from one frontguard SG to the other (never a world-open window).
+            if (refusal := _gateway_refusal(owner.gateway)) is not None:
+                return refusal
+            lb_type = "application" if key.stack_tag == t.GATEWAY_ALB_STACK_TAG else "network"
+            return lb_type, gateway_listen_ports(owner.gateway.gateway), owner.gateway.scheme
+    except (AnnotationError, ValueError) as error:
+        return f"its listeners cannot be read as the controller reads them: {error}"
+    return f"{ref.kind.value} listeners are not planned before the load balancer exists"
+
+
+def _gateway_refusal(owner: GatewayOwner) -> str | None:
+    """Why frontguard cannot request its SG through this Gateway (``None``: it can), as the
+    engine decides it for a Gateway whose load balancer exists (engine/remediate.py)."""
+    if owner.class_pin is not None:
+        # The class-level configuration's securityGroups win (LBC:pkg/gateway/
+        # lb_config_merger.go): the Gateway's own would be ignored. Not fought: conflict.
+        return (
+            "the GatewayClass's LoadBalancerConfiguration decides security groups "
+            f"({', '.join(owner.class_pin) or 'an empty list: the controller keeps its own SG'})"
+            ", which win over the Gateway's own configuration"
+        )
+    if owner.squatted is not None:
+        name = f"{owner.namespace}/{frontguard_config_name(owner.name)}"
+        return f"LoadBalancerConfiguration {name} was not created by frontguard ({owner.squatted})"
+    return None
 
 
 def react(
