@@ -1400,7 +1400,6 @@ def cloudtrail_create_load_balancer(
     """``CreateLoadBalancer`` by the controller, as EventBridge delivers it from CloudTrail."""
     now = _now()
     event_time = now.strftime("%Y-%m-%dT%H:%M:%SZ")
-    session = f"{cluster}-aws-load-balancer-controller"
     request: JSON = {
         "name": name,
         "subnets": list(subnets),
@@ -1436,22 +1435,7 @@ def cloudtrail_create_load_balancer(
         "resources": [],
         "detail": {
             "eventVersion": "1.09",
-            "userIdentity": {
-                "type": "AssumedRole",
-                "principalId": f"AROAEXAMPLEROLEID0001:{session}",
-                "arn": f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/{session}/{session}",
-                "accountId": ACCOUNT_ID,
-                "sessionContext": {
-                    "sessionIssuer": {
-                        "type": "Role",
-                        "principalId": "AROAEXAMPLEROLEID0001",
-                        "arn": f"arn:aws:iam::{ACCOUNT_ID}:role/{session}",
-                        "accountId": ACCOUNT_ID,
-                        "userName": session,
-                    },
-                    "attributes": {"creationDate": event_time, "mfaAuthenticated": "false"},
-                },
-            },
+            "userIdentity": _controller_identity(cluster, event_time),
             "eventTime": event_time,
             "eventSource": "elasticloadbalancing.amazonaws.com",
             "eventName": "CreateLoadBalancer",

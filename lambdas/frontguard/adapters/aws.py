@@ -222,10 +222,17 @@ def ownership_problem(
         return f"its {t.LOAD_BALANCER_TAG} tag names another load balancer"
     if not arn:
         return f"it has no {t.LOAD_BALANCER_TAG} tag"
-    expected = security_group_name_for(arn)
-    if group.name != expected:
-        return f"its name {escape(group.name, 80)} is not {expected}, the one frontguard gives it"
-    if not group.description.startswith(SG_DESCRIPTION):
+    return _creation_problem(group, security_group_name_for(arn), SG_DESCRIPTION, vpc_id)
+
+
+def _creation_problem(
+    group: SecurityGroup, name: str, description: str, vpc_id: str | None
+) -> str | None:
+    """What of the facts fixed at an SG's creation (name, description, VPC) is not what
+    frontguard gives its own; ``None`` when all are."""
+    if group.name != name:
+        return f"its name {escape(group.name, 80)} is not {name}, the one frontguard gives it"
+    if not group.description.startswith(description):
         return "its description is not frontguard's"
     if vpc_id is not None and group.vpc_id != vpc_id:
         return f"it is in VPC {group.vpc_id}, not the load balancer's ({vpc_id})"
@@ -291,14 +298,9 @@ def pre_lb_ownership_problem(
     claimed = PreLoadBalancerKey(cluster, stack_tag, stack)
     if key is not None and (claimed.marker != key.marker or cluster != key.cluster):
         return "its tags name another stack"
-    expected = pre_lb_security_group_name(key or claimed)
-    if group.name != expected:
-        return f"its name {escape(group.name, 80)} is not {expected}, the one frontguard gives it"
-    if not group.description.startswith(PRE_LB_DESCRIPTION):
-        return "its description is not frontguard's"
-    if vpc_id is not None and group.vpc_id != vpc_id:
-        return f"it is in VPC {group.vpc_id}, not the load balancer's ({vpc_id})"
-    return None
+    return _creation_problem(
+        group, pre_lb_security_group_name(key or claimed), PRE_LB_DESCRIPTION, vpc_id
+    )
 
 
 def is_pre_lb(group: SecurityGroup) -> bool:

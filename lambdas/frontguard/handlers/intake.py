@@ -168,17 +168,9 @@ def _detail(event: Any) -> Mapping[str, Any] | Ignored:
 
 
 def parse_create_load_balancer(event: Any) -> NewLoadBalancer | Ignored:
-    if not isinstance(event, Mapping):
-        raise InvalidEventError(f"event is a {type(event).__name__}, not a JSON object")
-    size = len(json.dumps(event, default=str).encode())
-    if size > MAX_EVENT_BYTES:
-        raise InvalidEventError(f"event is {size} bytes, more than EventBridge's {MAX_EVENT_BYTES}")
-    detail_type = _require(event, "detail-type", "")
-    if detail_type != CLOUDTRAIL_DETAIL_TYPE:
-        return Ignored(f"detail-type {detail_type!r} is not a CloudTrail API call")
-    detail = _require(event, "detail", "")
-    if not isinstance(detail, Mapping):
-        raise InvalidEventError("event detail is not an object")
+    detail = _detail(event)
+    if isinstance(detail, Ignored):
+        return detail
     if detail.get("eventSource") != ELB_EVENT_SOURCE:
         return Ignored(f"eventSource {detail.get('eventSource')!r} is not Elastic Load Balancing")
     if detail.get("eventName") != "CreateLoadBalancer":
