@@ -261,7 +261,11 @@ def _exposure(subject: Subject) -> str:
         return "0 s"
     if subject.exposure is not None:
         return f"{subject.exposure:.1f} s"
-    return "open" if subject.outcome in ("needs-recreation", "gitops-pending") else "-"
+    still_open = subject.verification == "verification-failed" or subject.outcome in (
+        "needs-recreation",
+        "gitops-pending",
+    )
+    return "open" if still_open else "-"
 
 
 def _shorten(text: str, width: int) -> str:
