@@ -38,9 +38,16 @@ from frontguard.handlers.scan_flow import run_scan
 
 from bench.projection import project
 from sandbox import Sandbox
-from sandbox.aws import published_messages
+from sandbox.aws import published_messages, queued_messages
 from sandbox.steady import seed_remediated
-from sandbox.wiring import ENFORCE, STATE_TABLE, FakeLambdaContext, Frontguard, wire
+from sandbox.wiring import (
+    ENFORCE,
+    STATE_TABLE,
+    FakeLambdaContext,
+    Frontguard,
+    sqs_record,
+    wire,
+)
 
 CLUSTERS = 20
 SOURCES = ["203.0.113.0/24", "198.51.100.0/24"]
@@ -170,7 +177,10 @@ def enforce(total: int, sample: int | None) -> tuple[Run, Run]:
         vars(remediate_handler)["current_runtime"] = lambda: fg.runtime
         world(sandbox, total)
         decided = scan_once(fg, "first enforce scan: the scan", total)
-        records = fg.remediation_messages()
+        records = [
+            sqs_record(m, fg.remediation_queue_url)
+            for m in queued_messages(fg.remediation_queue_url)
+        ]
         assert len(records) == total, len(records)
         chosen = records
         if sample is not None and sample < total:
