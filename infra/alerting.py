@@ -11,9 +11,9 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
+from frontguard.permissions import partition_of
 
 from infra.config import Alerts
-from infra.least_privilege import partition_of
 
 CLOUDWATCH: Final = "cloudwatch.amazonaws.com"
 # What AWS Chatbot needs to render CloudWatch alarm notifications in a channel (its

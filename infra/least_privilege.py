@@ -16,6 +16,7 @@ from typing import Final
 from aws_cdk import Aws
 from aws_cdk import aws_iam as iam
 from frontguard import permissions
+from frontguard.permissions import partition_of
 from frontguard.tags import MANAGED_BY_TAG, MANAGED_BY_VALUE
 
 REQUEST_TAG: Final = {"StringEquals": {f"aws:RequestTag/{MANAGED_BY_TAG}": MANAGED_BY_VALUE}}
@@ -24,16 +25,6 @@ CREATE_ACTION: Final = {"StringEquals": {"ec2:CreateAction": "CreateSecurityGrou
 CREATE_PREFIX_LIST_ACTION: Final = {"StringEquals": {"ec2:CreateAction": "CreateManagedPrefixList"}}
 # Publishing to a KMS-encrypted topic needs the key: implied by sns:Publish.
 TOPIC_KEY_ACTIONS: Final = ("kms:Decrypt", "kms:GenerateDataKey")
-
-
-def partition_of(region: str) -> str:
-    """Literal rather than a token, so that ARNs read the same in the template and in
-    cdk-nag's findings."""
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    return "aws"
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from frontguard.errors import ConfigurationError, FrontguardError
+from frontguard.permissions import partition_of
 
 if TYPE_CHECKING:
     import boto3
@@ -216,14 +217,6 @@ def run_scan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 # --- scan across accounts and regions -----------------------------------------------------
 
 
-def _partition(region: str) -> str:
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    return "aws"
-
-
 def run_fleet_scan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """``frontguard scan`` over accounts (assumed role) x regions, in a bounded pool."""
     from frontguard.adapters.aws import CLIENT_CONFIG
@@ -268,7 +261,7 @@ def run_fleet_scan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         session_factory=default_session_factory,
         clusters=args.cluster or None,
         parallel=args.parallel,
-        partition=_partition(regions[0]),
+        partition=partition_of(regions[0]),
         progress=_target_progress(err),
     )
     if args.output == "json":

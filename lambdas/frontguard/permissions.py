@@ -106,3 +106,13 @@ SCAN_FUNCTION: Final = (
 )
 # Applies the scan's queued repairs through the event path's engine: the same actions.
 REMEDIATE_FUNCTION: Final = _REMEDIATION
+
+
+def partition_of(region: str) -> str:
+    """The AWS partition of a region, for ARNs (aws, aws-cn, aws-us-gov:
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference-arns.html)."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"

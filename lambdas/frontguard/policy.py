@@ -105,13 +105,17 @@ def world_open(sources: tuple[str, ...]) -> list[str]:
     return found
 
 
+def is_glob(pattern: str) -> bool:
+    """Whether a policy pattern is a glob rather than an exact name (the special characters of
+    :func:`fnmatch.fnmatchcase`, which matches the policy's patterns)."""
+    return any(c in pattern for c in "*?[")
+
+
 def _covers_rule(earlier: Rule, later: Rule) -> bool:
     """Whether ``earlier`` matches every load balancer ``later`` matches."""
 
     def covers(pattern: str, value: str) -> bool:
-        return pattern == "*" or (
-            not any(c in value for c in "*?[") and fnmatchcase(value, pattern)
-        )
+        return pattern == "*" or (not is_glob(value) and fnmatchcase(value, pattern))
 
     return (
         covers(earlier.cluster, later.cluster)

@@ -29,7 +29,7 @@ from frontguard.adapters.prefix_lists import PrefixList
 from frontguard.controller.class_fields import INGRESS_CLASS_PARAMS_API, LB_CONFIGURATION_API
 from frontguard.engine.prefix_lists import lists_for_cluster, policy_rules
 from frontguard.errors import ConfigurationError
-from frontguard.policy import PREFIX_LIST_ID, SECURITY_GROUP_ID, VPC_SOURCE, Policy
+from frontguard.policy import PREFIX_LIST_ID, SECURITY_GROUP_ID, VPC_SOURCE, Policy, is_glob
 from frontguard.render_services import mutating_policy_supported, service_objects
 
 JSON = dict[str, Any]
@@ -38,7 +38,6 @@ RULE_LABEL = "frontguard.io/policy-rule"
 FRONTGUARD_GROUP = "frontguard"  # frontguard's Kubernetes group (infra/eks_access.py)
 POLICY_NAME = "frontguard-born-protected"
 WORLD = ("0.0.0.0/0", "::/0")
-_GLOB = set("*?[")
 
 
 @dataclass(frozen=True)
@@ -101,7 +100,7 @@ def _namespace_selector(view: RuleView, earlier: Sequence[RuleView]) -> JSON | N
     """Only the namespaces this rule governs: its own exact name, else all but the exact names
     earlier rules took; a glob cannot be a label selector, so such rules select by label."""
     if view.namespace != "*":
-        if _GLOB & set(view.namespace):
+        if is_glob(view.namespace):
             return {"matchLabels": {RULE_LABEL: view.rule}}
         return {
             "matchExpressions": [
@@ -109,7 +108,7 @@ def _namespace_selector(view: RuleView, earlier: Sequence[RuleView]) -> JSON | N
             ]
         }
     taken = sorted(
-        {v.namespace for v in earlier if v.namespace != "*" and not _GLOB & set(v.namespace)}
+        {v.namespace for v in earlier if v.namespace != "*" and not is_glob(v.namespace)}
     )
     if not taken:
         return None

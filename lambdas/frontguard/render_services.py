@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 from frontguard import tags as t
 from frontguard.controller import service as svc
 from frontguard.errors import ConfigurationError
-from frontguard.policy import Policy
+from frontguard.policy import Policy, is_glob
 
 if TYPE_CHECKING:
     from frontguard.render import RuleView
@@ -54,7 +54,6 @@ MAP_MIN_VERSION = (1, 36)
 MAP_API = "admissionregistration.k8s.io/v1"
 MUTATING_POLICY_NAME = "frontguard-born-protected-services"
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)$")
-_GLOB = set("*?[")
 _PLAIN = re.compile(r"[A-Za-z0-9_-]")
 
 
@@ -131,7 +130,7 @@ def glob_regex(glob: str) -> str:
 def _namespace_condition(glob: str) -> str:
     if glob == "*":
         return "true"
-    if _GLOB & set(glob):
+    if is_glob(glob):
         return f"request.namespace.matches({_cel_string(glob_regex(glob))})"
     return f"request.namespace == {_cel_string(glob)}"
 

@@ -48,6 +48,7 @@ from frontguard.adapters.aws_errors import translate
 from frontguard.alerts import WHY, Alert
 from frontguard.errors import PermanentError
 from frontguard.model import Outcome
+from frontguard.permissions import partition_of
 
 if TYPE_CHECKING:
     from mypy_boto3_securityhub import SecurityHubClient
@@ -152,14 +153,6 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _partition(region: str) -> str:
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    return "aws"
-
-
 @dataclass
 class Changes:
     """The writes that bring Security Hub in line: imports, then workflow updates."""
@@ -185,7 +178,7 @@ class SecurityHubFindings:
         self._client = client
         self.account = account
         self.region = region
-        self.partition = _partition(region)
+        self.partition = partition_of(region)
         self._clock = clock
         self._deferred: dict[str, Observation] | None = None
         # The custom-integration product every account has

@@ -72,7 +72,7 @@ from frontguard.model import (
     OwnerRef,
     classify,
 )
-from frontguard.policy import VPC_SOURCE, Mode, Policy
+from frontguard.policy import VPC_SOURCE, Mode, Policy, is_glob
 from frontguard.sources import Sources
 
 if TYPE_CHECKING:
@@ -770,9 +770,6 @@ def _report_impostors(engine: Engine, bulk: _Bulk, report: ScanReport) -> None:
         engine.alerts.publish(impostor_alert(arn, cluster, None, found))
 
 
-_GLOB_CHARS = frozenset("*?[")
-
-
 def _sync_prefix_lists(
     engine: Engine,
     by_cluster: Mapping[str, list[tuple[LoadBalancer, OwnerRef]]],
@@ -789,11 +786,7 @@ def _sync_prefix_lists(
         if engine.policy.born_protected_cluster(cluster)
     }
     for name in engine.policy.born_protected:
-        if (
-            name in cluster_vpcs
-            or _GLOB_CHARS & set(name)
-            or not engine.policy.selects_cluster(name)
-        ):
+        if name in cluster_vpcs or is_glob(name) or not engine.policy.selects_cluster(name):
             continue
         # A born-protected cluster without load balancers yet, the usual start: the platform
         # applies the rendered classes before any Ingress, and `frontguard render` needs the
