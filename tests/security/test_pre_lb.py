@@ -199,7 +199,9 @@ def test_a_forged_refusal_for_a_live_protected_ingress_changes_nothing(sandbox: 
     assert result["outcome"] == "conflict"
     assert "not the controller's role" in result["reason"]
     assert frontguard_sgs(sandbox) == groups_before
-    assert prod.kube.get_object(INGRESSES, "shop", "web")["metadata"] == before["metadata"]
+    after = prod.kube.get_object(INGRESSES, "shop", "web")
+    assert before is not None and after is not None
+    assert after["metadata"] == before["metadata"]
     assert fg.mutating_aws_calls() == {} and fg.mutating_kube_calls() == 0
     [alert] = [a for a in fg.alerts() if a["outcome"] == "conflict"]
     assert "assumed-role/developer/dev" in alert["detail"] + str(alert.get("caller"))
@@ -226,9 +228,8 @@ def test_a_refusal_naming_a_foreign_vpc_changes_nothing(sandbox: Sandbox) -> Non
     assert result["outcome"] == "conflict" and foreign in result["reason"]
     assert frontguard_sgs(sandbox) == []
     assert fg.mutating_kube_calls() == 0
-    assert INGRESS_SG not in prod.kube.get_object(INGRESSES, "shop", "web")["metadata"].get(
-        "annotations", {}
-    )
+    web = prod.kube.get_object(INGRESSES, "shop", "web")
+    assert web is not None and INGRESS_SG not in web["metadata"].get("annotations", {})
 
 
 @attack(
