@@ -42,6 +42,8 @@ DRIFT_EC2_CALLS: Final = (
     "AuthorizeSecurityGroupIngress",
     "RevokeSecurityGroupIngress",
     "ModifySecurityGroupRules",
+    # frontguard's prefix lists (born protected): checked at once, not at the next schedule.
+    "ModifyManagedPrefixList",
 )
 SCAN_MESSAGE_GROUP: Final = "frontguard-scan"
 
