@@ -145,7 +145,7 @@ def test_a_change_to_frontguards_list_is_checked_by_its_drift_event(sandbox: San
     key = "*/rule-0/IPv4"
     list_id = lists(sandbox)[key]["PrefixListId"]
     tamper(sandbox, list_id, key)
-    event = {
+    event: dict[str, Any] = {
         "detail-type": "AWS API Call via CloudTrail",
         "source": "aws.ec2",
         "detail": {
