@@ -324,6 +324,7 @@ def build_member(
             )
         ],
         clusters=tuple(clusters),
+        state_table_name=state.table.table_name,
     )
     return triggers
 
@@ -337,6 +338,7 @@ def _outputs(
     scan_queue_arn: str,
     dead_letter_queue_urls: list[str],
     clusters: tuple[str, ...],
+    state_table_name: str,
 ) -> None:
     """What ``frontguard doctor`` reads to find the deployment (DescribeStacks)."""
     values: dict[str, str] = {"AlertTopicArn": topic_arn, "ScanQueueArn": scan_queue_arn}
@@ -348,6 +350,8 @@ def _outputs(
         values[f"Rule{name}"] = rule.rule_name
     values["DeadLetterQueueUrls"] = Fn.join(",", dead_letter_queue_urls)
     values["Clusters"] = ",".join(clusters)
+    # The CLI proves frontguard's prefix lists by their creation records in this table.
+    values["StateTableName"] = state_table_name
     for key, value in values.items():
         CfnOutput(stack, key, value=value)
 
