@@ -32,6 +32,7 @@ from infra.fail_closed import FailClosed
 from infra.functions import FrontguardFunction, FunctionSpec
 from infra.least_privilege import Scope
 from infra.observability import NAMESPACE, Observability
+from infra.principals import FUNCTIONS, role_name
 from infra.queues import VerificationQueue
 from infra.remediation import PACE_SECONDS, REMEDIATE, RemediationQueue
 from infra.scan_role import ScanRole
@@ -224,7 +225,9 @@ def build_member(
             ),
             log_retention=log_retention,
             vpc=vpc,
-            role_name=f"frontguard-{spec.name.lower()}-{region}" if organization else None,
+            # Fixed names in every stack: the channels' resource policies name these roles
+            # (infra/principals.py), and cluster owners map them in EKS.
+            role_name=role_name(spec.name, region),
             event_source_queue={
                 VERIFY.name: verification.queue,
                 SCAN.name: scan_queue.queue,
@@ -233,6 +236,7 @@ def build_member(
         )
         for spec in (EVENTS, VERIFY, SCAN, REMEDIATE)
     }
+    assert tuple(functions) == FUNCTIONS, "infra/principals.py names every function's role"
     if policy_parameter is not None:
         for function in functions.values():
             function.function.node.add_dependency(policy_parameter)
