@@ -318,6 +318,12 @@ def build_member(
         functions=functions,
         topic_arn=alert_topic_arn,
         scan_queue_arn=scan_queue.queue.queue_arn,
+        work_queue_urls=[
+            verification.queue.queue_url,
+            remediation.queue.queue_url,
+            scan_queue.queue.queue_url,
+        ],
+        state_table_arn=state.table.table_arn,
         dead_letter_queue_urls=[
             q.queue_url
             for q in (
@@ -339,6 +345,8 @@ def _outputs(
     functions: dict[str, FrontguardFunction],
     topic_arn: str,
     scan_queue_arn: str,
+    work_queue_urls: list[str],
+    state_table_arn: str,
     dead_letter_queue_urls: list[str],
     clusters: tuple[str, ...],
 ) -> None:
@@ -351,6 +359,9 @@ def _outputs(
     for name, rule in triggers.rules.items():
         values[f"Rule{name}"] = rule.rule_name
     values["DeadLetterQueueUrls"] = Fn.join(",", dead_letter_queue_urls)
+    # The channels whose resource policies the doctor reads (R2-7).
+    values["WorkQueueUrls"] = Fn.join(",", work_queue_urls)
+    values["StateTableArn"] = state_table_arn
     values["Clusters"] = ",".join(clusters)
     for key, value in values.items():
         CfnOutput(stack, key, value=value)

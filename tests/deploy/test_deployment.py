@@ -55,3 +55,37 @@ def test_the_table_names_each_check(
     print(out)
     assert code == 0
     assert out.startswith(f"frontguard doctor: stack {STACK} in 123456789012 eu-west-1")
+
+
+def test_the_doctor_reads_every_channels_policy_and_says_what_it_cannot_check(
+    deployed: Prepared, sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """R2-5/R2-7: the deployed queues, topic and table refuse writers other than frontguard's
+    roles; the SCP is not readable from a member account, and the doctor says so."""
+    _, report = doctor(capsys, "--no-publish")
+
+    channels = {c["name"]: c for c in report["checks"] if c["area"] == "channels"}
+    queues = [name for name in channels if name.startswith("queue ")]
+    assert len(queues) == 8  # 3 work queues, 3 of their DLQs, the events DLQ, undelivered
+    assert [n for n in channels if n.startswith(("topic ", "table "))] == [
+        f"topic {deployed_topic(sandbox)}",
+        f"table {deployed_table(sandbox)}",
+    ]
+    assert {n: c["status"] for n, c in channels.items() if n != "scp"} == dict.fromkeys(
+        [*queues, f"topic {deployed_topic(sandbox)}", f"table {deployed_table(sandbox)}"], "pass"
+    )
+    assert channels["scp"]["status"] == "warn"
+    assert "organizations:DescribePolicy" in channels["scp"]["detail"]
+
+
+def _outputs(sandbox: Sandbox) -> dict[str, str]:
+    (stack,) = sandbox.client("cloudformation").describe_stacks(StackName=STACK)["Stacks"]
+    return {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+
+
+def deployed_topic(sandbox: Sandbox) -> str:
+    return _outputs(sandbox)["AlertTopicArn"].rsplit(":", 1)[-1]
+
+
+def deployed_table(sandbox: Sandbox) -> str:
+    return _outputs(sandbox)["StateTableArn"].rsplit("/", 1)[-1]
