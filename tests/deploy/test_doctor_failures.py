@@ -239,7 +239,7 @@ BROKEN: list[tuple[Callable[[Sandbox], None], tuple[str, str], str]] = [
     (topic_deleted, ("alerting", "aws"), "redeploy the stack"),
     (policy_edited_by_hand, ("functions", "policy"), "cdk deploy"),
     (policy_invalid, ("functions", "policy"), "fix the policy document"),
-    (dead_letter, ("functions", "dead letters"), "redrive or delete"),
+    (dead_letter, ("functions", "dead letters"), "then delete them"),
     (function_errors, ("functions", "Events errors"), "log group"),
     (config_map_mode, ("cluster prod", "authentication mode"), "authenticationMode=API"),
     (access_entry_missing, ("cluster prod", "access entry Scan"), "redeploy the stack"),

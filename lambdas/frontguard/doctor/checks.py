@@ -464,7 +464,8 @@ def check_functions(
                     f"dead letters {queue}",
                     f"{waiting} messages failed for good",
                     f"read them (`aws sqs receive-message --queue-url {url}`), fix the cause, "
-                    "then redrive or delete them",
+                    "then delete them: the next scheduled scan decides again (the work queues "
+                    "refuse a redrive by anyone but frontguard's roles)",
                 )
             )
         else:
