@@ -15,6 +15,7 @@ publishing function read from STS GetCallerIdentity (frontguard.runtime), never 
 field; the topic refusing every principal but frontguard's roles is what makes that hold.
 docs/organization.md says what remains: an administrator of a member account can run code as
 its own frontguard role.
+
 The key has a fixed alias so that member roles can be granted "the key behind this alias"
 without knowing its ID (``kms:ResourceAliases``,
 https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-resource-aliases).
