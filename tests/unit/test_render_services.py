@@ -54,6 +54,7 @@ POLICY_DOCUMENT: dict[str, Any] = {
     "exemptions": [
         {
             "kind": "service",
+            "cluster": "prod",
             "namespace": "shop",
             "name": "vip",
             "reason": "SEC-42: partner VPN",
