@@ -525,20 +525,6 @@ def _born_protected(
     return expect
 
 
-# --- demo ---------------------------------------------------------------------------------
-
-
-def run_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    try:
-        from sandbox.demo import run
-    except ImportError as error:
-        raise ConfigurationError(
-            "the demo needs the sandbox, which ships with the source checkout (not with the "
-            f"Lambda package): run it from a clone with bin/demo ({error})"
-        ) from error
-    return run(out)
-
-
 # --- render -------------------------------------------------------------------------------
 
 
@@ -735,8 +721,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     render_cmd.set_defaults(run=run_render)
 
-    demo = commands.add_parser("demo", help="run the demo on the local sandbox")
-    demo.set_defaults(run=run_demo)
     return parser
 
 
