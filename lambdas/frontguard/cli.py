@@ -459,6 +459,9 @@ def run_doctor(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_OK if report.healthy(found) else EXIT_ERROR
 
 
+STACK_READER_SERVICES = ("cloudformation", "sts", "dynamodb")
+
+
 def _creation_records(session: boto3.Session, stack: str | None) -> StateTable:
     """The deployed stack's state table, whose creation records prove frontguard's prefix
     lists (a tag proves nothing: security review r2, R2-2). Read with the caller's own
@@ -468,10 +471,12 @@ def _creation_records(session: boto3.Session, stack: str | None) -> StateTable:
     from frontguard.adapters.aws import CLIENT_CONFIG
     from frontguard.adapters.state import StateTable
 
-    cloudformation = session.client("cloudformation", config=CLIENT_CONFIG)
+    # CLI-only clients, named in a tuple like the doctor's: the Lambda asset does not carry
+    # CloudFormation's model (infra/bundling.py BOTOCORE_SERVICES).
+    clients = {name: session.client(name, config=CLIENT_CONFIG) for name in STACK_READER_SERVICES}  # type: ignore[call-overload]
+    cloudformation = clients["cloudformation"]
     name = stack or (
-        f"Frontguard-{session.client('sts', config=CLIENT_CONFIG).get_caller_identity()['Account']}"
-        f"-{session.region_name}"
+        f"Frontguard-{clients['sts'].get_caller_identity()['Account']}-{session.region_name}"
     )
     try:
         stacks = cloudformation.describe_stacks(StackName=name)["Stacks"]
@@ -486,7 +491,7 @@ def _creation_records(session: boto3.Session, stack: str | None) -> StateTable:
         raise ConfigurationError(
             f"stack {name} has no StateTableName output: redeploy it with this version"
         )
-    return StateTable(session.client("dynamodb", config=CLIENT_CONFIG), table)
+    return StateTable(clients["dynamodb"], table)
 
 
 def _born_protected(
