@@ -1,4 +1,7 @@
-"""The demo (``frontguard demo``, ``bin/demo``): frontguard's event path on the sandbox.
+"""The demo (``bin/demo``, ``python -m sandbox.demo``): frontguard's event path on the sandbox.
+
+Its entry point lives here, outside the shipped package: frontguard never imports the sandbox
+(.importlinter), and the Lambda asset does not carry it.
 
 One cluster, ``prod``, with what a real one holds: an ALB Ingress, an NLB Service, an
 IngressGroup of two Ingresses in two namespaces, an NLB created without security groups, an
@@ -19,6 +22,7 @@ happened to each load balancer, and an audit scan summarises the account.
 from __future__ import annotations
 
 import json
+import sys
 import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -420,3 +424,11 @@ def run(out: TextIO, *, sandbox: Sandbox | None = None) -> int:
         return _demo(sandbox, out)
     with Sandbox() as own:
         return _demo(own, out)
+
+
+def main() -> int:
+    return run(sys.stdout)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

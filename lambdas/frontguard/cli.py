@@ -459,6 +459,9 @@ def run_doctor(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_OK if report.healthy(found) else EXIT_ERROR
 
 
+STACK_READER_SERVICES = ("cloudformation", "sts", "dynamodb")
+
+
 def _creation_records(session: boto3.Session, stack: str | None) -> StateTable:
     """The deployed stack's state table, whose creation records prove frontguard's prefix
     lists (a tag proves nothing: security review r2, R2-2). Read with the caller's own
@@ -468,10 +471,12 @@ def _creation_records(session: boto3.Session, stack: str | None) -> StateTable:
     from frontguard.adapters.aws import CLIENT_CONFIG
     from frontguard.adapters.state import StateTable
 
-    cloudformation = session.client("cloudformation", config=CLIENT_CONFIG)
+    # CLI-only clients, named in a tuple like the doctor's: the Lambda asset does not carry
+    # CloudFormation's model (infra/bundling.py BOTOCORE_SERVICES).
+    clients = {name: session.client(name, config=CLIENT_CONFIG) for name in STACK_READER_SERVICES}  # type: ignore[call-overload]
+    cloudformation = clients["cloudformation"]
     name = stack or (
-        f"Frontguard-{session.client('sts', config=CLIENT_CONFIG).get_caller_identity()['Account']}"
-        f"-{session.region_name}"
+        f"Frontguard-{clients['sts'].get_caller_identity()['Account']}-{session.region_name}"
     )
     try:
         stacks = cloudformation.describe_stacks(StackName=name)["Stacks"]
@@ -486,7 +491,7 @@ def _creation_records(session: boto3.Session, stack: str | None) -> StateTable:
         raise ConfigurationError(
             f"stack {name} has no StateTableName output: redeploy it with this version"
         )
-    return StateTable(session.client("dynamodb", config=CLIENT_CONFIG), table)
+    return StateTable(clients["dynamodb"], table)
 
 
 def _born_protected(
@@ -523,20 +528,6 @@ def _born_protected(
         )
 
     return expect
-
-
-# --- demo ---------------------------------------------------------------------------------
-
-
-def run_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    try:
-        from sandbox.demo import run
-    except ImportError as error:
-        raise ConfigurationError(
-            "the demo needs the sandbox, which ships with the source checkout (not with the "
-            f"Lambda package): run it from a clone with bin/demo ({error})"
-        ) from error
-    return run(out)
 
 
 # --- render -------------------------------------------------------------------------------
@@ -735,8 +726,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     render_cmd.set_defaults(run=run_render)
 
-    demo = commands.add_parser("demo", help="run the demo on the local sandbox")
-    demo.set_defaults(run=run_demo)
     return parser
 
 

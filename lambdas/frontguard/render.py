@@ -18,19 +18,16 @@ Field names: frontguard.controller.class_fields (cited to the controller's API t
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from fnmatch import fnmatchcase
 from typing import Any
 
 from frontguard import tags as t
 from frontguard.adapters.prefix_lists import PrefixList
 from frontguard.controller import ingress as ing
 from frontguard.controller.class_fields import INGRESS_CLASS_PARAMS_API, LB_CONFIGURATION_API
-from frontguard.engine.prefix_lists import lists_for_cluster, policy_rules
 from frontguard.errors import ConfigurationError
-from frontguard.policy import PREFIX_LIST_ID, SECURITY_GROUP_ID, VPC_SOURCE, Policy, is_glob
+from frontguard.policy import Policy, is_glob
+from frontguard.render_rules import RuleView, rules_for
 from frontguard.render_services import (
     SCHEME_EXPRESSION,
     mutating_policy_supported,
@@ -48,62 +45,6 @@ WORLD = ("0.0.0.0/0", "::/0")
 # (isCIDR(), cidr(), containsCIDR()), in Kubernetes 1.31 and later
 # (https://kubernetes.io/docs/reference/using-api/cel/#kubernetes-cidr-library).
 VAP_MIN_VERSION = (1, 31)
-
-
-@dataclass(frozen=True)
-class RuleView:
-    rule: str  # "rule-<i>" | "default"
-    namespace: str
-    scheme: str
-    kind: str
-    cidrs: tuple[str, ...]
-    prefix_lists: tuple[str, ...]
-
-    @property
-    def class_name(self) -> str:
-        return f"frontguard-{self.rule}"
-
-
-def _rules_for(policy: Policy, cluster: str, owned: Mapping[str, PrefixList]) -> list[RuleView]:
-    by_rule = lists_for_cluster(policy, cluster, owned)
-    details = {f"rule-{i}": r for i, r in enumerate(policy.rules)}
-    views: list[RuleView] = []
-    for rule_id, glob, sources in policy_rules(policy):
-        if not fnmatchcase(cluster, glob):
-            continue
-        if views and views[-1].namespace == views[-1].scheme == views[-1].kind == "*":
-            break  # an earlier rule takes everything: later ones never apply
-        lists = by_rule.get(rule_id, [])
-        wants_list = any(
-            s == VPC_SOURCE or not (PREFIX_LIST_ID.match(s) or SECURITY_GROUP_ID.match(s))
-            for s in sources
-        )
-        if wants_list and not lists:
-            raise ConfigurationError(
-                f"frontguard's prefix lists for {rule_id} of cluster {cluster} do not exist: "
-                f"add {cluster} to the policy's born_protected and let the scan create them"
-            )
-        cidrs = tuple(sorted({e for pl in lists for e in pl.entries}, key=_cidr_key))
-        rule = details.get(rule_id)
-        views.append(
-            RuleView(
-                rule_id,
-                rule.namespace if rule else "*",
-                rule.scheme if rule else "*",
-                rule.kind if rule else "*",
-                cidrs,
-                tuple(
-                    sorted(
-                        {pl.id for pl in lists} | {s for s in sources if PREFIX_LIST_ID.match(s)}
-                    )
-                ),
-            )
-        )
-    return views
-
-
-def _cidr_key(cidr: str) -> tuple[int, str]:
-    return (ipaddress.ip_network(cidr).version, cidr)
 
 
 def _namespace_selector(view: RuleView, earlier: Sequence[RuleView]) -> JSON | None:
@@ -391,7 +332,7 @@ def born_protected(
             "born-protected admission policy: its CIDR checks need CEL's CIDR library "
             f"(Kubernetes {VAP_MIN_VERSION[0]}.{VAP_MIN_VERSION[1]}+); upgrade the cluster"
         )
-    views = _rules_for(policy, cluster, owned)
+    views = rules_for(policy, cluster, owned)
     ingress = ingress_objects(views)
     governed = [o["metadata"]["name"] for o in ingress if o["kind"] == "IngressClass"]
     services: list[JSON] = []

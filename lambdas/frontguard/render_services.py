@@ -16,7 +16,7 @@ KEP-3962 "Reinvocation"), and only when the owner chose no sources: no
 annotation. Services the policy exempts (``exempt_namespaces``, ``exemptions`` of kind
 ``service``) are left alone.
 
-Which lists: the policy's first matching rule, as :func:`frontguard.render._rules_for` sees
+Which lists: the policy's first matching rule, as :func:`frontguard.render_rules.rules_for` sees
 it for the cluster, compiled into one CEL conditional (``variables.prefixLists``) in rule
 order, on the request's namespace (exact names, globs as anchored RE2) and the Service's
 scheme (controller.service.SCHEME_ANNOTATION). One policy, because the first match wins: several
@@ -47,7 +47,7 @@ from frontguard.errors import ConfigurationError
 from frontguard.policy import Policy, is_glob
 
 if TYPE_CHECKING:
-    from frontguard.render import RuleView
+    from frontguard.render_rules import RuleView
 
 JSON = dict[str, Any]
 MAP_MIN_VERSION = (1, 36)

@@ -1,4 +1,4 @@
-"""The demo (`frontguard demo`) runs in-process on the test sandbox and tells the right story."""
+"""The demo (`bin/demo`: `python -m sandbox.demo`) runs in-process on the test sandbox and tells the right story."""
 
 from __future__ import annotations
 
@@ -75,8 +75,8 @@ def test_demo_shows_each_outcome_a_verified_lb_and_a_verification_failure(sandbo
     assert '"needs-recreation": 1' in text
 
 
-def test_frontguard_demo_command_runs_the_demo(sandbox: Sandbox, capsys, monkeypatch):
-    from frontguard import cli
+def test_the_demo_entry_point_runs_the_demo(sandbox: Sandbox, capsys, monkeypatch):
+    from sandbox import demo
 
     calls = []
 
@@ -87,6 +87,6 @@ def test_frontguard_demo_command_runs_the_demo(sandbox: Sandbox, capsys, monkeyp
 
     monkeypatch.setattr("sandbox.demo.run", fake_run)
 
-    assert cli.main(["demo"]) == 0
+    assert demo.main() == 0
     assert capsys.readouterr().out == "demo ran\n"
     assert len(calls) == 1

@@ -24,7 +24,7 @@ from datetime import date
 from typing import Any
 
 import pytest
-from frontguard import render
+from frontguard import render, render_rules
 from frontguard.adapters.prefix_lists import PrefixList
 from frontguard.controller.service import service_restrictions
 from frontguard.errors import ConfigurationError
@@ -79,7 +79,7 @@ OWNED = {
     "*/rule-4/IPv6": pl("*/rule-4/IPv6", "pl-00000000000000003", "2001:db8::/32"),
     "prod/default/IPv4": pl("prod/default/IPv4", "pl-00000000000000004", "10.0.0.0/16"),
 }
-VIEWS = {v.rule: v for v in render._rules_for(POLICY, "prod", OWNED)}
+VIEWS = {v.rule: v for v in render_rules.rules_for(POLICY, "prod", OWNED)}
 
 
 @pytest.fixture(scope="module")
