@@ -94,6 +94,8 @@ INGRESS_CLASS_PARAMS = "elbv2.k8s.aws/v1beta1/ingressclassparams"
 # Gateway API and the controller's LoadBalancerConfiguration (v1 from LBC v3.5, v1beta1 before).
 GATEWAYS = "gateway.networking.k8s.io/v1/gateways"
 GATEWAY_CLASSES = "gateway.networking.k8s.io/v1/gatewayclasses"
+HTTP_ROUTES = "gateway.networking.k8s.io/v1/httproutes"
+NAMESPACES = "v1/namespaces"
 LB_CONFIGURATIONS = "gateway.k8s.aws/v1/loadbalancerconfigurations"
 LB_CONFIGURATIONS_V1BETA1 = "gateway.k8s.aws/v1beta1/loadbalancerconfigurations"
 # EKS Auto Mode's own IngressClassParams.
@@ -117,6 +119,8 @@ _RESOURCES: dict[str, tuple[str, str, bool]] = {
     INGRESS_CLASS_PARAMS: ("IngressClassParams", "ingressclassparams", False),
     GATEWAYS: ("Gateway", "gateway", True),
     GATEWAY_CLASSES: ("GatewayClass", "gatewayclass", False),
+    HTTP_ROUTES: ("HTTPRoute", "httproute", True),
+    NAMESPACES: ("Namespace", "namespace", False),
     LB_CONFIGURATIONS: ("LoadBalancerConfiguration", "loadbalancerconfiguration", True),
     LB_CONFIGURATIONS_V1BETA1: ("LoadBalancerConfiguration", "loadbalancerconfiguration", True),
     AUTO_MODE_CLASS_PARAMS: ("IngressClassParams", "ingressclassparams", False),

@@ -331,6 +331,23 @@ def _sns_message(body: Mapping[str, Any], subject: str | None) -> str:
     )
 
 
+def message_attributes(alert: Alert) -> dict[str, Any]:
+    """``outcome``, ``cluster`` and the owner's ``namespace`` as SNS message attributes, so a
+    subscription can take a subset with a filter policy (the canary's queue takes its own
+    namespace's alerts). A message of ``MessageStructure="json"`` cannot be filtered by its
+    body: https://docs.aws.amazon.com/sns/latest/dg/sns-message-filtering.html."""
+    values = {
+        "outcome": alert.outcome.value,
+        "cluster": alert.cluster,
+        "namespace": alert.owner.namespace if alert.owner else None,
+    }
+    return {
+        key: {"DataType": "String", "StringValue": value[:256]}
+        for key, value in values.items()
+        if value
+    }
+
+
 class SnsAlerts:
     """Publishes alerts to the SNS topic."""
 
@@ -348,6 +365,7 @@ class SnsAlerts:
                 Subject=alert.subject(),
                 MessageStructure="json",
                 Message=sns_message(body, alert.subject()),
+                MessageAttributes=message_attributes(alert),
             )
         except ClientError as error:
             raise translate(error, "publish alert") from error
