@@ -4,11 +4,14 @@ on a simulated clock (sandbox.canary_world), for each kind of owner and each pat
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 from frontguard.canary.owners import CANARY_LABEL, Kind
-from frontguard.canary.probe import Canary, CanaryClients, CanaryReport, CanarySettings, Status
+from frontguard.canary.probe import Canary, CanaryClients, CanarySettings
+from frontguard.canary.report import CanaryReport, Status
+from frontguard.cli import main
 from frontguard.runtime import ClusterConnector
 
 from sandbox import Sandbox
@@ -183,3 +186,61 @@ def test_the_canarys_objects_carry_its_label_and_no_workload(sandbox):
         assert body["metadata"]["labels"][CANARY_LABEL] == run.report.run_id
         assert path.namespace == NAMESPACE
         assert "selector" not in body.get("spec", {})
+
+
+def test_ctrl_c_midway_still_deletes_the_owner(sandbox):
+    world = world_for(sandbox)
+    run = canary(world, Kind.INGRESS)
+
+    def interrupt(what: str, seconds: float) -> None:
+        if "frontguard's security group" in what:
+            raise KeyboardInterrupt
+
+    run.progress = interrupt
+    world.deliver_events = False  # so that the canary has to wait for protection
+
+    with pytest.raises(KeyboardInterrupt):
+        run.run()
+
+    cleanup = run.report.stage("cleanup")
+    assert cleanup is not None and cleanup.status is Status.PASSED
+    assert leftovers(world.cluster) == [] and load_balancers(sandbox) == []
+
+
+def test_the_command_line_reports_a_failed_stage_and_exits_1(sandbox, capsys):
+    """The CLI on the real clock: a cluster whose controller never builds the canary's load
+    balancer (here: not reconciling at all) fails within --timeout and leaves nothing."""
+    prod = sandbox.cluster("prod")
+    wire(sandbox, POLICY)
+
+    code = main(
+        ["canary", "--cluster", "prod", "--timeout", "2", "--poll", "0.5", "--output", "json"]
+    )
+    report = json.loads(capsys.readouterr().out)
+
+    assert code == 1
+    assert report["ok"] is False
+    assert [s["stage"] for s in report["stages"]] == [
+        "leftovers",
+        "owner",
+        "load-balancer",
+        "cleanup",
+    ]
+    failed = next(s for s in report["stages"] if s["stage"] == "load-balancer")
+    assert failed["status"] == "failed" and failed["fix"]
+    assert leftovers(prod) == []
+
+
+def test_the_command_line_table_names_each_stage_and_the_fix(sandbox, capsys):
+    sandbox.cluster("prod")
+    wire(sandbox, POLICY)
+
+    code = main(
+        ["canary", "--cluster", "prod", "--kind", "service", "--timeout", "2", "--poll", "1"]
+    )
+    out = capsys.readouterr().out
+
+    assert code == 1
+    assert "frontguard canary: service frontguard-canary/frontguard-canary-" in out
+    assert "FAIL" in out and "fix: Check that the AWS Load Balancer Controller runs" in out
+    assert "result:        FAILED" in out

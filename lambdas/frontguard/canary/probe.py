@@ -30,9 +30,8 @@ import logging
 import secrets
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from typing import Any, Protocol, TypeVar
 
 from frontguard import tags as t
@@ -45,6 +44,7 @@ from frontguard.canary.owners import (
     Kind,
     canary_owner,
 )
+from frontguard.canary.report import CanaryReport, Stage, Status
 from frontguard.errors import FrontguardError, NotFoundError
 from frontguard.model import LoadBalancer
 
@@ -71,31 +71,6 @@ class SystemClock:
         time.sleep(seconds)
 
 
-class Status(StrEnum):
-    PASSED = "passed"
-    WARNED = "warned"
-    FAILED = "failed"
-    SKIPPED = "skipped"
-
-
-@dataclass(frozen=True)
-class Stage:
-    name: str
-    status: Status
-    detail: str
-    fix: str = ""
-    at_seconds: float | None = None  # since the run started
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "stage": self.name,
-            "status": self.status.value,
-            "detail": self.detail,
-            "fix": self.fix,
-            "at_seconds": self.at_seconds,
-        }
-
-
 @dataclass(frozen=True)
 class CanarySettings:
     cluster: str
@@ -118,60 +93,6 @@ class CanaryClients:
     tagging: tagging.TaggingClient
     sqs: Any = None
     alerts_queue_url: str | None = None  # the canary's subscription to the alert topic
-
-
-@dataclass
-class CanaryReport:
-    cluster: str
-    kind: str
-    namespace: str
-    owner: str
-    run_id: str
-    started_at: datetime
-    precision_seconds: float
-    stages: list[Stage] = field(default_factory=list)
-    load_balancer_arn: str | None = None
-    created_at: datetime | None = None
-    protected_at: datetime | None = None
-    exposure_seconds: float | None = None
-    born_protected: bool = False
-    path: str | None = None
-    alert: str | None = None
-    verification: str | None = None
-    security_group_id: str | None = None
-    leftovers_removed: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return bool(self.stages) and all(s.status is not Status.FAILED for s in self.stages)
-
-    def stage(self, name: str) -> Stage | None:
-        return next((s for s in self.stages if s.name == name), None)
-
-    def as_dict(self) -> dict[str, Any]:
-        def when(value: datetime | None) -> str | None:
-            return value.isoformat(timespec="seconds") if value else None
-
-        return {
-            "ok": self.ok,
-            "cluster": self.cluster,
-            "kind": self.kind,
-            "owner": f"{self.namespace}/{self.owner}",
-            "run_id": self.run_id,
-            "started_at": when(self.started_at),
-            "load_balancer_arn": self.load_balancer_arn,
-            "load_balancer_created_at": when(self.created_at),
-            "protected_at": when(self.protected_at),
-            "exposure_seconds": self.exposure_seconds,
-            "precision_seconds": self.precision_seconds,
-            "born_protected": self.born_protected,
-            "path": self.path,
-            "alert": self.alert,
-            "verification": self.verification,
-            "security_group_id": self.security_group_id,
-            "leftovers_removed": self.leftovers_removed,
-            "stages": [s.as_dict() for s in self.stages],
-        }
 
 
 Progress = Callable[[str, float], None]  # (what is awaited, seconds waited so far)
