@@ -4,14 +4,16 @@ frontguard, frontguard's backstop and its verifications all run on a simulated c
 The canary polls and sleeps; here each sleep advances the clock and lets the world move, in
 the order the real one does within that time:
 
-1. the controller reconciles every object (creating, patching and deleting load balancers);
-   each new load balancer's ``CreatedTime`` is the simulated time it appeared;
-2. CloudTrail delivers the controller's records to frontguard's events handler, unless
-   delivery is off (``deliver_events=False``: EventBridge delivers CloudTrail events on a
-   best-effort basis, https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-service-event.html);
-3. the controller reconciles again (frontguard's patch is an object change);
-4. every ``backstop_seconds`` the backstop runs (the sweep, else the scheduled scan);
-5. queued verifications run (the policy's delays are zero in the sandbox).
+1. CloudTrail delivers the controller's records of the previous step to frontguard's events
+   handler, unless delivery is off (``deliver_events=False``: EventBridge delivers CloudTrail
+   events on a best-effort basis,
+   https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-service-event.html);
+2. the controller reconciles every object (creating, patching and deleting load balancers;
+   frontguard's patch is an object change); each new load balancer's ``CreatedTime`` is the
+   simulated time it appeared;
+3. every ``backstop_seconds`` the backstop runs (the sweep, else the scheduled scan), and the
+   controller reconciles again;
+4. queued verifications run (the policy's delays are zero in the sandbox).
 
 It drives frontguard's production code (``sandbox.wiring``), so it sits above the wiring.
 """
@@ -40,7 +42,8 @@ class CanaryWorld:
     backstop_seconds: float = 60.0
     backstop: Callable[[], Any] | None = None  # default: the scheduled scan
     controller_running: bool = True
-    clock: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # Whole seconds, as a load balancer's CreatedTime is compared with it.
+    clock: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
     delivered: int = 0
     backstop_runs: int = 0
     _next_backstop: datetime | None = None
@@ -61,15 +64,14 @@ class CanaryWorld:
         self.tick()
 
     def tick(self) -> None:
-        self._reconcile()
+        """One step of the world; CloudTrail delivers what the controller recorded before this
+        step (EventBridge delivers within seconds, not at once)."""
+        recorded = len(self.cluster.lbc.cloudtrail)
         if self.deliver_events:
-            events = self.cluster.lbc.cloudtrail[self.delivered :]
-            self.delivered += len(events)
-            for event in events:
+            for event in self.cluster.lbc.cloudtrail[self.delivered : recorded]:
                 self.frontguard.deliver(event)
-            self._reconcile()
-        else:
-            self.delivered = len(self.cluster.lbc.cloudtrail)
+        self.delivered = recorded
+        self._reconcile()
         assert self._next_backstop is not None
         while self.clock >= self._next_backstop:
             self._next_backstop += timedelta(seconds=self.backstop_seconds)

@@ -102,6 +102,8 @@ LB_CONFIGURATIONS_V1BETA1 = "gateway.k8s.aws/v1beta1/loadbalancerconfigurations"
 AUTO_MODE_CLASS_PARAMS = "eks.amazonaws.com/v1/ingressclassparams"
 CLUSTER_ROLES = "rbac.authorization.k8s.io/v1/clusterroles"
 CLUSTER_ROLE_BINDINGS = "rbac.authorization.k8s.io/v1/clusterrolebindings"
+ROLES = "rbac.authorization.k8s.io/v1/roles"
+ROLE_BINDINGS = "rbac.authorization.k8s.io/v1/rolebindings"
 DEPLOYMENTS = "apps/v1/deployments"
 # Admission policies (admissionregistration.k8s.io/v1: validating from Kubernetes 1.30,
 # mutating from 1.36), stored only: the emulator does not evaluate them.
@@ -126,6 +128,8 @@ _RESOURCES: dict[str, tuple[str, str, bool]] = {
     AUTO_MODE_CLASS_PARAMS: ("IngressClassParams", "ingressclassparams", False),
     CLUSTER_ROLES: ("ClusterRole", "clusterrole", False),
     CLUSTER_ROLE_BINDINGS: ("ClusterRoleBinding", "clusterrolebinding", False),
+    ROLES: ("Role", "role", True),
+    ROLE_BINDINGS: ("RoleBinding", "rolebinding", True),
     DEPLOYMENTS: ("Deployment", "deployment", True),
     VALIDATING_POLICIES: ("ValidatingAdmissionPolicy", "validatingadmissionpolicy", False),
     VALIDATING_POLICY_BINDINGS: (
