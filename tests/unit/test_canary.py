@@ -102,6 +102,6 @@ def test_a_gateway_owner_is_internal_unless_asked_and_routes_to_no_workload():
 
 def test_the_handler_drops_a_malformed_request_without_raising(monkeypatch, capsys):
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "Frontguard")
-    result = handler({"cluster": 42}, FakeLambdaContext())  # type: ignore[arg-type]
+    result = handler({"cluster": 42}, FakeLambdaContext())
     assert result["ok"] is False and "not a canary request" in result["reason"]
     assert '"malformed-events"' in capsys.readouterr().out

@@ -14,13 +14,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
 from frontguard.alerts import Alert
 from frontguard.canary.owners import DEFAULT_NAMESPACE, Kind
 from frontguard.canary.probe import CanarySettings
 from frontguard.canary.report import CanaryReport, Status
 from frontguard.errors import ConfigurationError, InvalidEventError
 from frontguard.model import Outcome
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 logger = logging.getLogger(__name__)
 
