@@ -72,7 +72,7 @@ from moto.sns.models import sns_backends
 from moto.sqs.models import sqs_backends
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from sandbox import alarms
+from sandbox import alarms, securityhub, sts
 from sandbox.eks_access import EksAccess
 from sandbox.lambda_account import LambdaAccount
 
@@ -487,10 +487,8 @@ _install_lock = threading.Lock()
 
 def install_fidelity_fixes() -> None:
     """Patch moto's backend classes (once per process; the fixes apply to every backend)."""
-    from sandbox import organization, securityhub
-
     securityhub.install()
-    organization.install()
+    sts.install()
     with _install_lock:
         for cls, method, fix in _FIXES:
             original = getattr(cls, method)

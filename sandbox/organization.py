@@ -1,13 +1,8 @@
 """An AWS Organization in the sandbox: member accounts, their roles, and their clusters.
 
 moto serves Organizations (accounts, OUs) and STS ``AssumeRole`` into any account: requests
-signed with the returned credentials reach that account's backends. One gap matters to a
-cross-account scan, closed by `install` (moto 5.2.5 assumes any role ARN, existing or not):
-
-- ``AssumeRole`` fails with ``AccessDenied`` when the role does not exist in the target
-  account, or when its trust policy names no principal of the caller's account (AWS answers
-  both the same way: "User: ... is not authorized to perform: sts:AssumeRole on resource"
-  (https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_roles.html#troubleshoot_roles_cant-assume-role).
+signed with the returned credentials reach that account's backends (``AssumeRole`` refuses
+roles that do not exist or do not trust the caller: `sandbox.sts`, an emulator fix).
 
 `Organization` builds the world: ``Organization.create(sandbox)`` makes the caller's account
 (the sandbox's ``ACCOUNT_ID``) the management account; ``add_account`` creates a member in
@@ -20,9 +15,7 @@ Like every sandbox module it reads no frontguard code.
 
 from __future__ import annotations
 
-import functools
 import json
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -30,8 +23,6 @@ from typing import TYPE_CHECKING, Any
 from moto.ec2.models import ec2_backends
 from moto.eks.models import eks_backends
 from moto.iam.models import iam_backends
-from moto.sts.exceptions import STSClientError
-from moto.sts.models import STSBackend
 
 from sandbox.aws import ACCOUNT_ID
 
@@ -40,65 +31,6 @@ if TYPE_CHECKING:
 
 Method = Callable[..., Any]
 SCAN_ROLE = "frontguard-scan"
-
-_MARK = "__frontguard_sandbox_fix__"
-_lock = threading.Lock()
-
-
-class AccessDeniedError(STSClientError):
-    def __init__(self, message: str) -> None:
-        super().__init__("AccessDenied", message)
-
-
-def _trusts(document: str, caller: str) -> bool:
-    """Whether a trust policy lets a principal of account ``caller`` assume the role."""
-    try:
-        policy = json.loads(document)
-    except ValueError:
-        return False
-    statements = policy.get("Statement", [])
-    for statement in statements if isinstance(statements, list) else [statements]:
-        if statement.get("Effect") != "Allow":
-            continue
-        actions = statement.get("Action", [])
-        actions = [actions] if isinstance(actions, str) else actions
-        if not any(a in ("sts:AssumeRole", "sts:*", "*") for a in actions):
-            continue
-        principals = (statement.get("Principal") or {}).get("AWS", [])
-        principals = [principals] if isinstance(principals, str) else principals
-        if any(p in ("*", caller) or f":{caller}:" in p for p in principals):
-            return True
-    return False
-
-
-def _assume_role(original: Method) -> Method:
-    @functools.wraps(original)
-    def wrapper(self: STSBackend, **kwargs: Any) -> Any:
-        role_arn = str(kwargs.get("role_arn") or "")
-        parts = role_arn.split(":")
-        account = parts[4] if len(parts) > 5 else ""
-        name = role_arn.rsplit("/", 1)[-1]
-        denied = AccessDeniedError(
-            f"User: arn:aws:iam::{self.account_id}:user/sandbox is not authorized to perform: "
-            f"sts:AssumeRole on resource: {role_arn}"
-        )
-        roles = iam_backends[account]["global"].roles if account else {}
-        role = next((r for r in roles.values() if r.name == name), None)
-        if role is None or not _trusts(role.assume_role_policy_document, self.account_id):
-            raise denied
-        return original(self, **kwargs)
-
-    return wrapper
-
-
-def install() -> None:
-    """Patch moto's STS backend (once per process, before the server starts)."""
-    with _lock:
-        if getattr(STSBackend.assume_role, _MARK, False):
-            return
-        fixed = _assume_role(STSBackend.assume_role)
-        setattr(fixed, _MARK, True)
-        STSBackend.assume_role = fixed  # type: ignore[method-assign]
 
 
 def create_role(account: str, name: str, *, trusted_account: str = ACCOUNT_ID) -> str:

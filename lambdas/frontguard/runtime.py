@@ -24,7 +24,7 @@ from frontguard.adapters.state import DedupedAlerts, StateTable
 from frontguard.adapters.tagging import TaggingClient
 from frontguard.adapters.verify_queue import SqsVerifyQueue
 from frontguard.alerts import AlertSink, FanOutAlerts, LogOnlyAlerts, SnsAlerts
-from frontguard.engine.remediate import Engine
+from frontguard.engine.decision import Engine
 from frontguard.errors import ConfigurationError
 from frontguard.policy import Policy
 from frontguard.settings import Settings

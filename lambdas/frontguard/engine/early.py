@@ -18,8 +18,8 @@ from frontguard.adapters.tagging import TaggingClient, load_balancers_of_stack
 from frontguard.alerts import Alert
 from frontguard.controller.security_groups import annotation_keys
 from frontguard.engine import gateway, pre_lb
+from frontguard.engine.decision import Engine
 from frontguard.engine.owner import Owner, resolve_owner
-from frontguard.engine.remediate import Engine
 from frontguard.errors import NotFoundError
 from frontguard.model import Outcome, OwnerRef, classify
 from frontguard.policy import Mode
@@ -108,7 +108,7 @@ def blocked_stack(
         },
     )
     # A Gateway whose GatewayClass pins its security groups: frontguard's SG cannot be
-    # requested through the Gateway, and the class is not fought (as engine/remediate.py
+    # requested through the Gateway, and the class is not fought (as engine/decide.py
     # decides once a load balancer exists): conflict, with the class's way out.
     pinned = owner.gateway is not None and owner.gateway.class_pin is not None
     outcome = Outcome.CONFLICT if pinned else Outcome.ERROR

@@ -29,9 +29,10 @@ from frontguard.controller.ingress import (
 from frontguard.controller.objects import AnnotationError
 from frontguard.controller.service import service_listen_ports, service_scheme
 from frontguard.engine import exemptions, plan
+from frontguard.engine.decision import Engine, owner_changes
 from frontguard.engine.gateway import GatewayOwner, frontguard_config_name
 from frontguard.engine.owner import Owner
-from frontguard.engine.remediate import Engine, impostor_alert, owner_changes
+from frontguard.engine.remediation_alerts import impostor_alert
 from frontguard.model import Listener, LoadBalancer, Outcome, OwnerKind, PermissionRule
 from frontguard.policy import VPC_SOURCE, GitOpsAction
 
@@ -142,7 +143,7 @@ def _future_shape(
             # https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-update-security-groups.html),
             # so a rule on a port without a listener admits nothing. When the load balancer
             # exists, the engine compares this SG with the plan for its real listeners
-            # (adapters/aws.py split_ownership, engine/remediate.py): equal (every listener
+            # (adapters/aws.py split_ownership, engine/decide_plan.py): equal (every listener
             # has routes) → compliant, no swap; a port without a listener → not equal → the
             # usual SG keyed by the load balancer and the swap through the same
             # configuration, from one frontguard SG to the other (never a world-open window).
@@ -157,7 +158,7 @@ def _future_shape(
 
 def _gateway_refusal(owner: GatewayOwner) -> str | None:
     """Why frontguard cannot request its SG through this Gateway (``None``: it can), as the
-    engine decides it for a Gateway whose load balancer exists (engine/remediate.py)."""
+    engine decides it for a Gateway whose load balancer exists (engine/decide.py)."""
     if owner.class_pin is not None:
         # The class-level configuration's securityGroups win (LBC:pkg/gateway/
         # lb_config_merger.go): the Gateway's own would be ignored. Not fought: conflict.

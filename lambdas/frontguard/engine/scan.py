@@ -55,14 +55,11 @@ from frontguard.controller.security_groups import (
     named_security_groups,
 )
 from frontguard.engine import exemptions, plan, prefix_lists
+from frontguard.engine.decision import Engine, Prefetched
 from frontguard.engine.owner import ClusterObjects, Owner, read_classes, resolve_owner
 from frontguard.engine.pre_lb import BLOCKED_KEY_PREFIX
-from frontguard.engine.remediate import (
-    Engine,
-    Prefetched,
-    impostor_alert,
-    remediate_load_balancer,
-)
+from frontguard.engine.remediate import remediate_load_balancer
+from frontguard.engine.remediation_alerts import impostor_alert
 from frontguard.errors import FrontguardError, NotFoundError, RetryableError
 from frontguard.model import (
     Listener,
@@ -381,7 +378,7 @@ def _compliant_at_a_glance(engine: Engine, lb: LoadBalancer, owner: Owner, bulk:
     DescribeListeners at steady state)."""
     policy = engine.policy
     if owner.ref.frontend_nlb and owner.members and frontend_nlb_shares_alb_sgs(owner.members):
-        # It carries the ALB's SGs (engine/remediate.py _inherits_alb_sgs).
+        # It carries the ALB's SGs (engine/decide.py _inherits_alb_sgs).
         frontguard_ids = {g.id for g in bulk.ours.values()}
         governing = frontguard_ids | set(policy.approved_security_groups)
         carried = set(lb.security_groups)

@@ -30,9 +30,9 @@ from frontguard.controller.security_groups import (
 )
 from frontguard.engine import plan
 from frontguard.engine.born import exposure_seconds
+from frontguard.engine.decision import Engine
 from frontguard.engine.events import current_failures
 from frontguard.engine.owner import resolve_owner
-from frontguard.engine.remediate import Engine
 from frontguard.errors import FrontguardError, NotFoundError
 from frontguard.model import LoadBalancer, Outcome, OwnerKind, OwnerRef, classify, plan_digest
 from frontguard.policy import ControllerFlags

@@ -7,9 +7,10 @@ from typing import Any
 
 from frontguard.adapters.aws import describe_load_balancer
 from frontguard.alerts import Alert
+from frontguard.engine.decision import LoadBalancerGoneError, Result
 from frontguard.engine.early import blocked_stack, load_balancers_for_stack
 from frontguard.engine.pre_lb import BLOCKED_KEY_PREFIX
-from frontguard.engine.remediate import LoadBalancerGoneError, Result, remediate_load_balancer
+from frontguard.engine.remediate import remediate_load_balancer
 from frontguard.errors import InvalidEventError, NotFoundError, PermanentError, RetryableError
 from frontguard.handlers.intake import Ignored, ManagedSecurityGroupCreated, parse_event
 from frontguard.model import Outcome

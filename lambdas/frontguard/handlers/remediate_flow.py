@@ -24,7 +24,8 @@ from dataclasses import replace
 from frontguard.adapters import aws
 from frontguard.adapters.remediation_queue import RemediationRequest
 from frontguard.alerts import Alert, AlertSink
-from frontguard.engine.remediate import Result, remediate_load_balancer
+from frontguard.engine.decision import Result
+from frontguard.engine.remediate import remediate_load_balancer
 from frontguard.errors import NotFoundError
 from frontguard.model import Outcome, classify
 from frontguard.runtime import Runtime
