@@ -19,6 +19,7 @@ from sandbox.canary_world import CanaryWorld, canary_alerts_queue
 from sandbox.kube import GATEWAYS, HTTP_ROUTES, INGRESSES, LB_CONFIGURATIONS, SERVICES
 from sandbox.scenario import Cluster, ControllerOptions
 from sandbox.wiring import ENFORCE, wire
+from tests.reliability.faults import AwsFaults
 
 NAMESPACE = "frontguard-canary"
 POLICY = {**ENFORCE, "cleanup_grace_hours": 0}
@@ -244,3 +245,37 @@ def test_the_command_line_table_names_each_stage_and_the_fix(sandbox, capsys):
     assert "frontguard canary: service frontguard-canary/frontguard-canary-" in out
     assert "FAIL" in out and "fix: Check that the AWS Load Balancer Controller runs" in out
     assert "result:        FAILED" in out
+
+
+@pytest.mark.parametrize(
+    ("status", "fix"),
+    [(403, "Grant the canary create/delete"), (404, "Create the namespace")],
+)
+def test_an_owner_the_cluster_refuses_fails_with_the_fix(sandbox, status, fix):
+    world = world_for(sandbox)
+    world.cluster.kube.inject(lambda method, path, headers: status if method == "POST" else None)
+
+    report = canary(world, Kind.INGRESS).run()
+
+    stage = report.stage("owner")
+    assert stage is not None and stage.status is Status.FAILED
+    assert stage.fix.startswith(fix)
+    assert [s.name for s in report.stages] == ["leftovers", "owner", "cleanup"]
+    assert load_balancers(sandbox) == []
+
+
+def test_an_aws_read_refused_midway_fails_that_stage_and_still_cleans_up(sandbox):
+    world = world_for(sandbox)
+    run = canary(world, Kind.SERVICE)
+    faults = AwsFaults()
+    faults.fail("ec2.DescribeSecurityGroups", "access-denied")
+    run.clients.ec2.meta.events.register("before-send", faults)
+
+    report = run.run()
+
+    stage = report.stage("protection")
+    assert stage is not None and stage.status is Status.FAILED
+    assert "stopped by an error" in stage.detail and "ec2:DescribeSecurityGroups" in stage.fix
+    cleanup = report.stage("cleanup")
+    assert cleanup is not None and cleanup.status is Status.PASSED
+    assert leftovers(world.cluster) == [] and load_balancers(sandbox) == []

@@ -142,21 +142,53 @@ class Canary:
         self.measure_until = self.started + total - reserve
         self.cleanup_until = self.started + total
         self._alerts: list[dict[str, Any]] = []
+        self._stage = "leftovers"
 
     # -- the run ------------------------------------------------------------------------------
 
     def run(self) -> CanaryReport:
-        """Every stage, then the clean-up, whatever happened (Ctrl-C included)."""
+        """Every stage, then the clean-up, whatever happened (Ctrl-C included). An AWS or
+        Kubernetes error ends the stage it happened in as failed, with what was refused."""
         try:
-            self._remove_leftovers()
-            if self._create_owner():
-                lb = self._await_load_balancer()
-                if lb is not None:
-                    self._await_protection(lb)
-                    self._await_alerts(lb)
+            self._measure()
+        except FrontguardError as error:
+            self._record(
+                self._stage,
+                Status.FAILED,
+                f"stopped by an error: {error}",
+                "Check the caller's rights: AWS reads (elasticloadbalancing:Describe*, "
+                "ec2:DescribeSecurityGroups, tag:GetResources, eks:DescribeCluster) and, in the "
+                "cluster, the canary namespace's Role (infra/rbac.yaml).",
+            )
         finally:
-            self._clean_up()
+            self._stage = "cleanup"
+            try:
+                self._clean_up()
+            except FrontguardError as error:
+                self._record(
+                    "cleanup",
+                    Status.FAILED,
+                    f"stopped by an error: {error}",
+                    f"Delete what is left: kubectl -n {self.settings.namespace} delete "
+                    f"services,ingresses,gateways,httproutes,loadbalancerconfigurations -l "
+                    f"{CANARY_LABEL} (the controller then deletes the load balancer).",
+                )
         return self.report
+
+    def _measure(self) -> None:
+        self._stage = "leftovers"
+        self._remove_leftovers()
+        self._stage = "owner"
+        if not self._create_owner():
+            return
+        self._stage = "load-balancer"
+        lb = self._await_load_balancer()
+        if lb is None:
+            return
+        self._stage = "protection"
+        self._await_protection(lb)
+        self._stage = "alert"
+        self._await_alerts(lb)
 
     def _record(self, name: str, status: Status, detail: str, fix: str = "") -> None:
         elapsed = round((self.clock.now() - self.started).total_seconds(), 1)
@@ -238,13 +270,16 @@ class Canary:
         for path, body in self.owner.objects:
             try:
                 self.clients.kube.create(path, body)
-            except KubeApiError as error:
+            except FrontguardError as error:
+                status = error.status if isinstance(error, KubeApiError) else 0
+                if isinstance(error, NotFoundError):
+                    status = 404
                 self._record(
                     "owner",
                     Status.FAILED,
                     f"cannot create {path.collection.rsplit('/', 1)[-1]} "
                     f"{path.namespace}/{path.name}: {error}",
-                    _create_fix(error.status, self.settings.namespace),
+                    _create_fix(status, self.settings.namespace),
                 )
                 return False
         self._record(
