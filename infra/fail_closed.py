@@ -96,6 +96,12 @@ class FailClosed(Construct):
             self,
             "DeniedManagedSecurityGroup",
             description="frontguard: the controller's managed SG was refused (fail-closed mode)",
-            event_pattern=managed_security_group_pattern(denied=True),
+            event_pattern=managed_security_group_pattern(
+                denied=True, controller_roles=controller_role_names
+            ),
             targets=[function_target(events_function)],
+        )
+        # The events function acts on a refusal only when one of these roles made it.
+        events_function.function.add_environment(
+            "FRONTGUARD_CONTROLLER_ROLE_NAMES", ",".join(controller_role_names)
         )

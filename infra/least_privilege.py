@@ -162,7 +162,7 @@ _RULES: Final = (
     ),
     _Rule(
         "CodeStateTable",
-        (*permissions.STATE_TABLE, *permissions.SCAN_STATE),
+        (*permissions.STATE_TABLE, *permissions.CREATION_RECORDS, *permissions.SCAN_STATE),
         lambda s, _w: [([s.state_table_arn], None)],
     ),
     # Service Authorization Reference for Security Hub

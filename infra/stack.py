@@ -352,6 +352,7 @@ def build_member(
             )
         ],
         clusters=tuple(clusters),
+        state_table_name=state.table.table_name,
         canary=canary,
     )
     return triggers
@@ -366,6 +367,7 @@ def _outputs(
     scan_queue_arn: str,
     dead_letter_queue_urls: list[str],
     clusters: tuple[str, ...],
+    state_table_name: str,
     canary: ScheduledCanary | None = None,
 ) -> None:
     """What ``frontguard doctor`` reads to find the deployment (DescribeStacks)."""
@@ -378,6 +380,8 @@ def _outputs(
         values[f"Rule{name}"] = rule.rule_name
     values["DeadLetterQueueUrls"] = Fn.join(",", dead_letter_queue_urls)
     values["Clusters"] = ",".join(clusters)
+    # The CLI proves frontguard's prefix lists by their creation records in this table.
+    values["StateTableName"] = state_table_name
     if canary is not None:
         values["CanaryAlertsQueueUrl"] = canary.queue.queue_url
         values["CanaryFunctionName"] = canary.function.function.function_name

@@ -42,6 +42,8 @@ DRIFT_EC2_CALLS: Final = (
     "AuthorizeSecurityGroupIngress",
     "RevokeSecurityGroupIngress",
     "ModifySecurityGroupRules",
+    # frontguard's prefix lists (born protected): checked at once, not at the next schedule.
+    "ModifyManagedPrefixList",
 )
 SCAN_MESSAGE_GROUP: Final = "frontguard-scan"
 
@@ -80,7 +82,9 @@ def create_load_balancer_pattern() -> events.EventPattern:
 DENIED: Final = {"errorCode": ["Client.UnauthorizedOperation"]}
 
 
-def managed_security_group_pattern(*, denied: bool = False) -> events.EventPattern:
+def managed_security_group_pattern(
+    *, denied: bool = False, controller_roles: Sequence[str] = ()
+) -> events.EventPattern:
     """The controller's ``CreateSecurityGroup`` of its managed SG: the earliest signal of a
     new load balancer (the LB follows in the same reconcile, LBC:pkg/deploy/stack_deployer.go).
 
@@ -90,7 +94,21 @@ def managed_security_group_pattern(*, denied: bool = False) -> events.EventPatte
     so the narrowest pattern says "some tag key is ``<prefix>/resource`` and some tag value is
     ``ManagedLBSecurityGroup``", not that one tag has both: the handler re-checks the pair
     (handlers/intake.py) before any AWS call.
+
+    ``controller_roles`` (the refused calls of fail-closed mode): only calls whose session
+    the controller's roles issued (CloudTrail's ``userIdentity.sessionContext.sessionIssuer
+    .userName`` is the role's name). Defence in depth: the events function re-checks the
+    caller, the VPC and that the stack has no load balancer (security review r2, R2-1).
     """
+    issuer = (
+        {
+            "userIdentity": {
+                "sessionContext": {"sessionIssuer": {"userName": list(controller_roles)}}
+            }
+        }
+        if controller_roles
+        else {}
+    )
     return events.EventPattern(
         source=["aws.ec2"],
         detail_type=[CLOUDTRAIL],
@@ -109,6 +127,7 @@ def managed_security_group_pattern(*, denied: bool = False) -> events.EventPatte
                     }
                 }
             },
+            **issuer,
         },
     )
 

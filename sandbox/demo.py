@@ -155,7 +155,8 @@ def born_protected_cluster(sandbox: Sandbox, runtime: Runtime) -> tuple[Subject,
 
     platform = sandbox.cluster(BORN_CLUSTER)
     scan(runtime.engine)  # the scheduled scan: creates the prefix lists policy implies
-    owned = prefix_lists.owned(runtime.engine.ec2)
+    assert runtime.engine.state is not None
+    owned = prefix_lists.owned(runtime.engine.ec2, runtime.engine.state).lists
     objects = render.born_protected(runtime.engine.policy, BORN_CLUSTER, owned)
     collections = {
         "IngressClassParams": INGRESS_CLASS_PARAMS,
@@ -323,7 +324,7 @@ def _demo(sandbox: Sandbox, out: TextIO) -> int:
 
     started = time.monotonic()
     out.write("frontguard demo: moto + a Kubernetes emulator + the LBC simulator, on loopback\n\n")
-    wired = wire(sandbox, POLICY, state_table=False)
+    wired = wire(sandbox, POLICY)
     runtime, topic_arn, queue_url = wired.runtime, wired.topic_arn, wired.queue_url
     born, applied = born_protected_cluster(sandbox, runtime)
     out.write(

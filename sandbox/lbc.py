@@ -1255,7 +1255,7 @@ class LoadBalancerController:
         (controllers/ingress/group_controller.go, controllers/service/service_controller.go,
         controllers/gateway/gateway_controller.go ``deployModel``). The controller retries with back-off and
         on every change of the owner: here, on each reconcile."""
-        session = f"{self.cluster}-aws-load-balancer-controller"
+        session = controller_role_name(self.cluster)
         message = (
             "You are not authorized to perform this operation. User: "
             f"arn:aws:sts::{self.account}:assumed-role/{session}/{session} is not authorized "
@@ -1328,8 +1328,13 @@ class LoadBalancerController:
         return LoadBalancer(arn, name, lb_type, event, dns_name=str(created["DNSName"]))
 
 
+def controller_role_name(cluster: str) -> str:
+    """The IAM role the sandbox's controller of ``cluster`` runs as (IRSA / Pod Identity)."""
+    return f"{cluster}-aws-load-balancer-controller"
+
+
 def _controller_identity(cluster: str, event_time: str) -> JSON:
-    session = f"{cluster}-aws-load-balancer-controller"
+    session = controller_role_name(cluster)
     return {
         "type": "AssumedRole",
         "principalId": f"AROAEXAMPLEROLEID0001:{session}",

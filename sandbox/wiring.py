@@ -25,6 +25,7 @@ from frontguard.settings import Settings
 from sandbox import Sandbox
 from sandbox.aws import REGION, published_messages
 from sandbox.kube import INGRESSES, SERVICES
+from sandbox.lbc import controller_role_name
 from sandbox.scenario import Cluster
 
 READ_PREFIXES = ("Describe", "Get", "List", "Receive")
@@ -215,6 +216,8 @@ def wire(
         discovery_delays=(0.0, 0.0),
         remediation_queue_url=remediation_url,
         remediation_pace_seconds=0.0,
+        # Fail-closed mode's configured controller roles: those of the clusters so far.
+        controller_role_names=tuple(controller_role_name(name) for name in sandbox.clusters),
     )
     session = boto3.Session(
         region_name=REGION,

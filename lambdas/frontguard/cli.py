@@ -25,6 +25,7 @@ from frontguard.permissions import partition_of
 if TYPE_CHECKING:
     import boto3
 
+    from frontguard.adapters.state import StateTable
     from frontguard.alerts import Alert
     from frontguard.doctor.born import Expected
     from frontguard.engine.scan import ScanItem, ScanReport
@@ -445,7 +446,9 @@ def run_doctor(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         connect=connector,
         deployment=deployment,
         publish=not args.no_publish,
-        born_protected=_born_protected(clients["ec2"], clients["eks"], args),
+        born_protected=_born_protected(
+            clients["ec2"], clients["eks"], args, _creation_records(session, stack)
+        ),
     )
     if args.output == "json":
         out.write(json.dumps({"stack": stack, **report.summary(found)}, indent=2) + "\n")
@@ -455,8 +458,38 @@ def run_doctor(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_OK if report.healthy(found) else EXIT_ERROR
 
 
+def _creation_records(session: boto3.Session, stack: str | None) -> StateTable:
+    """The deployed stack's state table, whose creation records prove frontguard's prefix
+    lists (a tag proves nothing: security review r2, R2-2). Read with the caller's own
+    credentials (dynamodb:GetItem on the table)."""
+    from botocore.exceptions import ClientError
+
+    from frontguard.adapters.aws import CLIENT_CONFIG
+    from frontguard.adapters.state import StateTable
+
+    cloudformation = session.client("cloudformation", config=CLIENT_CONFIG)
+    name = stack or (
+        f"Frontguard-{session.client('sts', config=CLIENT_CONFIG).get_caller_identity()['Account']}"
+        f"-{session.region_name}"
+    )
+    try:
+        stacks = cloudformation.describe_stacks(StackName=name)["Stacks"]
+    except ClientError as error:
+        raise ConfigurationError(
+            f"cannot read stack {name} ({error.response['Error'].get('Code')}): frontguard's "
+            "prefix lists are proven by its state table; pass --stack"
+        ) from error
+    outputs = {o["OutputKey"]: o["OutputValue"] for s in stacks for o in s.get("Outputs", [])}
+    table = outputs.get("StateTableName")
+    if not table:
+        raise ConfigurationError(
+            f"stack {name} has no StateTableName output: redeploy it with this version"
+        )
+    return StateTable(session.client("dynamodb", config=CLIENT_CONFIG), table)
+
+
 def _born_protected(
-    ec2: Any, eks_client: Any, args: argparse.Namespace
+    ec2: Any, eks_client: Any, args: argparse.Namespace, records: StateTable
 ) -> Callable[[Policy, str], Expected]:
     """For the doctor: a born-protected cluster's expected objects, exactly what `frontguard
     render born-protected` prints for it with the same --namespace and --other-class and the
@@ -470,7 +503,7 @@ def _born_protected(
     from frontguard.doctor.born import Expected
     from frontguard.render_services import parse_kubernetes_version
 
-    owned = functools.cache(lambda: prefix_lists.owned(ec2))
+    owned = functools.cache(lambda: prefix_lists.owned(ec2, records).lists)
 
     def expect(policy: Policy, cluster: str) -> Expected:
         version = parse_kubernetes_version(eks.kubernetes_version(eks_client, cluster))
@@ -622,7 +655,7 @@ def run_render(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     objects = render.born_protected(
         policy,
         args.cluster,
-        prefix_lists.owned(ec2),
+        prefix_lists.owned(ec2, _creation_records(session, args.stack)).lists,
         deny=args.deny,
         namespace=args.namespace,
         other_classes=args.other_class or (),
@@ -767,6 +800,11 @@ def build_parser() -> argparse.ArgumentParser:
     render_cmd.add_argument("--cluster", required=True, metavar="NAME")
     render_cmd.add_argument("--policy", metavar="FILE", help="policy document (JSON)")
     render_cmd.add_argument("--region", help="AWS region (default: your AWS configuration)")
+    render_cmd.add_argument(
+        "--stack",
+        help="the deployed stack whose state table proves frontguard's prefix lists (default: "
+        "Frontguard-<account>-<region>)",
+    )
     render_cmd.add_argument(
         "--deny", action="store_true", help="the admission policy denies (default: Warn)"
     )

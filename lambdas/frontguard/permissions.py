@@ -54,6 +54,8 @@ ALERTS: Final = ("sns:Publish",)
 VERIFY_QUEUE_SEND: Final = ("sqs:SendMessage",)
 POLICY_PARAMETER: Final = ("ssm:GetParameter",)  # the policy parameter (always, when deployed)
 STATE_TABLE: Final = ("dynamodb:PutItem", "dynamodb:UpdateItem")  # conditional writes only
+# frontguard's prefix lists are proven by the record of their creation (adapters/state.py).
+CREATION_RECORDS: Final = ("dynamodb:GetItem",)
 # The scheduled scan reads its findings in one Query and writes them in batches
 # (adapters/findings.py).
 SCAN_STATE: Final = ("dynamodb:Query", "dynamodb:BatchWriteItem")
@@ -80,6 +82,7 @@ _REMEDIATION: Final = (
     *ALERTS,
     *VERIFY_QUEUE_SEND,
     *STATE_TABLE,
+    *CREATION_RECORDS,
 )
 EVENTS_FUNCTION: Final = (*_REMEDIATION, *TAGGING_READ)
 VERIFY_FUNCTION: Final = (
@@ -102,6 +105,7 @@ SCAN_FUNCTION: Final = (
     *ALERTS,
     *VERIFY_QUEUE_SEND,
     *STATE_TABLE,
+    *CREATION_RECORDS,
     *SCAN_STATE,
 )
 # Applies the scan's queued repairs through the event path's engine: the same actions.

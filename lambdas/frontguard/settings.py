@@ -24,6 +24,9 @@ class Settings:
     remediation_pace_seconds: float = 0.8
     # Seconds to wait between re-reads while the controller has not finished creating the LB.
     discovery_delays: tuple[float, ...] = field(default=(1.0, 2.0, 4.0))
+    # Fail-closed mode: the controller's IAM role names (infra/fail_closed.py). A refused
+    # managed-SG creation is acted on only when one of them made it.
+    controller_role_names: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -59,6 +62,11 @@ class Settings:
             remediation_pace_seconds=_seconds(env, "FRONTGUARD_REMEDIATION_PACE_SECONDS", 0.8),
             discovery_delays=delays,
             security_hub=hub_text == "true",
+            controller_role_names=tuple(
+                name.strip()
+                for name in (env.get("FRONTGUARD_CONTROLLER_ROLE_NAMES") or "").split(",")
+                if name.strip()
+            ),
         )
 
 

@@ -90,3 +90,25 @@ def test_fail_closed_needs_valid_role_names(roles: list[str]) -> None:
     raw["fail_closed"] = {"controller_role_names": roles}
     with pytest.raises(ConfigError, match=r"fail_closed\.controller_role_names"):
         parse_config(raw, source="test")
+
+
+def test_only_the_controller_roles_refusals_reach_the_events_function(full: Synthesized) -> None:
+    """R2-1, defence in depth: the same refused record made by another role does not match;
+    the events function is told the roles and re-checks the caller itself."""
+    install_fidelity_fixes()
+    template = next(iter(full.templates.values()))
+    rule_id = logical_id(template, "AWS::Events::Rule", "FailClosedDeniedManagedSecurityGroup")
+    pattern = EventPattern.load(
+        json.dumps(resources(template, "AWS::Events::Rule")[rule_id]["Properties"]["EventPattern"])
+    )
+    [record] = [r for r in records.load("x") if r.name.endswith("lbc-denied.json")]
+    forged = json.loads(
+        json.dumps(record.event).replace("eks-aws-load-balancer-controller", "developer")
+    )
+    assert pattern.matches_event(cast(Any, record.event))
+    assert not pattern.matches_event(forged)
+    events_function = resources(template, "AWS::Lambda::Function")[
+        logical_id(template, "AWS::Lambda::Function", "EventsFunction")
+    ]
+    variables = events_function["Properties"]["Environment"]["Variables"]
+    assert variables["FRONTGUARD_CONTROLLER_ROLE_NAMES"] == "eks-aws-load-balancer-controller"

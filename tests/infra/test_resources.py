@@ -101,6 +101,7 @@ def test_managed_sg_rule_starts_the_event_path_on_the_controllers_managed_sg(
                 "AuthorizeSecurityGroupIngress",
                 "RevokeSecurityGroupIngress",
                 "ModifySecurityGroupRules",
+                "ModifyManagedPrefixList",
             ],
         ),
     ],

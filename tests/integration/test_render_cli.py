@@ -15,8 +15,9 @@ from frontguard.cli import main
 from frontguard.engine.scan import scan
 
 from sandbox import Sandbox
+from sandbox.aws import ACCOUNT_ID, REGION
 from sandbox.kube import GATEWAY_CLASSES, INGRESS_CLASS_PARAMS, INGRESS_CLASSES, LB_CONFIGURATIONS
-from sandbox.wiring import ENFORCE, wire
+from sandbox.wiring import ENFORCE, STATE_TABLE, wire
 from tests.admission import admit
 
 PREFIX_LISTS = "service.beta.kubernetes.io/aws-load-balancer-security-group-prefix-lists"
@@ -25,6 +26,24 @@ POLICY: dict[str, Any] = {
     "born_protected": ["prod"],
     "rules": [{"sources": ["203.0.113.0/24", "198.51.100.0/24"]}],
 }
+
+
+def deployed_stack(sandbox: Sandbox) -> None:
+    """The stack's outputs the CLI reads: its state table, whose creation records prove
+    frontguard's prefix lists (the lists the wired scan created are recorded there)."""
+    cloudformation = sandbox.client("cloudformation")
+    template = {
+        "Resources": {"Nothing": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+        "Outputs": {"StateTableName": {"Value": STATE_TABLE}},
+    }
+    cloudformation.create_stack(
+        StackName=f"Frontguard-{ACCOUNT_ID}-{REGION}", TemplateBody=json.dumps(template)
+    )
+
+
+@pytest.fixture(autouse=True)
+def stack(sandbox: Sandbox) -> None:
+    deployed_stack(sandbox)
 
 
 def render_output(

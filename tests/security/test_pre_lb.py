@@ -4,10 +4,15 @@ its tags alone."""
 
 from __future__ import annotations
 
+import copy
+import json
+from typing import Any
+
 from frontguard.adapters import aws
 from frontguard.engine.scan import scan
 
 from sandbox import Sandbox
+from sandbox.kube import INGRESSES
 from sandbox.scenario import ControllerOptions
 from sandbox.wiring import ENFORCE, Frontguard, wire
 from tests.security.catalogue import attack
@@ -129,3 +134,126 @@ def test_a_squatted_gateway_configuration_is_not_adopted_before_the_lb_exists(
     assert "infrastructure" not in edge.object["spec"]
     squatted = prod.configuration("shop/frontguard-edge")
     assert squatted is not None and squatted["spec"]["securityGroups"] == []
+
+
+# --- R2-1: a refused CreateSecurityGroup is a hint, never an authority -----------------------
+
+
+def forged_refusal(
+    victim: dict[str, Any], *, caller: str | None = None, vpc_id: str | None = None
+) -> dict[str, Any]:
+    """The controller's refused record for the victim's stack, as anyone without EC2 rights
+    can cause one: their own identity (``caller``: an IAM role name) and VPC."""
+    event = copy.deepcopy(victim)
+    detail = event["detail"]
+    if caller is not None:
+        account = detail["userIdentity"]["accountId"]
+        detail["userIdentity"] = {
+            "type": "AssumedRole",
+            "arn": f"arn:aws:sts::{account}:assumed-role/{caller}/dev",
+            "accountId": account,
+            "sessionContext": {
+                "sessionIssuer": {
+                    "type": "Role",
+                    "arn": f"arn:aws:iam::{account}:role/{caller}",
+                    "accountId": account,
+                    "userName": caller,
+                }
+            },
+        }
+    if vpc_id is not None:
+        detail["requestParameters"]["vpcId"] = vpc_id
+    return event
+
+
+def frontguard_sgs(sandbox: Sandbox) -> list[str]:
+    groups = sandbox.client("ec2").describe_security_groups(
+        Filters=[{"Name": "tag:frontguard.io/managed-by", "Values": ["frontguard"]}]
+    )["SecurityGroups"]
+    return [g["GroupId"] for g in groups]
+
+
+@attack(
+    "R2-1",
+    "any principal in the account, even without EC2 rights (a refused call is still recorded)",
+    "make a refused CreateSecurityGroup with the controller's managed-SG tags for another "
+    "team's Ingress whose ALB exists and is protected",
+    "ignored by the pattern and the handler: the caller is not the controller's role; a "
+    "conflict alert names the caller; no SG created, the live Ingress's annotations unchanged",
+)
+def test_a_forged_refusal_for_a_live_protected_ingress_changes_nothing(sandbox: Sandbox) -> None:
+    prod = sandbox.cluster("prod", controller=ControllerOptions(deny_managed_security_groups=True))
+    fg = wire(sandbox, ENFORCE)
+    prod.ingress("shop/web", ports=[443])
+    [genuine] = [
+        e for e in prod.lbc.cloudtrail_events("CreateSecurityGroup") if "errorCode" in e["detail"]
+    ]
+    fg.deliver(genuine)
+    prod.lbc.reconcile()  # born behind frontguard's pre-LB SG
+    before = prod.kube.get_object(INGRESSES, "shop", "web")
+    groups_before = frontguard_sgs(sandbox)
+    fg.reset_counts()
+
+    result = fg.deliver(forged_refusal(genuine, caller="developer"))
+
+    assert result["outcome"] == "conflict"
+    assert "not the controller's role" in result["reason"]
+    assert frontguard_sgs(sandbox) == groups_before
+    after = prod.kube.get_object(INGRESSES, "shop", "web")
+    assert before is not None and after is not None
+    assert after["metadata"] == before["metadata"]
+    assert fg.mutating_aws_calls() == {} and fg.mutating_kube_calls() == 0
+    [alert] = [a for a in fg.alerts() if a["outcome"] == "conflict"]
+    assert "assumed-role/developer/dev" in alert["detail"] + str(alert.get("caller"))
+
+
+@attack(
+    "R2-1",
+    "a refused call recorded with the controller's role (e.g. replayed by someone who controls "
+    "a pod running as it) naming a VPC of their choosing",
+    "make fail-closed mode create the victim's SG in a foreign VPC and re-annotate the owner",
+    "refused: the VPC is not the cluster's (DescribeCluster); a conflict alert; no SG, no patch",
+)
+def test_a_refusal_naming_a_foreign_vpc_changes_nothing(sandbox: Sandbox) -> None:
+    prod = sandbox.cluster("prod", controller=ControllerOptions(deny_managed_security_groups=True))
+    fg = wire(sandbox, ENFORCE)
+    prod.ingress("shop/web", ports=[443])
+    [genuine] = [
+        e for e in prod.lbc.cloudtrail_events("CreateSecurityGroup") if "errorCode" in e["detail"]
+    ]
+    foreign = sandbox.client("ec2").create_vpc(CidrBlock="10.77.0.0/16")["Vpc"]["VpcId"]
+
+    result = fg.deliver(forged_refusal(genuine, vpc_id=foreign))
+
+    assert result["outcome"] == "conflict" and foreign in result["reason"]
+    assert frontguard_sgs(sandbox) == []
+    assert fg.mutating_kube_calls() == 0
+    web = prod.kube.get_object(INGRESSES, "shop", "web")
+    assert web is not None and INGRESS_SG not in web["metadata"].get("annotations", {})
+
+
+@attack(
+    "R2-1",
+    "the controller's own refusal, for a stack that already has a load balancer",
+    "trigger the pre-load-balancer reaction for a live owner (churn: a new SG, LBs swapped)",
+    "not acted on, without an alert: the stack has a load balancer, which the event path, the "
+    "sweep and the scan decide for",
+)
+def test_a_refusal_for_a_stack_with_a_load_balancer_is_not_acted_on(sandbox: Sandbox) -> None:
+    prod = sandbox.cluster("prod")
+    fg = wire(sandbox, ENFORCE)
+    web = prod.ingress("shop/web", ports=[443])  # created with the controller's managed SG
+    prod.lbc.deny_managed_security_groups = True
+    prod.ingress("shop/other", ports=[443])
+    [genuine] = [
+        e for e in prod.lbc.cloudtrail_events("CreateSecurityGroup") if "errorCode" in e["detail"]
+    ]
+    # The controller's record, naming the stack that has a load balancer.
+    refusal = json.loads(json.dumps(genuine).replace('"shop/other"', '"shop/web"'))
+    fg.reset_counts()
+
+    result = fg.deliver(refusal)
+
+    assert result["outcome"] == "ignored" and web.lb_arn in result["reason"]
+    assert frontguard_sgs(sandbox) == [] and fg.alerts() == []
+    assert fg.mutating_kube_calls() == 0

@@ -111,6 +111,58 @@ class StateTable:
     def now(self) -> float:
         return self._clock()
 
+    # -- creation records: what frontguard made, by ID (tags prove nothing) -------------------
+
+    def record_created(self, resource_id: str, key: str, written: str) -> None:
+        """Record that frontguard created ``resource_id`` (a prefix list) for ``key`` with
+        content ``written`` (a digest), right after the create call returned it. The first
+        record stands: it is never overwritten."""
+        try:
+            self._db.put_item(
+                TableName=self._table,
+                Item={
+                    "pk": {"S": f"created#{resource_id}"},
+                    "sk": {"S": "created"},
+                    "key": {"S": key},
+                    "written": {"S": written},
+                    "created_at": {"N": str(int(self._clock()))},
+                },
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                return
+            raise translate(error, f"record {resource_id} as created") from error
+
+    def record_written(self, resource_id: str, written: str) -> None:
+        """What frontguard last wrote into a resource it created (a digest)."""
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": f"created#{resource_id}"}, "sk": {"S": "created"}},
+                UpdateExpression="SET written = :written",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={":written": {"S": written}},
+            )
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                return  # not created by frontguard: nothing to record
+            raise translate(error, f"record what was written to {resource_id}") from error
+
+    def created(self, resource_id: str) -> tuple[str, str] | None:
+        """(key, last written digest) of a resource frontguard created; ``None`` otherwise."""
+        try:
+            item = self._db.get_item(
+                TableName=self._table,
+                Key={"pk": {"S": f"created#{resource_id}"}, "sk": {"S": "created"}},
+                ConsistentRead=True,
+            ).get("Item")
+        except ClientError as error:
+            raise translate(error, f"read the creation record of {resource_id}") from error
+        if not item or "key" not in item:
+            return None
+        return str(item["key"]["S"]), str(item.get("written", {}).get("S", ""))
+
     def first_seen(self, pk: str, ttl_seconds: float = 30 * 86400) -> float:
         """When ``pk`` was first recorded (recording it now if it never was)."""
         now = self._clock()

@@ -355,7 +355,9 @@ def _born_verdict(
         owned = (
             prefetched.prefix_lists
             if prefetched is not None and prefetched.prefix_lists is not None
-            else prefix_list_adapter.owned_entries(engine.ec2)
+            else prefix_list_adapter.owned_entries(engine.ec2, engine.state)
+            if engine.state is not None
+            else {}  # nothing proves a list frontguard's without its creation records
         )
     restrictions = born.expand_restrictions(owner.restrictions, owned)
     beyond = born.beyond_plan(groups, listeners, allowed, restrictions, owned)

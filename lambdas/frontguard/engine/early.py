@@ -10,6 +10,7 @@ created it yet.
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from frontguard import tags as t
@@ -47,6 +48,70 @@ def load_balancers_for_stack(
 
 
 # --- fail-closed mode: the controller's managed SG was refused ------------------------------
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """What a refused ``CreateSecurityGroup`` record claims (anyone can make a refused call:
+    security review r2, R2-1)."""
+
+    cluster: str
+    stack_tag: str
+    stack: str
+    vpc_id: str
+    account: str
+    caller_role: tuple[str, str] | None  # (account, role name) from CloudTrail's userIdentity
+    caller_arn: str
+
+
+@dataclass(frozen=True)
+class Untrusted:
+    """Why frontguard does not act on a refusal; ``suspicious``: someone else than the
+    cluster's controller made it, or for another VPC (a human must look)."""
+
+    reason: str
+    suspicious: bool
+
+
+def untrusted_refusal(
+    engine: Engine,
+    tagging: TaggingClient,
+    refusal: Refusal,
+    *,
+    controller_roles: Collection[str],
+) -> Untrusted | None:
+    """``None`` only when all three hold (then fail-closed mode may react): the caller is one
+    of the controller's roles in this account, the VPC is the cluster's own (DescribeCluster),
+    and no load balancer exists for the stack yet. A record is a hint, never an authority: the
+    VPC and the load balancers are re-read from AWS."""
+    role = refusal.caller_role
+    if role is None or role[1] not in controller_roles or role[0] != refusal.account:
+        named = ", ".join(sorted(controller_roles)) or "none configured"
+        caller = refusal.caller_arn or "an unknown principal"
+        return Untrusted(
+            f"the refused CreateSecurityGroup was made by {caller}, not the controller's role "
+            f"({named}): nothing changed",
+            suspicious=True,
+        )
+    cluster_vpc = engine.kube(refusal.cluster).vpc_id
+    if not cluster_vpc or refusal.vpc_id != cluster_vpc:
+        where = cluster_vpc or "a VPC DescribeCluster does not report"
+        return Untrusted(
+            f"the refused CreateSecurityGroup names VPC {refusal.vpc_id or '(none)'}, but "
+            f"cluster {refusal.cluster} is in {where}: nothing changed",
+            suspicious=True,
+        )
+    existing = load_balancers_of_stack(
+        tagging, cluster=refusal.cluster, stack_tag=refusal.stack_tag, stack=refusal.stack
+    )
+    if existing:
+        return Untrusted(
+            f"{refusal.stack_tag}={refusal.stack} already has load balancer(s) "
+            f"{', '.join(sorted(existing))}: the event path, the sweep and the scan decide for "
+            "them; the pre-load-balancer reaction is for stacks without one",
+            suspicious=False,
+        )
+    return None
 
 
 @dataclass(frozen=True)

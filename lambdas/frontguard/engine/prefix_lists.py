@@ -6,8 +6,14 @@ customer-managed prefix list per address family, which the class-level objects o
 ModifyManagedPrefixList and no Kubernetes write. A rule without ``vpc`` gives one list for
 every cluster (``*``); a rule with ``vpc`` one list per born-protected cluster.
 
-Drift: the list's name ends with a digest of the entries frontguard last wrote (set in the
-same call that writes them), so entries that no longer match it were changed by someone else.
+Ownership: a list is frontguard's when frontguard recorded creating it (its ID in the state
+table, adapters/prefix_lists.py); a list that only carries frontguard's tags is a look-alike:
+never modified, referenced or rendered, and a ``conflict`` alert names it (security review
+r2, R2-2).
+
+Drift: any difference between a list's entries and the policy, in every mode, is a ``drift``
+alert naming the entries found (R2-3); enforce mode restores them. The name's digest is not
+evidence (anyone who may modify the list may rename it).
 
 MaxEntries: a prefix list referenced by a security-group rule counts as MaxEntries rules
 against the rules-per-SG quota, per rule referencing it
@@ -32,6 +38,7 @@ from frontguard.alerts import Alert, AlertSink
 from frontguard.model import Outcome
 from frontguard.policy import PREFIX_LIST_ID, SECURITY_GROUP_ID, VPC_SOURCE, Mode, Policy
 from frontguard.sources import Sources, expand_policy_sources
+from frontguard.untrusted import escape
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
@@ -130,6 +137,9 @@ class SyncReport:
     drifted: list[str] = field(default_factory=list)
     pending: list[str] = field(default_factory=list)  # audit mode: what enforce would do
     too_large: list[str] = field(default_factory=list)
+    look_alikes: list[str] = field(
+        default_factory=list
+    )  # tagged as frontguard's, not created by it
     entries: dict[str, Sources] = field(default_factory=dict)  # list ID → CIDRs it now holds
 
     def as_dict(self) -> dict[str, Any]:
@@ -139,17 +149,27 @@ class SyncReport:
             "drifted": self.drifted,
             "pending": self.pending,
             "too_large": self.too_large,
+            "look_alikes": self.look_alikes,
         }
 
 
 def sync(
-    ec2: EC2Client, policy: Policy, alerts: AlertSink, cluster_vpcs: Mapping[str, list[str]]
+    ec2: EC2Client,
+    records: adapter.CreationRecords,
+    policy: Policy,
+    alerts: AlertSink,
+    cluster_vpcs: Mapping[str, list[str]],
 ) -> SyncReport:
-    """Make frontguard's lists equal to the policy; alert on lists someone else changed."""
+    """Make frontguard's lists equal to the policy; alert on lists someone else changed and on
+    look-alikes."""
     report = SyncReport()
-    current = adapter.owned(ec2)
+    found = adapter.owned(ec2, records)
+    current = found.lists
     for pl in current.values():
         report.entries[pl.id] = Sources.of(pl.entries)
+    for fake in found.look_alikes:
+        report.look_alikes.append(fake.id)
+        alerts.publish(_look_alike_alert(fake))
     enforce = policy.mode is Mode.ENFORCE
     for want in desired_lists(policy, cluster_vpcs):
         context = {"prefix_list": want.key}
@@ -164,6 +184,7 @@ def sync(
                 continue
             created = adapter.create(
                 ec2,
+                records,
                 key=want.key,
                 name=want.name,
                 cluster=want.cluster,
@@ -175,7 +196,11 @@ def sync(
             report.entries[created] = Sources.of(want.entries)
             logger.info("prefix list created", extra={**context, "prefix_list_id": created})
             continue
-        if have.name != list_name(want.key, have.entries):
+        if have.entries != want.entries and (
+            found.written.get(have.id) != adapter.entries_digest(have.entries)
+            or _world_open(have.entries)
+        ):
+            # Not what frontguard last wrote (a policy change is), or open to the world.
             report.drifted.append(want.key)
             alerts.publish(_drift_alert(want, have, enforce=enforce))
         if have.entries == want.entries and have.name == want.name:
@@ -185,7 +210,7 @@ def sync(
             continue
         if len(want.entries) > have.max_entries:
             adapter.resize(ec2, have, max_entries(len(want.entries), policy))
-        adapter.modify(ec2, have, name=want.name, entries=want.entries)
+        adapter.modify(ec2, records, have, name=want.name, entries=want.entries)
         report.modified.append(want.key)
         report.entries[have.id] = Sources.of(want.entries)
         logger.info("prefix list modified", extra={**context, "prefix_list_id": have.id})
@@ -209,6 +234,26 @@ def _drift_alert(want: DesiredList, have: adapter.PrefixList, *, enforce: bool) 
             "entries_found": list(have.entries),
             "entries_policy": list(want.entries),
         },
+    )
+
+
+def _world_open(entries: tuple[str, ...]) -> bool:
+    """Any entry of prefix length 0 (``0.0.0.0/0``, ``::/0`` in any spelling)."""
+    return any(entry.rsplit("/", 1)[-1] == "0" for entry in entries)
+
+
+def _look_alike_alert(fake: adapter.PrefixList) -> Alert:
+    return Alert(
+        outcome=Outcome.CONFLICT,
+        load_balancer_arn=fake.arn or fake.id,
+        cluster=None,
+        owner=None,
+        detail=f"prefix list {fake.id} ({escape(fake.name, 80)}, owner {fake.owner_id or '?'}) "
+        f"carries frontguard's tags ({fake.key}) but frontguard did not create it: frontguard "
+        "never modifies, references or renders it, and keeps using its own list",
+        fix=f"Find who tagged it (CloudTrail CreateTags / CreateManagedPrefixList on {fake.id}) "
+        "and remove the frontguard.io/* tags; reserve them with the SCP (docs/scp.md).",
+        data={"prefix_list_id": fake.id, "entries_found": list(fake.entries)},
     )
 
 

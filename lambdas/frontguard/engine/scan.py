@@ -799,8 +799,15 @@ def _sync_prefix_lists(
             )
             continue
         cluster_vpcs[name] = bulk.vpc_cidrs.get(vpc_id, []) if vpc_id else []
+    if engine.state is None:
+        # frontguard's lists are proven by their creation records (the state table): a run
+        # without it (the CLI) neither creates nor trusts any.
+        report.prefix_lists = {"skipped": "no state table: prefix lists are the deployment's"}
+        return None
     try:
-        synced = prefix_lists.sync(engine.ec2, engine.policy, engine.alerts, cluster_vpcs)
+        synced = prefix_lists.sync(
+            engine.ec2, engine.state, engine.policy, engine.alerts, cluster_vpcs
+        )
     except FrontguardError as error:
         logger.warning("prefix lists not synchronised", extra={"problem": str(error)})
         report.prefix_lists = {"error": str(error)}

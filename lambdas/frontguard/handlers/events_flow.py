@@ -8,7 +8,13 @@ from typing import Any
 from frontguard.adapters.aws import describe_load_balancer
 from frontguard.alerts import Alert
 from frontguard.engine.decision import LoadBalancerGoneError, Result
-from frontguard.engine.early import blocked_stack, load_balancers_for_stack
+from frontguard.engine.early import (
+    Refusal,
+    Untrusted,
+    blocked_stack,
+    load_balancers_for_stack,
+    untrusted_refusal,
+)
 from frontguard.engine.pre_lb import BLOCKED_KEY_PREFIX
 from frontguard.engine.remediate import remediate_load_balancer
 from frontguard.errors import InvalidEventError, NotFoundError, PermanentError, RetryableError
@@ -91,6 +97,24 @@ def _refused(
         reason = f"the controller's CreateSecurityGroup failed ({signal.error_code}): no SG"
         logger.info("event ignored", extra={**context, "reason": reason})
         return {"outcome": Outcome.IGNORED.value, "reason": reason}
+    if runtime.tagging is None:
+        raise PermanentError("no Resource Groups Tagging API client to find the load balancer")
+    untrusted = untrusted_refusal(
+        runtime.engine,
+        runtime.tagging,
+        Refusal(
+            cluster=signal.cluster,
+            stack_tag=signal.stack_tag,
+            stack=signal.stack,
+            vpc_id=signal.vpc_id,
+            account=signal.account,
+            caller_role=signal.caller_role,
+            caller_arn=signal.caller_arn,
+        ),
+        controller_roles=runtime.settings.controller_role_names,
+    )
+    if untrusted is not None:
+        return _not_acted_on(runtime, signal, context, untrusted)
     try:
         blocked = blocked_stack(
             runtime.engine,
@@ -165,6 +189,45 @@ def _remediate(runtime: Runtime, arn: str, cluster_hint: str | None) -> dict[str
         )
         return {"outcome": Outcome.ERROR.value, "reason": str(error)}
     return {"outcome": result.outcome.value, "reason": result.reason}
+
+
+def _not_acted_on(
+    runtime: Runtime,
+    signal: ManagedSecurityGroupCreated,
+    context: dict[str, Any],
+    untrusted: Untrusted,
+) -> dict[str, str]:
+    """A refusal frontguard does not act on: logged; a suspicious one (another principal,
+    another VPC) is also a ``conflict`` alert naming the caller, for a human to look at."""
+    if not untrusted.suspicious:
+        logger.info(
+            "refused managed SG not acted on", extra={**context, "reason": untrusted.reason}
+        )
+        return {"outcome": Outcome.IGNORED.value, "reason": untrusted.reason}
+    logger.warning(
+        "suspicious refused managed SG: nothing changed",
+        extra={**context, "reason": untrusted.reason, "caller": signal.caller_arn},
+    )
+    runtime.engine.alerts.publish(
+        Alert(
+            outcome=Outcome.CONFLICT,
+            load_balancer_arn=f"{BLOCKED_KEY_PREFIX}{signal.cluster}/{signal.stack_tag}={signal.stack}",
+            cluster=signal.cluster,
+            owner=None,
+            detail=f"a refused CreateSecurityGroup carrying the controller's tags for "
+            f"{signal.describe()}: {untrusted.reason}",
+            fix="Find who made the call (CloudTrail event "
+            f"{signal.event_id or '?'}, caller {signal.caller_arn or 'unknown'}) and why; "
+            "frontguard created and patched nothing. If it was the controller, add its role to "
+            "fail_closed.controller_role_names.",
+            data={
+                "caller": signal.caller_arn,
+                "vpc_id": signal.vpc_id,
+                "event_id": signal.event_id,
+            },
+        )
+    )
+    return {"outcome": Outcome.CONFLICT.value, "reason": untrusted.reason}
 
 
 def _still_exists(runtime: Runtime, arn: str) -> bool:

@@ -52,6 +52,10 @@ class ManagedSecurityGroupCreated:
     region: str
     event_id: str
     error_code: str | None = None
+    # Who made the call, from CloudTrail's userIdentity (written by AWS, not the caller): the
+    # role an assumed-role session was issued by, as (account, role name); None otherwise.
+    caller_role: tuple[str, str] | None = None
+    caller_arn: str = ""
 
     @property
     def stack_tag(self) -> str:
@@ -148,7 +152,28 @@ def parse_create_security_group(event: Any) -> ManagedSecurityGroupCreated | Ign
         region=str(event.get("region") or detail.get("awsRegion") or ""),
         event_id=str(detail.get("eventID") or event.get("id") or ""),
         error_code=error_code,
+        caller_role=_caller_role(detail),
+        caller_arn=str(_mapping(detail.get("userIdentity")).get("arn") or ""),
     )
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _caller_role(detail: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(account, role name) of the role that issued the caller's session: CloudTrail's
+    ``userIdentity.sessionContext.sessionIssuer`` of an ``AssumedRole`` identity
+    (https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-event-reference-user-identity.html);
+    ``None`` for any other identity (an IAM user, root, a federated user)."""
+    identity = _mapping(detail.get("userIdentity"))
+    issuer = _mapping(_mapping(identity.get("sessionContext")).get("sessionIssuer"))
+    if identity.get("type") != "AssumedRole" or issuer.get("type") != "Role":
+        return None
+    account, name = issuer.get("accountId"), issuer.get("userName")
+    if not isinstance(account, str) or not isinstance(name, str) or not account or not name:
+        return None
+    return account, name
 
 
 def _detail(event: Any) -> Mapping[str, Any] | Ignored:

@@ -185,6 +185,25 @@ def publish_digest(runtime: Runtime, digest: Digest) -> bool:
     return True
 
 
+def _prefix_list_changed(runtime: Runtime, request: Mapping[str, Any]) -> dict[str, str]:
+    """Someone else modified a prefix list: when it is one frontguard created (its creation
+    record), check every list against the policy now, not at the next schedule (security
+    review r2, R2-3): a scan's prefix-list sync reports drift in every mode and restores in
+    enforce. CloudTrail records EC2 query-API parameters by their wire names; both the flat
+    and the request-wrapped shapes are read."""
+    nested = request.get("ModifyManagedPrefixListRequest")
+    wrapped = nested if isinstance(nested, Mapping) else {}
+    list_id = request.get("prefixListId") or wrapped.get("PrefixListId")
+    state = runtime.engine.state
+    if not isinstance(list_id, str) or state is None or state.created(list_id) is None:
+        return {"outcome": "ignored", "reason": "not a prefix list frontguard created"}
+    report = scan(runtime.engine)
+    return {
+        "outcome": "prefix-lists-checked",
+        "reason": f"{list_id} changed: {report.prefix_lists}",
+    }
+
+
 def handle_drift_event(runtime: Runtime, event: Mapping[str, Any]) -> dict[str, str]:
     """Re-check the one load balancer a drift event (CloudTrail) is about."""
     detail = event.get("detail")
@@ -203,6 +222,8 @@ def handle_drift_event(runtime: Runtime, event: Mapping[str, Any]) -> dict[str, 
         group = found.get(group_id)
         if group is not None and group.managed_by_frontguard:
             arn = group.tags.get(t.LOAD_BALANCER_TAG)
+    elif name == "ModifyManagedPrefixList":
+        return _prefix_list_changed(runtime, request)
     if not arn:
         return {"outcome": "ignored", "reason": f"{name}: not about a frontguard-guarded LB"}
     try:
