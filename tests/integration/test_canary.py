@@ -269,9 +269,12 @@ def test_an_aws_read_refused_midway_fails_that_stage_and_still_cleans_up(sandbox
     run = canary(world, Kind.SERVICE)
     faults = AwsFaults()
     faults.fail("ec2.DescribeSecurityGroups", "access-denied")
-    run.clients.ec2.meta.events.register("before-send", faults)
-
-    report = run.run()
+    events = run.clients.ec2.meta.events  # the sandbox's shared client: unregister after
+    events.register("before-send", faults)
+    try:
+        report = run.run()
+    finally:
+        events.unregister("before-send", faults)
 
     stage = report.stage("protection")
     assert stage is not None and stage.status is Status.FAILED
