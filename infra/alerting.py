@@ -14,6 +14,7 @@ from constructs import Construct
 from frontguard.permissions import partition_of
 
 from infra.config import Alerts
+from infra.principals import deny_other_principals
 
 CLOUDWATCH: Final = "cloudwatch.amazonaws.com"
 # What AWS Chatbot needs to render CloudWatch alarm notifications in a channel (its
@@ -80,6 +81,12 @@ class AlertTopic(Construct):
                 resources=[self.topic.topic_arn],
                 conditions=alarm_source_conditions(self),
             )
+        )
+        # Without this, any principal of the account with sns:Publish on "*" could send a
+        # forged alert to every subscriber (R2-7): only frontguard's roles, and CloudWatch
+        # through the source-restricted Allow above.
+        self.topic.add_to_resource_policy(
+            deny_other_principals(self, ["sns:Publish"], [self.topic.topic_arn])
         )
         for email in alerts.emails:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))

@@ -1,9 +1,21 @@
 """One alert stream for the organization (optional): a topic in the security account that
 every member stack publishes its alerts and scan digests to.
 
-The topic and its KMS key accept ``sns:Publish`` and the key's data-key calls from principals
-of the organization only (``aws:PrincipalOrgID``,
-https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principalorgid).
+The topic and its KMS key accept ``sns:Publish`` and the key's data-key calls only from the
+member stacks' function roles (R2-7): principals of the organization (``aws:PrincipalOrgID``,
+https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principalorgid)
+whose ``aws:PrincipalArn`` is a frontguard function role, ``frontguard-<function>-<region>``
+in any account (``ArnLike``; the names are fixed by infra/principals.py). A Deny refuses every
+other principal, including those of this account whose own identity policies would allow
+the publish. docs/scp.md reserves the role names in the member accounts.
+
+Who published is not in what SNS delivers (the message, subject and attributes are the
+publisher's; the envelope names the topic only). The ``account`` of an alert is what the
+publishing function read from STS GetCallerIdentity (frontguard.runtime), never an event's
+field; the topic refusing every principal but frontguard's roles is what makes that hold.
+docs/organization.md says what remains: an administrator of a member account can run code as
+its own frontguard role.
+
 The key has a fixed alias so that member roles can be granted "the key behind this alias"
 without knowing its ID (``kms:ResourceAliases``,
 https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-resource-aliases).
@@ -23,6 +35,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from infra.config import CentralAlerts
+from infra.principals import deny_unless_principal, organization_publisher_patterns
 
 STACK_NAME: Final = "FrontguardCentralAlerts"
 # What a publisher needs of an encrypted topic's key.
@@ -37,7 +50,11 @@ class CentralAlertsStack(Stack):
             env=Environment(account=central.account, region=central.region),
             description="frontguard: the organization's alert topic",
         )
-        organization = {"StringEquals": {"aws:PrincipalOrgID": central.organization_id}}
+        publishers = organization_publisher_patterns(central.region)
+        organization = {
+            "StringEquals": {"aws:PrincipalOrgID": central.organization_id},
+            "ArnLike": {"aws:PrincipalArn": publishers},
+        }
         self.key = kms.Key(
             self,
             "Key",
@@ -69,6 +86,13 @@ class CentralAlertsStack(Stack):
                 resources=[self.topic.topic_arn],
                 principals=[iam.AnyPrincipal()],
                 conditions=organization,
+            )
+        )
+        self.topic.add_to_resource_policy(
+            deny_unless_principal(
+                ["sns:Publish"],
+                [self.topic.topic_arn],
+                {"ArnNotLike": {"aws:PrincipalArn": publishers}},
             )
         )
         for email in central.emails:

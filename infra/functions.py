@@ -25,7 +25,6 @@ from infra.least_privilege import (
     nag_resource,
     topic_key_statement,
 )
-from infra.principals import mark_frontguard_role
 from infra.queues import dead_letter_queue
 
 # What the Lambda service itself does with an execution role in a VPC (the managed policy
@@ -107,7 +106,6 @@ class FrontguardFunction(Construct):
             description=f"frontguard {spec.name}: exactly the actions its code declares",
             inline_policies={"frontguard": iam.PolicyDocument(statements=statements)},
         )
-        mark_frontguard_role(self.role)
 
         self._acknowledge_findings(statements)
         placement = _placement(self, vpc)

@@ -12,14 +12,29 @@ from infra.principals import deny_other_principals
 DLQ_RETENTION = Duration.days(14)
 
 
+def only_frontguard_sends(queue: sqs.Queue) -> sqs.Queue:
+    """Refuse ``sqs:SendMessage`` (and so ``SendMessageBatch``) from every principal but
+    frontguard's roles; AWS services still need the source-restricted Allow their
+    integration adds (infra/principals.py). SQS moving a message to a dead-letter queue after
+    ``maxReceiveCount`` is not a SendMessage call of any principal and needs no permission
+    (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-dead-letter-queues.html).
+    """
+    queue.add_to_resource_policy(
+        deny_other_principals(queue, ["sqs:SendMessage"], [queue.queue_arn])
+    )
+    return queue
+
+
 def dead_letter_queue(scope: Construct, construct_id: str) -> sqs.Queue:
     """A queue that keeps what failed for 14 days (alarmed on depth by Observability)."""
-    return sqs.Queue(
-        scope,
-        construct_id,
-        retention_period=DLQ_RETENTION,
-        encryption=sqs.QueueEncryption.SQS_MANAGED,
-        enforce_ssl=True,
+    return only_frontguard_sends(
+        sqs.Queue(
+            scope,
+            construct_id,
+            retention_period=DLQ_RETENTION,
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+        )
     )
 
 
@@ -43,9 +58,7 @@ class RequestQueue(Construct):
                 queue=self.dead_letter_queue, max_receive_count=self.MAX_RECEIVE_COUNT
             ),
         )
-        self.queue.add_to_resource_policy(
-            deny_other_principals(self, ["sqs:SendMessage"], [self.queue.queue_arn])
-        )
+        only_frontguard_sends(self.queue)
 
 
 class VerificationQueue(RequestQueue):

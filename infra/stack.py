@@ -33,6 +33,7 @@ from infra.fail_closed import FailClosed
 from infra.functions import FrontguardFunction, FunctionSpec
 from infra.least_privilege import Scope
 from infra.observability import NAMESPACE, Observability
+from infra.principals import FUNCTIONS, role_name
 from infra.queues import VerificationQueue
 from infra.remediation import PACE_SECONDS, REMEDIATE, RemediationQueue
 from infra.scan_role import ScanRole
@@ -225,7 +226,9 @@ def build_member(
             ),
             log_retention=log_retention,
             vpc=vpc,
-            role_name=f"frontguard-{spec.name.lower()}-{region}" if organization else None,
+            # Fixed names in every stack: the channels' resource policies name these roles
+            # (infra/principals.py), and cluster owners map them in EKS.
+            role_name=role_name(spec.name, region),
             event_source_queue={
                 VERIFY.name: verification.queue,
                 SCAN.name: scan_queue.queue,
@@ -234,6 +237,7 @@ def build_member(
         )
         for spec in (EVENTS, VERIFY, SCAN, REMEDIATE)
     }
+    assert tuple(functions) == FUNCTIONS, "infra/principals.py names every function's role"
     if policy_parameter is not None:
         for function in functions.values():
             function.function.node.add_dependency(policy_parameter)
@@ -342,6 +346,12 @@ def build_member(
         functions=functions,
         topic_arn=alert_topic_arn,
         scan_queue_arn=scan_queue.queue.queue_arn,
+        work_queue_urls=[
+            verification.queue.queue_url,
+            remediation.queue.queue_url,
+            scan_queue.queue.queue_url,
+        ],
+        state_table_arn=state.table.table_arn,
         dead_letter_queue_urls=[
             q.queue_url
             for q in (
@@ -365,6 +375,8 @@ def _outputs(
     functions: dict[str, FrontguardFunction],
     topic_arn: str,
     scan_queue_arn: str,
+    work_queue_urls: list[str],
+    state_table_arn: str,
     dead_letter_queue_urls: list[str],
     clusters: tuple[str, ...],
     state_table_name: str,
@@ -379,6 +391,9 @@ def _outputs(
     for name, rule in triggers.rules.items():
         values[f"Rule{name}"] = rule.rule_name
     values["DeadLetterQueueUrls"] = Fn.join(",", dead_letter_queue_urls)
+    # The channels whose resource policies the doctor reads (R2-7).
+    values["WorkQueueUrls"] = Fn.join(",", work_queue_urls)
+    values["StateTableArn"] = state_table_arn
     values["Clusters"] = ",".join(clusters)
     # The CLI proves frontguard's prefix lists by their creation records in this table.
     values["StateTableName"] = state_table_name

@@ -27,7 +27,9 @@ class StateTable(Construct):
             # Dedupe markers only: a rollback may take them away.
             removal_policy=RemovalPolicy.DESTROY,
         )
-        # "*": a table's resource policy cannot name the table itself without a cycle.
+        # "*": a table's resource policy cannot name the table itself without a cycle. The
+        # roles it names are ARNs built from their fixed names, not references (no cycle with
+        # the roles' inline policies, which reference the table).
         self.table.add_to_resource_policy(
             deny_other_principals(
                 self,

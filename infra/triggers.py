@@ -22,7 +22,7 @@ from constructs import Construct
 from frontguard.tags import MANAGED_LB_SG, MANAGED_SG_PREFIXES
 
 from infra.functions import FrontguardFunction
-from infra.queues import dead_letter_queue
+from infra.queues import dead_letter_queue, only_frontguard_sends
 
 CLOUDTRAIL: Final = "AWS API Call via CloudTrail"
 ELBV2_API_VERSION: Final = "2015-12-01"  # tells ELBv2 from Classic ELB
@@ -177,6 +177,7 @@ class ScanQueue(Construct):
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
         )
+        only_frontguard_sends(self.dead_letter_queue)
         self.queue = sqs.Queue(
             self,
             "Fifo",
@@ -193,6 +194,9 @@ class ScanQueue(Construct):
                 queue=self.dead_letter_queue, max_receive_count=self.MAX_RECEIVE_COUNT
             ),
         )
+        # EventBridge's rules write here through their targets' source-restricted Allow
+        # (aws:SourceArn = the rule); nobody else (R2-7).
+        only_frontguard_sends(self.queue)
         # EventBridge target dead-letter queues must be standard queues.
         # https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html
         self.undelivered = dead_letter_queue(self, "Undelivered")

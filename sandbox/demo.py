@@ -46,6 +46,7 @@ POLICY: dict[str, Any] = {
     # Exemptions are the security team's decision, recorded in the policy.
     "exemptions": [
         {
+            "cluster": "prod",
             "namespace": "shop",
             "kind": "service",
             "name": "vip",

@@ -37,10 +37,10 @@ UNSUPPORTED: Final[Mapping[str, str]] = {
     "properties",
     "AWS::Lambda::EventInvokeConfig": "no moto model; left out: nothing in the sandbox invokes "
     "a function asynchronously (tests/infra asserts the retry and failure destination)",
-    "AWS::SNS::TopicPolicy": "no moto model; left out: moto enforces no resource policies "
-    "(tests/infra asserts the statements)",
-    "AWS::SQS::QueuePolicy": "no moto model; left out: moto enforces no resource policies "
-    "(tests/infra asserts the statements)",
+    "AWS::SNS::TopicPolicy": "no moto model; set with SetTopicAttributes Policy (moto stores "
+    "it without enforcing it; tests/infra evaluates the statements, the doctor reads them)",
+    "AWS::SQS::QueuePolicy": "no moto model; set with SetQueueAttributes Policy (moto stores "
+    "it without enforcing it; tests/infra evaluates the statements, the doctor reads them)",
     "AWS::Chatbot::SlackChannelConfiguration": "no moto model and no Slack; left out",
 }
 MATERIALIZED: Final = frozenset(
@@ -49,6 +49,8 @@ MATERIALIZED: Final = frozenset(
         "AWS::DynamoDB::GlobalTable",
         "AWS::EKS::AccessEntry",
         "AWS::SNS::Subscription",
+        "AWS::SNS::TopicPolicy",
+        "AWS::SQS::QueuePolicy",
     }
 )
 # The template's CDK bootstrap check: a parameter read from SSM and a rule on it.
@@ -198,6 +200,8 @@ class Resolver:
                     QueueUrl=physical, AttributeNames=["QueueArn"]
                 )["Attributes"]["QueueArn"]
             )
+        if kind == "AWS::Events::Rule" and attribute == "Arn":
+            return str(self._clients("events").describe_rule(Name=physical)["Arn"])
         if kind == "AWS::Lambda::Function" and attribute == "Arn":
             return str(
                 self._clients("lambda").get_function(FunctionName=physical)["Configuration"][
@@ -268,6 +272,25 @@ def _materialize(
             AttributeDefinitions=properties["AttributeDefinitions"],
             BillingMode=properties.get("BillingMode", "PAY_PER_REQUEST"),
         )
+        for replica in properties.get("Replicas", []):
+            document = (replica.get("ResourcePolicy") or {}).get("PolicyDocument")
+            if document is not None:
+                sandbox.client("dynamodb").put_resource_policy(
+                    ResourceArn=values[(logical_id, "Arn")],
+                    Policy=json.dumps(document),
+                )
+    elif kind == "AWS::SNS::TopicPolicy":
+        for topic in properties["Topics"]:
+            sandbox.client("sns").set_topic_attributes(
+                TopicArn=topic,
+                AttributeName="Policy",
+                AttributeValue=json.dumps(properties["PolicyDocument"]),
+            )
+    elif kind == "AWS::SQS::QueuePolicy":
+        for queue in properties["Queues"]:
+            sandbox.client("sqs").set_queue_attributes(
+                QueueUrl=queue, Attributes={"Policy": json.dumps(properties["PolicyDocument"])}
+            )
     elif kind == "AWS::SNS::Subscription":
         sandbox.client("sns").subscribe(
             TopicArn=properties["TopicArn"],

@@ -426,6 +426,7 @@ DOCTOR_SERVICES = (
     "eks",
     "sts",
     "ec2",  # frontguard's prefix lists, for born-protected clusters
+    "dynamodb",  # the state table's resource policy (channels)
 )
 
 

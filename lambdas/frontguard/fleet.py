@@ -23,7 +23,13 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError
 
 from frontguard.adapters.kube import preload
-from frontguard.adapters.organizations import Account, Credentials, assume_role, role_arn
+from frontguard.adapters.organizations import (
+    Account,
+    Credentials,
+    assume_role,
+    check_role_name,
+    role_arn,
+)
 from frontguard.errors import FrontguardError
 
 if TYPE_CHECKING:
@@ -168,6 +174,8 @@ def fleet_scan(
 
     if parallel < 1:
         raise ValueError("parallel must be at least 1")
+    if any(target.assume for target in targets):
+        check_role_name(role)  # a bad name is the caller's error, before any AssumeRole
     started = clock()
     credentials = _Credentials(sts, role, partition)
     settings = Settings(
@@ -194,6 +202,14 @@ def fleet_scan(
         except (FrontguardError, BotoCoreError) as error:
             logger.warning("account/region not scanned", extra={**context, "problem": str(error)})
             result = TargetResult(target, error=str(error))
+        except Exception as error:  # the per-target boundary: one account's
+            # surprise (a bug, an unexpected answer) is its own error row, counted in the exit
+            # code, never the end of the other accounts' results.
+            logger.exception(
+                "account/region scan failed unexpectedly",
+                extra={**context, "problem": repr(error)},
+            )
+            result = TargetResult(target, error=f"unexpected error: {error!r}")
         with done_lock:
             done += 1
             if progress is not None:

@@ -14,7 +14,14 @@ from enum import StrEnum
 from fnmatch import fnmatchcase
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from frontguard.errors import ConfigurationError
 
@@ -141,6 +148,25 @@ class Exemption(_Strict):
     reason: str = Field(min_length=1)
     approved_by: str = Field(min_length=1)
     expires: date
+
+    @model_validator(mode="after")
+    def _one_object(self) -> Exemption:
+        """An ingress/service/gateway entry names exactly one object: its cluster and namespace
+        written out, no glob. Otherwise a tenant exempts itself by naming its own object like
+        an exempted one (an entry without a namespace, or ``team-*``: security review r2,
+        R2-10). The policy does not load: a configuration error, alerted like any other."""
+        if self.kind == "ingress-group":
+            return self
+        for field_name in ("cluster", "namespace"):
+            value = getattr(self, field_name)
+            if field_name not in self.model_fields_set or is_glob(value):
+                raise ValueError(
+                    f"a {self.kind} exemption names one object: give its exact {field_name} "
+                    f"(no glob, no default), not {value!r}"
+                )
+        if is_glob(self.name):
+            raise ValueError(f"a {self.kind} exemption names one object, not {self.name!r}")
+        return self
 
     def matches(self, *, cluster: str, kind: str, namespace: str | None, name: str) -> bool:
         return (

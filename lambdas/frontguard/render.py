@@ -26,11 +26,17 @@ from typing import Any
 
 from frontguard import tags as t
 from frontguard.adapters.prefix_lists import PrefixList
+from frontguard.controller import ingress as ing
 from frontguard.controller.class_fields import INGRESS_CLASS_PARAMS_API, LB_CONFIGURATION_API
 from frontguard.engine.prefix_lists import lists_for_cluster, policy_rules
 from frontguard.errors import ConfigurationError
 from frontguard.policy import PREFIX_LIST_ID, SECURITY_GROUP_ID, VPC_SOURCE, Policy, is_glob
-from frontguard.render_services import mutating_policy_supported, service_objects
+from frontguard.render_services import (
+    SCHEME_EXPRESSION,
+    mutating_policy_supported,
+    namespace_condition,
+    service_objects,
+)
 
 JSON = dict[str, Any]
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"  # set by the API server on every namespace
@@ -38,6 +44,10 @@ RULE_LABEL = "frontguard.io/policy-rule"
 FRONTGUARD_GROUP = "frontguard"  # frontguard's Kubernetes group (infra/eks_access.py)
 POLICY_NAME = "frontguard-born-protected"
 WORLD = ("0.0.0.0/0", "::/0")
+# The ValidatingAdmissionPolicy checks owners' source ranges with CEL's CIDR library
+# (isCIDR(), cidr(), containsCIDR()), in Kubernetes 1.31 and later
+# (https://kubernetes.io/docs/reference/using-api/cel/#kubernetes-cidr-library).
+VAP_MIN_VERSION = (1, 31)
 
 
 @dataclass(frozen=True)
@@ -206,8 +216,38 @@ def _has_annotation(key: str) -> str:
     return f"has(object.metadata.annotations) && '{key}' in object.metadata.annotations"
 
 
-# A comma-separated list holding 0.0.0.0/0 or ::/0 (RE2, as CEL's matches() reads it).
-_WORLD_IN_LIST = r"(^|,)\\s*(0\\.0\\.0\\.0/0|::/0)\\s*(,|$)"
+INGRESS_SCHEME_EXPRESSION = (
+    f"({_has_annotation(ing.INGRESS_SCHEME_ANNOTATION)}) ? "
+    f"{_annotation(ing.INGRESS_SCHEME_ANNOTATION)} : '{ing.DEFAULT_SCHEME}'"
+)
+
+
+def allowed_cidrs_expression(views: Sequence[RuleView], kind: str) -> str:
+    """The CIDRs of the first rule for ``kind`` that matches the request's namespace and
+    ``variables.scheme``: ``cond0 ? [cidrs0] : (cond1 ? [cidrs1] : ... [])``. A rule of
+    prefix lists or SGs only admits no owner CIDR at all."""
+    expression = "[]"
+    for view in reversed([v for v in views if v.kind in (kind, "*")]):
+        scheme = "true" if view.scheme == "*" else f"variables.scheme == '{view.scheme}'"
+        condition = " && ".join(
+            p for p in (namespace_condition(view.namespace), scheme) if p != "true"
+        )
+        value = "[" + ", ".join(f"'{c}'" for c in view.cidrs) + "]"
+        expression = value if not condition else f"{condition} ? {value} : ({expression})"
+    return expression
+
+
+def _inside(ranges: str, allowed: str) -> str:
+    """Every element of the CEL list ``ranges`` is a CIDR contained in one of ``allowed``:
+    CIDR semantics (any spelling of /0, split covers, IPv6 compression are all just ranges;
+    an IPv4 range is never inside an IPv6 one), and a string that is no CIDR is refused."""
+    return f"{ranges}.all(r, isCIDR(r) && {allowed}.exists(a, cidr(a).containsCIDR(r)))"
+
+
+def _annotation_ranges(key: str) -> str:
+    """A comma-separated annotation as the controller reads it: split on commas, each part
+    trimmed (LBC:pkg/annotations/parser.go ParseStringSliceAnnotation)."""
+    return f"{_annotation(key)}.split(',').map(r, r.trim())"
 
 
 def _only_approved(key: str, approved: Sequence[str]) -> str:
@@ -224,8 +264,11 @@ def admission_objects(
     *,
     deny: bool,
     other_classes: Sequence[str] = (),
+    views: Sequence[RuleView] = (),
 ) -> list[JSON]:
-    """The ValidatingAdmissionPolicy (GA in Kubernetes 1.30) and its binding."""
+    """The ValidatingAdmissionPolicy (GA in Kubernetes 1.30; its CIDR checks need 1.31) and
+    its binding. Owners' source ranges must lie inside the CIDRs of the policy rule for
+    their namespace and scheme (``views``; none: no owner range is admitted)."""
     allowed_classes = sorted({*governed_classes, *other_classes})
     classes = ", ".join(f"'{c}'" for c in allowed_classes)
     is_ingress = "request.kind.kind == 'Ingress'"
@@ -240,8 +283,9 @@ def admission_objects(
         },
         {
             "expression": f"!({is_ingress}) || !({_has_annotation(t.INGRESS_INBOUND_CIDRS)}) || "
-            f"!{_annotation(t.INGRESS_INBOUND_CIDRS)}.matches('{_WORLD_IN_LIST}')",
-            "message": "inbound-cidrs must not admit 0.0.0.0/0 or ::/0",
+            + _inside(_annotation_ranges(t.INGRESS_INBOUND_CIDRS), "variables.ingressCidrs"),
+            "message": "inbound-cidrs must be CIDRs inside the policy's sources for this "
+            "namespace and scheme",
             "reason": "Forbidden",
         },
         {
@@ -251,14 +295,16 @@ def admission_objects(
         },
         {
             "expression": f"!({is_service}) || !has(object.spec.loadBalancerSourceRanges) || "
-            "!object.spec.loadBalancerSourceRanges.exists(r, r in ['0.0.0.0/0', '::/0'])",
-            "message": "loadBalancerSourceRanges must not admit 0.0.0.0/0 or ::/0",
+            + _inside("object.spec.loadBalancerSourceRanges", "variables.serviceCidrs"),
+            "message": "loadBalancerSourceRanges must be CIDRs inside the policy's sources for "
+            "this namespace and scheme",
             "reason": "Forbidden",
         },
         {
             "expression": f"!({is_service}) || !({_has_annotation(t.SERVICE_SOURCE_RANGES)}) || "
-            f"!{_annotation(t.SERVICE_SOURCE_RANGES)}.matches('{_WORLD_IN_LIST}')",
-            "message": "load-balancer-source-ranges must not admit 0.0.0.0/0 or ::/0",
+            + _inside(_annotation_ranges(t.SERVICE_SOURCE_RANGES), "variables.serviceCidrs"),
+            "message": "load-balancer-source-ranges must be CIDRs inside the policy's sources "
+            "for this namespace and scheme",
             "reason": "Forbidden",
         },
         {
@@ -301,6 +347,15 @@ def admission_objects(
                     "(has(object.spec.type) && object.spec.type == 'LoadBalancer')",
                 },
             ],
+            "variables": [
+                {
+                    "name": "scheme",
+                    "expression": f"{is_service} ? ({SCHEME_EXPRESSION}) : "
+                    f"({INGRESS_SCHEME_EXPRESSION})",
+                },
+                {"name": "serviceCidrs", "expression": allowed_cidrs_expression(views, "service")},
+                {"name": "ingressCidrs", "expression": allowed_cidrs_expression(views, "ingress")},
+            ],
             "validations": validations,
         },
     }
@@ -328,7 +383,14 @@ def born_protected(
 ) -> list[JSON]:
     """Every object, in apply order. With ``kubernetes_version`` ≥ 1.36, also the
     MutatingAdmissionPolicy for Services (frontguard.render_services); without a version, or
-    below 1.36, none."""
+    below 1.36, none. Below 1.31 nothing: the admission policy's CIDR checks need CEL's CIDR
+    library (VAP_MIN_VERSION)."""
+    if kubernetes_version is not None and kubernetes_version < VAP_MIN_VERSION:
+        raise ConfigurationError(
+            f"Kubernetes {kubernetes_version[0]}.{kubernetes_version[1]} is too old for the "
+            "born-protected admission policy: its CIDR checks need CEL's CIDR library "
+            f"(Kubernetes {VAP_MIN_VERSION[0]}.{VAP_MIN_VERSION[1]}+); upgrade the cluster"
+        )
     views = _rules_for(policy, cluster, owned)
     ingress = ingress_objects(views)
     governed = [o["metadata"]["name"] for o in ingress if o["kind"] == "IngressClass"]
@@ -343,6 +405,7 @@ def born_protected(
             sorted(policy.approved_security_groups),
             deny=deny,
             other_classes=other_classes,
+            views=views,
         ),
         *services,
     ]

@@ -127,7 +127,7 @@ def glob_regex(glob: str) -> str:
     return "".join(out)
 
 
-def _namespace_condition(glob: str) -> str:
+def namespace_condition(glob: str) -> str:
     if glob == "*":
         return "true"
     if is_glob(glob):
@@ -146,7 +146,7 @@ def prefix_lists_expression(views: Sequence[RuleView]) -> str:
     expression = "''"
     for view in reversed([v for v in views if v.kind in ("service", "*")]):
         scheme = "true" if view.scheme == "*" else f"variables.scheme == {_cel_string(view.scheme)}"
-        condition = _and(_namespace_condition(view.namespace), scheme)
+        condition = _and(namespace_condition(view.namespace), scheme)
         value = _cel_string(",".join(view.prefix_lists))
         expression = value if condition == "true" else f"{condition} ? {value} : ({expression})"
     return expression
@@ -178,7 +178,7 @@ def _exempt_expression(policy: Policy, cluster: str, today: date) -> str | None:
             and entry.expires >= today
         ):
             name = f"request.name == {_cel_string(entry.name)}"
-            parts.append(f"({_and(_namespace_condition(entry.namespace), name)})")
+            parts.append(f"({_and(namespace_condition(entry.namespace), name)})")
     return " || ".join(parts) if parts else None
 
 

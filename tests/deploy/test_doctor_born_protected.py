@@ -84,9 +84,10 @@ def born_deployed(  # noqa: PLR0917 - pytest passes fixtures by name
 ) -> Iterator[list[JSON]]:
     """The stack with the born-protected policy, its lists created by the deployed scan, and
     the rendered objects applied to ``prod`` (as the API server stores them). Parametrized
-    (indirect): ``prod``'s Kubernetes version (default: moto's)."""
+    (indirect): ``prod``'s Kubernetes version (default 1.31: the admission policy's CIDR
+    checks need it, and render refuses older clusters)."""
     a_trail(sandbox)
-    prod = sandbox.cluster("prod", kubernetes_version=getattr(request, "param", None))
+    prod = sandbox.cluster("prod", kubernetes_version=getattr(request, "param", "1.31"))
     prod.install_controller()
     prod.apply(yaml.safe_load_all(RBAC.read_text()))
     prepared: Prepared = deploy(sandbox, born_template, STACK)

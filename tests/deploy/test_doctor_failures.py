@@ -167,6 +167,56 @@ def controller_without_backend_sg(sandbox: Sandbox) -> None:
     sandbox.clusters["prod"].install_controller(args=["--enable-backend-security-group=false"])
 
 
+def _without_frontguards_deny(policy: str) -> str:
+    document = json.loads(policy)
+    document["Statement"] = [
+        s for s in document["Statement"] if s.get("Sid") != "OnlyFrontguardRolesWrite"
+    ]
+    return json.dumps(document)
+
+
+def scan_queue_open(sandbox: Sandbox) -> None:
+    """R2-7's audited scan queue: TLS and EventBridge's Allows, no Deny of other writers."""
+    sqs = sandbox.client("sqs")
+    url = next(u for u in outputs(sandbox)["WorkQueueUrls"].split(",") if "ScanQueueFifo" in u)
+    policy = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])["Attributes"]
+    sqs.set_queue_attributes(
+        QueueUrl=url, Attributes={"Policy": _without_frontguards_deny(policy["Policy"])}
+    )
+
+
+def topic_open(sandbox: Sandbox) -> None:
+    """R2-7's audited alert topic: TLS and CloudWatch's Allow only."""
+    sns = sandbox.client("sns")
+    topic = outputs(sandbox)["AlertTopicArn"]
+    policy = sns.get_topic_attributes(TopicArn=topic)["Attributes"]["Policy"]
+    sns.set_topic_attributes(
+        TopicArn=topic, AttributeName="Policy", AttributeValue=_without_frontguards_deny(policy)
+    )
+
+
+def table_guarded_by_a_tag(sandbox: Sandbox) -> None:
+    """R2-5's audited table: writers refused unless they carry a principal tag anyone who may
+    tag themselves can take."""
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Deny",
+                "Principal": {"AWS": "*"},
+                "Action": ["dynamodb:PutItem", "dynamodb:UpdateItem"],
+                "Resource": "*",
+                "Condition": {
+                    "StringNotEquals": {"aws:PrincipalTag/frontguard.io/deployment": STACK}
+                },
+            }
+        ],
+    }
+    sandbox.client("dynamodb").put_resource_policy(
+        ResourceArn=outputs(sandbox)["StateTableArn"], Policy=json.dumps(document)
+    )
+
+
 BROKEN: list[tuple[Callable[[Sandbox], None], tuple[str, str], str]] = [
     (no_trail, ("cloudtrail", "trail"), "create a trail"),
     (trail_stopped, ("cloudtrail", "trail"), "start logging"),
@@ -183,10 +233,13 @@ BROKEN: list[tuple[Callable[[Sandbox], None], tuple[str, str], str]] = [
         "redeploy",
     ),
     (nobody_subscribed, ("alerting", "subscriptions"), "alerts.emails"),
+    (scan_queue_open, ("channels", "queue"), "redeploy the stack"),
+    (topic_open, ("channels", "topic"), "redeploy the stack"),
+    (table_guarded_by_a_tag, ("channels", "table"), "redeploy the stack"),
     (topic_deleted, ("alerting", "aws"), "redeploy the stack"),
     (policy_edited_by_hand, ("functions", "policy"), "cdk deploy"),
     (policy_invalid, ("functions", "policy"), "fix the policy document"),
-    (dead_letter, ("functions", "dead letters"), "redrive or delete"),
+    (dead_letter, ("functions", "dead letters"), "then delete them"),
     (function_errors, ("functions", "Events errors"), "log group"),
     (config_map_mode, ("cluster prod", "authentication mode"), "authenticationMode=API"),
     (access_entry_missing, ("cluster prod", "access entry Scan"), "redeploy the stack"),

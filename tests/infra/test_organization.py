@@ -16,6 +16,7 @@ from aws_cdk.assertions import Template
 
 from app import build
 from infra.config import parse_config
+from tests.infra import iam_eval
 from tests.infra.conftest import POLICY
 from tests.infra.test_compliance import CFN_LINT_IGNORED, nag_violations
 
@@ -223,17 +224,33 @@ def test_members_publish_to_the_organizations_topic_which_only_the_organization_
     [topic] = central.find_resources("AWS::SNS::Topic").values()
     assert topic["Properties"]["TopicName"] == "frontguard-organization-alerts"
     [topic_policy] = central.find_resources("AWS::SNS::TopicPolicy").values()
-    allowed = [
-        s
-        for s in topic_policy["Properties"]["PolicyDocument"]["Statement"]
-        if s["Effect"] == "Allow"
+    statements = topic_policy["Properties"]["PolicyDocument"]["Statement"]
+    # R2-7: only the member stacks' function roles, in the organization (evaluated).
+    member = "555566667777"
+    in_org = {"aws:PrincipalOrgID": ORG}
+    for function in ("events", "verify", "scan", "remediate"):
+        role = f"arn:aws:iam::{member}:role/frontguard-{function}-us-east-1"
+        assert iam_eval.allowed(
+            statements,
+            iam_eval.Request("sns:Publish", principal_arn=role, same_account=False, context=in_org),
+        )
+    refused = [
+        (f"arn:aws:iam::{member}:role/developer", False, in_org),
+        (f"arn:aws:iam::{member}:role/frontguard-scan", False, in_org),  # the org scan role
+        ("arn:aws:iam::999999999999:role/frontguard-events-eu-west-1", False, {}),
+        (f"arn:aws:iam::{SECURITY}:role/Admin", True, in_org),
     ]
-    assert [s["Condition"] for s in allowed] == [{"StringEquals": {"aws:PrincipalOrgID": ORG}}]
+    for principal, same_account, context in refused:
+        request = iam_eval.Request(
+            "sns:Publish", principal_arn=principal, same_account=same_account, context=context
+        )
+        assert not iam_eval.allowed(statements, request), principal
     [key] = central.find_resources("AWS::KMS::Key").values()
     org_grants = [
         s
         for s in key["Properties"]["KeyPolicy"]["Statement"]
         if s.get("Sid") == "OrganizationPublishes"
     ]
-    assert [s["Condition"] for s in org_grants] == [{"StringEquals": {"aws:PrincipalOrgID": ORG}}]
+    [allow] = [s for s in statements if s["Effect"] == "Allow"]
+    assert [s["Condition"] for s in org_grants] == [allow["Condition"]]
     assert central.find_resources("AWS::SNS::Subscription")

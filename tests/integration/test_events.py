@@ -190,6 +190,7 @@ def test_sg_less_nlb_needs_recreation_and_nothing_changes(sandbox, fg):
 
 def test_service_exempt_by_the_policy_is_skipped(sandbox):
     exemption = {
+        "cluster": "prod",
         "namespace": "shop",
         "kind": "service",
         "name": "vip",

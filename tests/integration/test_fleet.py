@@ -13,8 +13,9 @@ from typing import Any
 
 import boto3
 import pytest
-from frontguard.adapters.organizations import Account, organization_accounts
+from frontguard.adapters.organizations import Account, organization_accounts, role_arn
 from frontguard.cli import load_policy, main
+from frontguard.errors import ConfigurationError
 from frontguard.fleet import default_session_factory, fleet_scan, targets_for
 
 from sandbox import ACCOUNT_ID, REGION, Sandbox
@@ -196,3 +197,68 @@ def test_several_regions_of_the_own_account_need_no_role(sandbox, shared, capsys
         (ACCOUNT_ID, region, "scanned") for region in REGIONS
     ]
     assert Counter(i["region"] for i in report["items"]) == {REGION: 2}
+
+
+def test_an_unexpected_error_in_one_account_is_its_error_row_and_the_others_are_scanned(
+    sandbox, org, shared, caplog
+):
+    good, bad = (Account(member(org, shared, n, ou=None, role=True)) for n in ("good", "bad"))
+    sts = boto3.Session(region_name=REGION).client("sts")
+
+    def factory(credentials: Any, region: str) -> boto3.Session:
+        session = default_session_factory(credentials, region)
+        if session.client("sts").get_caller_identity()["Account"] == bad.id:
+            raise KeyError("Reservations")  # stands for any surprise inside one account
+        return session
+
+    report = fleet_scan(
+        targets_for([bad, good], REGIONS),
+        policy=load_policy(None, enforce=False),
+        role=SCAN_ROLE,
+        sts=sts,
+        session_factory=factory,
+    )
+
+    rows = {(r.target.account.id, r.target.region): r for r in report.results}
+    assert len(rows) == 4
+    assert all(rows[(good.id, region)].report is not None for region in REGIONS)
+    assert all("KeyError" in (rows[(bad.id, region)].error or "") for region in REGIONS)
+    assert len(report.failed) == 2  # counted: the CLI exits 1
+    assert any(r.exc_info and r.levelname == "ERROR" for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    "role",
+    [
+        "frontguard scan",
+        "frontguard-scan\nx",
+        "*",
+        "frontguard-*",
+        "team*/frontguard-scan",
+        "team path/frontguard-scan",
+        "rôle",
+        "x" * 65,
+        "arn:aws:iam::123456789012:role/frontguard-scan",
+        "/",
+    ],
+)
+def test_an_invalid_role_name_is_refused_before_any_assume_role(sandbox, org, shared, role):
+    account = Account(member(org, shared, "m", ou=None, role=True))
+    sts = boto3.Session(region_name=REGION).client("sts")
+    calls: Counter[str] = Counter()
+    sts.meta.events.register("before-call", lambda model, **_: calls.update([model.name]))
+
+    with pytest.raises(ConfigurationError, match="role"):
+        fleet_scan(
+            targets_for([account], REGIONS),
+            policy=load_policy(None, enforce=False),
+            role=role,
+            sts=sts,
+            session_factory=default_session_factory,
+        )
+    assert calls == {}
+
+
+@pytest.mark.parametrize("role", ["frontguard-scan", "team/frontguard-scan", "a_b+c=d,e.f@g-h"])
+def test_valid_role_names_and_paths_make_their_arn(role):
+    assert role_arn("123456789012", role) == f"arn:aws:iam::123456789012:role/{role}"

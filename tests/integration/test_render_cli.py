@@ -77,7 +77,7 @@ def frontguard_lists(sandbox: Sandbox) -> set[str]:
 
 def test_rendered_objects_make_ingress_and_gateway_born_protected(sandbox, capsys, tmp_path):
     fg = wire(sandbox, POLICY)
-    prod = sandbox.cluster("prod")
+    prod = sandbox.cluster("prod", kubernetes_version="1.31")
     prod.ingress("legacy/old", ports=[443])
     scan(fg.runtime.engine)  # creates frontguard's prefix lists
     lists = frontguard_lists(sandbox)
@@ -122,7 +122,7 @@ def test_rendered_objects_make_ingress_and_gateway_born_protected(sandbox, capsy
 
 
 def test_render_deny_and_missing_lists(sandbox, capsys, tmp_path):
-    sandbox.cluster("prod")
+    sandbox.cluster("prod", kubernetes_version="1.31")
     policy_file = tmp_path / "policy.json"
     policy_file.write_text(json.dumps(POLICY))
 
@@ -236,3 +236,16 @@ def test_a_service_the_rendered_policy_annotates_is_born_protected(sandbox, caps
     # Without the policy (Kubernetes 1.35: not rendered), the same Service is born open.
     legacy = prod.service("legacy/api", ports=[("TCP", 443)])
     assert fg.deliver(legacy.event)["outcome"] == "born-open"
+
+
+def test_render_refuses_a_cluster_older_than_cels_cidr_library(sandbox, capsys, tmp_path):
+    sandbox.cluster("prod", kubernetes_version="1.30")
+    policy_file = tmp_path / "policy.json"
+    policy_file.write_text(json.dumps(POLICY))
+
+    code = main(["render", "born-protected", "--cluster", "prod", "--policy", str(policy_file)])
+
+    captured = capsys.readouterr()
+    assert code == 1
+    assert captured.out == ""
+    assert "Kubernetes 1.30 is too old" in captured.err and "1.31+" in captured.err

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+import pytest
+from frontguard.errors import ConfigurationError
+from frontguard.handlers import events as events_handler
+from frontguard.handlers._runtime import reset_runtime
 from frontguard.handlers.scan_flow import run_scan
 
-from sandbox.wiring import ENFORCE, wire
+from sandbox.wiring import ENFORCE, FakeLambdaContext, wire
 from tests.security.catalogue import attack
 
 EXEMPT = "frontguard.io/exempt"
@@ -79,6 +84,7 @@ def test_exempting_after_remediation_is_reported(sandbox, fg):
 )
 def test_one_member_cannot_exempt_the_whole_group(sandbox):
     member_entry = {
+        "cluster": "prod",
         "namespace": "team-a",
         "kind": "ingress",
         "name": "one",
@@ -104,6 +110,7 @@ def test_one_member_cannot_exempt_the_whole_group(sandbox):
 )
 def test_a_policy_exemption_is_honoured_until_it_expires(sandbox):
     entry = {
+        "cluster": "prod",
         "namespace": "shop",
         "kind": "ingress",
         "name": "web",
@@ -123,3 +130,62 @@ def test_a_policy_exemption_is_honoured_until_it_expires(sandbox):
 
     expired = wire(sandbox, {**ENFORCE, "exemptions": [{**entry, "expires": "2020-01-01"}]})
     assert expired.deliver(web.event)["outcome"] == "remediated"
+
+
+def _entry(**fields: str) -> dict[str, str]:
+    return {
+        "kind": "ingress",
+        "name": "status",
+        "reason": "public status page, SEC-7",
+        "approved_by": "platform-security",
+        "expires": "2099-01-01",
+        **fields,
+    }
+
+
+@attack(
+    "R2-10",
+    "none (control)",
+    "an exact entry (cluster prod, namespace ops, Ingress status); team-x names its world-open "
+    "Ingress `status` too",
+    "ops/status is exempt; team-x/status is remediated",
+)
+def test_naming_an_ingress_like_an_exempted_one_exempts_nothing(sandbox):
+    fg = wire(sandbox, {**ENFORCE, "exemptions": [_entry(cluster="prod", namespace="ops")]})
+    prod = sandbox.cluster("prod")
+    mine = prod.ingress("team-x/status", ports=[443])
+    theirs = prod.ingress("ops/status", ports=[443])
+
+    assert fg.deliver(mine.event)["outcome"] == "remediated"
+    assert fg.deliver(theirs.event)["outcome"] == "exempt"
+
+
+@attack(
+    "R2-10",
+    "propose a policy change (or a careless entry)",
+    "an exemption without a namespace, or with a namespace/cluster glob, that every tenant "
+    "can match by naming an object alike",
+    "the policy does not load: a configuration error naming the entry; the event handler "
+    "refuses to run (event kept for retry / DLQ), nothing is exempted",
+)
+@pytest.mark.parametrize(
+    "entry",
+    [
+        _entry(cluster="prod"),  # no namespace: used to default to "*"
+        _entry(cluster="prod", namespace="team-*"),
+        _entry(cluster="prod", namespace="*"),
+        _entry(namespace="ops"),  # no cluster
+        _entry(cluster="pr?d", namespace="ops"),
+        _entry(cluster="prod", namespace="ops", name="stat*"),
+    ],
+)
+def test_a_broad_exemption_entry_is_refused_by_the_event_handler(
+    sandbox, fg, handler_env, monkeypatch, entry
+):
+    monkeypatch.setenv("FRONTGUARD_POLICY", json.dumps({**ENFORCE, "exemptions": [entry]}))
+    reset_runtime()
+    mine = sandbox.cluster("prod").ingress("team-x/status", ports=[443])
+
+    with pytest.raises(ConfigurationError, match=r"exemptions\.0.*names one object"):
+        events_handler.handler(mine.event, FakeLambdaContext())  # type: ignore[arg-type]
+    assert fg.alerts() == []  # nothing exempted, nothing changed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from frontguard.engine.scan import scan
@@ -110,3 +111,26 @@ def test_a_wrongly_typed_configuration_field_fails_closed(sandbox, fg):
     assert fg.deliver(edge.event)["outcome"] == "error"
     [alert] = errors(fg)
     assert "'42'" in alert["problem"]
+
+
+@attack(
+    "R2-9",
+    "none: a malformed record (real CloudTrail cannot carry these types; robustness)",
+    "deliver a CreateLoadBalancer whose requestParameters.tags is a number, and a "
+    "CreateSecurityGroup whose tagSpecificationSet.items[0].tags is a number",
+    "dropped once as invalid-event (or ignored) with a log line: no TypeError, no Lambda "
+    "retry, no dead letter, no AWS call",
+)
+def test_wrongly_typed_nested_fields_are_dropped_at_the_edge(sandbox, fg):
+    prod = sandbox.cluster("prod")
+    web = prod.ingress("shop/web", ports=[443])
+    bad_lb = json.loads(json.dumps(web.event))
+    bad_lb["detail"]["requestParameters"]["tags"] = 7
+    bad_sg = json.loads(json.dumps(web.security_group_event))
+    bad_sg["detail"]["requestParameters"]["tagSpecificationSet"]["items"][0]["tags"] = 7
+    fg.reset_counts()
+
+    outcomes = [fg.deliver(bad_lb)["outcome"], fg.deliver(bad_sg)["outcome"]]
+
+    assert set(outcomes) <= {"invalid-event", "ignored"}
+    assert fg.aws_calls == {} and fg.alerts() == []

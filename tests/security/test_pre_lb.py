@@ -257,3 +257,31 @@ def test_a_refusal_for_a_stack_with_a_load_balancer_is_not_acted_on(sandbox: San
     assert result["outcome"] == "ignored" and web.lb_arn in result["reason"]
     assert frontguard_sgs(sandbox) == [] and fg.alerts() == []
     assert fg.mutating_kube_calls() == 0
+
+
+@attack(
+    "R2-8",
+    "ec2:CreateSecurityGroup in the cluster's VPC",
+    "pre-create the deterministic pre-load-balancer SG name for another team's future Ingress",
+    "never adopted; a conflict alert names the squatting SG's ID and how to free the name; the "
+    "owner stays blocked with nothing open (no load balancer) until it is removed",
+)
+def test_a_squatted_pre_lb_name_is_named_in_a_conflict_alert(sandbox: Sandbox) -> None:
+    prod = sandbox.cluster("prod", controller=ControllerOptions(deny_managed_security_groups=True))
+    fg = wire(sandbox, ENFORCE)
+    squatter = sandbox.client("ec2").create_security_group(
+        GroupName=aws.pre_lb_security_group_name(WEB), Description="mine", VpcId=prod.vpc_id
+    )["GroupId"]
+    prod.ingress("shop/web", ports=[443])
+    [refusal] = [
+        e for e in prod.lbc.cloudtrail_events("CreateSecurityGroup") if "errorCode" in e["detail"]
+    ]
+
+    result = fg.deliver(refusal)
+
+    assert result["outcome"] == "conflict"
+    [alert] = [a for a in fg.alerts() if a["outcome"] == "conflict"]
+    assert squatter in alert["detail"] and squatter in alert["fix"]
+    web = prod.kube.get_object(INGRESSES, "shop", "web")
+    assert web is not None and INGRESS_SG not in web["metadata"].get("annotations", {})
+    assert prod.lbc.stacks == {}  # still no load balancer: nothing open

@@ -11,6 +11,7 @@ WEB = OwnerRef(OwnerKind.INGRESS, "shop", "web")
 GROUP = OwnerRef(OwnerKind.INGRESS_GROUP, group="shared")
 TODAY = date(2026, 11, 30)
 ENTRY = {
+    "cluster": "prod",
     "namespace": "shop",
     "kind": "ingress",
     "name": "web",

@@ -246,3 +246,80 @@ def test_a_successful_managed_sg_without_a_group_id_is_malformed(response):
 
 def test_parse_event_still_routes_create_load_balancer():
     assert isinstance(parse_event(EVENT), NewLoadBalancer)
+
+
+# --- any shape: parsed, ignored, or InvalidEventError; never another exception ---------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
+    max_leaves=10,
+)
+
+
+def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [prefix]
+    if isinstance(value, dict):
+        for key, child in value.items():
+            found += _paths(child, (*prefix, key))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            found += _paths(child, (*prefix, index))
+    return found
+
+
+def _replaced(event: Any, path: tuple[Any, ...], value: Any) -> Any:
+    if not path:
+        return value
+    copied = copy.deepcopy(event)
+    target = copied
+    for step in path[:-1]:
+        target = target[step]
+    target[path[-1]] = value
+    return copied
+
+
+def _parses_or_refuses(event: Any) -> None:
+    try:
+        result = parse_event(event)
+    except InvalidEventError:
+        return
+    assert isinstance(result, NewLoadBalancer | ManagedSecurityGroupCreated | Ignored)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_any_field_of_any_shape_is_parsed_ignored_or_refused(data):
+    """R2-9 and issue 22 item 3: one field of a valid record replaced by any JSON value."""
+    base = data.draw(st.sampled_from([EVENT, SG_EVENT]))
+    path = data.draw(st.sampled_from(_paths(base)))
+    _parses_or_refuses(_replaced(base, path, data.draw(JSON_VALUES)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(JSON_VALUES)
+def test_any_json_document_is_parsed_ignored_or_refused(document):
+    _parses_or_refuses(document)
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        _replaced(EVENT, ("detail", "requestParameters", "tags"), 7),
+        _replaced(EVENT, ("detail", "requestParameters"), "a string"),
+        _replaced(EVENT, ("detail", "requestParameters"), [1, 2]),
+        _replaced(EVENT, ("detail", "requestParameters"), 3),
+        _replaced(
+            SG_EVENT, ("detail", "requestParameters", "tagSpecificationSet", "items", 0, "tags"), 7
+        ),
+        _replaced(SG_EVENT, ("detail", "requestParameters"), "a string"),
+    ],
+)
+def test_wrongly_typed_nested_fields_are_refused_or_ignored(event):
+    """Security review r2, R2-9: the variants that raised TypeError/AttributeError."""
+    _parses_or_refuses(event)

@@ -76,6 +76,7 @@ def test_warnings_name_world_open_sources_shadowed_and_empty_rules_and_expired_e
             "default_sources": ["::/0"],
             "exemptions": [
                 {
+                    "cluster": "prod",
                     "namespace": "shop",
                     "kind": "service",
                     "name": "vip",

@@ -7,15 +7,15 @@ import ipaddress
 import json
 from typing import Any
 
-import celpy
 import pytest
-from celpy.adapter import json_to_cel
 from frontguard import render
 from frontguard.adapters.prefix_lists import PrefixList
 from frontguard.controller.class_fields import INGRESS_CLASS_PARAMS_SPEC, LB_CONFIGURATION_SPEC
 from frontguard.errors import ConfigurationError
 from frontguard.policy import Policy
 from kubernetes.client import ApiClient
+
+from tests.admission import refusals
 
 
 def typed(obj: Any, model: str) -> Any:
@@ -152,26 +152,18 @@ def test_missing_prefix_lists_are_a_clear_error():
 
 # --- CEL ------------------------------------------------------------------------------------
 
-ENV = celpy.Environment()
-
 
 def admission(objects: list[dict[str, Any]], obj: dict[str, Any], groups=("devs",)) -> list[str]:
-    """What the policy refuses (messages), as the API server would evaluate it: matchConditions
-    first, then every validation."""
+    """What the policy refuses (messages), as the API server would evaluate it
+    (tests/admission.py: matchConditions, variables, every validation)."""
     [policy] = of_kind(objects, "ValidatingAdmissionPolicy")
-    activation = {
-        "object": json_to_cel(obj),
-        "request": json_to_cel(
-            {"kind": {"kind": obj["kind"]}, "userInfo": {"groups": list(groups)}}
-        ),
-    }
+    return refusals(policy, obj, tuple(groups))
 
-    def evaluate(expression: str) -> bool:
-        return bool(ENV.program(ENV.compile(expression)).evaluate(activation))
 
-    if not all(evaluate(c["expression"]) for c in policy["spec"]["matchConditions"]):
-        return []
-    return [v["message"] for v in policy["spec"]["validations"] if not evaluate(v["expression"])]
+INBOUND = "alb.ingress.kubernetes.io/inbound-cidrs"
+INGRESS_SCHEME = "alb.ingress.kubernetes.io/scheme"
+SERVICE_SCHEME = "service.beta.kubernetes.io/aws-load-balancer-scheme"
+SOURCE_RANGES = "service.beta.kubernetes.io/load-balancer-source-ranges"
 
 
 def ingress(
@@ -204,9 +196,9 @@ def service(ranges=None, annotations=None, type_="LoadBalancer") -> dict[str, An
     "obj",
     [
         ingress(),
-        ingress({"alb.ingress.kubernetes.io/inbound-cidrs": "203.0.113.0/25"}),
+        ingress({INGRESS_SCHEME: "internet-facing", INBOUND: "203.0.113.0/25"}),
         ingress({"alb.ingress.kubernetes.io/security-groups": "sg-0123456789abcdef0"}),
-        service(["203.0.113.0/24"]),
+        service(["203.0.113.0/24"], annotations={SERVICE_SCHEME: "internet-facing"}),
         service(),
         service(["0.0.0.0/0"], type_="ClusterIP"),  # no load balancer: not matched
     ],
@@ -266,3 +258,90 @@ def test_frontguards_own_patches_are_not_matched(objects):
 def test_other_controllers_classes_can_be_let_through():
     objects = render.born_protected(POLICY, "prod", OWNED, other_classes=["nginx"])
     assert admission(objects, ingress(ingress_class="nginx")) == []
+
+
+# R2-4: CIDR semantics, not strings. Internet-facing in shop: rule-1's 203.0.113.0/24 and
+# 2001:db8::/32; internal in shop: the default rule's VPC 10.0.0.0/16; payments: 10.20.0.0/16.
+WORLD_SPELLINGS = [
+    ["0.0.0.0/0"],
+    ["::/0"],
+    ["0::/0"],
+    ["0:0:0:0:0:0:0:0/0"],
+    ["0000:0000:0000:0000:0000:0000:0000:0000/0"],
+    ["1.2.3.4/0"],  # host bits set: still /0
+    ["0.0.0.0/1", "128.0.0.0/1"],  # a split cover of IPv4
+    ["::/1", "8000::/1"],  # and of IPv6
+    ["203.0.113.0/24", "0.0.0.0/1", "128.0.0.0/1"],  # a good range does not excuse the rest
+]
+OUTSIDE = [["198.51.100.0/24"], ["203.0.112.0/23"], ["2001:db9::/32"], ["10.0.0.0/16"]]
+GARBAGE = [["not-a-cidr"], ["203.0.113.0"], ["203.0.113.0/33"], ["203.000.113.0/24"], [""]]
+INSIDE = [
+    ["203.0.113.0/24"],
+    ["203.0.113.128/25"],
+    ["203.0.113.7/32"],
+    ["2001:db8::/32"],
+    ["2001:0db8:0000::/48"],  # IPv6 spelled long
+    ["2001:db8:0:0:0:0:0:1/128"],
+    ["203.0.113.0/25", "2001:db8:ff::/48"],
+]
+PUBLIC = {"internet-facing"}
+
+
+def _service_by_spec(ranges: list[str]) -> dict[str, Any]:
+    return service(ranges, annotations={SERVICE_SCHEME: "internet-facing"})
+
+
+def _service_by_annotation(ranges: list[str]) -> dict[str, Any]:
+    return service(
+        annotations={SERVICE_SCHEME: "internet-facing", SOURCE_RANGES: ", ".join(ranges)}
+    )
+
+
+def _ingress_of_another_class(ranges: list[str]) -> dict[str, Any]:
+    return ingress(
+        {INGRESS_SCHEME: "internet-facing", INBOUND: ",".join(ranges)}, ingress_class="legacy"
+    )
+
+
+SOURCES = {
+    "loadBalancerSourceRanges": _service_by_spec,
+    "load-balancer-source-ranges": _service_by_annotation,
+    "inbound-cidrs": _ingress_of_another_class,
+}
+
+
+@pytest.fixture(scope="module")
+def with_other_class() -> list[dict[str, Any]]:
+    return render.born_protected(POLICY, "prod", OWNED, other_classes=["legacy"])
+
+
+@pytest.mark.parametrize("field", list(SOURCES))
+@pytest.mark.parametrize("ranges", WORLD_SPELLINGS + OUTSIDE + GARBAGE, ids=repr)
+def test_every_range_outside_the_policy_is_refused_whatever_its_spelling(
+    with_other_class, field, ranges
+):
+    messages = admission(with_other_class, SOURCES[field](ranges))
+    assert len(messages) == 1
+    assert messages[0].startswith(field)
+
+
+@pytest.mark.parametrize("field", list(SOURCES))
+@pytest.mark.parametrize("ranges", INSIDE, ids=repr)
+def test_ranges_inside_the_policys_sources_are_admitted(with_other_class, field, ranges):
+    assert admission(with_other_class, SOURCES[field](ranges)) == []
+
+
+def test_the_allowed_ranges_follow_namespace_and_scheme(objects):
+    internal = service(["10.0.4.0/24"])  # shop, internal: the VPC (default rule)
+    assert admission(objects, internal) == []
+    assert admission(objects, service(["203.0.113.0/24"])) != []  # a public rule's range
+    payments = service(["10.20.1.0/24"])
+    payments["metadata"]["namespace"] = "payments"
+    assert admission(objects, payments) == []
+    assert admission(objects, internal | {"metadata": payments["metadata"]}) != []
+
+
+@pytest.mark.parametrize("version", [(1, 30), (1, 29)])
+def test_clusters_without_cels_cidr_library_are_refused(version):
+    with pytest.raises(ConfigurationError, match=r"1\.31"):
+        render.born_protected(POLICY, "prod", OWNED, kubernetes_version=version)

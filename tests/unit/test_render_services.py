@@ -54,6 +54,7 @@ POLICY_DOCUMENT: dict[str, Any] = {
     "exemptions": [
         {
             "kind": "service",
+            "cluster": "prod",
             "namespace": "shop",
             "name": "vip",
             "reason": "SEC-42: partner VPN",
@@ -99,7 +100,7 @@ def typed(obj: Any, model: str) -> Any:
 
 @pytest.mark.parametrize(
     ("version", "rendered"),
-    [(None, False), ((1, 30), False), ((1, 35), False), ((1, 36), True), ((1, 37), True)],
+    [(None, False), ((1, 31), False), ((1, 35), False), ((1, 36), True), ((1, 37), True)],
 )
 def test_the_mutating_policy_needs_kubernetes_1_36(version, rendered):
     objects = render.born_protected(POLICY, "prod", OWNED, kubernetes_version=version)

@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 
 from frontguard import tags as t
 from frontguard.adapters.aws_errors import error_code, translate
-from frontguard.errors import NotFoundError
+from frontguard.errors import NotFoundError, PermanentError
 from frontguard.model import Listener, LoadBalancer, OwnerRef, PermissionRule
 from frontguard.untrusted import escape
 
@@ -355,10 +355,11 @@ def create_pre_lb_security_group(
     except ClientError as error:
         if error_code(error) == "InvalidGroup.Duplicate":
             # A concurrent reaction made it a moment ago: use it once proven. Someone else's
-            # SG holding the name is not frontguard's: the error stands (the caller alerts).
+            # SG holding the name is not frontguard's (security review r2, R2-8): name it.
             existing = lookup_pre_lb_security_group(ec2, key, vpc_id).group
             if existing is not None:
                 return existing
+            raise SquattedNameError(name, _holder_of(ec2, name, vpc_id)) from error
         raise translate(error, f"create SG {name}") from error
     return SecurityGroup(
         id=created["GroupId"],
@@ -368,6 +369,32 @@ def create_pre_lb_security_group(
         rules=frozenset(),
         description=PRE_LB_DESCRIPTION,
     )
+
+
+class SquattedNameError(PermanentError):
+    """frontguard's deterministic SG name is held by an SG that is not frontguard's."""
+
+    def __init__(self, name: str, holder: str | None) -> None:
+        taken_by = holder or "an SG frontguard cannot see"
+        super().__init__(
+            f"the security group name {name} is taken by {taken_by}, which frontguard did not "
+            "create"
+        )
+        self.name = name
+        self.holder = holder
+
+
+def _holder_of(ec2: EC2Client, name: str, vpc_id: str) -> str | None:
+    try:
+        found = ec2.describe_security_groups(
+            Filters=[
+                {"Name": "group-name", "Values": [name]},
+                {"Name": "vpc-id", "Values": [vpc_id]},
+            ]
+        )["SecurityGroups"]
+    except ClientError:
+        return None
+    return str(found[0]["GroupId"]) if found else None
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,15 @@ ROOT_ID = re.compile(r"^r-[0-9a-z]{4,32}$")
 # (https://docs.aws.amazon.com/organizations/latest/APIReference/API_Account.html).
 ACTIVE = "ACTIVE"
 SESSION_NAME = "frontguard-scan"
+# IAM's character sets, checked before AssumeRole so a typo or an injected value is a clear
+# configuration error, never a request
+# (https://docs.aws.amazon.com/IAM/latest/APIReference/API_Role.html): RoleName is
+# ``[\w+=,.@-]+`` (1-64 characters); Path is ``/`` or ``/`` + ``[\u0021-\u007E]+`` + ``/``
+# (up to 512). In the path we also refuse ``*`` and ``?``: they are wildcards wherever the ARN
+# lands in a policy, and no role needs them.
+ROLE_NAME = re.compile(r"^[A-Za-z0-9_+=,.@-]{1,64}$")
+ROLE_PATH_SEGMENT = re.compile(r"^[\x21-\x7E]+$")
+ROLE_PATH_MAX = 512
 
 
 @dataclass(frozen=True)
@@ -103,6 +112,25 @@ def assume_role(sts: STSClient, role_arn: str) -> Credentials:
 
 def role_arn(account: str, role: str, partition: str = "aws") -> str:
     """The ARN of the role named ``role`` (optionally with a path) in ``account``."""
+    check_role_name(role)
+    return f"arn:{partition}:iam::{account}:role/{role.strip('/')}"
+
+
+def check_role_name(role: str) -> None:
+    """Refuse ``role`` unless it is an IAM role name, optionally after an IAM path."""
     if role.startswith("arn:") or not role.strip("/"):
         raise ConfigurationError(f"--role takes a role name (the same in every account): {role!r}")
-    return f"arn:{partition}:iam::{account}:role/{role.strip('/')}"
+    *path, name = role.strip("/").split("/")
+    full_path = "/" + "".join(f"{segment}/" for segment in path)
+    if (
+        not ROLE_NAME.match(name)
+        or len(full_path) > ROLE_PATH_MAX
+        or any(
+            not ROLE_PATH_SEGMENT.match(segment) or "*" in segment or "?" in segment
+            for segment in path
+        )
+    ):
+        raise ConfigurationError(
+            f"--role is not a valid IAM role name (letters, digits and _+=,.@- , at most 64; "
+            f"an optional path of printable characters without spaces or wildcards): {role!r}"
+        )

@@ -18,7 +18,7 @@ from urllib.parse import quote
 from botocore.exceptions import ClientError
 
 from frontguard.adapters.kube import KubeClient
-from frontguard.doctor import born, records
+from frontguard.doctor import born, channels, records
 from frontguard.doctor.report import Check, failed, passed, warned
 from frontguard.errors import ConfigurationError, FrontguardError
 from frontguard.policy import Policy
@@ -118,6 +118,20 @@ class Deployment:
     @property
     def dead_letter_queues(self) -> list[str]:
         return [q for q in self.outputs.get("DeadLetterQueueUrls", "").split(",") if q]
+
+    @property
+    def queues(self) -> list[str]:
+        """Every queue of the stack: the work queues, then the dead-letter queues."""
+        work = [q for q in self.outputs.get("WorkQueueUrls", "").split(",") if q]
+        return [*work, *self.dead_letter_queues]
+
+    @property
+    def state_table_arn(self) -> str | None:
+        return self.outputs.get("StateTableArn")
+
+    @property
+    def roles(self) -> list[str]:
+        return [self.role(name) for name in self.functions]
 
 
 def discover(cloudformation: Client, stack: str, *, region: str, account: str) -> Deployment:
@@ -315,12 +329,21 @@ def check_alerting(
     if not publish:
         checks.append(warned(area, "delivery", "skipped (--no-publish)"))
         return checks
-    sns.publish(
-        TopicArn=topic,
-        Subject="frontguard doctor: test alert",
-        Message=f"frontguard doctor test alert for stack {deployment.stack}: no action needed.",
-    )
-    checks.append(passed(area, "test alert", "published to the topic"))
+    try:
+        sns.publish(
+            TopicArn=topic,
+            Subject="frontguard doctor: test alert",
+            Message=f"frontguard doctor test alert for stack {deployment.stack}: no action needed.",
+        )
+        checks.append(passed(area, "test alert", "published to the topic"))
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "AuthorizationError":
+            raise
+        # The topic refuses every publisher but frontguard's roles and its alarms (R2-7):
+        # the alarm delivery test below is the end-to-end check.
+        checks.append(
+            passed(area, "test alert", "your principal may not publish (only frontguard's roles)")
+        )
     if alarms:
         checks.append(_alarm_delivery(cloudwatch, alarms[0]["AlarmName"]))
     return checks
@@ -441,7 +464,8 @@ def check_functions(
                     f"dead letters {queue}",
                     f"{waiting} messages failed for good",
                     f"read them (`aws sqs receive-message --queue-url {url}`), fix the cause, "
-                    "then redrive or delete them",
+                    "then delete them: the next scheduled scan decides again (the work queues "
+                    "refuse a redrive by anyone but frontguard's roles)",
                 )
             )
         else:
@@ -742,6 +766,19 @@ def run_all(
             "functions",
             lambda: check_functions(
                 clients["lambda"], clients["cloudwatch"], clients["sqs"], clients["ssm"], deployment
+            ),
+        ),
+        (
+            channels.AREA,
+            lambda: channels.check_channels(
+                clients["sqs"],
+                clients["sns"],
+                clients["dynamodb"],
+                account=deployment.account,
+                queue_urls=deployment.queues,
+                topic_arn=deployment.topic_arn,
+                table_arn=deployment.state_table_arn,
+                roles=deployment.roles,
             ),
         ),
     ]

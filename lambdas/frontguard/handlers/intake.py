@@ -99,7 +99,8 @@ def _security_group_request_tags(request: Mapping[str, Any]) -> dict[str, str]:
     for item in items if isinstance(items, list) else []:
         if not isinstance(item, Mapping) or item.get("resourceType") != "security-group":
             continue
-        for tag in item.get("tags") or []:
+        listed = item.get("tags")
+        for tag in listed if isinstance(listed, list) else []:
             if isinstance(tag, Mapping) and isinstance(tag.get("key"), str):
                 tags[tag["key"]] = str(tag.get("value", ""))
     return tags
@@ -206,9 +207,12 @@ def parse_create_load_balancer(event: Any) -> NewLoadBalancer | Ignored:
         return Ignored("Classic Load Balancer (apiVersion is not 2015-12-01)")
 
     request = detail.get("requestParameters") or {}
+    if not isinstance(request, Mapping):
+        raise InvalidEventError("event detail.requestParameters is not an object")
+    listed = request.get("tags")
     request_tags = {
         str(tag.get("key")): str(tag.get("value", ""))
-        for tag in (request.get("tags") or [])
+        for tag in (listed if isinstance(listed, list) else [])
         if isinstance(tag, Mapping)
     }
     cluster_tag = next(
