@@ -182,6 +182,20 @@ class CentralAlerts(_Model):
         return f"alias/{self.topic_name}"
 
 
+class CanaryConfig(_Model):
+    """The scheduled canary (infra/canary.py, docs/canary.md): opt-in per cluster."""
+
+    clusters: Annotated[tuple[ClusterName, ...], Field(min_length=1)]
+    kind: Literal["ingress", "service", "gateway"] = "ingress"
+    namespace: Annotated[
+        str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+    ] = "frontguard-canary"
+    schedule: Schedule = "rate(1 day)"
+    # Alarm when a canary load balancer stays open longer than this.
+    max_exposure_seconds: Annotated[int, Field(ge=0, le=3600)] = 120
+    timeout_seconds: Annotated[int, Field(ge=120, le=840)] = 600
+
+
 class DeploymentConfig(_Model):
     """Everything ``app.py`` needs to build the stacks."""
 
@@ -205,6 +219,8 @@ class DeploymentConfig(_Model):
     central_alerts: CentralAlerts | None = None
     # Deny the controller its world-open managed SG (off unless configured).
     fail_closed: FailClosedConfig | None = None
+    # Measure the real exposure of a new load balancer on a schedule (off unless configured).
+    canary: CanaryConfig | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -241,6 +257,13 @@ class DeploymentConfig(_Model):
                 raise ValueError(
                     f"the policy document is {size} bytes; an SSM parameter holds at most "
                     f"{SSM_ADVANCED_LIMIT}: merge rules, or manage the parameter yourself"
+                )
+        if self.canary is not None:
+            known = {c for t in self.targets for c in t.clusters}
+            unknown = sorted(set(self.canary.clusters) - known)
+            if unknown:
+                raise ValueError(
+                    f"canary.clusters names {', '.join(unknown)}, which no target lists"
                 )
         seen = [(t.account, t.region) for t in self.targets]
         if len(set(seen)) != len(seen):

@@ -43,6 +43,8 @@ class Scope:
     topic_key_alias: str | None = None
     # The scan's queue of repairs (infra/remediation.py): set for the scan function only.
     remediation_queue_arn: str | None = None
+    # The scheduled canary's subscription to the alert topic (infra/canary.py).
+    canary_queue_arn: str | None = None
 
     @property
     def partition(self) -> str:
@@ -152,6 +154,11 @@ _RULES: Final = (
             *([([s.remediation_queue_arn], None)] if s.remediation_queue_arn else []),
         ],
         names=("CodeEnqueueVerification", "CodeEnqueueRemediation"),
+    ),
+    _Rule(
+        "CodeReadCanaryAlerts",
+        permissions.CANARY_QUEUE_READ,
+        lambda s, _w: [([s.canary_queue_arn or ""], None)],
     ),
     _Rule(
         "CodeStateTable",

@@ -26,6 +26,7 @@ from frontguard import permissions
 
 from infra import bundling
 from infra.alerting import AlertTopic
+from infra.canary import ScheduledCanary
 from infra.config import SSM_STANDARD_LIMIT, DeploymentConfig, Target, VpcAttachment
 from infra.eks_access import EksAccess
 from infra.fail_closed import FailClosed
@@ -287,6 +288,33 @@ def build_member(
             role = scan_role.role.node.default_child
             assert isinstance(role, CfnResource)
             role.cfn_options.condition = home
+    canary = (
+        ScheduledCanary(
+            stack,
+            "ScheduledCanary",
+            config=config.canary,
+            clusters=clusters,
+            code=code,
+            # With the organization's topic the stack's own carries alarms only: the canary
+            # then reads no alerts (its alert and verification stages say so).
+            alert_topic=None if central else alerts.topic,
+            alarm_topic=alerts.topic,
+            alert_topic_arn=alert_topic_arn,
+            environment={
+                key: environment[key]
+                for key in (
+                    "POWERTOOLS_SERVICE_NAME",
+                    "POWERTOOLS_METRICS_NAMESPACE",
+                    "AWS_STS_REGIONAL_ENDPOINTS",
+                )
+            },
+            permissions_scope=scope_,
+            log_retention=log_retention,
+            vpc=vpc,
+        )
+        if config.canary is not None and set(config.canary.clusters) & set(clusters)
+        else None
+    )
     dead_letter_queues = {
         f"{name}Failures": function.failure_queue
         for name, function in functions.items()
@@ -335,6 +363,7 @@ def build_member(
         ],
         clusters=tuple(clusters),
         state_table_name=state.table.table_name,
+        canary=canary,
     )
     return triggers
 
@@ -351,6 +380,7 @@ def _outputs(
     dead_letter_queue_urls: list[str],
     clusters: tuple[str, ...],
     state_table_name: str,
+    canary: ScheduledCanary | None = None,
 ) -> None:
     """What ``frontguard doctor`` reads to find the deployment (DescribeStacks)."""
     values: dict[str, str] = {"AlertTopicArn": topic_arn, "ScanQueueArn": scan_queue_arn}
@@ -367,6 +397,9 @@ def _outputs(
     values["Clusters"] = ",".join(clusters)
     # The CLI proves frontguard's prefix lists by their creation records in this table.
     values["StateTableName"] = state_table_name
+    if canary is not None:
+        values["CanaryAlertsQueueUrl"] = canary.queue.queue_url
+        values["CanaryFunctionName"] = canary.function.function.function_name
     for key, value in values.items():
         CfnOutput(stack, key, value=value)
 

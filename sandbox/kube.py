@@ -94,12 +94,16 @@ INGRESS_CLASS_PARAMS = "elbv2.k8s.aws/v1beta1/ingressclassparams"
 # Gateway API and the controller's LoadBalancerConfiguration (v1 from LBC v3.5, v1beta1 before).
 GATEWAYS = "gateway.networking.k8s.io/v1/gateways"
 GATEWAY_CLASSES = "gateway.networking.k8s.io/v1/gatewayclasses"
+HTTP_ROUTES = "gateway.networking.k8s.io/v1/httproutes"
+NAMESPACES = "v1/namespaces"
 LB_CONFIGURATIONS = "gateway.k8s.aws/v1/loadbalancerconfigurations"
 LB_CONFIGURATIONS_V1BETA1 = "gateway.k8s.aws/v1beta1/loadbalancerconfigurations"
 # EKS Auto Mode's own IngressClassParams.
 AUTO_MODE_CLASS_PARAMS = "eks.amazonaws.com/v1/ingressclassparams"
 CLUSTER_ROLES = "rbac.authorization.k8s.io/v1/clusterroles"
 CLUSTER_ROLE_BINDINGS = "rbac.authorization.k8s.io/v1/clusterrolebindings"
+ROLES = "rbac.authorization.k8s.io/v1/roles"
+ROLE_BINDINGS = "rbac.authorization.k8s.io/v1/rolebindings"
 DEPLOYMENTS = "apps/v1/deployments"
 # Admission policies (admissionregistration.k8s.io/v1: validating from Kubernetes 1.30,
 # mutating from 1.36), stored only: the emulator does not evaluate them.
@@ -117,11 +121,15 @@ _RESOURCES: dict[str, tuple[str, str, bool]] = {
     INGRESS_CLASS_PARAMS: ("IngressClassParams", "ingressclassparams", False),
     GATEWAYS: ("Gateway", "gateway", True),
     GATEWAY_CLASSES: ("GatewayClass", "gatewayclass", False),
+    HTTP_ROUTES: ("HTTPRoute", "httproute", True),
+    NAMESPACES: ("Namespace", "namespace", False),
     LB_CONFIGURATIONS: ("LoadBalancerConfiguration", "loadbalancerconfiguration", True),
     LB_CONFIGURATIONS_V1BETA1: ("LoadBalancerConfiguration", "loadbalancerconfiguration", True),
     AUTO_MODE_CLASS_PARAMS: ("IngressClassParams", "ingressclassparams", False),
     CLUSTER_ROLES: ("ClusterRole", "clusterrole", False),
     CLUSTER_ROLE_BINDINGS: ("ClusterRoleBinding", "clusterrolebinding", False),
+    ROLES: ("Role", "role", True),
+    ROLE_BINDINGS: ("RoleBinding", "rolebinding", True),
     DEPLOYMENTS: ("Deployment", "deployment", True),
     VALIDATING_POLICIES: ("ValidatingAdmissionPolicy", "validatingadmissionpolicy", False),
     VALIDATING_POLICY_BINDINGS: (

@@ -45,9 +45,11 @@ citing the file it mirrors. It never imports frontguard.
   tags them. The simulator honours the SG annotations for them as the LBC does; whether Auto
   Mode really does is not documented.
 
-Not simulated: target groups and node/pod rules (listeners answer a fixed 404), deleting LBs
-of deleted objects, finalizers, routes and Gateway conditions, scheme or listener changes
-after creation, ``namespaceSelector`` of IngressClassParams, the 5-SG limit of ELB.
+Deleting an owner (every member of an IngressGroup) deletes its load balancers and managed SG
+on the next reconcile.
+
+Not simulated: target groups and node/pod rules (listeners answer a fixed 404), finalizers,
+routes and Gateway conditions, scheme or listener changes after creation, ``namespaceSelector`` of IngressClassParams, the 5-SG limit of ELB.
 """
 
 from __future__ import annotations
@@ -853,8 +855,40 @@ class LoadBalancerController:
 
         ``in_process`` creates missing stacks straight in moto's backends (bulk seeding).
         """
-        for model in self.models():
+        models = self.models()
+        for model in models:
             self.reconcile_model(model, in_process=in_process)
+        wanted = {(m.tag_prefix, m.name) for m in models}
+        for key, stack in list(self.stacks.items()):
+            if key not in wanted and self._owners_gone(stack.model):
+                self._delete_stack(stack)
+
+    def _owners_gone(self, model: StackModel) -> bool:
+        """Every object of the stack is deleted from the API (only then is the stack deleted:
+        a stack whose objects still exist but no longer build is left as it is)."""
+        resource = (
+            GATEWAYS if model.is_gateway else (INGRESSES if model.prefix == INGRESS else SERVICES)
+        )
+        return all(
+            self.kube.get_object(
+                resource, obj["metadata"].get("namespace"), obj["metadata"]["name"]
+            )
+            is None
+            for obj in model.members
+        )
+
+    def _delete_stack(self, stack: Stack) -> None:
+        """The owner is deleted: the controller deletes its load balancer(s), then its managed SG
+        (controllers/service/service_controller.go ``cleanupLoadBalancerResources``;
+        controllers/ingress/group_controller.go ``reconcile``, a group without active members
+        deploys an empty stack; the Gateway reconciler likewise). SGs the controller did not
+        create (frontguard's) are not its to delete."""
+        for lb in (stack.load_balancer, stack.frontend_nlb):
+            if lb is not None:
+                self.elbv2.delete_load_balancer(LoadBalancerArn=lb.arn)
+        if stack.managed_sg_id:
+            self.ec2.delete_security_group(GroupId=stack.managed_sg_id)
+        del self.stacks[stack.key]
 
     def reconcile_model(
         self, model: StackModel, *, in_process: bool = False, security_groups: bool = True

@@ -51,6 +51,9 @@ WHY: Mapping[Outcome, str] = {
     Outcome.AUDIT_FINDING: "The load balancer does not follow the policy (audit mode: nothing "
     "was changed).",
     Outcome.ERROR: "frontguard could not finish and needs a human.",
+    Outcome.CANARY_FAILED: "frontguard's canary load balancer was not protected as it should "
+    "be: the chain that protects new load balancers (the controller, CloudTrail, frontguard's "
+    "access) is broken somewhere, or slower than the configured bound.",
     Outcome.BORN_OPEN: "The cluster should create load balancers at policy width, but this one "
     "was created open: the class-level object that closes the window is missing or drifted.",
     Outcome.EXEMPT_UNAPPROVED: "Anyone who can edit the object can write the exemption "
@@ -114,6 +117,7 @@ _HEADLINES: Mapping[str, str] = {
     Outcome.DRIFT: "A load balancer's protection drifted",
     Outcome.AUDIT_FINDING: "A load balancer does not follow the policy (audit)",
     Outcome.ERROR: "frontguard could not finish",
+    Outcome.CANARY_FAILED: "frontguard's canary failed",
     Outcome.BORN_OPEN: "A load balancer of a born-protected cluster was created open",
     Outcome.EXEMPT_UNAPPROVED: "An object opted out of frontguard without the policy's approval",
 }
@@ -331,6 +335,23 @@ def _sns_message(body: Mapping[str, Any], subject: str | None) -> str:
     )
 
 
+def message_attributes(alert: Alert) -> dict[str, Any]:
+    """``outcome``, ``cluster`` and the owner's ``namespace`` as SNS message attributes, so a
+    subscription can take a subset with a filter policy (the canary's queue takes its own
+    namespace's alerts). A message of ``MessageStructure="json"`` cannot be filtered by its
+    body: https://docs.aws.amazon.com/sns/latest/dg/sns-message-filtering.html."""
+    values = {
+        "outcome": alert.outcome.value,
+        "cluster": alert.cluster,
+        "namespace": alert.owner.namespace if alert.owner else None,
+    }
+    return {
+        key: {"DataType": "String", "StringValue": value[:256]}
+        for key, value in values.items()
+        if value
+    }
+
+
 class SnsAlerts:
     """Publishes alerts to the SNS topic."""
 
@@ -348,6 +369,7 @@ class SnsAlerts:
                 Subject=alert.subject(),
                 MessageStructure="json",
                 Message=sns_message(body, alert.subject()),
+                MessageAttributes=message_attributes(alert),
             )
         except ClientError as error:
             raise translate(error, "publish alert") from error

@@ -28,6 +28,8 @@ class Outcome(StrEnum):
     # should have given it the policy's sources is missing or drifted.
     BORN_OPEN = "born-open"
     ERROR = "error"
+    # The scheduled canary (docs/canary.md) did not see the chain work end to end.
+    CANARY_FAILED = "canary-failed"
     # An exemption annotation the policy does not authorise: reported, not honoured silently.
     EXEMPT_UNAPPROVED = "exempt-unapproved"
     # The scheduled scan found it open and queued its repair (the digest says so).

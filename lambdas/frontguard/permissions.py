@@ -110,6 +110,20 @@ SCAN_FUNCTION: Final = (
 )
 # Applies the scan's queued repairs through the event path's engine: the same actions.
 REMEDIATE_FUNCTION: Final = _REMEDIATION
+# The scheduled canary (frontguard/canary/) reads only: the load balancer (found by its stack
+# tags), its SGs and the cluster's endpoint; its own alert subscription; and publishes
+# canary-failed. Nothing that changes a load balancer or a security group: the controller and
+# frontguard do the work it measures. Its Kubernetes rights are a namespaced Role
+# (infra/rbac.yaml, group frontguard-canary).
+CANARY_QUEUE_READ: Final = ("sqs:ReceiveMessage", "sqs:DeleteMessage")
+CANARY_FUNCTION: Final = (
+    *ELB_READ_LB,
+    *EC2_READ_SG,
+    *TAGGING_READ,
+    *EKS_READ,
+    *ALERTS,
+    *CANARY_QUEUE_READ,
+)
 
 
 def partition_of(region: str) -> str:

@@ -206,6 +206,9 @@ class Policy(_Strict):
     verify_backoff_seconds: tuple[Annotated[int, Field(ge=0, le=900)], ...] = (60, 180, 600)
     # Whether `verified` outcomes are published too (otherwise only a metric).
     notify_on_success: bool = False
+    # Namespaces whose `verified` outcomes are always published: the canary's, so that it can
+    # read frontguard's verification of its load balancer (docs/canary.md).
+    success_alert_namespaces: tuple[str, ...] = ("frontguard-canary",)
     # Hours during which the same open finding for the same LB alerts only once.
     alert_period_hours: float = Field(default=24, gt=0)
     # Loop detection: this many re-patches of one object within the window → stop, `conflict`.

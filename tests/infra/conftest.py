@@ -2,8 +2,8 @@
 
 - ``minimal``: one account/region, an inline policy, e-mail alerts, no VPC;
 - ``full``: two targets (each with its own clusters, the first in a VPC), the policy in a
-  parameter the operator manages, Slack, Security Hub findings, the organization scan role
-  and fail-closed mode.
+  parameter the operator manages, Slack, Security Hub findings, the organization scan role,
+  fail-closed mode and the scheduled canary.
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ FULL: dict[str, Any] = {
     "security_hub": True,
     "scan_role": {"trusted_accounts": ["111122223333"], "organization_id": "o-abcdef1234"},
     "fail_closed": {"controller_role_names": ["eks-aws-load-balancer-controller"]},
+    "canary": {"clusters": ["private-eu"], "max_exposure_seconds": 90},
     "alerts": {
         "emails": ["security@example.com"],
         "slack": {"workspace_id": "T0123", "channel_id": "C0456"},

@@ -13,6 +13,7 @@ from aws_cdk.assertions import Match, Template
 from tests.infra.conftest import CLUSTERS, POLICY, Synthesized, logical_id, resources
 
 CLOUDTRAIL = "AWS API Call via CloudTrail"
+CANARY_HANDLER = "frontguard.handlers.canary.handler"
 RBAC = Path(__file__).resolve().parents[2] / "infra" / "rbac.yaml"
 
 
@@ -530,7 +531,8 @@ def _rules(role: dict[str, Any]) -> dict[tuple[str, str], list[str]]:
 
 
 def test_rbac_manifest_grants_the_minimal_verbs_to_each_group() -> None:
-    role, binding, read_role, read_binding = yaml.safe_load_all(RBAC.read_text())
+    # The canary's namespaced Role follows (tests/infra/test_canary.py).
+    role, binding, read_role, read_binding, *_canary = yaml.safe_load_all(RBAC.read_text())
     assert _rules(role) == {
         **READ,
         ("", "services"): ["get", "list", "patch"],
@@ -565,6 +567,10 @@ def test_one_stack_per_target_with_policy_parameter_slack_and_vpc(full: Synthesi
     for function in resources(template, "AWS::Lambda::Function").values():
         properties = function["Properties"]
         variables = properties["Environment"]["Variables"]
+        if properties["Handler"] == CANARY_HANDLER:  # reads no policy; in the VPC too
+            assert "FRONTGUARD_POLICY_PARAMETER" not in variables
+            assert properties["VpcConfig"]["SecurityGroupIds"] == ["sg-0cccccccccccccccc"]
+            continue
         assert variables["FRONTGUARD_POLICY_PARAMETER"] == "/frontguard/policy"
         assert "FRONTGUARD_POLICY" not in variables
         assert "FRONTGUARD_POLICY_SHA256" not in variables  # the operator's parameter

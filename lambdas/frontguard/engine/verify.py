@@ -154,7 +154,10 @@ def _verify(engine: Engine, request: VerifyRequest) -> Verification:
             fix=None,
             extra=result.data,
         )
-        if engine.policy.notify_on_success:
+        if (
+            engine.policy.notify_on_success
+            or owner.namespace in engine.policy.success_alert_namespaces
+        ):
             engine.alerts.publish(success)  # reaches engine.findings too (runtime fans out)
         elif engine.findings is not None:
             engine.findings.publish(success)  # the finding is resolved, nobody is notified

@@ -1,0 +1,3 @@
+"""frontguard's canary: measure, on the real account, how long a new load balancer is open
+before frontguard's SG is on it (docs/canary.md). ``owners`` builds the throw-away owner,
+``probe`` runs and measures, ``report`` renders, ``scheduled`` serves the scheduled run."""
