@@ -131,11 +131,9 @@ def _refused(
             "pre-load-balancer SG name squatted", extra={**context, "holder": error.holder}
         )
         runtime.engine.alerts.publish(
-            Alert(
-                outcome=Outcome.CONFLICT,
-                load_balancer_arn=f"{BLOCKED_KEY_PREFIX}{signal.cluster}/{signal.stack_tag}={signal.stack}",
-                cluster=signal.cluster,
-                owner=None,
+            _blocked_alert(
+                signal,
+                Outcome.CONFLICT,
                 detail=f"frontguard could not give {signal.describe()} its own SG: {error}. The "
                 "owner stays without a load balancer (nothing is open) until the name is free.",
                 fix=f"Find who created {error.holder or error.name} (CloudTrail "
@@ -150,11 +148,9 @@ def _refused(
         # a patch refused: nothing half-applied is used; the controller's next refusal retries.
         logger.error("fail-closed reaction failed", extra={**context, "problem": str(error)})  # noqa: TRY400
         runtime.engine.alerts.publish(
-            Alert(
-                outcome=Outcome.ERROR,
-                load_balancer_arn=f"{BLOCKED_KEY_PREFIX}{signal.cluster}/{signal.stack_tag}={signal.stack}",
-                cluster=signal.cluster,
-                owner=None,
+            _blocked_alert(
+                signal,
+                Outcome.ERROR,
                 detail=f"frontguard could not give {signal.describe()} its own SG: {error}",
                 fix="Check frontguard's permissions and the SGs named; the controller keeps "
                 "retrying and frontguard reacts to its next refusal.",
@@ -230,11 +226,9 @@ def _not_acted_on(
         extra={**context, "reason": untrusted.reason, "caller": signal.caller_arn},
     )
     runtime.engine.alerts.publish(
-        Alert(
-            outcome=Outcome.CONFLICT,
-            load_balancer_arn=f"{BLOCKED_KEY_PREFIX}{signal.cluster}/{signal.stack_tag}={signal.stack}",
-            cluster=signal.cluster,
-            owner=None,
+        _blocked_alert(
+            signal,
+            Outcome.CONFLICT,
             detail=f"a refused CreateSecurityGroup carrying the controller's tags for "
             f"{signal.describe()}: {untrusted.reason}",
             fix="Find who made the call (CloudTrail event "
@@ -249,6 +243,26 @@ def _not_acted_on(
         )
     )
     return {"outcome": Outcome.CONFLICT.value, "reason": untrusted.reason}
+
+
+def _blocked_alert(
+    signal: ManagedSecurityGroupCreated,
+    outcome: Outcome,
+    detail: str,
+    fix: str,
+    data: dict[str, Any] | None = None,
+) -> Alert:
+    """An alert about a stack whose managed SG was refused: keyed by the stack (no load
+    balancer exists), naming no owner (the record's claim is not read as one)."""
+    return Alert(
+        outcome=outcome,
+        load_balancer_arn=f"{BLOCKED_KEY_PREFIX}{signal.cluster}/{signal.stack_tag}={signal.stack}",
+        cluster=signal.cluster,
+        owner=None,
+        detail=detail,
+        fix=fix,
+        data=data or {},
+    )
 
 
 def _still_exists(runtime: Runtime, arn: str) -> bool:
