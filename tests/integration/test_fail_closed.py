@@ -352,10 +352,13 @@ def test_a_look_alike_pre_lb_sg_in_the_same_vpc_is_never_used(sandbox, prod):
 
     result = fg.deliver(refused(prod)[-1])
 
-    assert result["outcome"] == "error"  # its name is taken: frontguard cannot make its own
+    # Its name is taken: frontguard cannot make its own; a second conflict names the squatter
+    # (security review r2, R2-8).
+    assert result["outcome"] == "conflict"
     outcomes = [a["outcome"] for a in fg.alerts()]
-    assert outcomes == ["conflict", "error"]
+    assert outcomes == ["conflict", "conflict"]
     assert fg.alerts()[0]["impostor_security_groups"] == [impostor]
+    assert fg.alerts()[1]["squatting_security_group"] == impostor
     assert INGRESS_SG not in (web.object["metadata"].get("annotations") or {})
     assert inbound(group(sandbox, impostor)) == set()  # never converged
     assert sandbox.client("elbv2").describe_load_balancers()["LoadBalancers"] == []
