@@ -328,3 +328,18 @@ def test_malformed_event_is_logged_and_dropped_without_crashing(sandbox, fg, cap
     assert result["outcome"] == "invalid-event"
     assert "detail" in result["reason"]
     assert any("malformed event dropped" in r.getMessage() for r in caplog.records)
+
+
+def test_event_path_alert_names_the_actor_and_detected_by(sandbox, fg):
+    """Issue 22 item 2: the event path's alert says who made the call frontguard answered
+    (CloudTrail userIdentity.arn) and that the event detected it."""
+    prod = sandbox.cluster("prod")
+    web = prod.ingress("shop/actor", scheme="internet-facing", ports=[443])
+    caller = web.event["detail"]["userIdentity"]["arn"]
+
+    assert fg.deliver(web.event)["outcome"] == "remediated"
+
+    [alert] = fg.alerts()
+    assert alert["outcome"] == "remediated"
+    assert alert["actor"] == caller and caller.startswith("arn:aws:sts::")
+    assert alert["detected_by"] == "event"

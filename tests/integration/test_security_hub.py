@@ -91,6 +91,11 @@ def test_open_finding_creates_an_asff_finding_per_load_balancer_and_check(
     }
     assert "enforce mode" in finding["Remediation"]["Recommendation"]["Text"]
     assert finding["ProductFields"]["frontguard/owner"] == "ingress/shop/web"
+    # Issue 22 item 2: the finding carries the alert's actor and what detected it.
+    assert (
+        finding["ProductFields"]["frontguard/actor"] == web.event["detail"]["userIdentity"]["arn"]
+    )
+    assert finding["ProductFields"]["frontguard/detected-by"] == "event"
 
 
 def repair_inline(monkeypatch: pytest.MonkeyPatch) -> None:

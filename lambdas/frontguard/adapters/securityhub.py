@@ -126,10 +126,14 @@ class Observation:
     detail: str
     fix: str | None = None
     security_group_id: str | None = None
+    # The alert's provenance, as in the alert: who made the change, and what detected it.
+    actor: str | None = None
+    detected_by: str | None = None
 
     @classmethod
     def from_alert(cls, alert: Alert) -> Observation:
         sg = alert.data.get("security_group_id")
+        actor, detected_by = alert.data.get("actor"), alert.data.get("detected_by")
         return cls(
             alert.load_balancer_arn,
             alert.outcome,
@@ -138,6 +142,8 @@ class Observation:
             alert.detail,
             alert.fix,
             str(sg) if sg else None,
+            str(actor) if actor else None,
+            str(detected_by) if detected_by else None,
         )
 
 
@@ -344,6 +350,10 @@ class SecurityHubFindings:
             },
             "Resources": self._resources(observation),
         }
+        if observation.actor:
+            finding["ProductFields"]["frontguard/actor"] = _clip(observation.actor, 1024)
+        if observation.detected_by:
+            finding["ProductFields"]["frontguard/detected-by"] = observation.detected_by
         return finding
 
     def _resources(self, observation: Observation) -> list[dict[str, Any]]:

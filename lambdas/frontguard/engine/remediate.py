@@ -11,8 +11,11 @@ annotations (or Gateway configuration) patched so that the *controller* attaches
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 
 from frontguard.adapters import aws
+from frontguard.alerts import Alert, AlertSink
 from frontguard.engine.carry_out import carry_out
 from frontguard.engine.decide import decide
 from frontguard.engine.decision import Engine, LoadBalancerGoneError, Prefetched, Result
@@ -44,15 +47,31 @@ def remediate_load_balancer(
     load_balancer: LoadBalancer | None = None,
     drift: bool = False,
     prefetched: Prefetched | None = None,
+    provenance: Mapping[str, str] | None = None,
 ) -> Result:
     """Decide, then carry the decision out; alert when needed.
 
     ``drift``: frontguard had remediated this load balancer before (the scan knows), so a
     repair is reported as ``drift`` rather than ``remediated``.
+    ``provenance``: how the load balancer came to frontguard (``detected_by``) and who made
+    the change it answers (``actor``); every alert of this run carries them.
     """
+    if provenance:
+        engine = replace(engine, alerts=_WithProvenance(engine.alerts, dict(provenance)))
     lb = load_balancer or read_load_balancer(engine, arn)
     decision = decide(engine, lb, drift=drift, prefetched=prefetched)
     result = carry_out(engine, lb, decision)
     level = logging.WARNING if result.outcome is Outcome.ERROR else logging.INFO
     logger.log(level, result.reason, extra=result.log_context())
     return result
+
+
+@dataclass(frozen=True)
+class _WithProvenance:
+    """An alert sink that adds the run's provenance to every alert it passes on."""
+
+    sink: AlertSink
+    provenance: dict[str, str]
+
+    def publish(self, alert: Alert) -> None:
+        self.sink.publish(replace(alert, data={**self.provenance, **alert.data}))

@@ -49,7 +49,7 @@ def handle_event(runtime: Runtime, event: Any) -> dict[str, str]:
         return {"outcome": Outcome.IGNORED.value, "reason": parsed.reason}
     if isinstance(parsed, ManagedSecurityGroupCreated):
         return _managed_security_group(runtime, parsed)
-    return _remediate(runtime, parsed.arn, parsed.cluster_hint)
+    return _remediate(runtime, parsed.arn, parsed.cluster_hint, actor=parsed.caller_arn)
 
 
 def _managed_security_group(
@@ -83,7 +83,7 @@ def _managed_security_group(
         logger.info("event ignored", extra={**context, "reason": reason})
         return {"outcome": Outcome.IGNORED.value, "reason": reason}
     logger.info("managed SG announces load balancers", extra={**context, "load_balancers": arns})
-    results = [_remediate(runtime, arn, signal.cluster) for arn in arns]
+    results = [_remediate(runtime, arn, signal.cluster, actor=signal.caller_arn) for arn in arns]
     return {**results[0], "load_balancer_arns": ",".join(arns)}
 
 
@@ -164,10 +164,14 @@ def _refused(
     return {"outcome": blocked.outcome.value, "reason": blocked.reason}
 
 
-def _remediate(runtime: Runtime, arn: str, cluster_hint: str | None) -> dict[str, str]:
-    """One load balancer through the engine; failures as :func:`handle_event` says."""
+def _remediate(
+    runtime: Runtime, arn: str, cluster_hint: str | None, *, actor: str = ""
+) -> dict[str, str]:
+    """One load balancer through the engine; failures as :func:`handle_event` says.
+    Its alerts say the event detected it and who made the call (``unknown`` if not said)."""
+    provenance = {"detected_by": "event", "actor": actor or "unknown"}
     try:
-        result: Result = remediate_load_balancer(runtime.engine, arn)
+        result: Result = remediate_load_balancer(runtime.engine, arn, provenance=provenance)
     except RetryableError:
         raise
     except LoadBalancerGoneError as error:

@@ -30,6 +30,9 @@ class NewLoadBalancer:
     region: str
     event_id: str
     cluster_hint: str | None  # from the request's tags; the LB's own tags are re-read
+    # Who created it, from CloudTrail's userIdentity.arn (written by AWS, not the caller:
+    # https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-event-reference-user-identity.html)
+    caller_arn: str = ""
 
 
 @dataclass(frozen=True)
@@ -242,4 +245,5 @@ def parse_create_load_balancer(event: Any) -> NewLoadBalancer | Ignored:
         region=str(event.get("region") or detail.get("awsRegion") or ""),
         event_id=str(detail.get("eventID") or event.get("id") or ""),
         cluster_hint=request_tags.get(cluster_tag) if cluster_tag else None,
+        caller_arn=str(_mapping(detail.get("userIdentity")).get("arn") or ""),
     )
