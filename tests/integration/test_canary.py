@@ -88,6 +88,7 @@ def test_event_delivered_the_canary_measures_seconds_and_the_event_path(sandbox,
         "cleanup": "passed",
     }
     assert report.alert == "remediated" and report.verification == "verified"
+    assert report.path == "event"  # the alert's detected_by
     assert not report.born_protected
     # Created at the first step (5 s); its record delivered and acted on at the next (10 s).
     assert report.exposure_seconds == 5
