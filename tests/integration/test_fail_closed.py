@@ -352,15 +352,15 @@ def test_a_look_alike_pre_lb_sg_in_the_same_vpc_is_never_used(sandbox, prod):
 
     result = fg.deliver(refused(prod)[-1])
 
-    # Its name is taken: frontguard cannot make its own; the reaction ends in conflict (security
-    # review r2, R2-8), and the one conflict alert of the period names the squatter.
-    assert result["outcome"] == "conflict" and impostor in result["reason"]
+    # Its name is taken: frontguard makes its own under a random name (security review r2,
+    # R2-8) and the conflict alert names the look-alike.
+    assert result["outcome"] == "remediated"
     outcomes = [a["outcome"] for a in fg.alerts()]
-    assert outcomes == ["conflict"]
+    assert outcomes == ["conflict", "remediated"]
     assert fg.alerts()[0]["impostor_security_groups"] == [impostor]
-    assert INGRESS_SG not in (web.object["metadata"].get("annotations") or {})
+    ours = web.object["metadata"]["annotations"][INGRESS_SG]
+    assert ours != impostor
     assert inbound(group(sandbox, impostor)) == set()  # never converged
-    assert sandbox.client("elbv2").describe_load_balancers()["LoadBalancers"] == []
 
 
 def test_a_look_alike_pre_lb_sg_in_another_vpc_is_refused_and_frontguard_makes_its_own(

@@ -262,15 +262,18 @@ def test_a_refusal_for_a_stack_with_a_load_balancer_is_not_acted_on(sandbox: San
 @attack(
     "R2-8",
     "ec2:CreateSecurityGroup in the cluster's VPC",
-    "pre-create the deterministic pre-load-balancer SG name for another team's future Ingress",
-    "never adopted; a conflict alert names the squatting SG's ID and how to free the name; the "
-    "owner stays blocked with nothing open (no load balancer) until it is removed",
+    "pre-create the deterministic pre-load-balancer SG name for another team's future Ingress, "
+    "to block it",
+    "never adopted; frontguard creates its SG under a random name, proven by the same creation "
+    "facts, requests it, and the load balancer is born behind it; a conflict alert names the "
+    "squatting SG's ID",
 )
-def test_a_squatted_pre_lb_name_is_named_in_a_conflict_alert(sandbox: Sandbox) -> None:
+def test_a_squatted_pre_lb_name_does_not_stop_protection(sandbox: Sandbox) -> None:
     prod = sandbox.cluster("prod", controller=ControllerOptions(deny_managed_security_groups=True))
     fg = wire(sandbox, ENFORCE)
+    name = aws.pre_lb_security_group_name(WEB)
     squatter = sandbox.client("ec2").create_security_group(
-        GroupName=aws.pre_lb_security_group_name(WEB), Description="mine", VpcId=prod.vpc_id
+        GroupName=name, Description="mine", VpcId=prod.vpc_id
     )["GroupId"]
     prod.ingress("shop/web", ports=[443])
     [refusal] = [
@@ -279,9 +282,19 @@ def test_a_squatted_pre_lb_name_is_named_in_a_conflict_alert(sandbox: Sandbox) -
 
     result = fg.deliver(refusal)
 
-    assert result["outcome"] == "conflict"
-    [alert] = [a for a in fg.alerts() if a["outcome"] == "conflict"]
-    assert squatter in alert["detail"] and squatter in alert["fix"]
+    assert result["outcome"] == "remediated"
+    [conflict] = [a for a in fg.alerts() if a["outcome"] == "conflict"]
+    assert conflict["squatting_security_group"] == squatter and squatter in conflict["detail"]
     web = prod.kube.get_object(INGRESSES, "shop", "web")
-    assert web is not None and INGRESS_SG not in web["metadata"].get("annotations", {})
-    assert prod.lbc.stacks == {}  # still no load balancer: nothing open
+    assert web is not None
+    ours = web["metadata"]["annotations"][INGRESS_SG]
+    assert ours != squatter
+    [group] = sandbox.client("ec2").describe_security_groups(GroupIds=[ours])["SecurityGroups"]
+    assert group["GroupName"].startswith(f"{name}-") and group["GroupName"] != name
+    prod.lbc.reconcile()  # the controller's retry: born behind frontguard's SG
+    [lb] = sandbox.client("elbv2").describe_load_balancers()["LoadBalancers"]
+    assert ours in lb["SecurityGroups"] and squatter not in lb["SecurityGroups"]
+    # The next refusal (or a retry) finds frontguard's own SG again: no second one.
+    fg.deliver(refusal)
+    tagged = frontguard_sgs(sandbox)
+    assert tagged.count(ours) == 1 and len(tagged) == 1

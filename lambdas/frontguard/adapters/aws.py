@@ -6,8 +6,10 @@ Every function takes its boto3 client as an argument and raises frontguard's err
 from __future__ import annotations
 
 import hashlib
+import re
+import secrets
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from botocore.config import Config
@@ -15,7 +17,7 @@ from botocore.exceptions import ClientError
 
 from frontguard import tags as t
 from frontguard.adapters.aws_errors import error_code, translate
-from frontguard.errors import NotFoundError, PermanentError
+from frontguard.errors import NotFoundError
 from frontguard.model import Listener, LoadBalancer, OwnerRef, PermissionRule
 from frontguard.untrusted import escape
 
@@ -155,6 +157,9 @@ class SecurityGroup:
     # Inbound permissions that are not single-port TCP/UDP rules (someone added them by hand).
     foreign_permissions: tuple[Mapping[str, Any], ...] = field(default=())
     description: str = ""
+    # Set on a pre-load-balancer SG frontguard had to create under another name: the SG (or
+    # the name) that took its own (security review r2, R2-8).
+    squatter: str | None = None
 
     @property
     def managed_by_frontguard(self) -> bool:
@@ -277,6 +282,10 @@ class PreLoadBalancerKey:
         return f"{self.cluster}/{self.stack_tag}={self.stack}"
 
 
+# The random suffix of a pre-load-balancer SG whose plain name was squatted (hex digits).
+SQUAT_SUFFIX_HEX = 8
+
+
 def pre_lb_security_group_name(key: PreLoadBalancerKey) -> str:
     """frontguard's pre-load-balancer SG name, from the cluster and the stack tag alone:
     deterministic, so a second refused event (or a concurrent one) finds or collides with the
@@ -298,9 +307,12 @@ def pre_lb_ownership_problem(
     claimed = PreLoadBalancerKey(cluster, stack_tag, stack)
     if key is not None and (claimed.marker != key.marker or cluster != key.cluster):
         return "its tags name another stack"
-    return _creation_problem(
-        group, pre_lb_security_group_name(key or claimed), PRE_LB_DESCRIPTION, vpc_id
-    )
+    name = pre_lb_security_group_name(key or claimed)
+    if re.fullmatch(rf"{re.escape(name)}-[0-9a-f]{{{SQUAT_SUFFIX_HEX}}}", group.name):
+        # The name frontguard takes when the plain one is squatted (R2-8): the same facts
+        # fixed at creation prove it, no weaker than the plain name.
+        name = group.name
+    return _creation_problem(group, name, PRE_LB_DESCRIPTION, vpc_id)
 
 
 def is_pre_lb(group: SecurityGroup) -> bool:
@@ -333,11 +345,17 @@ def lookup_pre_lb_security_group(
 
 
 def create_pre_lb_security_group(
-    ec2: EC2Client, key: PreLoadBalancerKey, *, vpc_id: str, owner: OwnerRef
+    ec2: EC2Client,
+    key: PreLoadBalancerKey,
+    *,
+    vpc_id: str,
+    owner: OwnerRef,
+    suffix: str | None = None,
 ) -> SecurityGroup:
     """Create frontguard's SG for a load balancer that does not exist yet, with frontguard's
-    own tags only (never the controller's stack tags: DESIGN.md)."""
-    name = pre_lb_security_group_name(key)
+    own tags only (never the controller's stack tags: DESIGN.md). ``suffix``: the name is
+    squatted; take ``<name>-<suffix>`` (random) instead."""
+    name = pre_lb_security_group_name(key) + (f"-{suffix}" if suffix else "")
     tag_list: list[TagTypeDef] = [
         {"Key": "Name", "Value": name},
         {"Key": t.MANAGED_BY_TAG, "Value": t.MANAGED_BY_VALUE},
@@ -359,7 +377,18 @@ def create_pre_lb_security_group(
             existing = lookup_pre_lb_security_group(ec2, key, vpc_id).group
             if existing is not None:
                 return existing
-            raise SquattedNameError(name, _holder_of(ec2, name, vpc_id)) from error
+            if suffix is not None:
+                raise translate(error, f"create SG {name}") from error
+            # Squatted (R2-8): protection goes on under a name nobody can predict; the caller
+            # names the squatter in a conflict alert.
+            group = create_pre_lb_security_group(
+                ec2,
+                key,
+                vpc_id=vpc_id,
+                owner=owner,
+                suffix=secrets.token_hex(SQUAT_SUFFIX_HEX // 2),
+            )
+            return replace(group, squatter=_holder_of(ec2, name, vpc_id) or name)
         raise translate(error, f"create SG {name}") from error
     return SecurityGroup(
         id=created["GroupId"],
@@ -369,19 +398,6 @@ def create_pre_lb_security_group(
         rules=frozenset(),
         description=PRE_LB_DESCRIPTION,
     )
-
-
-class SquattedNameError(PermanentError):
-    """frontguard's deterministic SG name is held by an SG that is not frontguard's."""
-
-    def __init__(self, name: str, holder: str | None) -> None:
-        taken_by = holder or "an SG frontguard cannot see"
-        super().__init__(
-            f"the security group name {name} is taken by {taken_by}, which frontguard did not "
-            "create"
-        )
-        self.name = name
-        self.holder = holder
 
 
 def _holder_of(ec2: EC2Client, name: str, vpc_id: str) -> str | None:

@@ -33,7 +33,7 @@ from frontguard.engine.decision import Engine, owner_changes
 from frontguard.engine.gateway import GatewayOwner, frontguard_config_name
 from frontguard.engine.owner import Owner
 from frontguard.engine.remediation_alerts import impostor_alert
-from frontguard.model import Listener, LoadBalancer, Outcome, OwnerKind, PermissionRule
+from frontguard.model import Listener, LoadBalancer, Outcome, OwnerKind, OwnerRef, PermissionRule
 from frontguard.policy import VPC_SOURCE, GitOpsAction
 
 logger = logging.getLogger(__name__)
@@ -194,6 +194,8 @@ def react(
             "pre-load-balancer security group created",
             extra={**context, "security_group_id": group.id},
         )
+        if group.squatter is not None and not lookup.impostors:
+            engine.alerts.publish(_squatted_alert(alert_key, key, ref, group))
     changed = aws.converge_rules(engine.ec2, group, prepared.rules)
     changes = owner_changes(owner, group.id)
     data: dict[str, Any] = {
@@ -267,4 +269,23 @@ def react(
             data=data,
         ),
         group.id,
+    )
+
+
+def _squatted_alert(
+    alert_key: str, key: aws.PreLoadBalancerKey, ref: OwnerRef, group: aws.SecurityGroup
+) -> Alert:
+    """``conflict``: frontguard's pre-load-balancer SG name was taken by an SG it did not
+    create (security review r2, R2-8). Protection went on under a random name."""
+    return Alert(
+        outcome=Outcome.CONFLICT,
+        load_balancer_arn=alert_key,
+        cluster=key.cluster,
+        owner=ref,
+        detail=f"the name of frontguard's pre-load-balancer SG for {key.describe()} is taken by "
+        f"{group.squatter}, which frontguard did not create: frontguard made {group.id} "
+        f"({group.name}) instead and requested it for {ref.describe()}",
+        fix=f"Find who created {group.squatter} (CloudTrail CreateSecurityGroup) and why; "
+        "delete it if it is not needed. frontguard never uses, changes or deletes it.",
+        data={"squatting_security_group": group.squatter, "security_group_id": group.id},
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from frontguard.adapters.aws import SquattedNameError, describe_load_balancer
+from frontguard.adapters.aws import describe_load_balancer
 from frontguard.alerts import Alert
 from frontguard.engine.decision import LoadBalancerGoneError, Result
 from frontguard.engine.early import (
@@ -124,25 +124,6 @@ def _refused(
             error_code=signal.error_code,
             vpc_id=signal.vpc_id,
         )
-    except SquattedNameError as error:
-        # Someone pre-created frontguard's deterministic pre-LB SG name (R2-8): the owner stays
-        # blocked (no load balancer, nothing open) until it is gone; name the squatter.
-        logger.error(  # noqa: TRY400 - the message is the diagnosis
-            "pre-load-balancer SG name squatted", extra={**context, "holder": error.holder}
-        )
-        runtime.engine.alerts.publish(
-            _blocked_alert(
-                signal,
-                Outcome.CONFLICT,
-                detail=f"frontguard could not give {signal.describe()} its own SG: {error}. The "
-                "owner stays without a load balancer (nothing is open) until the name is free.",
-                fix=f"Find who created {error.holder or error.name} (CloudTrail "
-                "CreateSecurityGroup) and delete it; frontguard reacts to the controller's next "
-                "refusal. Reserve frontguard's tags and SG names with the SCP (docs/scp.md).",
-                data={"squatting_security_group": error.holder, "name": error.name},
-            )
-        )
-        return {"outcome": Outcome.CONFLICT.value, "reason": str(error)}
     except PermanentError as error:
         # e.g. the pre-load-balancer SG's name is taken by an SG that is not frontguard's, or
         # a patch refused: nothing half-applied is used; the controller's next refusal retries.
