@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Final
 
 from aws_cdk import Acknowledgment, Stack, Validations
@@ -43,7 +44,16 @@ def alarm_source_conditions(scope: Construct) -> dict[str, Any]:
 class AlertTopic(Construct):
     """Where every outcome, alarm and digest goes."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, alerts: Alerts) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        alerts: Alerts,
+        extra_publishers: Sequence[str] = (),
+    ) -> None:
+        """``extra_publishers``: functions beyond the stack's four whose roles publish alerts
+        (the scheduled canary's ``canary-failed``)."""
         super().__init__(scope, construct_id)
         self.key = kms.Key(
             self,
@@ -86,7 +96,9 @@ class AlertTopic(Construct):
         # forged alert to every subscriber (R2-7): only frontguard's roles, and CloudWatch
         # through the source-restricted Allow above.
         self.topic.add_to_resource_policy(
-            deny_other_principals(self, ["sns:Publish"], [self.topic.topic_arn])
+            deny_other_principals(
+                self, ["sns:Publish"], [self.topic.topic_arn], extra_functions=extra_publishers
+            )
         )
         for email in alerts.emails:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Final
 
-from aws_cdk import Acknowledgment, Duration, Validations
+from aws_cdk import Acknowledgment, Duration, Stack, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_eks as eks
@@ -33,6 +33,7 @@ from infra.config import CanaryConfig, VpcAttachment
 from infra.functions import FrontguardFunction, FunctionSpec
 from infra.least_privilege import Scope
 from infra.observability import NAMESPACE, SERVICE
+from infra.principals import role_name
 
 CANARY_GROUP: Final = "frontguard-canary"  # infra/rbac.yaml: a Role in the canary namespace
 # The run's wall time plus the report, metrics and alert after it.
@@ -111,6 +112,9 @@ class ScheduledCanary(Construct):
             ),
             log_retention=log_retention,
             vpc=vpc,
+            # A fixed name: the alert topic admits only frontguard's roles by ARN
+            # (infra/principals.py).
+            role_name=role_name(CANARY.name, Stack.of(self).region),
         )
         self.rules: dict[str, events.Rule] = {}
         self.alarms: list[cloudwatch.Alarm] = []

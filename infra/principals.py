@@ -57,12 +57,12 @@ def partition(scope: Construct) -> str:
     return Aws.PARTITION if Token.is_unresolved(region) else partition_of(region)
 
 
-def function_role_arns(scope: Construct) -> list[str]:
+def function_role_arns(scope: Construct, extra_functions: Sequence[str] = ()) -> list[str]:
     """The ARNs of the stack's function roles, built from their names (no references)."""
     stack = Stack.of(scope)
     return [
         f"arn:{partition(scope)}:iam::{stack.account}:role/{role_name(f, stack.region)}"
-        for f in FUNCTIONS
+        for f in (*FUNCTIONS, *extra_functions)
     ]
 
 
@@ -72,11 +72,18 @@ def organization_publisher_patterns(region: str) -> list[str]:
 
 
 def deny_other_principals(
-    scope: Construct, actions: Sequence[str], resources: Sequence[str]
+    scope: Construct,
+    actions: Sequence[str],
+    resources: Sequence[str],
+    *,
+    extra_functions: Sequence[str] = (),
 ) -> iam.PolicyStatement:
-    """Deny ``actions`` to every principal but the stack's function roles and AWS services."""
+    """Deny ``actions`` to every principal but the stack's function roles (and
+    ``extra_functions``' roles) and AWS services."""
     return deny_unless_principal(
-        actions, resources, {"ArnNotEquals": {"aws:PrincipalArn": function_role_arns(scope)}}
+        actions,
+        resources,
+        {"ArnNotEquals": {"aws:PrincipalArn": function_role_arns(scope, extra_functions)}},
     )
 
 

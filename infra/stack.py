@@ -26,7 +26,7 @@ from frontguard import permissions
 
 from infra import bundling
 from infra.alerting import AlertTopic
-from infra.canary import ScheduledCanary
+from infra.canary import CANARY, ScheduledCanary
 from infra.config import SSM_STANDARD_LIMIT, DeploymentConfig, Target, VpcAttachment
 from infra.eks_access import EksAccess
 from infra.fail_closed import FailClosed
@@ -158,7 +158,13 @@ def build_member(
     """Everything of a member stack; ``clusters=()`` (the StackSet) means "the account's
     clusters, whichever they are": named roles and no access entries."""
     organization = not clusters
-    alerts = AlertTopic(stack, "Alerts", alerts=config.alerts)
+    canary_clusters = set(config.canary.clusters) & set(clusters) if config.canary else set()
+    alerts = AlertTopic(
+        stack,
+        "Alerts",
+        alerts=config.alerts,
+        extra_publishers=(CANARY.name,) if canary_clusters else (),
+    )
     state = StateTable(stack, "State")
     verification = VerificationQueue(stack, "Verification", consumer_timeout=VERIFY.timeout)
     remediation = RemediationQueue(stack, "Remediation", consumer_timeout=REMEDIATE.timeout)
@@ -312,7 +318,7 @@ def build_member(
             log_retention=log_retention,
             vpc=vpc,
         )
-        if config.canary is not None and set(config.canary.clusters) & set(clusters)
+        if config.canary is not None and canary_clusters
         else None
     )
     dead_letter_queues = {
@@ -400,6 +406,7 @@ def _outputs(
     if canary is not None:
         values["CanaryAlertsQueueUrl"] = canary.queue.queue_url
         values["CanaryFunctionName"] = canary.function.function.function_name
+        values["CanaryRoleArn"] = canary.function.role.role_arn
     for key, value in values.items():
         CfnOutput(stack, key, value=value)
 

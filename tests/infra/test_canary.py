@@ -131,3 +131,20 @@ def test_rbac_gives_the_canary_its_namespace_only() -> None:
         group = collection.split("/")[2] if collection.startswith("/apis/") else ""
         for verb in ("list", "create", "delete"):
             assert (group, plural, verb) in granted
+
+
+def test_the_alert_topic_admits_the_canary_role_and_no_other_new_writer(full: Synthesized) -> None:
+    """R2-7 holds with the canary: the topic's Deny names frontguard's roles, the canary's
+    (fixed name) among them, so its canary-failed alert is not refused."""
+    [policy] = [
+        p["Properties"]["PolicyDocument"]
+        for p in resources(full.template, "AWS::SNS::TopicPolicy").values()
+    ]
+    [deny] = [
+        s
+        for s in policy["Statement"]
+        if s["Effect"] == "Deny" and "Condition" in s and "ArnNotEquals" in s["Condition"]
+    ]
+    allowed = [str(a) for a in deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]]
+    assert any(a.endswith(":role/frontguard-canary-eu-west-1") for a in allowed)
+    assert len(allowed) == 5

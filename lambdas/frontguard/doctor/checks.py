@@ -131,7 +131,9 @@ class Deployment:
 
     @property
     def roles(self) -> list[str]:
-        return [self.role(name) for name in self.functions]
+        """The function roles, and the scheduled canary's (it publishes canary-failed)."""
+        canary = [self.outputs["CanaryRoleArn"]] if "CanaryRoleArn" in self.outputs else []
+        return [*(self.role(name) for name in self.functions), *canary]
 
 
 def discover(cloudformation: Client, stack: str, *, region: str, account: str) -> Deployment:
