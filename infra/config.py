@@ -205,6 +205,8 @@ class DeploymentConfig(_Model):
     policy: dict[str, Any] | None = None
     policy_parameter: SsmParameterName | None = None
     schedule: Schedule = "rate(1 hour)"
+    # The sweep (engine/sweep.py): bounds a lost CloudTrail event's exposure; None: off.
+    sweep_schedule: Schedule | None = "rate(1 minute)"
     alerts: Alerts = Alerts()
     log_retention_days: Literal[7, 14, 30, 60, 90, 180, 365] = 90
     # Findings in AWS Security Hub (ASFF): off by default; when on, the functions get the

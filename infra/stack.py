@@ -253,6 +253,8 @@ def build_member(
         events_function=functions[EVENTS.name],
         scan_queue=scan_queue,
         schedule=config.schedule,
+        scan_function=functions[SCAN.name],
+        sweep_schedule=config.sweep_schedule,
         own_roles=[
             functions[EVENTS.name].role,
             functions[SCAN.name].role,

@@ -46,6 +46,8 @@ DRIFT_EC2_CALLS: Final = (
     "ModifyManagedPrefixList",
 )
 SCAN_MESSAGE_GROUP: Final = "frontguard-scan"
+# The sweep rule's constant input (handlers/scan.py routes it by its source).
+SWEEP_EVENT: Final = {"source": "frontguard.sweep", "detail-type": "Sweep", "detail": {}}
 
 
 def not_made_by(role_arns: Sequence[str]) -> dict[str, Any]:
@@ -227,6 +229,8 @@ class Triggers(Construct):
         scan_queue: ScanQueue,
         schedule: str,
         own_roles: Sequence[iam.IRole],
+        scan_function: FrontguardFunction | None = None,
+        sweep_schedule: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.rules: dict[str, events.Rule] = {}
@@ -263,6 +267,23 @@ class Triggers(Construct):
             schedule=events.Schedule.expression(schedule),
             targets=[_queue_target(scan_queue)],
         )
+        if scan_function is not None and sweep_schedule is not None:
+            # The sweep invokes the scan function directly, not through the FIFO queue: a scan
+            # of many minutes must not hold up the sweep that bounds a lost event's exposure.
+            # A sweep that fails is not retried: the next one, a period later, redoes it.
+            self.rules["Sweep"] = events.Rule(
+                self,
+                "Sweep",
+                description="frontguard: sweep (what changed since the last sweep, no CloudTrail)",
+                schedule=events.Schedule.expression(sweep_schedule),
+                targets=[
+                    targets.LambdaFunction(
+                        scan_function.function,
+                        event=events.RuleTargetInput.from_object(SWEEP_EVENT),
+                        retry_attempts=0,
+                    )
+                ],
+            )
 
 
 def function_target(function: FrontguardFunction) -> targets.LambdaFunction:

@@ -413,8 +413,10 @@ def _demo(sandbox: Sandbox, out: TextIO) -> int:
     out.write("6. `frontguard scan --output json` (audit) now reports, items left out:\n")
     out.write(json.dumps(summary, indent=2) + "\n\n")
     out.write(
-        "7. `frontguard canary --cluster prod`: a throw-away internal Ingress, measured end to "
-        "end on a simulated clock, then deleted:\n"
+        "7. CloudTrail delivery switched off: `frontguard canary --cluster prod` creates a "
+        "throw-away internal Ingress; its event never arrives, the sweep (every minute) finds "
+        "the new load balancer and repairs it. Measured end to end on a simulated clock, then "
+        "deleted:\n"
     )
     out.write("".join(f"   {line}\n" for line in canary_run(sandbox, wired)) + "\n")
     messages = read_alerts(topic_arn)
@@ -430,11 +432,21 @@ def canary_run(sandbox: Sandbox, wired: Frontguard) -> list[str]:
     from frontguard.canary import report
     from frontguard.canary.owners import DEFAULT_NAMESPACE, Kind
     from frontguard.canary.probe import Canary, CanaryClients, CanarySettings
+    from frontguard.engine.sweep import sweep
     from frontguard.runtime import ClusterConnector
 
     from sandbox.canary_world import CanaryWorld, canary_alerts_queue
 
-    world = CanaryWorld(wired, sandbox.clusters["prod"])
+    engine = wired.runtime.engine
+    assert engine.state is not None
+    state = engine.state
+    sweep(engine, state)  # the deployment's sweeps so far: the baseline
+    world = CanaryWorld(
+        wired,
+        sandbox.clusters["prod"],
+        deliver_events=False,
+        backstop=lambda: sweep(engine, state),
+    )
     clients = CanaryClients(
         kube=ClusterConnector(sandbox.client("eks"), sandbox.client("sts"))("prod"),
         elbv2=sandbox.client("elbv2"),

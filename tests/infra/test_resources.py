@@ -582,3 +582,18 @@ def test_one_stack_per_target_with_policy_parameter_slack_and_vpc(full: Synthesi
         "AWS::Chatbot::SlackChannelConfiguration",
         {"SlackWorkspaceId": "T0123", "SlackChannelId": "C0456"},
     )
+
+
+def test_the_sweep_invokes_the_scan_function_every_minute_outside_the_fifo_queue(
+    minimal: Synthesized,
+) -> None:
+    """Issue 22: a lost CloudTrail event costs one sweep period. The sweep goes straight to the
+    scan function (a long scan in the FIFO queue must not hold it up), with its constant input."""
+    rules = resources(minimal.template, "AWS::Events::Rule")
+    [sweep] = [r["Properties"] for name, r in rules.items() if name.startswith("TriggersSweep")]
+    assert sweep["ScheduleExpression"] == "rate(1 minute)"
+    [target] = sweep["Targets"]
+    scan = logical_id(minimal.template, "AWS::Lambda::Function", "ScanFunction")
+    assert target["Arn"] == {"Fn::GetAtt": [scan, "Arn"]}
+    assert json.loads(target["Input"])["source"] == "frontguard.sweep"
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] == 0

@@ -12,6 +12,7 @@ from frontguard.canary.owners import CANARY_LABEL, Kind
 from frontguard.canary.probe import Canary, CanaryClients, CanarySettings
 from frontguard.canary.report import CanaryReport, Status
 from frontguard.cli import main
+from frontguard.engine.sweep import sweep
 from frontguard.runtime import ClusterConnector
 
 from sandbox import Sandbox
@@ -113,6 +114,25 @@ def test_event_lost_the_scan_bounds_the_exposure_and_the_canary_reports_the_sile
     stages = statuses(report)
     assert stages["protection"] == "passed" and stages["verification"] == "passed"
     assert stages["alert"] == "failed" and not report.ok
+    assert leftovers(world.cluster) == [] and load_balancers(sandbox) == []
+
+
+@pytest.mark.parametrize("kind", list(Kind))
+def test_event_lost_the_sweep_bounds_the_exposure_and_says_so(sandbox, kind):
+    """CloudTrail's event lost, the sweep every 60 s (issue 22): exposure bounded by its
+    period, and its alert (detected_by sweep) tells the canary which path acted."""
+    world = world_for(sandbox, deliver_events=False, backstop_seconds=60)
+    engine = world.frontguard.runtime.engine
+    assert engine.state is not None
+    state = engine.state
+    sweep(engine, state)  # the deployment's sweeps ran before the canary: the baseline
+    world.backstop = lambda: sweep(engine, state)
+
+    report = canary(world, kind).run()
+
+    assert report.ok, report.as_dict()
+    assert report.exposure_seconds == 55
+    assert report.path == "sweep" and report.alert == "remediated"
     assert leftovers(world.cluster) == [] and load_balancers(sandbox) == []
 
 

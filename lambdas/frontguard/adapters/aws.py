@@ -73,20 +73,45 @@ def iter_load_balancers(elbv2: ElasticLoadBalancingv2Client) -> Iterator[LoadBal
         paginator = elbv2.get_paginator("describe_load_balancers")
         for page in paginator.paginate(PaginationConfig={"PageSize": DESCRIBE_LB_PAGE}):
             raws = page["LoadBalancers"]
-            for start in range(0, len(raws), DESCRIBE_TAGS_BATCH):
-                batch = raws[start : start + DESCRIBE_TAGS_BATCH]
-                arns = [lb["LoadBalancerArn"] for lb in batch]
-                descriptions = elbv2.describe_tags(ResourceArns=arns)["TagDescriptions"]
-                tags_by_arn = {
-                    d["ResourceArn"]: {
-                        tag["Key"]: tag.get("Value", "") for tag in d.get("Tags", [])
-                    }
-                    for d in descriptions
-                }
-                for raw in batch:
-                    yield _load_balancer(raw, tags_by_arn.get(raw["LoadBalancerArn"], {}))
+            tags = tags_of(elbv2, [raw["LoadBalancerArn"] for raw in raws])
+            for raw in raws:
+                yield _load_balancer(raw, tags.get(raw["LoadBalancerArn"], {}))
     except ClientError as error:
         raise translate(error, "list load balancers") from error
+
+
+def list_load_balancer_entries(elbv2: ElasticLoadBalancingv2Client) -> list[Mapping[str, Any]]:
+    """Every load balancer's DescribeLoadBalancers entry (its SG set included), no tags: one
+    call per 400 (the sweep reads tags for the changed ones only)."""
+    try:
+        paginator = elbv2.get_paginator("describe_load_balancers")
+        return [
+            raw
+            for page in paginator.paginate(PaginationConfig={"PageSize": DESCRIBE_LB_PAGE})
+            for raw in page["LoadBalancers"]
+        ]
+    except ClientError as error:
+        raise translate(error, "list load balancers") from error
+
+
+def tags_of(elbv2: ElasticLoadBalancingv2Client, arns: Sequence[str]) -> dict[str, dict[str, str]]:
+    """Tags by load balancer ARN, in DescribeTags batches of 20."""
+    found: dict[str, dict[str, str]] = {}
+    try:
+        for start in range(0, len(arns), DESCRIBE_TAGS_BATCH):
+            batch = list(arns[start : start + DESCRIBE_TAGS_BATCH])
+            for description in elbv2.describe_tags(ResourceArns=batch)["TagDescriptions"]:
+                found[description["ResourceArn"]] = {
+                    tag["Key"]: tag.get("Value", "") for tag in description.get("Tags", [])
+                }
+    except ClientError as error:
+        raise translate(error, "read load balancers' tags") from error
+    return found
+
+
+def load_balancer_of(raw: Mapping[str, Any], tags: Mapping[str, str]) -> LoadBalancer:
+    """A DescribeLoadBalancers entry and its tags, as frontguard's model."""
+    return _load_balancer(raw, tags)
 
 
 def describe_listeners(elbv2: ElasticLoadBalancingv2Client, arn: str) -> list[Listener]:

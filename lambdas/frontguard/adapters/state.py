@@ -111,6 +111,30 @@ class StateTable:
     def now(self) -> float:
         return self._clock()
 
+    # -- one compressed value (the sweep's fingerprints) --------------------------------------
+
+    def load_blob(self, key: str) -> bytes | None:
+        try:
+            item = self._db.get_item(
+                TableName=self._table,
+                Key={"pk": {"S": key}, "sk": {"S": "blob"}},
+                ConsistentRead=True,
+            ).get("Item")
+        except ClientError as error:
+            raise translate(error, f"read {key}") from error
+        return bytes(item["blob"]["B"]) if item and "blob" in item else None
+
+    def save_blob(self, key: str, blob: bytes) -> None:
+        """One item (DynamoDB holds 400 KB per item: about 15,000 load balancers' sweep
+        fingerprints, compressed)."""
+        try:
+            self._db.put_item(
+                TableName=self._table,
+                Item={"pk": {"S": key}, "sk": {"S": "blob"}, "blob": {"B": blob}},
+            )
+        except ClientError as error:
+            raise translate(error, f"write {key}") from error
+
     # -- creation records: what frontguard made, by ID (tags prove nothing) -------------------
 
     def record_created(self, resource_id: str, key: str, written: str) -> None:

@@ -24,6 +24,7 @@ logger = Logger(service="frontguard")
 metrics = Metrics(namespace="Frontguard", service="frontguard")
 
 SCHEDULED = "Scheduled Event"
+SWEEP_SOURCE = "frontguard.sweep"  # the sweep rule's constant input (infra/triggers.py)
 
 
 @metrics.log_metrics
@@ -63,6 +64,12 @@ def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     from frontguard.handlers.scan_flow import handle_drift_event, run_scan
 
     runtime = current_runtime()
+    if event.get("source") == SWEEP_SOURCE:
+        from frontguard.handlers.scan_flow import run_sweep
+
+        swept = run_sweep(runtime)
+        metrics.add_metric(name="sweep-changed", unit=MetricUnit.Count, value=len(swept.changed))
+        return swept.as_dict()
     if event.get("detail-type") != SCHEDULED:
         checked = handle_drift_event(runtime, event)
         metrics.add_metric(name=f"drift-event-{checked['outcome']}", unit=MetricUnit.Count, value=1)

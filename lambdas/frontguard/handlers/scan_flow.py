@@ -26,7 +26,8 @@ from frontguard.adapters.securityhub import Observation
 from frontguard.engine.digest import Digest, Finding, compile_digest, merge_counts
 from frontguard.engine.remediate import remediate_load_balancer
 from frontguard.engine.scan import ScanItem, ScanReport, scan
-from frontguard.errors import InvalidEventError, NotFoundError
+from frontguard.engine.sweep import SweepReport, sweep
+from frontguard.errors import ConfigurationError, InvalidEventError, NotFoundError
 from frontguard.model import classify
 from frontguard.runtime import Runtime
 
@@ -202,6 +203,14 @@ def _prefix_list_changed(runtime: Runtime, request: Mapping[str, Any]) -> dict[s
         "outcome": "prefix-lists-checked",
         "reason": f"{list_id} changed: {report.prefix_lists}",
     }
+
+
+def run_sweep(runtime: Runtime) -> SweepReport:
+    """One sweep (engine/sweep.py); its fingerprints live in the state table."""
+    state = runtime.engine.state
+    if state is None:
+        raise ConfigurationError("the sweep needs the state table (FRONTGUARD_STATE_TABLE)")
+    return sweep(runtime.engine, state)
 
 
 def handle_drift_event(runtime: Runtime, event: Mapping[str, Any]) -> dict[str, str]:

@@ -1,0 +1,143 @@
+"""The sweep: a cheap, frequent pass that does not depend on CloudTrail (issue 22).
+
+AWS delivers CloudTrail events to EventBridge on a best-effort basis
+(https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-service-event.html), so a lost
+``CreateLoadBalancer`` or drift event must cost one sweep period, not the hourly scan. Each
+sweep reads, in bulk only, every load balancer's page entry (its SG set) and frontguard's own
+SGs (their rules), and compares a fingerprint per load balancer with the previous sweep's
+(kept in the state table). A new or changed load balancer goes through the same decision as
+the event path (:func:`frontguard.engine.remediate.remediate_load_balancer`), with
+``detected_by: sweep``; tags (DescribeTags) and Kubernetes are read for those alone.
+
+The first sweep records its baseline and acts on nothing: the scan covers what existed
+before (its digest reports it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from frontguard.adapters import aws
+from frontguard.engine.decision import Engine
+from frontguard.engine.remediate import remediate_load_balancer
+from frontguard.errors import FrontguardError
+from frontguard.model import classify
+
+logger = logging.getLogger(__name__)
+
+STATE_KEY = "sweep#fingerprints"
+DETECTED_BY = "sweep"
+
+
+class FingerprintStore(Protocol):
+    """Where the previous sweep's fingerprints live (adapters/state.py StateTable)."""
+
+    def load_blob(self, key: str) -> bytes | None: ...
+
+    def save_blob(self, key: str, blob: bytes) -> None: ...
+
+
+@dataclass
+class SweepReport:
+    load_balancers: int = 0
+    baseline: bool = False  # the first sweep: recorded, nothing acted on
+    changed: list[str] = field(default_factory=list)
+    outcomes: dict[str, str] = field(default_factory=dict)  # ARN → outcome
+    errors: dict[str, str] = field(default_factory=dict)  # ARN → problem
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "load_balancers": self.load_balancers,
+            "baseline": self.baseline,
+            "changed": len(self.changed),
+            "outcomes": self.outcomes,
+            "errors": self.errors,
+        }
+
+
+def _digest(text: str, size: int = 8) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[: size * 2]
+
+
+def rules_digest(group: aws.SecurityGroup) -> str:
+    """What frontguard's SG admits, as a digest (rules and anything added by hand)."""
+    rules = sorted(f"{r.protocol}/{r.port}/{r.source}" for r in group.rules)
+    foreign = sorted(json.dumps(p, sort_keys=True, default=str) for p in group.foreign_permissions)
+    return _digest("|".join([*rules, "#", *foreign]))
+
+
+def fingerprints(
+    load_balancers: Mapping[str, list[str]], own_rules: Mapping[str, str]
+) -> dict[str, str]:
+    """Per load balancer (key: a digest of its ARN), a digest of its SG set and of the rules
+    of frontguard's SGs among them."""
+    return {
+        _digest(arn, 10): _digest(
+            ",".join(f"{g}:{own_rules.get(g, '')}" for g in sorted(security_groups))
+        )
+        for arn, security_groups in load_balancers.items()
+    }
+
+
+def _encode(values: Mapping[str, str]) -> bytes:
+    return zlib.compress(json.dumps(values, separators=(",", ":"), sort_keys=True).encode())
+
+
+def _decode(blob: bytes) -> dict[str, str]:
+    loaded: dict[str, str] = json.loads(zlib.decompress(blob))
+    return loaded
+
+
+def sweep(engine: Engine, store: FingerprintStore) -> SweepReport:
+    """One sweep: bulk reads, then the decision for each new or changed load balancer."""
+    report = SweepReport()
+    pages = aws.list_load_balancer_entries(engine.elbv2)
+    by_arn = {str(raw["LoadBalancerArn"]): raw for raw in pages}
+    report.load_balancers = len(by_arn)
+    own_rules = {g.id: rules_digest(g) for g in aws.iter_frontguard_security_groups(engine.ec2)}
+    current = fingerprints(
+        {arn: list(raw.get("SecurityGroups") or []) for arn, raw in by_arn.items()}, own_rules
+    )
+    stored = store.load_blob(STATE_KEY)
+    if stored is None:
+        store.save_blob(STATE_KEY, _encode(current))
+        report.baseline = True
+        return report
+    previous = _decode(stored)
+    changed = [
+        arn for arn in sorted(by_arn) if previous.get(_digest(arn, 10)) != current[_digest(arn, 10)]
+    ]
+    tags = aws.tags_of(engine.elbv2, changed)
+    for arn in changed:
+        lb = aws.load_balancer_of(by_arn[arn], tags.get(arn, {}))
+        if classify(lb.tags).owner is None:
+            continue  # not the controller's: not frontguard's business, and no Kubernetes read
+        report.changed.append(arn)
+        try:
+            result = remediate_load_balancer(
+                engine,
+                arn,
+                load_balancer=lb,
+                drift=_digest(arn, 10) in previous,
+                provenance={"detected_by": DETECTED_BY, "actor": "unknown"},
+            )
+        except FrontguardError as error:
+            # One load balancer's failure is its own: the others are still swept, and the
+            # fingerprint is kept as it was so that the next sweep tries it again.
+            report.errors[arn] = str(error)
+            current[_digest(arn, 10)] = previous.get(_digest(arn, 10), "")
+            logger.warning(
+                "sweep: load balancer not settled",
+                extra={"load_balancer_arn": arn, "problem": str(error)},
+            )
+            continue
+        report.outcomes[arn] = result.outcome.value
+    if current != previous:
+        store.save_blob(STATE_KEY, _encode(current))
+    return report

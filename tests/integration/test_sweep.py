@@ -1,0 +1,121 @@
+"""The sweep (engine/sweep.py) through the sandbox: with CloudTrail's events lost, a new
+world-open load balancer and a hand-opened rule are repaired by the next sweep, which says
+``detected_by: sweep``; a steady account costs a few bulk reads and no Kubernetes call."""
+
+from __future__ import annotations
+
+import pytest
+from frontguard.engine.sweep import sweep
+
+from sandbox import Sandbox
+from sandbox.wiring import ENFORCE, Frontguard, wire
+
+
+@pytest.fixture
+def fg(sandbox: Sandbox) -> Frontguard:
+    return wire(sandbox, ENFORCE)
+
+
+def run(fg: Frontguard):
+    assert fg.runtime.engine.state is not None
+    return sweep(fg.runtime.engine, fg.runtime.engine.state)
+
+
+def test_the_first_sweep_records_a_baseline_and_changes_nothing(sandbox: Sandbox) -> None:
+    fg = wire(sandbox, ENFORCE)
+    prod = sandbox.cluster("prod")
+    prod.ingress("shop/web", ports=[443])
+
+    report = run(fg)
+
+    assert report.baseline and report.changed == []
+    assert fg.mutating_aws_calls() == {} and fg.kube_calls() == {}
+    assert fg.alerts() == []
+
+
+def test_a_new_load_balancer_whose_event_was_lost_is_repaired_by_the_next_sweep(
+    sandbox: Sandbox,
+) -> None:
+    fg = wire(sandbox, ENFORCE)
+    prod = sandbox.cluster("prod")
+    run(fg)  # baseline
+    web = prod.ingress("shop/web", ports=[443])  # its CreateLoadBalancer never arrives
+
+    report = run(fg)
+
+    assert report.outcomes == {web.lb_arn: "remediated"}
+    [alert] = fg.alerts()
+    assert alert["outcome"] == "remediated" and alert["load_balancer_arn"] == web.lb_arn
+    assert alert["detected_by"] == "sweep" and alert["actor"] == "unknown"
+    assert any("0.0.0.0/0" not in r for r in alert["planned_rules"])
+    prod.lbc.reconcile()  # the controller attaches frontguard's SG
+    fg.run_verifications()
+    again = run(fg)  # sees the swap: compliant, nothing to say
+    assert again.outcomes == {web.lb_arn: "compliant"}
+    assert [a["outcome"] for a in fg.alerts()] == ["remediated"]
+
+
+def test_a_steady_account_costs_bulk_reads_and_no_kubernetes_call(sandbox: Sandbox) -> None:
+    fg = wire(sandbox, ENFORCE)
+    prod = sandbox.cluster("prod")
+    for index in range(12):
+        owned = prod.ingress(f"shop/web{index}", ports=[443])
+        fg.deliver(owned.event)
+    prod.lbc.reconcile()
+    run(fg)  # baseline
+    fg.reset_counts()
+
+    report = run(fg)
+
+    assert report.changed == [] and not report.baseline
+    # ⌈12/400⌉ DescribeLoadBalancers + ⌈12 SGs/1000⌉ DescribeSecurityGroups + 1 GetItem; no
+    # write when nothing changed; no tags read; no Kubernetes call.
+    assert dict(fg.aws_calls) == {
+        "elbv2.DescribeLoadBalancers": 1,
+        "ec2.DescribeSecurityGroups": 1,
+        "dynamodb.GetItem": 1,
+    }
+    assert fg.kube_calls() == {}
+
+
+def test_a_hand_opened_rule_is_found_by_the_next_sweep_and_repaired(sandbox: Sandbox) -> None:
+    fg = wire(sandbox, ENFORCE)
+    prod = sandbox.cluster("prod")
+    web = prod.ingress("shop/web", ports=[443])
+    fg.deliver(web.event)
+    prod.lbc.reconcile()
+    run(fg)  # baseline
+    ec2 = sandbox.client("ec2")
+    [group] = ec2.describe_security_groups(
+        Filters=[{"Name": "tag:frontguard.io/load-balancer", "Values": [web.lb_arn]}]
+    )["SecurityGroups"]
+    ec2.authorize_security_group_ingress(  # someone opens it; the drift event is lost
+        GroupId=group["GroupId"], IpProtocol="tcp", FromPort=443, ToPort=443, CidrIp="0.0.0.0/0"
+    )
+
+    report = run(fg)
+
+    assert report.outcomes == {web.lb_arn: "drift"}
+    [drift] = [a for a in fg.alerts() if a["outcome"] == "drift"]
+    assert drift["detected_by"] == "sweep"
+    permissions = ec2.describe_security_groups(GroupIds=[group["GroupId"]])["SecurityGroups"][0]
+    assert all(
+        r["CidrIp"] != "0.0.0.0/0" for p in permissions["IpPermissions"] for r in p["IpRanges"]
+    )
+
+
+def test_the_scan_function_runs_the_sweep_on_the_rules_input(
+    sandbox: Sandbox, fg: Frontguard, handler_env: None
+) -> None:
+    from frontguard.handlers.scan import handler
+
+    from sandbox.wiring import FakeLambdaContext
+
+    prod = sandbox.cluster("prod")
+    event = {"source": "frontguard.sweep", "detail-type": "Sweep", "detail": {}}
+    assert handler(event, FakeLambdaContext())["baseline"] is True
+    web = prod.ingress("shop/web", ports=[443])
+
+    swept = handler(event, FakeLambdaContext())
+
+    assert swept["outcomes"] == {web.lb_arn: "remediated"}
