@@ -217,6 +217,23 @@ class Observability(Construct):
                 width=6,
             ),
             cloudwatch.GraphWidget(
+                # Published by the remediate function (handlers/remediate.py): the scan's queued
+                # repairs by outcome, and records handed back unstarted for lack of time.
+                title="Queued repairs",
+                left=[
+                    _metric(f"queued-{outcome}", "Sum", PERIOD)
+                    for outcome in (
+                        Outcome.REMEDIATED,
+                        Outcome.DRIFT,
+                        Outcome.COMPLIANT,
+                        Outcome.CONFLICT,
+                        Outcome.ERROR,
+                        "not-started",
+                    )
+                ],
+                width=6,
+            ),
+            cloudwatch.GraphWidget(
                 title="Lambda errors",
                 left=[
                     f.function.metric_errors(period=PERIOD, label=f.spec.name) for f in functions

@@ -375,3 +375,43 @@ def test_remediation_requests_sqs_keeps_refusing_fail_the_run_and_none_is_lost(s
     run_scan(fg.runtime)
     queued = {json.loads(m["body"])["load_balancer_arn"] for m in fg.remediation_messages()}
     assert len(queued) == lbs  # every LB queued (the consumer is idempotent for repeats)
+
+
+class CountdownContext(FakeLambdaContext):
+    """A Lambda context whose time left drops by ``step_ms`` each time it is asked."""
+
+    def __init__(self, remaining_ms: int, step_ms: int) -> None:
+        super().__init__(remaining_ms=remaining_ms)
+        self.step_ms = step_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        left = self.remaining_ms
+        self.remaining_ms -= self.step_ms
+        return left
+
+
+def test_records_without_time_left_go_back_to_the_queue_unstarted(sandbox, fg, handler_env):
+    """Issue 22 item 4: the Remediate function checks the time left before each record; the
+    records it cannot finish in time come back as batch item failures, unstarted."""
+    _, lbs = world_open(sandbox, clusters=1, per_kind=2)
+    scan_handler.handler(SCHEDULED, FakeLambdaContext())
+    records = fg.remediation_messages()
+    assert len(records) == lbs
+    fg.reset_counts()
+
+    # 120 s at the first record, 40 s less at each next one: two fit the 50 s budget.
+    response = remediate_handler.handler(
+        {"Records": records}, CountdownContext(remaining_ms=120_000, step_ms=40_000)
+    )
+
+    failed = [f["itemIdentifier"] for f in response["batchItemFailures"]]
+    assert failed == [r["messageId"] for r in records[2:]]
+    assert fg.kube_calls()  # the first two were repaired
+    patched_after = fg.mutating_kube_calls()
+    fg.reset_counts()
+    none_left = remediate_handler.handler(
+        {"Records": records[2:]}, FakeLambdaContext(remaining_ms=10_000)
+    )
+    assert len(none_left["batchItemFailures"]) == lbs - 2
+    assert fg.aws_calls == {} and fg.kube_calls() == {}  # unstarted: nothing read or changed
+    assert patched_after > 0
