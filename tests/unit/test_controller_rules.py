@@ -4,6 +4,7 @@ the objects, and what the controller does with them — run against frontguard.c
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -27,9 +28,12 @@ from frontguard.controller.security_groups import (
     is_id,
 )
 from frontguard.controller.service import service_handled, service_restrictions
-from frontguard.model import OwnerKind, OwnerRef
+from frontguard.engine.plan import plan_rules
+from frontguard.model import Listener, OwnerKind, OwnerRef
 from frontguard.policy import ControllerFlags
 from frontguard.sources import Sources
+from hypothesis import given
+from hypothesis import strategies as st
 
 A = "alb.ingress.kubernetes.io/"
 S = "service.beta.kubernetes.io/"
@@ -580,6 +584,38 @@ ROWS = [
         ),
         (True, False, True),
     ),
+    Row(
+        "create-acm-cert: true makes the default listen port 443/HTTPS (issue 26)",
+        "pkg/ingress/model_build_listener.go computeIngressListenPorts; model_builder.go build",
+        lambda: listen_ports(
+            classify_ingress(
+                ingress(annotations={A + "create-acm-cert": "true"}, class_name="alb"),
+                CLASSES,
+                FLAGS,
+            )
+        ),
+        {443: "HTTPS"},
+    ),
+    Row(
+        "create-acm-cert: true with inbound-cidrs restricts 443 to the owner's CIDRs (issue 26)",
+        "pkg/ingress/model_build_listener.go computeIngressListenPorts",
+        lambda: group_restrictions(
+            [
+                classify_ingress(
+                    ingress(
+                        annotations={
+                            A + "create-acm-cert": "true",
+                            A + "inbound-cidrs": "203.0.113.64/26",
+                        },
+                        class_name="alb",
+                    ),
+                    CLASSES,
+                    FLAGS,
+                )
+            ]
+        ).for_port(443),
+        Sources.of(["203.0.113.64/26"]),
+    ),
 ]
 
 
@@ -595,3 +631,69 @@ def _raises(call: Callable[[], object]) -> type[BaseException] | str:
 def test_controller_rule(row: Row) -> None:
     assert row.source, "every rule cites the controller source it mirrors"
     assert row.decide() == row.expected, f"{row.rule} ({row.source})"
+
+
+# --- Fail narrow (issue 26) ---------------------------------------------------------------
+
+_PORTS = st.sampled_from([80, 443, 8080, 8443])
+_CIDRS = st.sampled_from(
+    ["203.0.113.0/24", "203.0.113.64/26", "203.0.113.0/25", "198.51.100.0/24", "10.0.0.0/8"]
+)
+
+
+@st.composite
+def _members(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """Ingresses of one group, each on its own ports with or without inbound-cidrs; members
+    sharing a port agree on its CIDRs (otherwise the controller refuses to build)."""
+    port_cidrs = draw(st.dictionaries(_PORTS, st.none() | st.lists(_CIDRS, min_size=1)))
+    members = []
+    for index, (port, cidrs) in enumerate(sorted(port_cidrs.items())):
+        annotations = {A + "listen-ports": f'[{{"HTTP":{port}}}]'}
+        if cidrs:
+            annotations[A + "inbound-cidrs"] = ",".join(cidrs)
+        members.append(ingress(f"shop/m{index}", annotations, "alb"))
+    return members
+
+
+@given(
+    members=_members(),
+    listener_ports=st.sets(_PORTS | st.integers(1, 65535), min_size=1, max_size=6),
+    policy=st.lists(_CIDRS, min_size=1, max_size=3),
+)
+def test_planned_sources_never_exceed_any_restriction_that_could_apply(
+    members: list[dict[str, Any]], listener_ports: set[int], policy: list[str]
+) -> None:
+    """For any group and any listener set: the sources planned on a port are within the policy
+    and within every restriction that could apply to it (the port's members', or for a port
+    no member claims, every member's)."""
+    classified = [classify_ingress(m, CLASSES, FLAGS) for m in members]
+    restrictions = group_restrictions(classified)
+    allowed = Sources.of(policy)
+    listeners = [Listener(port=port, protocol="HTTPS") for port in sorted(listener_ports)]
+    rules = plan_rules(listeners, allowed, restrictions).rules
+    for port in listener_ports:
+        could_apply = (
+            [restrictions.by_port[port]]
+            if port in restrictions.by_port
+            else [r for r in restrictions.by_port.values()]
+        )
+        planned = [ipaddress.IPv4Network(r.source) for r in rules if r.port == port]
+        for network in planned:
+            assert any(network.subnet_of(p) for p in allowed.cidrs if p.version == 4)
+            for restriction in could_apply:
+                if restriction is not None:
+                    assert any(network.subnet_of(c) for c in restriction.cidrs), (port, network)  # type: ignore[arg-type]
+
+
+def test_an_unclaimed_port_takes_the_narrowest_member_restriction() -> None:
+    """A listener no member claims (e.g. 443 from create-acm-cert with the gate off, or a rule
+    frontguard does not model) is planned with the owner's /26, not the policy's /24."""
+    member = classify_ingress(
+        ingress("shop/web", {A + "inbound-cidrs": "203.0.113.64/26"}, "alb"), CLASSES, FLAGS
+    )
+    plan = plan_rules(
+        [Listener(port=443, protocol="HTTPS")],
+        Sources.of(["203.0.113.0/24"]),
+        group_restrictions([member]),
+    )
+    assert {r.source for r in plan.rules} == {"203.0.113.64/26"}

@@ -23,12 +23,13 @@ from frontguard.controller.objects import (
 )
 from frontguard.controller.restrictions import Restrictions, parse_cidrs
 from frontguard.policy import ControllerFlags
-from frontguard.sources import Sources
+from frontguard.sources import Sources, effective_sources
 
 CLASS_ANNOTATION = "kubernetes.io/ingress.class"
 DEFAULT_CLASS_ANNOTATION = "ingressclass.kubernetes.io/is-default-class"
 LISTEN_PORTS = "alb.ingress.kubernetes.io/listen-ports"
 CERTIFICATE_ARN = "alb.ingress.kubernetes.io/certificate-arn"
+CREATE_ACM_CERT = "alb.ingress.kubernetes.io/create-acm-cert"
 FRONTEND_NLB_PORT_MAPPING = "alb.ingress.kubernetes.io/frontend-nlb-listener-port-mapping"
 ENABLE_FRONTEND_NLB = "alb.ingress.kubernetes.io/enable-frontend-nlb"
 FRONTEND_NLB_HEALTHCHECK_PORT = "alb.ingress.kubernetes.io/frontend-nlb-healthcheck-port"
@@ -256,14 +257,25 @@ def members_of(
 
 def listen_ports(classified: ClassifiedIngress) -> dict[int, str]:
     """Port → protocol. Without ``listen-ports``: 443/HTTPS when a certificate is configured
-    (annotation or IngressClassParams ``certificateArn``), else 80/HTTP
-    (LBC:pkg/ingress/model_build_listener.go computeIngressListenPorts)."""
+    (annotation or IngressClassParams ``certificateArn``) or the Ingress asks the controller
+    to create one (``create-acm-cert: "true"``), else 80/HTTP
+    (LBC:pkg/ingress/model_build_listener.go computeIngressListenPorts: preferTLS is
+    len(explicitTLSCertARNs) != 0, and buildListenPortConfigByPort's explicitTLSCertARNs takes
+    the created certificate's ARN; LBC:pkg/ingress/model_builder.go build creates it when the
+    EnableCertificateManagement gate is on. Certificates found by discovery from TLS hosts do
+    not set preferTLS). frontguard does not know the gate: with it off the member's port is
+    80, which then belongs to no member and takes the group's narrowest restriction
+    (group_restrictions)."""
     raw = annotations_of(classified.ingress).get(LISTEN_PORTS)
     if raw is None:
+        annotations = annotations_of(classified.ingress)
         certificates = classified.params_spec.get("certificateArn") or split_list(
-            annotations_of(classified.ingress).get(CERTIFICATE_ARN)
+            annotations.get(CERTIFICATE_ARN)
         )
-        return {443: "HTTPS"} if certificates else {80: "HTTP"}
+        # LBC:pkg/annotations/parser.go ParseBoolAnnotation (strconv.ParseBool); the error
+        # is ignored in model_builder.go build, so an unreadable value reads false.
+        create_cert = annotations.get(CREATE_ACM_CERT) in ("1", "t", "T", "TRUE", "true", "True")
+        return {443: "HTTPS"} if certificates or create_cert else {80: "HTTP"}
     try:
         entries = json.loads(raw)
     except ValueError as error:
@@ -348,7 +360,19 @@ def group_restrictions(
         sources = _explicit_sources(member)
         for port in _frontend_nlb_ports(member, ports) if frontend_nlb else ports:
             per_port.setdefault(port, []).append(sources)
-    return Restrictions({port: _merge_port(configs) for port, configs in per_port.items()})
+    by_port = {port: _merge_port(configs) for port, configs in per_port.items()}
+    return Restrictions(by_port, narrowest(by_port.values()))
+
+
+def narrowest(restrictions: Iterable[Sources | None]) -> Sources | None:
+    """Fail narrow: a listener port no member claims (a controller rule frontguard does not
+    model) takes what every member's restriction admits at once, never the policy's full
+    width; ``None`` only when no member restricts any port."""
+    found: Sources | None = None
+    for sources in restrictions:
+        if sources is not None:
+            found = sources if found is None else effective_sources(found, sources).allowed
+    return found
 
 
 def _agreed(
