@@ -308,8 +308,13 @@ class Policy(_Strict):
         try:
             return cls.model_validate(document)
         except ValidationError as error:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or '<document>'}: {e['msg']}"
-                for e in error.errors()
-            )
+            problems = validation_problems(error, "<document>")
             raise ConfigurationError(f"invalid policy document: {problems}") from error
+
+
+def validation_problems(error: ValidationError, root: str) -> str:
+    """Every field pydantic refused, ``path: message``, in one line (``root`` names the whole
+    document when the problem is not a field's)."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in item['loc']) or root}: {item['msg']}" for item in error.errors()
+    )

@@ -47,7 +47,7 @@ def test_a_new_load_balancer_whose_event_was_lost_is_repaired_by_the_next_sweep(
     [alert] = fg.alerts()
     assert alert["outcome"] == "remediated" and alert["load_balancer_arn"] == web.lb_arn
     assert alert["detected_by"] == "sweep" and alert["actor"] == "unknown"
-    assert any("0.0.0.0/0" not in r for r in alert["planned_rules"])
+    assert alert["planned_rules"] and all("0.0.0.0/0" not in r for r in alert["planned_rules"])
     prod.lbc.reconcile()  # the controller attaches frontguard's SG
     fg.run_verifications()
     again = run(fg)  # sees the swap: compliant, nothing to say

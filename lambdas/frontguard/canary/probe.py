@@ -53,7 +53,6 @@ T = TypeVar("T")
 
 # The controller's resource tag on the load balancer itself (not a frontend NLB) and on its
 # world-open managed SG (pkg/deploy/tracking/provider.go; DESIGN.md "Tags").
-LOAD_BALANCER_RESOURCE: tuple[str, str] = ("resource", "LoadBalancer")
 RESOURCE_SUFFIX = "/resource"
 
 

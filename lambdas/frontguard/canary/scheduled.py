@@ -22,6 +22,7 @@ from frontguard.canary.probe import CanarySettings
 from frontguard.canary.report import CanaryReport, Status
 from frontguard.errors import ConfigurationError, InvalidEventError
 from frontguard.model import Outcome
+from frontguard.policy import validation_problems
 
 logger = logging.getLogger(__name__)
 
@@ -49,10 +50,7 @@ class CanaryRequest(BaseModel):
         try:
             return cls.model_validate(event)
         except ValidationError as error:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in item['loc']) or '<event>'}: {item['msg']}"
-                for item in error.errors()
-            )
+            problems = validation_problems(error, "<event>")
             raise InvalidEventError(f"not a canary request: {problems}") from error
 
     def settings(self, remaining_seconds: float) -> CanarySettings:
