@@ -63,6 +63,13 @@ BROKEN_EVENTS = {
     "requestParameters.tags garbage": lambda e: _with(
         e, ["x", 3, None], "detail", "requestParameters", "tags"
     ),
+    "requestParameters a string": lambda e: _with(e, "tags", "detail", "requestParameters"),
+    "requestParameters a list": lambda e: _with(e, [], "detail", "requestParameters"),
+    "requestParameters.tags a number": lambda e: _with(
+        e, 7, "detail", "requestParameters", "tags"
+    ),
+    "responseElements a string": lambda e: _with(e, "lb", "detail", "responseElements"),
+    "eventTime a number": lambda e: _with(e, 1764460800, "detail", "eventTime"),
     "oversized (> 256 KB)": lambda e: _with(e, "x" * (257 * 1024), "detail", "padding"),
 }
 
@@ -81,14 +88,9 @@ def test_broken_event_is_dropped_with_a_reason_and_changes_nothing(
     record(
         AREA, f"event: {problem}", "dropped (logged)", delivery, half_applied=half_applied(sandbox)
     )
-    if problem == "requestParameters.tags garbage":
-        # The controller tags in the CreateLoadBalancer call itself: a request without its
-        # cluster tag is not the controller's (issue 12), ignored without an AWS call.
-        assert delivery.observed == "dropped"
-        assert delivery.result is not None and delivery.result["outcome"] == "ignored"
-        assert sum(fg.aws_calls.values()) == 0
-        return
     assert delivery.observed == "dropped", delivery
+    # Rejected at the edge, from the event alone (issue 22 item 3): no AWS call at all.
+    assert sum(fg.aws_calls.values()) == 0
     assert delivery.result is not None and delivery.result["reason"]
     assert web.object["metadata"]["annotations"] == before
     assert frontguard_groups(sandbox) == []
@@ -173,7 +175,7 @@ def test_events_handler_drops_a_malformed_event_through_the_lambda_entry_point(
 ):
     response = events_handler.handler(
         {"detail-type": "AWS API Call via CloudTrail"},
-        FakeLambdaContext(),  # type: ignore[arg-type]
+        FakeLambdaContext(),
     )
     record(
         AREA,
@@ -205,7 +207,7 @@ def test_invalid_policy_is_rejected_at_start_naming_the_field(  # noqa: PLR0917
     web = sandbox.cluster("prod").ingress("shop/web", ports=[443])
 
     with pytest.raises(ConfigurationError) as raised:
-        events_handler.handler(web.event, FakeLambdaContext())  # type: ignore[arg-type]
+        events_handler.handler(web.event, FakeLambdaContext())
 
     record(
         AREA,
