@@ -130,11 +130,14 @@ class DriftRequest(Shape):
 
 class SqsRecord(Shape):
     messageId: str = Field(min_length=1)
-    body: Any = None
+    body: Any = None  # checked per record: a wrong body fails that record alone
+    # Powertools' FIFO processor reads attributes.MessageGroupId before any record handler.
+    attributes: Object = Field(default_factory=dict)
 
 
 class SqsEvent(Shape):
-    Records: list[SqsRecord]
+    # Lambda never delivers an empty batch (and Powertools reads 0 of 0 as "all failed").
+    Records: list[SqsRecord] = Field(min_length=1)
 
 
 _ADAPTERS: dict[type[Any], TypeAdapter[Any]] = {}
