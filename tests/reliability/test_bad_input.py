@@ -65,9 +65,7 @@ BROKEN_EVENTS = {
     ),
     "requestParameters a string": lambda e: _with(e, "tags", "detail", "requestParameters"),
     "requestParameters a list": lambda e: _with(e, [], "detail", "requestParameters"),
-    "requestParameters.tags a number": lambda e: _with(
-        e, 7, "detail", "requestParameters", "tags"
-    ),
+    "requestParameters.tags a number": lambda e: _with(e, 7, "detail", "requestParameters", "tags"),
     "responseElements a string": lambda e: _with(e, "lb", "detail", "responseElements"),
     "eventTime a number": lambda e: _with(e, 1764460800, "detail", "eventTime"),
     "oversized (> 256 KB)": lambda e: _with(e, "x" * (257 * 1024), "detail", "padding"),

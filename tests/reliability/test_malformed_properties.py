@@ -113,7 +113,7 @@ def inputs(*valid: dict[str, Any]) -> st.SearchStrategy[Any]:
     return st.one_of(json_values, *(mutations(v) for v in valid))
 
 
-class ReachedTheDomain(RetryableError):
+class ReachedTheDomainError(RetryableError):
     """The tripwire: a shape-valid input got past the edge (retryable: its record fails)."""
 
 
@@ -163,7 +163,7 @@ def invoke(module: ModuleType, event: Any) -> Invocation:
 
     def tripwire() -> Any:
         reached[0] += 1
-        raise ReachedTheDomain("shape-valid input reached the domain")
+        raise ReachedTheDomainError("shape-valid input reached the domain")
 
     printed = io.StringIO()
     result: Any = None
@@ -172,7 +172,7 @@ def invoke(module: ModuleType, event: Any) -> Invocation:
         patch.setattr(module, "current_runtime", tripwire)
         try:
             result = module.handler(event, FakeLambdaContext())
-        except (ReachedTheDomain, BatchProcessingError) as error:
+        except (ReachedTheDomainError, BatchProcessingError) as error:
             raised = error
     logs = [r for r in COLLECT.records if r.getMessage() == "malformed input rejected"]
     return Invocation(result, raised, logs, _metric_count(printed.getvalue()), reached[0])
@@ -193,7 +193,7 @@ def assert_dropped_or_taken(outcome: Invocation, handler: str) -> None:
         return
     assert outcome.malformed_metrics == 0
     if outcome.raised is not None:
-        assert isinstance(outcome.raised, ReachedTheDomain)
+        assert isinstance(outcome.raised, ReachedTheDomainError)
         assert outcome.reached == 1
     else:
         assert outcome.result["outcome"] == "ignored", outcome.result
@@ -343,7 +343,7 @@ def test_the_tripwire_sees_a_valid_event_and_the_edge_sees_a_malformed_one():
 
     dropped = invoke(events, broken)
 
-    assert isinstance(taken.raised, ReachedTheDomain)
+    assert isinstance(taken.raised, ReachedTheDomainError)
     assert taken.malformed_logs == []
     [line] = dropped.malformed_logs
     assert line.field == "detail.requestParameters.tags"  # type: ignore[attr-defined]

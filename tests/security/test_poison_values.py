@@ -172,8 +172,8 @@ def test_create_load_balancer_with_tags_a_number_is_dropped_at_the_edge(
 
     assert result["outcome"] == "invalid-event"
     [line] = malformed_lines
-    assert line.field == "detail.requestParameters.tags"  # type: ignore[attr-defined]
-    assert line.event_id == confused["id"]  # type: ignore[attr-defined]
+    assert line.field == "detail.requestParameters.tags"
+    assert line.event_id == confused["id"]
     assert _malformed_metric(capsys.readouterr().out) == 1
     assert sum(fg.aws_calls.values()) == 0
     assert fg.alerts() == []
@@ -210,7 +210,7 @@ def test_create_security_group_with_tags_a_number_is_dropped_at_the_edge(
 
     assert result["outcome"] == "invalid-event"
     [line] = malformed_lines
-    assert line.field == "detail.requestParameters.tagSpecificationSet.items.0.tags"  # type: ignore[attr-defined]
+    assert line.field == "detail.requestParameters.tagSpecificationSet.items.0.tags"
     assert _malformed_metric(capsys.readouterr().out) == 1
     assert sum(fg.aws_calls.values()) == 0
     assert fg.alerts() == []
