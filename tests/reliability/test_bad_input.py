@@ -6,11 +6,16 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from frontguard.adapters.remediation_queue import RemediationRequest
 from frontguard.errors import ConfigurationError
 from frontguard.handlers import events as events_handler
+from frontguard.handlers import malformed
+from frontguard.handlers import remediate as remediate_handler
 from frontguard.handlers import verify as verify_handler
 from frontguard.handlers._runtime import reset_runtime
 from frontguard.settings import Settings
@@ -228,3 +233,68 @@ def test_missing_policy_is_rejected_naming_the_settings(record):
         f"rejected: {raised.value}",
     )
     assert "FRONTGUARD_POLICY" in str(raised.value)
+
+
+REMEDIATION_GARBAGE = {
+    "load_balancer_arn a number": {"load_balancer_arn": 7, "cluster": "prod"},
+    "cluster missing": {"load_balancer_arn": "arn:aws:elasticloadbalancing:x"},
+    "drift a list": {
+        "load_balancer_arn": "arn:aws:elasticloadbalancing:x",
+        "cluster": "prod",
+        "drift": [],
+    },
+    "a JSON list": ["arn:aws:elasticloadbalancing:x", "prod"],
+    "a JSON string": "arn:aws:elasticloadbalancing:x",
+}
+
+
+@pytest.fixture
+def rejected() -> Iterator[list[logging.LogRecord]]:
+    """The "malformed input rejected" lines, read from their own logger."""
+    lines: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.getMessage() == "malformed input rejected":
+                lines.append(record)
+
+    logger = logging.getLogger(malformed.__name__)
+    keep = Keep()
+    logger.addHandler(keep)
+    yield lines
+    logger.removeHandler(keep)
+
+
+def test_malformed_remediation_requests_fail_alone_and_the_good_one_is_applied(  # noqa: PLR0917
+    sandbox, fg, handler_env, record, capsys, rejected
+):
+    web = sandbox.cluster("prod").ingress("shop/web", ports=[443])
+    good = RemediationRequest(web.lb_arn, "prod").to_json()
+    bodies = [json.dumps(body) for body in REMEDIATION_GARBAGE.values()]
+    event = sqs_event(sandbox, queue_arn(sandbox, fg.remediation_queue_url), [*bodies, good])
+    garbage_ids = [r["messageId"] for r in event["Records"][:-1]]
+    capsys.readouterr()
+
+    response = remediate_handler.handler(event, FakeLambdaContext())
+
+    failed = [f["itemIdentifier"] for f in response["batchItemFailures"]]
+    printed = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "{" in line]
+    counted = sum(sum(p.get(malformed.METRIC, [])) for p in printed if "_aws" in p)
+    record(
+        AREA,
+        f"{len(bodies)} wrongly typed remediation requests + 1 good one in one batch",
+        "each failed alone (→ queue DLQ) with one line naming its field, good applied",
+        f"{len(failed)} failed alone, {len(rejected)} lines, good "
+        + ("failed" if event["Records"][-1]["messageId"] in failed else "applied"),
+        half_applied=half_applied(sandbox),
+    )
+    assert failed == garbage_ids
+    assert sorted(line.message_id for line in rejected) == sorted(garbage_ids)
+    assert {line.handler for line in rejected} == {"remediate"}
+    assert [line.field for line in rejected][:3] == [
+        "body.load_balancer_arn",
+        "body.cluster",
+        "body.drift",
+    ]
+    assert counted == len(garbage_ids)
+    assert "alb.ingress.kubernetes.io/security-groups" in web.object["metadata"]["annotations"]
