@@ -2,7 +2,9 @@
 
 The dashboard reads the metrics the handlers publish (Powertools, namespace ``Frontguard``,
 dimension ``service=frontguard``): the scan's ``lb-<outcome>`` counts per run, account-wide
-and per ``cluster``, and the verify function's ``verification-<outcome>``.
+and per ``cluster``, the verify function's ``verification-<outcome>``, the remediate
+function's ``queued-<outcome>`` (handlers/remediate.py) and every handler's
+``malformed-events`` (handlers/malformed.py).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
+from frontguard.handlers.malformed import METRIC as MALFORMED_METRIC
 from frontguard.model import Outcome
 
 from infra.functions import FrontguardFunction
@@ -71,6 +74,8 @@ MAX_ASYNC_AGE_MS: Final = 30 * 60 * 1000
 # A scan near its 900 s timeout is about to time out.
 SCAN_DURATION_WARNING_MS: Final = 800 * 1000
 DRIFT_OUTCOMES: Final = ("ignored", *(o.value for o in Outcome))
+# What a queued repair can end as (handlers/remediate.py publishes ``queued-<outcome>``).
+QUEUED_OUTCOMES: Final = tuple(o.value for o in Outcome)
 
 
 class Observability(Construct):
@@ -222,14 +227,7 @@ class Observability(Construct):
                 title="Queued repairs",
                 left=[
                     _metric(f"queued-{outcome}", "Sum", PERIOD)
-                    for outcome in (
-                        Outcome.REMEDIATED,
-                        Outcome.DRIFT,
-                        Outcome.COMPLIANT,
-                        Outcome.CONFLICT,
-                        Outcome.ERROR,
-                        "not-started",
-                    )
+                    for outcome in (*QUEUED_OUTCOMES, "not-started")
                 ],
                 width=6,
             ),
@@ -239,6 +237,15 @@ class Observability(Construct):
                     f.function.metric_errors(period=PERIOD, label=f.spec.name) for f in functions
                 ],
                 width=6,
+            ),
+        )
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                # Every handler's input rejected at the edge (handlers/malformed.py): dropped
+                # (EventBridge) or failed alone, to the dead-letter queue (SQS).
+                title="Malformed input rejected at the edge",
+                left=[_metric(MALFORMED_METRIC, "Sum", PERIOD)],
+                width=24,
             ),
         )
         dashboard.add_widgets(

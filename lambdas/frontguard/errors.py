@@ -25,7 +25,15 @@ class ConfigurationError(PermanentError):
 
 
 class InvalidEventError(PermanentError):
-    """An input event or message is malformed: log it, do not retry it."""
+    """An input event or message is malformed: log it, do not retry it.
+
+    ``field`` is the path of what was wrong (``detail.requestParameters.tags``; ``body`` for
+    a message that is not JSON; empty when the whole input is the problem).
+    """
+
+    def __init__(self, message: str, *, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class NotFoundError(PermanentError):

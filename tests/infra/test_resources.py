@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 import yaml
 from aws_cdk.assertions import Match, Template
+from frontguard.handlers import malformed
+from frontguard.model import Outcome
 
 from tests.infra.conftest import CLUSTERS, POLICY, Synthesized, logical_id, resources
 
@@ -415,6 +417,18 @@ def test_dashboard_shows_outcomes_compliance_verification_and_lambda_health(
         assert metric in body
     for cluster in CLUSTERS:
         assert f'\\"cluster\\",\\"{cluster}\\"' in body
+
+
+def test_dashboard_shows_queued_repairs_and_malformed_input(minimal: Synthesized) -> None:
+    """Issue 22 items 3-4: the Remediate function's queued-<outcome> and every handler's
+    malformed-events, as the handlers name them."""
+    (dashboard,) = resources(minimal.template, "AWS::CloudWatch::Dashboard").values()
+    body = json.dumps(dashboard["Properties"]["DashboardBody"])
+    assert "Queued repairs" in body
+    assert "Malformed input rejected at the edge" in body
+    for outcome in Outcome:
+        assert f'\\"queued-{outcome.value}\\"' in body
+    assert f'\\"{malformed.METRIC}\\"' in body
 
 
 def test_alert_topic_is_kms_encrypted_with_rotation_and_tls_only(minimal: Synthesized) -> None:

@@ -327,7 +327,7 @@ def test_malformed_event_is_logged_and_dropped_without_crashing(sandbox, fg, cap
     result = fg.deliver(broken)
     assert result["outcome"] == "invalid-event"
     assert "detail" in result["reason"]
-    assert any("malformed event dropped" in r.getMessage() for r in caplog.records)
+    assert any("malformed input rejected" in r.getMessage() for r in caplog.records)
 
 
 def test_event_path_alert_names_the_actor_and_detected_by(sandbox, fg):

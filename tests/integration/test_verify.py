@@ -10,7 +10,6 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from frontguard.handlers import verify as verify_handler
 
 from sandbox import Sandbox
@@ -395,11 +394,12 @@ def test_handler_reports_a_retryable_failure_so_sqs_retries_it_then_dead_letters
     assert response == {"batchItemFailures": [{"itemIdentifier": event["Records"][1]["messageId"]}]}
     assert outcomes(fg.alerts()) == ["remediated", "remediated"]  # no half-diagnosed alert
 
-    # A batch where every record fails raises, so the whole invocation is retried.
-    with pytest.raises(BatchProcessingError):
-        verify_handler.handler(
-            sqs_event(sandbox, arn, [json.dumps(last_attempt)]), FakeLambdaContext()
-        )
+    # A batch where every record fails is answered with every record listed (not raised):
+    # the queue redelivers it the same way (handlers/batches.py).
+    alone = sqs_event(sandbox, arn, [json.dumps(last_attempt)])
+    assert verify_handler.handler(alone, FakeLambdaContext()) == {
+        "batchItemFailures": [{"itemIdentifier": alone["Records"][0]["messageId"]}]
+    }
 
 
 def test_a_batch_stops_taking_records_when_too_little_time_is_left(sandbox, fg, handler_env):
@@ -413,11 +413,14 @@ def test_a_batch_stops_taking_records_when_too_little_time_is_left(sandbox, fg, 
     event = sqs_event(sandbox, queue_arn(sandbox, fg.queue_url), [json.dumps(request)] * 2)
     fg.reset_counts()
 
-    # Every record failed: Powertools raises so that Lambda returns the whole batch.
-    with pytest.raises(BatchProcessingError):
-        verify_handler.handler(
-            event, FakeLambdaContext(remaining_ms=verify_handler.RECORD_RESERVE_MS - 1)
-        )
+    # Every record is handed back unstarted, as a batch item failure.
+    response = verify_handler.handler(
+        event, FakeLambdaContext(remaining_ms=verify_handler.RECORD_RESERVE_MS - 1)
+    )
+
+    assert response == {
+        "batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in event["Records"]]
+    }
 
     assert fg.aws_calls == Counter()
     assert fg.verification_requests() == []

@@ -6,11 +6,16 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from frontguard.adapters.remediation_queue import RemediationRequest
 from frontguard.errors import ConfigurationError
 from frontguard.handlers import events as events_handler
+from frontguard.handlers import malformed
+from frontguard.handlers import remediate as remediate_handler
 from frontguard.handlers import verify as verify_handler
 from frontguard.handlers._runtime import reset_runtime
 from frontguard.settings import Settings
@@ -63,6 +68,11 @@ BROKEN_EVENTS = {
     "requestParameters.tags garbage": lambda e: _with(
         e, ["x", 3, None], "detail", "requestParameters", "tags"
     ),
+    "requestParameters a string": lambda e: _with(e, "tags", "detail", "requestParameters"),
+    "requestParameters a list": lambda e: _with(e, [], "detail", "requestParameters"),
+    "requestParameters.tags a number": lambda e: _with(e, 7, "detail", "requestParameters", "tags"),
+    "responseElements a string": lambda e: _with(e, "lb", "detail", "responseElements"),
+    "eventTime a number": lambda e: _with(e, 1764460800, "detail", "eventTime"),
     "oversized (> 256 KB)": lambda e: _with(e, "x" * (257 * 1024), "detail", "padding"),
 }
 
@@ -81,14 +91,9 @@ def test_broken_event_is_dropped_with_a_reason_and_changes_nothing(
     record(
         AREA, f"event: {problem}", "dropped (logged)", delivery, half_applied=half_applied(sandbox)
     )
-    if problem == "requestParameters.tags garbage":
-        # The controller tags in the CreateLoadBalancer call itself: a request without its
-        # cluster tag is not the controller's (issue 12), ignored without an AWS call.
-        assert delivery.observed == "dropped"
-        assert delivery.result is not None and delivery.result["outcome"] == "ignored"
-        assert sum(fg.aws_calls.values()) == 0
-        return
     assert delivery.observed == "dropped", delivery
+    # Rejected at the edge, from the event alone (issue 22 item 3): no AWS call at all.
+    assert sum(fg.aws_calls.values()) == 0
     assert delivery.result is not None and delivery.result["reason"]
     assert web.object["metadata"]["annotations"] == before
     assert frontguard_groups(sandbox) == []
@@ -173,7 +178,7 @@ def test_events_handler_drops_a_malformed_event_through_the_lambda_entry_point(
 ):
     response = events_handler.handler(
         {"detail-type": "AWS API Call via CloudTrail"},
-        FakeLambdaContext(),  # type: ignore[arg-type]
+        FakeLambdaContext(),
     )
     record(
         AREA,
@@ -205,7 +210,7 @@ def test_invalid_policy_is_rejected_at_start_naming_the_field(  # noqa: PLR0917
     web = sandbox.cluster("prod").ingress("shop/web", ports=[443])
 
     with pytest.raises(ConfigurationError) as raised:
-        events_handler.handler(web.event, FakeLambdaContext())  # type: ignore[arg-type]
+        events_handler.handler(web.event, FakeLambdaContext())
 
     record(
         AREA,
@@ -228,3 +233,68 @@ def test_missing_policy_is_rejected_naming_the_settings(record):
         f"rejected: {raised.value}",
     )
     assert "FRONTGUARD_POLICY" in str(raised.value)
+
+
+REMEDIATION_GARBAGE = {
+    "load_balancer_arn a number": {"load_balancer_arn": 7, "cluster": "prod"},
+    "cluster missing": {"load_balancer_arn": "arn:aws:elasticloadbalancing:x"},
+    "drift a list": {
+        "load_balancer_arn": "arn:aws:elasticloadbalancing:x",
+        "cluster": "prod",
+        "drift": [],
+    },
+    "a JSON list": ["arn:aws:elasticloadbalancing:x", "prod"],
+    "a JSON string": "arn:aws:elasticloadbalancing:x",
+}
+
+
+@pytest.fixture
+def rejected() -> Iterator[list[logging.LogRecord]]:
+    """The "malformed input rejected" lines, read from their own logger."""
+    lines: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.getMessage() == "malformed input rejected":
+                lines.append(record)
+
+    logger = logging.getLogger(malformed.__name__)
+    keep = Keep()
+    logger.addHandler(keep)
+    yield lines
+    logger.removeHandler(keep)
+
+
+def test_malformed_remediation_requests_fail_alone_and_the_good_one_is_applied(  # noqa: PLR0917
+    sandbox, fg, handler_env, record, capsys, rejected
+):
+    web = sandbox.cluster("prod").ingress("shop/web", ports=[443])
+    good = RemediationRequest(web.lb_arn, "prod").to_json()
+    bodies = [json.dumps(body) for body in REMEDIATION_GARBAGE.values()]
+    event = sqs_event(sandbox, queue_arn(sandbox, fg.remediation_queue_url), [*bodies, good])
+    garbage_ids = [r["messageId"] for r in event["Records"][:-1]]
+    capsys.readouterr()
+
+    response = remediate_handler.handler(event, FakeLambdaContext())
+
+    failed = [f["itemIdentifier"] for f in response["batchItemFailures"]]
+    printed = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "{" in line]
+    counted = sum(sum(p.get(malformed.METRIC, [])) for p in printed if "_aws" in p)
+    record(
+        AREA,
+        f"{len(bodies)} wrongly typed remediation requests + 1 good one in one batch",
+        "each failed alone (→ queue DLQ) with one line naming its field, good applied",
+        f"{len(failed)} failed alone, {len(rejected)} lines, good "
+        + ("failed" if event["Records"][-1]["messageId"] in failed else "applied"),
+        half_applied=half_applied(sandbox),
+    )
+    assert failed == garbage_ids
+    assert sorted(line.message_id for line in rejected) == sorted(garbage_ids)
+    assert {line.handler for line in rejected} == {"remediate"}
+    assert [line.field for line in rejected][:3] == [
+        "body.load_balancer_arn",
+        "body.cluster",
+        "body.drift",
+    ]
+    assert counted == len(garbage_ids)
+    assert "alb.ingress.kubernetes.io/security-groups" in web.object["metadata"]["annotations"]

@@ -187,5 +187,5 @@ def test_a_broad_exemption_entry_is_refused_by_the_event_handler(
     mine = sandbox.cluster("prod").ingress("team-x/status", ports=[443])
 
     with pytest.raises(ConfigurationError, match=r"exemptions\.0.*names one object"):
-        events_handler.handler(mine.event, FakeLambdaContext())  # type: ignore[arg-type]
+        events_handler.handler(mine.event, FakeLambdaContext())
     assert fg.alerts() == []  # nothing exempted, nothing changed

@@ -1,14 +1,22 @@
-"""Finding 6: one unparsable value spoils one load balancer (fail closed, alerted), never the run."""
+"""Finding 6: one unparsable value spoils one load balancer (fail closed, alerted), never the run;
+R2-9: a wrongly typed field of a CloudTrail record is dropped at the edge, never retried."""
 
 from __future__ import annotations
 
+import copy
 import json
+import logging
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from frontguard.engine.scan import scan
+from frontguard.handlers import events as events_handler
+from frontguard.handlers import malformed
 
 from sandbox import Sandbox
 from sandbox.kube import LB_CONFIGURATIONS
+from sandbox.wiring import FakeLambdaContext
 from tests.security.catalogue import attack
 
 INBOUND = "alb.ingress.kubernetes.io/inbound-cidrs"
@@ -113,24 +121,105 @@ def test_a_wrongly_typed_configuration_field_fails_closed(sandbox, fg):
     assert "'42'" in alert["problem"]
 
 
+# --- R2-9: wrongly typed nested fields in a CloudTrail record ------------------------------
+
+
+def _type_confused(event: dict[str, Any], value: Any, *path: str | int) -> dict[str, Any]:
+    confused = copy.deepcopy(event)
+    target: Any = confused
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    return confused
+
+
+@pytest.fixture
+def malformed_lines() -> Iterator[list[logging.LogRecord]]:
+    """The "malformed input rejected" lines, read from their logger itself (Powertools stops
+    frontguard's loggers propagating once a handler module is imported)."""
+    lines: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.getMessage() == "malformed input rejected":
+                lines.append(record)
+
+    logger = logging.getLogger(malformed.__name__)
+    keep = Keep()
+    logger.addHandler(keep)
+    yield lines
+    logger.removeHandler(keep)
+
+
 @attack(
     "R2-9",
-    "none: a malformed record (real CloudTrail cannot carry these types; robustness)",
-    "deliver a CreateLoadBalancer whose requestParameters.tags is a number, and a "
-    "CreateSecurityGroup whose tagSpecificationSet.items[0].tags is a number",
-    "dropped once as invalid-event (or ignored) with a log line: no TypeError, no Lambda "
-    "retry, no dead letter, no AWS call",
+    "put a forged CloudTrail-shaped event on the bus, or a future change of CloudTrail's shape",
+    "a CreateLoadBalancer record whose requestParameters.tags is a number (7), through the "
+    "events function: it raised TypeError, so Lambda retried it into the dead-letter queue",
+    "dropped as invalid-event at the edge with one error line naming "
+    "detail.requestParameters.tags and the event id, one malformed-events metric; no AWS call, "
+    "no retry; the LB's real CreateLoadBalancer is still remediated",
 )
-def test_wrongly_typed_nested_fields_are_dropped_at_the_edge(sandbox, fg):
-    prod = sandbox.cluster("prod")
-    web = prod.ingress("shop/web", ports=[443])
-    bad_lb = json.loads(json.dumps(web.event))
-    bad_lb["detail"]["requestParameters"]["tags"] = 7
-    bad_sg = json.loads(json.dumps(web.security_group_event))
-    bad_sg["detail"]["requestParameters"]["tagSpecificationSet"]["items"][0]["tags"] = 7
+def test_create_load_balancer_with_tags_a_number_is_dropped_at_the_edge(
+    sandbox, fg, handler_env, malformed_lines, capsys
+):
+    web = sandbox.cluster("prod").ingress("shop/web", ports=[443])
+    confused = _type_confused(web.event, 7, "detail", "requestParameters", "tags")
     fg.reset_counts()
+    capsys.readouterr()
 
-    outcomes = [fg.deliver(bad_lb)["outcome"], fg.deliver(bad_sg)["outcome"]]
+    result = events_handler.handler(confused, FakeLambdaContext())
 
-    assert set(outcomes) <= {"invalid-event", "ignored"}
-    assert fg.aws_calls == {} and fg.alerts() == []
+    assert result["outcome"] == "invalid-event"
+    [line] = malformed_lines
+    assert line.field == "detail.requestParameters.tags"
+    assert line.event_id == confused["id"]
+    assert _malformed_metric(capsys.readouterr().out) == 1
+    assert sum(fg.aws_calls.values()) == 0
+    assert fg.alerts() == []
+    assert events_handler.handler(web.event, FakeLambdaContext())["outcome"] == "remediated"
+
+
+@attack(
+    "R2-9",
+    "put a forged CloudTrail-shaped event on the bus, or a future change of CloudTrail's shape",
+    "the controller's CreateSecurityGroup record with tagSpecificationSet.items[0].tags a "
+    "number (7), through the events function: it raised TypeError (retried, dead-lettered)",
+    "dropped as invalid-event at the edge with one error line naming "
+    "detail.requestParameters.tagSpecificationSet.items.0.tags, one malformed-events metric; "
+    "no AWS call, no retry",
+)
+def test_create_security_group_with_tags_a_number_is_dropped_at_the_edge(
+    sandbox, fg, handler_env, malformed_lines, capsys
+):
+    web = sandbox.cluster("prod").ingress("shop/web", ports=[443])
+    confused = _type_confused(
+        web.security_group_event,
+        7,
+        "detail",
+        "requestParameters",
+        "tagSpecificationSet",
+        "items",
+        0,
+        "tags",
+    )
+    fg.reset_counts()
+    capsys.readouterr()
+
+    result = events_handler.handler(confused, FakeLambdaContext())
+
+    assert result["outcome"] == "invalid-event"
+    [line] = malformed_lines
+    assert line.field == "detail.requestParameters.tagSpecificationSet.items.0.tags"
+    assert _malformed_metric(capsys.readouterr().out) == 1
+    assert sum(fg.aws_calls.values()) == 0
+    assert fg.alerts() == []
+
+
+def _malformed_metric(printed: str) -> float:
+    total = 0.0
+    for line in printed.splitlines():
+        if '"_aws"' in line:
+            value = json.loads(line).get(malformed.METRIC, 0)
+            total += sum(value) if isinstance(value, list) else value
+    return total

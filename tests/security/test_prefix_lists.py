@@ -8,6 +8,7 @@ from typing import Any
 from frontguard.adapters.prefix_lists import owned
 from frontguard.engine.prefix_lists import list_name
 from frontguard.engine.scan import scan
+from frontguard.handlers.scan_flow import DriftCall, parse_scan_event
 
 from sandbox import Sandbox
 from sandbox.wiring import wire
@@ -155,13 +156,24 @@ def test_a_change_to_frontguards_list_is_checked_by_its_drift_event(sandbox: San
         },
     }
 
-    result = handle_drift_event(fg.runtime, event)
+    result = handle_drift_event(fg.runtime, drift_call(event))
 
     assert result["outcome"] == "prefix-lists-checked"
     assert [a for a in alerts_of(fg, "drift") if list_id in a["detail"]]
     assert entries(sandbox, list_id) == ["198.51.100.0/24", "203.0.113.0/24"]
     other = handle_drift_event(
         fg.runtime,
-        {**event, "detail": {**event["detail"], "requestParameters": {"prefixListId": "pl-0abc"}}},
+        drift_call(
+            {
+                **event,
+                "detail": {**event["detail"], "requestParameters": {"prefixListId": "pl-0abc"}},
+            }
+        ),
     )
     assert other["outcome"] == "ignored"
+
+
+def drift_call(event: dict[str, Any]) -> DriftCall:
+    call = parse_scan_event(event)
+    assert isinstance(call, DriftCall)
+    return call

@@ -87,7 +87,11 @@ def test_other_detail_types_are_ignored():
         (event_with(responseElements=None), "responseElements"),
         (event_with(responseElements={"loadBalancers": []}), "loadBalancers[0]"),
         (event_with(responseElements={"loadBalancers": [{}]}), "loadBalancerArn"),
-        (event_with(responseElements={"loadBalancers": [{"loadBalancerArn": 7}]}), "not an ARN"),
+        (event_with(responseElements={"loadBalancers": [{"loadBalancerArn": 7}]}), "valid string"),
+        (
+            event_with(responseElements={"loadBalancers": [{"loadBalancerArn": "my-lb"}]}),
+            "not an ARN",
+        ),
     ],
 )
 def test_malformed_events_name_what_is_missing(event, missing):
@@ -323,3 +327,56 @@ def test_any_json_document_is_parsed_ignored_or_refused(document):
 def test_wrongly_typed_nested_fields_are_refused_or_ignored(event):
     """Security review r2, R2-9: the variants that raised TypeError/AttributeError."""
     _parses_or_refuses(event)
+
+
+# --- wrong types at the edge (issue 22 item 3, security review R2-9) ------------------------
+
+WRONG_SHAPES = [
+    # (the event, the field path the error names)
+    (event_with(requestParameters="tags=prod"), "detail.requestParameters"),
+    (event_with(requestParameters=["tags"]), "detail.requestParameters"),
+    (event_with(requestParameters={"tags": 7}), "detail.requestParameters.tags"),
+    (event_with(requestParameters={"tags": ["x"]}), "detail.requestParameters.tags.0"),
+    (
+        event_with(requestParameters={"tags": [{"key": 3, "value": "prod"}]}),
+        "detail.requestParameters.tags.0.key",
+    ),
+    (event_with(responseElements="loadBalancers"), "detail.responseElements"),
+    (
+        event_with(responseElements={"loadBalancers": {"0": {}}}),
+        "detail.responseElements.loadBalancers",
+    ),
+    (event_with(eventName=["CreateLoadBalancer"]), "detail.eventName"),
+    (event_with(userIdentity="root"), "detail.userIdentity"),
+    ({**EVENT, "detail": ["x"]}, "detail"),
+    ({**EVENT, "detail-type": 5}, "detail-type"),
+    ({**EVENT, "account": 123456789012}, "account"),
+    (sg_event_with(requestParameters="groupName"), "detail.requestParameters"),
+    (
+        sg_event_with([{"key": "elbv2.k8s.aws/cluster", "value": 7}]),
+        "detail.requestParameters.tagSpecificationSet.items.0.tags.0.value",
+    ),
+    (
+        sg_event_with(7),
+        "detail.requestParameters.tagSpecificationSet.items.0.tags",
+    ),
+    (
+        sg_event_with(requestParameters={"tagSpecificationSet": {"items": "security-group"}}),
+        "detail.requestParameters.tagSpecificationSet.items",
+    ),
+    (sg_event_with(responseElements={"groupId": ["sg-1"]}), "detail.responseElements.groupId"),
+]
+
+
+@pytest.mark.parametrize(("event", "field"), WRONG_SHAPES)
+def test_a_field_of_the_wrong_type_is_malformed_naming_its_path(event, field):
+    with pytest.raises(InvalidEventError) as raised:
+        parse_event(event)
+    assert raised.value.field == field
+    assert str(raised.value).startswith(field)
+
+
+def test_a_missing_field_is_malformed_naming_its_path():
+    with pytest.raises(InvalidEventError) as raised:
+        parse_event(event_with(responseElements={"loadBalancers": [{}]}))
+    assert raised.value.field == "detail.responseElements.loadBalancers.0.loadBalancerArn"

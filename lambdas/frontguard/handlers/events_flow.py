@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Final
 
 from frontguard.adapters.aws import describe_load_balancer
 from frontguard.alerts import Alert
@@ -18,11 +19,19 @@ from frontguard.engine.early import (
 from frontguard.engine.pre_lb import BLOCKED_KEY_PREFIX
 from frontguard.engine.remediate import remediate_load_balancer
 from frontguard.errors import InvalidEventError, NotFoundError, PermanentError, RetryableError
-from frontguard.handlers.intake import Ignored, ManagedSecurityGroupCreated, parse_event
+from frontguard.handlers.intake import (
+    Ignored,
+    ManagedSecurityGroupCreated,
+    NewLoadBalancer,
+    parse_event,
+)
+from frontguard.handlers.malformed import log_malformed
+from frontguard.handlers.shapes import input_id
 from frontguard.model import Outcome
 from frontguard.runtime import Runtime
 
 logger = logging.getLogger(__name__)
+HANDLER: Final = "events"
 # An explicit Deny on tag-on-create, as CloudTrail records it for EC2 (EC2's error code
 # UnauthorizedOperation with its "Client." prefix): fail-closed mode refused the managed SG.
 REFUSED = frozenset({"Client.UnauthorizedOperation", "UnauthorizedOperation"})
@@ -34,18 +43,24 @@ def handle_event(runtime: Runtime, event: Any) -> dict[str, str]:
 
     Malformed events are logged and dropped (retrying cannot fix them); transient failures
     raise :class:`RetryableError` so Lambda retries and finally keeps the event in the DLQ;
-    permanent failures raise an ``error`` alert.
+    permanent failures raise an ``error`` alert. (The Lambda entry point parses first, before
+    it builds the runtime, and counts what it drops: handlers/events.py.)
     """
     try:
         parsed = parse_event(event)
     except InvalidEventError as error:
-        logger.error(  # noqa: TRY400 - the message is the diagnosis; no traceback needed
-            "malformed event dropped",
-            extra={"problem": str(error), "event_id": _event_id(event)},
-        )
-        return {"outcome": "invalid-event", "reason": str(error)}
+        return log_malformed(HANDLER, error, event_id=event_id(event))
+    return handle_parsed(runtime, parsed, event_id(event))
+
+
+def handle_parsed(
+    runtime: Runtime,
+    parsed: NewLoadBalancer | ManagedSecurityGroupCreated | Ignored,
+    event_id: str | None,
+) -> dict[str, str]:
+    """What :func:`handle_event` does with an event of the right shape."""
     if isinstance(parsed, Ignored):
-        logger.info("event ignored", extra={"reason": parsed.reason, "event_id": _event_id(event)})
+        logger.info("event ignored", extra={"reason": parsed.reason, "event_id": event_id})
         return {"outcome": Outcome.IGNORED.value, "reason": parsed.reason}
     if isinstance(parsed, ManagedSecurityGroupCreated):
         return _managed_security_group(runtime, parsed)
@@ -258,5 +273,6 @@ def _still_exists(runtime: Runtime, arn: str) -> bool:
     return True
 
 
-def _event_id(event: Any) -> str | None:
-    return str(event.get("id")) if isinstance(event, dict) and event.get("id") else None
+def event_id(event: Any) -> str | None:
+    """The EventBridge event's id, for the log line of an event that is dropped."""
+    return input_id(event.get("id")) if isinstance(event, Mapping) else None

@@ -1,9 +1,10 @@
 """Intake of EventBridge events: CloudTrail ``CreateLoadBalancer`` calls (DESIGN.md) and the
 controller's ``CreateSecurityGroup`` of a managed SG (the earliest signal of a new LB).
 
-Parsing happens here, at the edge; the result is either the load balancer to remediate, the
-managed SG that announces one, a reason to ignore the event (info log, no alert), or
-:class:`InvalidEventError` naming what is missing.
+Parsing happens here, at the edge: the fields read are first checked against their shapes
+(handlers/shapes.py); the result is either the load balancer to remediate, the managed SG that
+announces one, a reason to ignore the event (info log, no alert), or
+:class:`InvalidEventError` naming the field that is missing or of the wrong type.
 """
 
 from __future__ import annotations
@@ -15,6 +16,16 @@ from typing import Any
 
 from frontguard import tags as t
 from frontguard.errors import InvalidEventError
+from frontguard.handlers.shapes import (
+    CloudTrailRecord,
+    CreateLoadBalancerRequest,
+    CreateLoadBalancerResponse,
+    CreateSecurityGroupRequest,
+    CreateSecurityGroupResponse,
+    EventBridgeEvent,
+    RequestTag,
+    conform,
+)
 
 CLOUDTRAIL_DETAIL_TYPE = "AWS API Call via CloudTrail"
 ELB_EVENT_SOURCE = "elasticloadbalancing.amazonaws.com"
@@ -73,10 +84,14 @@ class Ignored:
     reason: str
 
 
-def _require(mapping: Mapping[str, Any], key: str, where: str) -> Any:
-    if not isinstance(mapping, Mapping) or key not in mapping or mapping[key] in (None, ""):
-        raise InvalidEventError(f"event is missing {where}{key}")
-    return mapping[key]
+def _required(value: str | None, field: str) -> str:
+    if not value:
+        raise InvalidEventError(f"event is missing {field}", field=field)
+    return value
+
+
+def _tags(tags: list[RequestTag] | None) -> dict[str, str]:
+    return {tag.key: tag.value or "" for tag in tags or []}
 
 
 def parse_event(event: Any) -> NewLoadBalancer | ManagedSecurityGroupCreated | Ignored:
@@ -87,41 +102,39 @@ def parse_event(event: Any) -> NewLoadBalancer | ManagedSecurityGroupCreated | I
     return parse_create_load_balancer(event)
 
 
-def _security_group_request_tags(request: Mapping[str, Any]) -> dict[str, str]:
+def _security_group_request_tags(request: CreateSecurityGroupRequest) -> dict[str, str]:
     """Tags of the ``security-group`` tag specification. CloudTrail records EC2 requests with
     the EC2 query API's wire names, so ``TagSpecifications`` appears as
     ``tagSpecificationSet.items[].{resourceType, tags[].{key, value}}``: the AWS-published
     EventBridge schema of ``aws.ec2`` CloudTrail events types these sets as ``items`` of
     ``{key, value}``
     (https://docs.aws.amazon.com/cdk/api/v2/dotnet/api/Amazon.CDK.Mixins.Preview.AWS.EC2.Events.InstanceEvents.AWSAPICallViaCloudTrail.ITagSet.html).
-    No AWS page with a whole ``CreateSecurityGroup`` record was found: anything else is read as
-    no tags (ignored, never guessed)."""
-    spec_set = request.get("tagSpecificationSet")
-    items = spec_set.get("items") if isinstance(spec_set, Mapping) else None
+    No AWS page with a whole ``CreateSecurityGroup`` record was found: a missing set is read
+    as no tags (ignored, never guessed); a set of another shape is malformed (shapes.py)."""
+    spec_set = request.tagSpecificationSet
     tags: dict[str, str] = {}
-    for item in items if isinstance(items, list) else []:
-        if not isinstance(item, Mapping) or item.get("resourceType") != "security-group":
-            continue
-        listed = item.get("tags")
-        for tag in listed if isinstance(listed, list) else []:
-            if isinstance(tag, Mapping) and isinstance(tag.get("key"), str):
-                tags[tag["key"]] = str(tag.get("value", ""))
+    for item in (spec_set.items if spec_set is not None else None) or []:
+        if item.resourceType == "security-group":
+            tags.update(_tags(item.tags))
     return tags
 
 
 def parse_create_security_group(event: Any) -> ManagedSecurityGroupCreated | Ignored:
     """A CloudTrail ``CreateSecurityGroup``: the controller's managed SG, or ignored (no AWS
     call is needed to tell: the request carries the controller's tags)."""
-    detail = _detail(event)
-    if isinstance(detail, Ignored):
-        return detail
-    if detail.get("eventSource") != EC2_EVENT_SOURCE:
-        return Ignored(f"eventSource {detail.get('eventSource')!r} is not EC2")
-    if detail.get("eventName") != "CreateSecurityGroup":
-        return Ignored(f"eventName {detail.get('eventName')!r} is not CreateSecurityGroup")
-    request = detail.get("requestParameters") or {}
-    if not isinstance(request, Mapping):
-        raise InvalidEventError("event detail.requestParameters is not an object")
+    checked = _detail(event)
+    if isinstance(checked, Ignored):
+        return checked
+    envelope, detail = checked
+    if detail.eventSource != EC2_EVENT_SOURCE:
+        return Ignored(f"eventSource {detail.eventSource!r} is not EC2")
+    if detail.eventName != "CreateSecurityGroup":
+        return Ignored(f"eventName {detail.eventName!r} is not CreateSecurityGroup")
+    request = conform(
+        CreateSecurityGroupRequest,
+        detail.requestParameters or {},
+        "detail.requestParameters",
+    )
     tags = _security_group_request_tags(request)
     prefix = next(
         (p for p in t.MANAGED_SG_PREFIXES if tags.get(f"{p}/resource") == t.MANAGED_LB_SG), None
@@ -138,39 +151,57 @@ def parse_create_security_group(event: Any) -> ManagedSecurityGroupCreated | Ign
             f"managed SG without its {t.CLUSTER_TAG} or {prefix}/stack tag: "
             "not the controller's request"
         )
-    error_code = str(detail["errorCode"]) if detail.get("errorCode") else None
     group_id: str | None = None
-    if error_code is None:
-        response = _require(detail, "responseElements", "detail.")
-        group_id = _require(response, "groupId", "detail.responseElements.")
-        if not isinstance(group_id, str) or not group_id.startswith("sg-"):
-            raise InvalidEventError(f"groupId {group_id!r} is not a security group ID")
+    if detail.errorCode is None:
+        response = conform(
+            CreateSecurityGroupResponse,
+            _required_object(detail.responseElements, "detail.responseElements"),
+            "detail.responseElements",
+        )
+        group_id = _required(response.groupId, "detail.responseElements.groupId")
+        if not group_id.startswith("sg-"):
+            raise InvalidEventError(
+                f"groupId {group_id!r} is not a security group ID",
+                field="detail.responseElements.groupId",
+            )
     return ManagedSecurityGroupCreated(
         cluster=cluster,
         prefix=prefix,
         stack=stack,
         group_id=group_id,
-        group_name=str(request.get("groupName") or ""),
-        vpc_id=str(request.get("vpcId") or ""),
-        account=str(event.get("account") or detail.get("recipientAccountId") or ""),
-        region=str(event.get("region") or detail.get("awsRegion") or ""),
-        event_id=str(detail.get("eventID") or event.get("id") or ""),
-        error_code=error_code,
+        group_name=request.groupName or "",
+        vpc_id=request.vpcId or "",
+        account=envelope.account or detail.recipientAccountId or "",
+        region=envelope.region or detail.awsRegion or "",
+        event_id=detail.eventID or envelope.id or "",
+        error_code=detail.errorCode or None,
         caller_role=_caller_role(detail),
-        caller_arn=str(_mapping(detail.get("userIdentity")).get("arn") or ""),
+        caller_arn=_caller_arn(detail),
     )
+
+
+def _required_object(value: dict[str, Any] | None, field: str) -> dict[str, Any]:
+    if not value:
+        raise InvalidEventError(f"event is missing {field}", field=field)
+    return value
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
-def _caller_role(detail: Mapping[str, Any]) -> tuple[str, str] | None:
+def _caller_arn(detail: CloudTrailRecord) -> str:
+    arn = _mapping(detail.userIdentity).get("arn")
+    return arn if isinstance(arn, str) else ""
+
+
+def _caller_role(detail: CloudTrailRecord) -> tuple[str, str] | None:
     """(account, role name) of the role that issued the caller's session: CloudTrail's
     ``userIdentity.sessionContext.sessionIssuer`` of an ``AssumedRole`` identity
     (https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-event-reference-user-identity.html);
-    ``None`` for any other identity (an IAM user, root, a federated user)."""
-    identity = _mapping(detail.get("userIdentity"))
+    ``None`` for any other identity (an IAM user, root, a federated user) or a shape AWS does
+    not write (read as untrusted, never guessed)."""
+    identity = _mapping(detail.userIdentity)
     issuer = _mapping(_mapping(identity.get("sessionContext")).get("sessionIssuer"))
     if identity.get("type") != "AssumedRole" or issuer.get("type") != "Role":
         return None
@@ -180,44 +211,41 @@ def _caller_role(detail: Mapping[str, Any]) -> tuple[str, str] | None:
     return account, name
 
 
-def _detail(event: Any) -> Mapping[str, Any] | Ignored:
+def _detail(event: Any) -> tuple[EventBridgeEvent, CloudTrailRecord] | Ignored:
     """The CloudTrail record of an EventBridge event, after the checks every event gets."""
     if not isinstance(event, Mapping):
         raise InvalidEventError(f"event is a {type(event).__name__}, not a JSON object")
     size = len(json.dumps(event, default=str).encode())
     if size > MAX_EVENT_BYTES:
         raise InvalidEventError(f"event is {size} bytes, more than EventBridge's {MAX_EVENT_BYTES}")
-    detail_type = _require(event, "detail-type", "")
-    if detail_type != CLOUDTRAIL_DETAIL_TYPE:
-        return Ignored(f"detail-type {detail_type!r} is not a CloudTrail API call")
-    detail = _require(event, "detail", "")
-    if not isinstance(detail, Mapping):
-        raise InvalidEventError("event detail is not an object")
-    return detail
+    if "detail-type" not in event:
+        raise InvalidEventError("event is missing detail-type", field="detail-type")
+    envelope = conform(EventBridgeEvent, event)
+    if envelope.detail_type != CLOUDTRAIL_DETAIL_TYPE:
+        return Ignored(f"detail-type {envelope.detail_type!r} is not a CloudTrail API call")
+    if envelope.detail is None:
+        raise InvalidEventError("event is missing detail", field="detail")
+    return envelope, conform(CloudTrailRecord, envelope.detail, "detail")
 
 
 def parse_create_load_balancer(event: Any) -> NewLoadBalancer | Ignored:
-    detail = _detail(event)
-    if isinstance(detail, Ignored):
-        return detail
-    if detail.get("eventSource") != ELB_EVENT_SOURCE:
-        return Ignored(f"eventSource {detail.get('eventSource')!r} is not Elastic Load Balancing")
-    if detail.get("eventName") != "CreateLoadBalancer":
-        return Ignored(f"eventName {detail.get('eventName')!r} is not CreateLoadBalancer")
-    if detail.get("errorCode"):
-        return Ignored(f"the call failed ({detail['errorCode']}): no load balancer was created")
-    if detail.get("apiVersion") != ELBV2_API_VERSION:
+    checked = _detail(event)
+    if isinstance(checked, Ignored):
+        return checked
+    envelope, detail = checked
+    if detail.eventSource != ELB_EVENT_SOURCE:
+        return Ignored(f"eventSource {detail.eventSource!r} is not Elastic Load Balancing")
+    if detail.eventName != "CreateLoadBalancer":
+        return Ignored(f"eventName {detail.eventName!r} is not CreateLoadBalancer")
+    if detail.errorCode:
+        return Ignored(f"the call failed ({detail.errorCode}): no load balancer was created")
+    if detail.apiVersion != ELBV2_API_VERSION:
         return Ignored("Classic Load Balancer (apiVersion is not 2015-12-01)")
 
-    request = detail.get("requestParameters") or {}
-    if not isinstance(request, Mapping):
-        raise InvalidEventError("event detail.requestParameters is not an object")
-    listed = request.get("tags")
-    request_tags = {
-        str(tag.get("key")): str(tag.get("value", ""))
-        for tag in (listed if isinstance(listed, list) else [])
-        if isinstance(tag, Mapping)
-    }
+    request = conform(
+        CreateLoadBalancerRequest, detail.requestParameters or {}, "detail.requestParameters"
+    )
+    request_tags = _tags(request.tags)
     cluster_tag = next(
         (key for key in (t.CLUSTER_TAG, t.AUTO_MODE_CLUSTER_TAG) if key in request_tags), None
     )
@@ -230,20 +258,30 @@ def parse_create_load_balancer(event: Any) -> NewLoadBalancer | Ignored:
             f"(nor EKS Auto Mode's {t.AUTO_MODE_CLUSTER_TAG})"
         )
 
-    response = _require(detail, "responseElements", "detail.")
-    load_balancers = _require(response, "loadBalancers", "detail.responseElements.")
-    if not isinstance(load_balancers, list) or not load_balancers:
-        raise InvalidEventError("event has no detail.responseElements.loadBalancers[0]")
-    arn = _require(
-        load_balancers[0], "loadBalancerArn", "detail.responseElements.loadBalancers[0]."
+    response = conform(
+        CreateLoadBalancerResponse,
+        _required_object(detail.responseElements, "detail.responseElements"),
+        "detail.responseElements",
     )
-    if not isinstance(arn, str) or not arn.startswith("arn:"):
-        raise InvalidEventError(f"loadBalancerArn {arn!r} is not an ARN")
+    if not response.loadBalancers:
+        raise InvalidEventError(
+            "event has no detail.responseElements.loadBalancers[0]",
+            field="detail.responseElements.loadBalancers",
+        )
+    arn = _required(
+        response.loadBalancers[0].loadBalancerArn,
+        "detail.responseElements.loadBalancers.0.loadBalancerArn",
+    )
+    if not arn.startswith("arn:"):
+        raise InvalidEventError(
+            f"loadBalancerArn {arn!r} is not an ARN",
+            field="detail.responseElements.loadBalancers.0.loadBalancerArn",
+        )
     return NewLoadBalancer(
         arn=arn,
-        account=str(event.get("account") or detail.get("recipientAccountId") or ""),
-        region=str(event.get("region") or detail.get("awsRegion") or ""),
-        event_id=str(detail.get("eventID") or event.get("id") or ""),
-        cluster_hint=request_tags.get(cluster_tag) if cluster_tag else None,
-        caller_arn=str(_mapping(detail.get("userIdentity")).get("arn") or ""),
+        account=envelope.account or detail.recipientAccountId or "",
+        region=envelope.region or detail.awsRegion or "",
+        event_id=detail.eventID or envelope.id or "",
+        cluster_hint=request_tags.get(cluster_tag),
+        caller_arn=_caller_arn(detail),
     )

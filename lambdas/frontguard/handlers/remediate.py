@@ -3,53 +3,35 @@ failures: a failed record alone is retried, then kept in the dead-letter queue).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from frontguard.errors import RetryableError
 from frontguard.handlers._runtime import current_runtime, logged
+from frontguard.handlers.batches import ensure_time_for_one_record, process_sqs, request_of
 
 logger = Logger(service="frontguard")
 metrics = Metrics(namespace="Frontguard", service="frontguard")
-
-# The longest one repair may take: the discovery re-reads (1 + 2 + 4 s), two Kubernetes
-# requests at their 20 s read timeout (adapters/kube.py REQUEST_TIMEOUT) and the AWS calls. A
-# record is not started with less time left than this, so a slow cluster never times out a
-# whole batch: the unstarted records go back to the queue as batch item failures.
-RECORD_BUDGET_SECONDS = 50.0
+HANDLER: Final = "remediate"
 
 
-class NotStartedError(RetryableError):
-    """Too little of the invocation is left to start this record: it goes back to the queue."""
-
-
-def remediate_record(record: SQSRecord, lambda_context: LambdaContext) -> str:
-    """One queued repair; raising (a retryable fault, a malformed request, too little time
-    left) fails only this record. Powertools hands in the Lambda context (a parameter of that
-    name)."""
+def remediate_record(record: SQSRecord) -> str:
+    """One queued repair; raising (a retryable fault, a malformed request) fails only this
+    record."""
     from frontguard.adapters.remediation_queue import RemediationRequest
     from frontguard.handlers.remediate_flow import remediate_queued
 
-    left = lambda_context.get_remaining_time_in_millis() / 1000
-    if left < RECORD_BUDGET_SECONDS:
-        logger.warning(
-            "record not started: too little time left",
-            extra={"message_id": record.message_id, "seconds_left": left},
-        )
-        metrics.add_metric(name="queued-not-started", unit=MetricUnit.Count, value=1)
-        raise NotStartedError(f"{left:.0f} s left, a repair may take {RECORD_BUDGET_SECONDS:.0f}")
-
-    request = RemediationRequest.from_json(record.body)
+    request = request_of(
+        record,
+        RemediationRequest,
+        RemediationRequest.from_json,
+        handler=HANDLER,
+        metrics=metrics,
+    )
     logger.append_keys(load_balancer_arn=request.load_balancer_arn, cluster=request.cluster)
     result = remediate_queued(current_runtime(), request)
     metrics.add_metric(name=f"queued-{result.outcome.value}", unit=MetricUnit.Count, value=1)
@@ -59,9 +41,10 @@ def remediate_record(record: SQSRecord, lambda_context: LambdaContext) -> str:
 @metrics.log_metrics
 @logged(logger)
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    # A batch whose records all failed (none started in time, say) is answered with every
-    # record as a failure, not raised: the queue redelivers them either way.
-    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-    return process_partial_response(
-        event=event, record_handler=remediate_record, processor=processor, context=context
-    )
+    def within_time(record: SQSRecord) -> str:
+        # A slow cluster must not time out the whole batch (issue 22 item 4): records not
+        # started in time come back alone (batches.RECORD_RESERVE_MS says how much is kept).
+        ensure_time_for_one_record(context, record, metrics=metrics, metric="queued-not-started")
+        return remediate_record(record)
+
+    return process_sqs(event, context, handler=HANDLER, metrics=metrics, record_handler=within_time)

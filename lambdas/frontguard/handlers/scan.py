@@ -7,8 +7,8 @@ normally receives an SQS batch whose bodies are the EventBridge events; invoked 
 
 from __future__ import annotations
 
-import json
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Final
 
 from aws_lambda_powertools import Logger, Metrics, single_metric
 from aws_lambda_powertools.metrics import MetricUnit
@@ -16,62 +16,80 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from frontguard.errors import InvalidEventError
 from frontguard.handlers._runtime import current_runtime, logged
+from frontguard.handlers.malformed import reject
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+    from frontguard.handlers.scan_flow import DriftCall, Trigger
+
 logger = Logger(service="frontguard")
 metrics = Metrics(namespace="Frontguard", service="frontguard")
 
-SCHEDULED = "Scheduled Event"
-SWEEP_SOURCE = "frontguard.sweep"  # the sweep rule's constant input (infra/triggers.py)
+HANDLER: Final = "scan"
 
 
 @metrics.log_metrics
 @logged(logger)
 def handler(event: dict[str, Any], context: LambdaContext) -> Any:
-    if "Records" in event:
+    if isinstance(event, Mapping) and "Records" in event:
         # Imported here: the batch utilities double the module's cold import (bench/import_time).
-        from aws_lambda_powertools.utilities.batch import (
-            SqsFifoPartialProcessor,
-            process_partial_response,
-        )
+        from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor
+
+        from frontguard.handlers.batches import process_sqs
 
         # FIFO: after a failed record the rest of the batch is reported failed too, so the
         # queue redelivers them in order.
-        return process_partial_response(
-            event=event,
+        return process_sqs(
+            event,
+            context,
+            handler=HANDLER,
+            metrics=metrics,
             record_handler=scan_record,
             processor=SqsFifoPartialProcessor(),
-            context=context,
         )
     return handle(event, context)
 
 
 def scan_record(record: SQSRecord, lambda_context: LambdaContext) -> dict[str, Any]:
     """One queued EventBridge event (a drift call or the schedule); Powertools hands in the
-    Lambda context (a parameter of that name), whose remaining time bounds the scan."""
+    Lambda context (a parameter of that name), whose remaining time bounds the scan. A
+    malformed one is logged, counted and raised: the batch reports it failed (to the DLQ)."""
+    from frontguard.handlers.scan_flow import parse_scan_event
+    from frontguard.handlers.shapes import json_body
+
     try:
-        event = json.loads(record.body)
-    except ValueError as error:
-        raise InvalidEventError("scan queue message is not an EventBridge event") from error
-    if not isinstance(event, dict):
-        raise InvalidEventError("scan queue message is not an EventBridge event")
-    return handle(event, lambda_context)
+        event = json_body(record.raw_event.get("body"))
+        call = parse_scan_event(event)
+    except InvalidEventError as error:
+        reject(metrics, HANDLER, error, message_id=record.message_id)
+        raise
+    return handle_parsed(call, lambda_context)
 
 
-def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    from frontguard.handlers.scan_flow import handle_drift_event, run_scan
+def handle(event: object, context: LambdaContext) -> dict[str, Any]:
+    """A direct invocation (an EventBridge event as is): a malformed one is dropped."""
+    from frontguard.handlers.scan_flow import parse_scan_event
+    from frontguard.handlers.shapes import input_id
+
+    try:
+        call = parse_scan_event(event)
+    except InvalidEventError as error:
+        event_id = input_id(event.get("id")) if isinstance(event, Mapping) else None
+        return reject(metrics, HANDLER, error, event_id=event_id)
+    return handle_parsed(call, context)
+
+
+def handle_parsed(call: DriftCall | Trigger, context: LambdaContext) -> dict[str, Any]:
+    from frontguard.handlers.scan_flow import Trigger, handle_drift_event, run_scan, run_sweep
 
     runtime = current_runtime()
-    if event.get("source") == SWEEP_SOURCE:
-        from frontguard.handlers.scan_flow import run_sweep
-
+    if call is Trigger.SWEEP:
         swept = run_sweep(runtime)
         metrics.add_metric(name="sweep-changed", unit=MetricUnit.Count, value=len(swept.changed))
         return swept.as_dict()
-    if event.get("detail-type") != SCHEDULED:
-        checked = handle_drift_event(runtime, event)
+    if call is not Trigger.SCHEDULE:
+        checked = handle_drift_event(runtime, call)
         metrics.add_metric(name=f"drift-event-{checked['outcome']}", unit=MetricUnit.Count, value=1)
         return checked
     # Stop (resumable) with a minute to spare: publishing and saving the cursor take seconds.

@@ -6,8 +6,9 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from enum import Enum
 
 from botocore.exceptions import ClientError
 
@@ -28,34 +29,68 @@ from frontguard.engine.remediate import remediate_load_balancer
 from frontguard.engine.scan import ScanItem, ScanReport, scan
 from frontguard.engine.sweep import SweepReport, sweep
 from frontguard.errors import ConfigurationError, InvalidEventError, NotFoundError
+from frontguard.handlers.shapes import CloudTrailRecord, DriftRequest, EventBridgeEvent, conform
 from frontguard.model import classify
 from frontguard.runtime import Runtime
 
 logger = logging.getLogger(__name__)
 
+SCHEDULED = "Scheduled Event"
+SWEEP_SOURCE = "frontguard.sweep"  # the sweep rule's constant input (infra/triggers.py)
 SG_EVENTS = frozenset({"AuthorizeSecurityGroupIngress", "RevokeSecurityGroupIngress"})
 # The controller adds listeners seconds after CreateLoadBalancer; while the LB is this young the
 # events function (CreateLoadBalancer) owns it, and a drift check would race it.
 NEW_LOAD_BALANCER = timedelta(minutes=5)
 
 
-def _drift_group_id(name: object, request: Mapping[str, Any]) -> str | None:
+@dataclass(frozen=True)
+class DriftCall:
+    """A CloudTrail call routed to the scan, of the right shape (shapes.DriftRequest)."""
+
+    name: str | None
+    request: DriftRequest
+    time: datetime | None
+
+
+class Trigger(Enum):
+    """What started a scan-function invocation other than a drift call."""
+
+    SCHEDULE = "schedule"  # the hourly full scan
+    SWEEP = "sweep"  # the frequent sweep (engine/sweep.py)
+
+
+def parse_scan_event(event: object) -> DriftCall | Trigger:
+    """A scan queue message or direct invocation: the schedule, the sweep, or the drift call,
+    or :class:`InvalidEventError` naming the field of the wrong shape (checked before the
+    runtime is built: a malformed event makes no AWS call)."""
+    if not isinstance(event, Mapping):
+        raise InvalidEventError(f"event is a {type(event).__name__}, not a JSON object")
+    if event.get("source") == SWEEP_SOURCE:
+        return Trigger.SWEEP
+    envelope = conform(EventBridgeEvent, event)
+    if envelope.detail_type == SCHEDULED:
+        return Trigger.SCHEDULE
+    if envelope.detail is None:
+        raise InvalidEventError("drift event has no detail", field="detail")
+    detail = conform(CloudTrailRecord, envelope.detail, "detail")
+    request = conform(DriftRequest, detail.requestParameters or {}, "detail.requestParameters")
+    return DriftCall(detail.eventName, request, _event_time(envelope.time or detail.eventTime))
+
+
+def _drift_group_id(name: str | None, request: DriftRequest) -> str | None:
     """The SG a drift call changed: ``groupId`` for Authorize/Revoke, the request's
     ``ModifySecurityGroupRulesRequest.GroupId`` for ModifySecurityGroupRules (its CloudTrail
     shape; https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ModifySecurityGroupRules.html)."""
     if name in SG_EVENTS:
-        group = request.get("groupId")
-    elif name == "ModifySecurityGroupRules":
-        inner = request.get("ModifySecurityGroupRulesRequest")
-        group = inner.get("GroupId") if isinstance(inner, Mapping) else None
-    else:
-        return None
-    return str(group) if group else None
+        return request.groupId or None
+    if name == "ModifySecurityGroupRules":
+        inner = request.ModifySecurityGroupRulesRequest
+        return (inner.GroupId if inner is not None else None) or None
+    return None
 
 
-def _event_time(event: Mapping[str, Any]) -> datetime | None:
-    text = event.get("time") or (event.get("detail") or {}).get("eventTime")
-    if not isinstance(text, str):
+def _event_time(text: str | None) -> datetime | None:
+    if text is None:
         return None
     try:
         return datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -186,17 +221,16 @@ def publish_digest(runtime: Runtime, digest: Digest) -> bool:
     return True
 
 
-def _prefix_list_changed(runtime: Runtime, request: Mapping[str, Any]) -> dict[str, str]:
+def _prefix_list_changed(runtime: Runtime, request: DriftRequest) -> dict[str, str]:
     """Someone else modified a prefix list: when it is one frontguard created (its creation
     record), check every list against the policy now, not at the next schedule (security
     review r2, R2-3): a scan's prefix-list sync reports drift in every mode and restores in
     enforce. CloudTrail records EC2 query-API parameters by their wire names; both the flat
     and the request-wrapped shapes are read."""
-    nested = request.get("ModifyManagedPrefixListRequest")
-    wrapped = nested if isinstance(nested, Mapping) else {}
-    list_id = request.get("prefixListId") or wrapped.get("PrefixListId")
+    wrapped = request.ModifyManagedPrefixListRequest
+    list_id = request.prefixListId or (wrapped.PrefixListId if wrapped is not None else None)
     state = runtime.engine.state
-    if not isinstance(list_id, str) or state is None or state.created(list_id) is None:
+    if not list_id or state is None or state.created(list_id) is None:
         return {"outcome": "ignored", "reason": "not a prefix list frontguard created"}
     report = scan(runtime.engine)
     return {
@@ -213,19 +247,15 @@ def run_sweep(runtime: Runtime) -> SweepReport:
     return sweep(runtime.engine, state)
 
 
-def handle_drift_event(runtime: Runtime, event: Mapping[str, Any]) -> dict[str, str]:
+def handle_drift_event(runtime: Runtime, call: DriftCall) -> dict[str, str]:
     """Re-check the one load balancer a drift event (CloudTrail) is about."""
-    detail = event.get("detail")
-    if not isinstance(detail, Mapping):
-        raise InvalidEventError("drift event has no detail")
-    name = detail.get("eventName")
-    request = detail.get("requestParameters") or {}
+    name, request = call.name, call.request
     engine = runtime.engine
     arn: str | None = None
     if name in ("SetSecurityGroups", "CreateListener"):
-        arn = request.get("loadBalancerArn")
-    elif name == "ModifyListener" and request.get("listenerArn"):
-        arn = aws.load_balancer_of_listener(engine.elbv2, str(request["listenerArn"]))
+        arn = request.loadBalancerArn
+    elif name == "ModifyListener" and request.listenerArn:
+        arn = aws.load_balancer_of_listener(engine.elbv2, request.listenerArn)
     elif (group_id := _drift_group_id(name, request)) is not None:
         found = aws.describe_security_groups(engine.ec2, [group_id])
         group = found.get(group_id)
@@ -241,9 +271,11 @@ def handle_drift_event(runtime: Runtime, event: Mapping[str, Any]) -> dict[str, 
         return {"outcome": "ignored", "reason": "load balancer no longer exists"}
     if classify(lb.tags).owner is None:
         return {"outcome": "ignored", "reason": "not created by the controller"}
-    when = _event_time(event)
+    when = call.time
     if name == "CreateListener" and lb.created is not None and when is not None:
         created = lb.created if lb.created.tzinfo else lb.created.replace(tzinfo=UTC)
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
         if when - created < NEW_LOAD_BALANCER:
             return {"outcome": "ignored", "reason": "new load balancer: the events path has it"}
     result = remediate_load_balancer(engine, arn, load_balancer=lb, drift=True)
