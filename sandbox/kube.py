@@ -14,6 +14,14 @@ Gaps closed here (kmock 0.8):
   ``path!=v`` on dotted paths such as ``involvedObject.name``) filter lists; kmock ignores both.
 - **Server-set metadata**: created objects get ``uid``, ``creationTimestamp``,
   ``resourceVersion`` and their ``namespace``; each merge patch bumps ``resourceVersion``.
+- **Field management** (``metadata.managedFields``) for merge patches, as Kubernetes
+  documents it (https://kubernetes.io/docs/reference/using-api/server-side-apply/#field-management):
+  the writer is the ``fieldManager`` query parameter, or the User-Agent's product when there
+  is none; an update that changes the object gives its manager the fields it set and the
+  time of the write (``operation: Update``), takes the fields it removed away from every
+  manager, and drops a manager left owning nothing. Only ``metadata.annotations`` and
+  ``metadata.labels`` are tracked key by key; anything else a patch sets counts as one field
+  per top-level key (``f:spec``). ``Apply`` (server-side apply) is not emulated.
 - **Discovery**: the resources frontguard uses are declared with their kinds and scopes
   (Services, Events, Ingresses, IngressClasses, IngressClassParams, the Gateway API and
   admission-policy kinds; see ``_RESOURCES``).
@@ -247,6 +255,49 @@ def _status_response(code: int, message: str) -> aiohttp.web.Response:
     )
 
 
+def _patched_fields(patch: JSON) -> tuple[list[str], set[str]]:
+    """The fields a merge patch sets and the ones it removes (``null``), as dotted paths."""
+    set_fields: list[str] = []
+    removed: set[str] = set()
+    for key, value in patch.items():
+        if key == "metadata" and isinstance(value, dict):
+            for part in ("annotations", "labels"):
+                for name, item in (value.get(part) or {}).items():
+                    path = f"f:metadata\x00f:{part}\x00f:{name}"
+                    (removed.add(path) if item is None else set_fields.append(path))
+        elif key not in ("apiVersion", "kind"):
+            (removed.add(f"f:{key}") if value is None else set_fields.append(f"f:{key}"))
+    return set_fields, removed
+
+
+def _changes(meta: JSON, patch: JSON) -> bool:
+    """Whether a patch changes anything tracked (an unchanged write keeps its entries' times)."""
+    patched = patch.get("metadata") or {}
+    for part in ("annotations", "labels"):
+        now = meta.get(part) or {}
+        for name, value in (patched.get(part) or {}).items():
+            if now.get(name) != value:
+                return True
+    return any(k not in ("metadata", "apiVersion", "kind") for k in patch)
+
+
+def _flatten(fields: JSON, prefix: str = "") -> list[str]:
+    paths: list[str] = []
+    for key, child in fields.items():
+        path = f"{prefix}\x00{key}" if prefix else key
+        paths.extend(_flatten(child, path) if child else [path])
+    return paths
+
+
+def _unflatten(paths: set[str]) -> JSON:
+    tree: JSON = {}
+    for path in sorted(paths):
+        node = tree
+        for part in path.split("\x00"):
+            node = node.setdefault(part, {})
+    return tree
+
+
 def _now() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -311,9 +362,50 @@ class KubeEmulator(KubernetesEmulator):
             if request.action == enums.action.CREATE:
                 self._stamp_new(request.data, request.namespace)
             elif request.action == enums.action.UPDATE:
+                await self._manage_fields(request)
                 request.data.setdefault("metadata", {})["resourceVersion"] = self._next_version()
         response: aiohttp.web.StreamResponse = await super()._handle(request)
         return response
+
+    async def _manage_fields(self, request: rendering.Request) -> None:
+        """Write the patch's ``managedFields`` into the patch itself (the module docstring)."""
+        patch = request.data
+        if request.resource is None or request.name is None:
+            return
+        if "managedFields" in (patch.get("metadata") or {}):
+            return
+        async with self._lock:
+            key = (request.resource, request.namespace, request.name)
+            if key not in self._objects or self._objects[key].deleted:
+                return
+            current = dict(self._objects[key].raw)
+        agent = next((v for k, v in request.headers.items() if k.lower() == "user-agent"), "")
+        manager = request.params.get("fieldManager") or agent.split("/")[0] or "unknown"
+        set_fields, removed = _patched_fields(patch)
+        meta = current.get("metadata") or {}
+        if not _changes(meta, patch):
+            return
+        entries = []
+        mine: set[str] = set(set_fields)
+        for entry in meta.get("managedFields") or []:
+            fields = set(_flatten(entry.get("fieldsV1") or {})) - removed - set(set_fields)
+            if entry.get("manager") == manager and entry.get("operation") == "Update":
+                mine |= fields
+                continue
+            if fields:
+                entries.append({**entry, "fieldsV1": _unflatten(fields)})
+        if mine:
+            entries.append(
+                {
+                    "manager": manager,
+                    "operation": "Update",
+                    "apiVersion": current.get("apiVersion", "v1"),
+                    "time": _now(),
+                    "fieldsType": "FieldsV1",
+                    "fieldsV1": _unflatten(mine),
+                }
+            )
+        patch.setdefault("metadata", {})["managedFields"] = entries
 
     async def _review(self, review: Any) -> JSON:
         spec = (review or {}).get("spec") or {}

@@ -415,3 +415,51 @@ def test_records_without_time_left_go_back_to_the_queue_unstarted(sandbox, fg, h
     assert len(none_left["batchItemFailures"]) == lbs - 2
     assert fg.aws_calls == {} and fg.kube_calls() == {}  # unstarted: nothing read or changed
     assert patched_after > 0
+
+
+def test_the_digest_itemises_each_change_with_what_was_open_and_a_foreign_sg(
+    sandbox, fg, handler_env
+):
+    """Issue 22 item 2: with the events lost, the hourly scan's digest lists per LB what
+    frontguard changes (the repair it queued), what was open, the exposure, the actor it can
+    know ("unknown": a scan reads no CloudTrail) and ``detected_by: scan``; a foreign SG
+    attached next to frontguard's is one of those changes, not a log line."""
+    prod = sandbox.cluster("prod")
+    guarded = prod.ingress("shop/guarded", ports=[443])
+    fg.deliver(guarded.event)
+    prod.lbc.reconcile()
+    fg.run_verifications()
+    ec2, elbv2 = sandbox.client("ec2"), sandbox.client("elbv2")
+    foreign = ec2.create_security_group(
+        GroupName="someone-elses", Description="attached by hand", VpcId=prod.vpc_id
+    )["GroupId"]
+    current = elbv2.describe_load_balancers(LoadBalancerArns=[guarded.lb_arn])["LoadBalancers"]
+    elbv2.set_security_groups(  # its SetSecurityGroups event is lost
+        LoadBalancerArn=guarded.lb_arn, SecurityGroups=[*current[0]["SecurityGroups"], foreign]
+    )
+    lost = prod.ingress("shop/lost", ports=[443])  # its CreateLoadBalancer event is lost
+
+    scan_handler.handler(SCHEDULED, FakeLambdaContext())
+
+    [digest] = digests(fg)
+    changes = {c["load_balancer_arn"]: c for c in digest["changes"]}
+    assert digest["changed"] == 2 and set(changes) == {guarded.lb_arn, lost.lb_arn}
+    new = changes[lost.lb_arn]
+    assert new["change"] == "repair queued" and new["owner"] == "ingress/shop/lost"
+    assert new["was_open"] == ["443 from 0.0.0.0/0 (the controller's rule for the owner)"]
+    assert new["exposure_seconds"] >= 0
+    assert (new["actor"], new["detected_by"]) == ("unknown", "scan")
+    attached = changes[guarded.lb_arn]
+    assert attached["change"] == f"drift repair queued: foreign SG {foreign}"
+    assert attached["was_open"] == [f"{foreign} attached next to frontguard's SG"]
+    assert "exposure_seconds" not in attached  # when a drift began, a scan cannot know
+    email = fg.alert_emails()[-1]
+    assert f"drift repair queued: foreign SG {foreign}" in email
+    assert "detected by: scan" in email
+
+    # The Remediate function applies both; the foreign SG is gone once the controller
+    # reconciles (it puts back exactly the owner's list).
+    remediate_handler.handler({"Records": fg.remediation_messages()}, FakeLambdaContext())
+    prod.lbc.reconcile()
+    after = elbv2.describe_load_balancers(LoadBalancerArns=[guarded.lb_arn])["LoadBalancers"]
+    assert foreign not in after[0]["SecurityGroups"]

@@ -4,11 +4,15 @@ world-open load balancer and a hand-opened rule are repaired by the next sweep, 
 
 from __future__ import annotations
 
+import kubernetes
 import pytest
 from frontguard.engine.sweep import sweep
 
 from sandbox import Sandbox
+from sandbox.kube import INGRESSES
 from sandbox.wiring import ENFORCE, Frontguard, wire
+
+INGRESS_SG = "alb.ingress.kubernetes.io/security-groups"
 
 
 @pytest.fixture
@@ -48,6 +52,9 @@ def test_a_new_load_balancer_whose_event_was_lost_is_repaired_by_the_next_sweep(
     assert alert["outcome"] == "remediated" and alert["load_balancer_arn"] == web.lb_arn
     assert alert["detected_by"] == "sweep" and alert["actor"] == "unknown"
     assert alert["planned_rules"] and all("0.0.0.0/0" not in r for r in alert["planned_rules"])
+    # What the controller's SG admitted beyond the policy, and for how long so far.
+    assert alert["was_open"] == ["443 from 0.0.0.0/0 (the controller's rule for the owner)"]
+    assert alert["open_seconds_so_far"] >= 0
     prod.lbc.reconcile()  # the controller attaches frontguard's SG
     fg.run_verifications()
     again = run(fg)  # sees the swap: compliant, nothing to say
@@ -98,6 +105,9 @@ def test_a_hand_opened_rule_is_found_by_the_next_sweep_and_repaired(sandbox: San
     assert report.outcomes == {web.lb_arn: "drift"}
     [drift] = [a for a in fg.alerts() if a["outcome"] == "drift"]
     assert drift["detected_by"] == "sweep"
+    # What was open, named; who opened it the sweep cannot know (no CloudTrail read).
+    assert drift["was_open"] == ["tcp/443 from 0.0.0.0/0 (on frontguard's SG, outside the plan)"]
+    assert drift["actor"] == "unknown"
     permissions = ec2.describe_security_groups(GroupIds=[group["GroupId"]])["SecurityGroups"][0]
     assert all(
         r["CidrIp"] != "0.0.0.0/0" for p in permissions["IpPermissions"] for r in p["IpRanges"]
@@ -119,3 +129,44 @@ def test_the_scan_function_runs_the_sweep_on_the_rules_input(
     swept = handler(event, FakeLambdaContext())
 
     assert swept["outcomes"] == {web.lb_arn: "remediated"}
+
+
+def test_an_annotation_removed_with_kubectl_is_restored_by_the_next_sweep_naming_the_writer(
+    sandbox: Sandbox,
+) -> None:
+    """Issue 22: the owner's security-groups annotation removed by hand (kubectl's client-side
+    apply), its effect (the controller puts its own SG back) seen by the sweep with no event:
+    restored, and the alert names the Kubernetes field manager from managedFields."""
+    fg = wire(sandbox, ENFORCE)
+    prod = sandbox.cluster("prod")
+    web = prod.ingress("shop/web", ports=[443])
+    fg.deliver(web.event)
+    prod.lbc.reconcile()
+    fg.run_verifications()
+    run(fg)  # baseline: frontguard's SG on the LB
+    networking = kubernetes.client.NetworkingV1Api(prod.api_client())
+    networking.patch_namespaced_ingress(
+        "web",
+        "shop",
+        {
+            "metadata": {
+                "annotations": {
+                    INGRESS_SG: None,
+                    "kubectl.kubernetes.io/last-applied-configuration": "{}",
+                }
+            }
+        },
+        field_manager="kubectl-client-side-apply",
+    )
+    prod.lbc.reconcile()  # the controller builds its own world-open SG again
+
+    report = run(fg)
+
+    assert report.outcomes == {web.lb_arn: "drift"}
+    [drift] = [a for a in fg.alerts() if a["outcome"] == "drift"]
+    assert drift["detected_by"] == "sweep"
+    assert drift["actor"].startswith("kubectl-client-side-apply at ")
+    assert drift["was_open"] == ["443 from 0.0.0.0/0 (the controller's rule for the owner)"]
+    ingress = prod.kube.get_object(INGRESSES, "shop", "web")
+    assert ingress is not None
+    assert ingress["metadata"]["annotations"][INGRESS_SG] == drift["security_group_id"]

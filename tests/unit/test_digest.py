@@ -140,3 +140,56 @@ def test_no_exposure_figures_without_creation_times():
 
     assert "open_seconds" not in digest.body["findings"][0]
     assert "exposure" not in digest.body
+
+
+def changed(index: int, outcome: Outcome, *, open_rules: int = 1, drift: bool = False) -> ScanItem:
+    base = item(index, outcome)
+    return ScanItem(
+        **{
+            **base.__dict__,
+            "drift": drift,
+            "detail": {
+                **base.detail,
+                "was_open": [f"{443 + n} from 0.0.0.0/0" for n in range(open_rules)],
+                "actor": "unknown",
+            },
+        }
+    )
+
+
+def test_changes_are_itemised_worst_first_and_cut_to_fit_with_a_count():
+    """Issue 22 item 2: every change the run made, the most open first; within SNS's limit
+    the list is cut and ``omitted.changes`` says how many are left out."""
+    items = [changed(i, Outcome.REMEDIATED) for i in range(6_000)]
+    items.append(changed(7_000, Outcome.DRIFT, open_rules=3, drift=True))
+
+    digest = digest_of(items)
+
+    assert digest.worth_sending  # changes made in this run are news by themselves
+    assert len(digest.message.encode()) <= SNS_MESSAGE_LIMIT
+    body = json.loads(json.loads(digest.message)["default"])
+    shown = len(body["changes"])
+    assert 0 < shown < 6_001 and body["omitted"]["changes"] == 6_001 - shown
+    assert body["changed"] == 6_001
+    first = body["changes"][0]
+    assert first["change"] == "drift repaired" and len(first["was_open"]) == 3
+    assert "exposure_seconds" not in first  # when a drift began, a scan cannot know
+    assert first["detected_by"] == "scan" and first["actor"] == "unknown"
+
+
+def test_queued_repairs_already_alerted_send_nothing_again():
+    """A repair queue that is not drained must not send the same list every hour."""
+    queued = changed(1, Outcome.REMEDIATION_QUEUED)
+    key = FindingRecord(
+        load_balancer_arn=queued.load_balancer_arn,
+        outcome=queued.outcome.value,
+        cluster="c0",
+        name=queued.name,
+        owner=queued.owner,
+        reason="",
+        alerted_until=NOW + 3600,
+    )
+
+    digest = digest_of([queued], StoredState(alerted=(key,)))
+
+    assert digest.changes and not digest.worth_sending

@@ -19,7 +19,7 @@ from frontguard.controller.ingress import (
     frontend_nlb_shares_alb_sgs,
 )
 from frontguard.controller.security_groups import backend_sg_name
-from frontguard.engine import born, plan
+from frontguard.engine import accounting, born, plan
 from frontguard.engine.decision import (
     Apply,
     Decision,
@@ -82,9 +82,13 @@ def decide_plan(
             "why_not_born_protected": beyond,
         }
     rules, group = planned.rules, planned.group
+    summary = {**summary, **_accounted(lb, owner, planned, listeners=listeners)}
     if plan.exceeds_rule_limit(rules, engine.policy):
         return _rule_limit_report(engine, rules, summary, result)
     changes = owner_changes(owner, group.id if group else "<frontguard-sg>", kept)
+    if drift and changes and (writer := accounting.last_writer(owner.objects)):
+        # An annotation frontguard had set was changed: the object says who wrote it last.
+        summary = {**summary, "actor": writer}
     if group is not None and not changes and not aws.rule_changes(group, rules).changed:
         return _converged(engine, lb, owner, group=group, rules=rules, result=result)
     report_only = owner.ref.auto_mode and not engine.policy.remediate_auto_mode
@@ -215,7 +219,7 @@ def _converged(
     if group.id in lb.security_groups:
         if extra := _extra_security_groups(engine, lb, group.id):
             return _extra_sg_decision(
-                engine, owner, group=group, extra=extra, rules=rules, result=result
+                engine, lb, owner, group=group, extra=extra, rules=rules, result=result
             )
         return Settled(
             result(
@@ -408,6 +412,7 @@ def _extra_security_groups(engine: Engine, lb: LoadBalancer, ours: str) -> list[
 
 def _extra_sg_decision(
     engine: Engine,
+    lb: LoadBalancer,
     owner: Owner,
     *,
     group: aws.SecurityGroup,
@@ -424,7 +429,12 @@ def _extra_sg_decision(
         reason,
         security_group_id=group.id,
         rules=rules,
-        extra={"extra_security_groups": extra},
+        extra={
+            "extra_security_groups": extra,
+            "was_open": accounting.was_open(
+                lb, group, rules, controller_beyond=(), foreign_groups=extra
+            ),
+        },
     )
     fix = (
         "Find who attached it (CloudTrail SetSecurityGroups on the load balancer). frontguard "
@@ -464,6 +474,19 @@ def _controller_failure(engine: Engine, lb: LoadBalancer, owner: Owner) -> str |
         if failure is not None:
             return failure
     return None
+
+
+def _accounted(
+    lb: LoadBalancer, owner: Owner, planned: Planned, *, listeners: Sequence[Listener]
+) -> dict[str, Any]:
+    """What the repair undoes (engine/accounting.py)."""
+    beyond = accounting.controller_rules_beyond_policy(
+        listeners, planned.allowed, owner.restrictions
+    )
+    facts: dict[str, Any] = {
+        "was_open": accounting.was_open(lb, planned.group, planned.rules, controller_beyond=beyond)
+    }
+    return facts
 
 
 def _plan_summary(source_plan: plan.SourcePlan) -> dict[str, Any]:

@@ -73,6 +73,45 @@ class Finding:
         )
 
 
+# What the scan changed (inline, the CLI) or handed to the Remediate function, per LB.
+CHANGES = {
+    Outcome.REMEDIATED: "remediated",
+    Outcome.DRIFT: "drift repaired",
+    Outcome.BORN_OPEN: "remediated (born open)",
+    Outcome.REMEDIATION_QUEUED: "repair queued",
+}
+DETECTED_BY = "scan"
+
+
+def change_entry(item: ScanItem, observed: datetime) -> dict[str, Any]:
+    """One line of the digest's itemised list: what changed, what was open, for how long,
+    and who made the change frontguard undid (engine/accounting.py says why a scan often
+    cannot know: "unknown")."""
+    detail = item.detail
+    change = CHANGES[item.outcome]
+    if item.drift and item.outcome is Outcome.REMEDIATION_QUEUED:
+        change = "drift repair queued"
+    if detail.get("extra_security_groups"):
+        change += ": foreign SG " + ", ".join(detail["extra_security_groups"])
+    entry: dict[str, Any] = {
+        "load_balancer_arn": item.load_balancer_arn,
+        "name": item.name,
+        "cluster": item.cluster,
+        "owner": item.owner,
+        "change": change,
+        "was_open": list(detail.get("was_open") or []),
+        "actor": detail.get("actor") or "unknown",
+        "detected_by": DETECTED_BY,
+    }
+    if not item.drift:
+        # Open since its creation: the scan knows no earlier moment (a drift's start it
+        # cannot know at all, so none is given).
+        seconds = exposure_seconds(item.created, observed)
+        if seconds is not None:
+            entry["exposure_seconds"] = seconds
+    return entry
+
+
 @dataclass
 class Digest:
     new: list[Finding] = field(default_factory=list)
@@ -81,13 +120,18 @@ class Digest:
     # Of the fixed load balancers this invocation saw: creation → observed compliant, seconds.
     exposure: dict[str, float] = field(default_factory=dict)
     closed_keys: list[str] = field(default_factory=list)  # alert records to delete
+    changes: list[dict[str, Any]] = field(default_factory=list)  # change_entry, worst first
+    # Changes this run made itself (the CLI's inline scan). A queued repair is an open
+    # finding too, so it is news only when new: a queue that is not drained must not send
+    # the same list every hour.
+    applied: int = 0
     body: dict[str, Any] = field(default_factory=dict)
     subject: str = ""
     message: str = ""  # the SNS message (MessageStructure="json")
 
     @property
     def worth_sending(self) -> bool:
-        return bool(self.new or self.fixed)
+        return bool(self.new or self.fixed or self.applied)
 
 
 def _order(finding: Finding) -> tuple[int, str, str]:
@@ -136,6 +180,12 @@ def compile_digest(
         seconds = exposure_seconds(created.get(arn), observed)
         if seconds is not None:
             digest.exposure[arn] = seconds
+    changed = [i for i in report.items if i.outcome in CHANGES]
+    digest.applied = sum(i.outcome is not Outcome.REMEDIATION_QUEUED for i in changed)
+    digest.changes = sorted(
+        (change_entry(i, observed) for i in changed),
+        key=lambda e: (-len(e["was_open"]), str(e["cluster"] or ""), str(e["name"])),
+    )
     _render(
         digest,
         report,
@@ -210,6 +260,7 @@ def _render(
         "new": len(digest.new),
         "fixed": len(digest.fixed),
         "still_open": len(digest.still_open),
+        "changed": len(digest.changes),
         "remediations_queued": queued,
         "by_outcome": dict(sorted(by_outcome.items(), key=lambda kv: severity(kv[0]))),
         "by_cluster": {c: dict(v) for c, v in sorted(counts.items())},
@@ -233,9 +284,11 @@ def _render(
             **base,
             "findings": findings[:limit],
             "fixed_findings": fixed[:limit],
+            "changes": digest.changes[:limit],
             "omitted": {
                 "findings": max(0, len(findings) - limit),
                 "fixed_findings": max(0, len(fixed) - limit),
+                "changes": max(0, len(digest.changes) - limit),
             },
         }
         default = json.dumps(body, indent=1, sort_keys=True, default=str)
@@ -245,11 +298,11 @@ def _render(
     # The largest number of entries that fits (worst first): a first guess from each entry's
     # own size (the JSON is escaped once more inside the message), then checked, cutting
     # further until it fits.
-    body, message = build(max(len(findings), len(fixed)))
+    body, message = build(max(len(findings), len(fixed), len(digest.changes)))
     if len(message.encode()) > MESSAGE_BUDGET:
         sizes = [
-            round(1.3 * (len(json.dumps(a, default=str)) + (len(json.dumps(b)) if b else 0)))
-            for a, b in zip_longest(findings, fixed, fillvalue=None)
+            round(1.3 * sum(len(json.dumps(e, default=str)) for e in row if e is not None))
+            for row in zip_longest(findings, fixed, digest.changes, fillvalue=None)
         ]
         room = MESSAGE_BUDGET - len(build(0)[1].encode())
         limit = 0
@@ -314,6 +367,16 @@ def digest_text(body: Mapping[str, Any]) -> str:
         more = body["open_findings"] - min(len(entries), EMAIL_LINES)
         if more > 0:
             lines.append(f"... and {more} more (every one is in the JSON body of this message).")
+    changes: Sequence[Mapping[str, Any]] = body.get("changes", [])
+    if changes:
+        lines += ["", f"Changed by frontguard in this run: {body.get('changed', len(changes))}."]
+        lines.extend(
+            f"- {e['change']}: {e.get('owner') or e.get('name')} in {e.get('cluster')}"
+            + (f"; was open: {'; '.join(e['was_open'])}" if e.get("was_open") else "")
+            + (f"; exposed {_duration(e['exposure_seconds'])}" if "exposure_seconds" in e else "")
+            + f"; change undone made by: {e['actor']}; detected by: {e['detected_by']}"
+            for e in changes[:EMAIL_LINES]
+        )
     if body["fixed"]:
         lines += ["", f"Fixed since they were alerted: {body['fixed']}."]
         lines.extend(
@@ -337,9 +400,9 @@ def digest_text(body: Mapping[str, Any]) -> str:
     if any(omitted.values()):
         lines += [
             "",
-            f"Left out to fit SNS's 256 KB limit: {omitted['findings']} findings and "
-            f"{omitted['fixed_findings']} fixed; the counts above cover them all, and the "
-            "scan's log lists each one.",
+            f"Left out to fit SNS's 256 KB limit: {omitted['findings']} findings, "
+            f"{omitted['fixed_findings']} fixed and {omitted.get('changes', 0)} changes; the "
+            "counts above cover them all, and the scan's log lists each one.",
         ]
     lines += [
         "",

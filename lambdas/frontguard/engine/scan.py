@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from botocore.exceptions import ClientError
 
@@ -110,6 +110,8 @@ OPEN_FINDINGS = frozenset(
     }
 )
 DIGEST_ITEMS = 25  # authorised exemptions listed in the digest
+# The scan reads no CloudTrail: who changed an AWS resource it cannot say (engine/accounting.py).
+SCAN_PROVENANCE: Final = {"detected_by": "scan", "actor": "unknown"}
 
 
 def severity(outcome: Outcome | str) -> int:
@@ -533,6 +535,9 @@ def scan(
                     owned=owned_lists,
                 )
                 item = _with_alert(item, collected.take(lb.arn))
+                if item.outcome is Outcome.DRIFT and deciding.policy.mode is Mode.AUDIT:
+                    # Decided, not applied (a foreign SG next to frontguard's): a finding.
+                    item = replace(item, outcome=Outcome.AUDIT_FINDING)
                 if fanout is not None and _needs_change(item, owner, policy):
                     fanout.add(
                         RemediationRequest(
@@ -721,6 +726,7 @@ def _scan_checked(
         lb.arn,
         load_balancer=lb,
         drift=drift,
+        provenance=SCAN_PROVENANCE,
         prefetched=Prefetched(
             bulk.own(lb),
             bulk.vpc_cidrs,

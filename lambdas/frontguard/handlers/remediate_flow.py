@@ -26,6 +26,7 @@ from frontguard.adapters.remediation_queue import RemediationRequest
 from frontguard.alerts import Alert, AlertSink
 from frontguard.engine.decision import Result
 from frontguard.engine.remediate import remediate_load_balancer
+from frontguard.engine.scan import SCAN_PROVENANCE
 from frontguard.errors import NotFoundError
 from frontguard.model import Outcome, classify
 from frontguard.runtime import Runtime
@@ -81,7 +82,9 @@ def remediate_queued(
             )
         if classify(lb.tags).owner is None:
             return Result(Outcome.IGNORED, "not created by the controller", lb.arn, request.cluster)
-        return remediate_load_balancer(engine, lb.arn, load_balancer=lb, drift=request.drift)
+        return remediate_load_balancer(
+            engine, lb.arn, load_balancer=lb, drift=request.drift, provenance=SCAN_PROVENANCE
+        )
     finally:
         wait = runtime.settings.remediation_pace_seconds - (clock() - started)
         if wait > 0:

@@ -50,6 +50,8 @@ class DriftCall:
     name: str | None
     request: DriftRequest
     time: datetime | None
+    # Who made the call, from CloudTrail's userIdentity.arn (written by AWS, not the caller).
+    caller_arn: str = ""
 
 
 class Trigger(Enum):
@@ -74,7 +76,14 @@ def parse_scan_event(event: object) -> DriftCall | Trigger:
         raise InvalidEventError("drift event has no detail", field="detail")
     detail = conform(CloudTrailRecord, envelope.detail, "detail")
     request = conform(DriftRequest, detail.requestParameters or {}, "detail.requestParameters")
-    return DriftCall(detail.eventName, request, _event_time(envelope.time or detail.eventTime))
+    identity = detail.userIdentity or {}
+    caller = identity.get("arn")
+    return DriftCall(
+        detail.eventName,
+        request,
+        _event_time(envelope.time or detail.eventTime),
+        caller if isinstance(caller, str) else "",
+    )
 
 
 def _drift_group_id(name: str | None, request: DriftRequest) -> str | None:
@@ -186,7 +195,7 @@ def publish_digest(runtime: Runtime, digest: Digest) -> bool:
     topic = runtime.settings.alert_topic_arn
     if not digest.worth_sending or not topic:
         logger.info(
-            "no digest: nothing new or fixed",
+            "no digest: nothing new, fixed or changed",
             extra={"still_open": len(digest.still_open), "topic": bool(topic)},
         )
         return False
@@ -199,6 +208,8 @@ def publish_digest(runtime: Runtime, digest: Digest) -> bool:
                 logger.info(
                     "digest finding beyond the message size", extra={"finding": finding.entry}
                 )
+        for change in digest.changes[len(digest.body["changes"]) :]:
+            logger.info("digest change beyond the message size", extra={"change": change})
     try:
         runtime.session.client("sns", config=CLIENT_CONFIG).publish(
             TopicArn=topic,
@@ -278,5 +289,8 @@ def handle_drift_event(runtime: Runtime, call: DriftCall) -> dict[str, str]:
             when = when.replace(tzinfo=UTC)
         if when - created < NEW_LOAD_BALANCER:
             return {"outcome": "ignored", "reason": "new load balancer: the events path has it"}
-    result = remediate_load_balancer(engine, arn, load_balancer=lb, drift=True)
+    provenance = {"detected_by": "event", "actor": call.caller_arn or "unknown"}
+    result = remediate_load_balancer(
+        engine, arn, load_balancer=lb, drift=True, provenance=provenance
+    )
     return {"outcome": result.outcome.value, "reason": result.reason}
