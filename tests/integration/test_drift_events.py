@@ -91,12 +91,18 @@ def test_rule_added_by_hand_to_frontguards_sg_is_revoked(sandbox, fg, handler_en
         GroupId=group_id, IpProtocol="tcp", FromPort=22, ToPort=22, CidrIp="0.0.0.0/0"
     )
     event = cloudtrail("aws.ec2", "AuthorizeSecurityGroupIngress", {"groupId": group_id})
+    mallory = "arn:aws:sts::123456789012:assumed-role/Admin/mallory"
+    event["detail"]["userIdentity"] = {"type": "AssumedRole", "arn": mallory}
 
     result = scan_handler.handler(event, FakeLambdaContext())
 
     assert result["outcome"] == "drift"
     assert ports_of(sandbox, group_id) == {443: POLICY_SOURCES}
-    assert [a["outcome"] for a in fg.alerts()][-1] == "drift"
+    drift = fg.alerts()[-1]
+    assert drift["outcome"] == "drift"
+    # Issue 22 item 2: who made the change it undid (CloudTrail), what was open, and how.
+    assert (drift["actor"], drift["detected_by"]) == (mallory, "event")
+    assert drift["was_open"] == ["tcp/22 from 0.0.0.0/0 (on frontguard's SG, outside the plan)"]
 
 
 def test_security_groups_swapped_on_the_lb_queue_a_verification(

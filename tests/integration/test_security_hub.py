@@ -121,6 +121,12 @@ def test_fixed_load_balancer_resolves_its_finding_through_the_scheduled_scan(
     assert state(finding) == ("ACTIVE", "PASSED", "RESOLVED")
     sg = next(r for r in finding["Resources"] if r["Type"] == "AwsEc2SecurityGroup")
     assert sg["Id"].startswith(f"arn:aws:ec2:{REGION}:{ACCOUNT_ID}:security-group/sg-")
+    # Issue 22 item 2: the scan's repair carries the digest's facts.
+    fields = finding["ProductFields"]
+    assert fields["frontguard/detected-by"] == "scan" and fields["frontguard/actor"] == "unknown"
+    assert (
+        fields["frontguard/was-open"] == "443 from 0.0.0.0/0 (the controller's rule for the owner)"
+    )
 
 
 def test_verified_load_balancer_resolves_its_failed_verification(sandbox, fg, hub):

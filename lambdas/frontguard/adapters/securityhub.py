@@ -129,6 +129,7 @@ class Observation:
     # The alert's provenance, as in the alert: who made the change, and what detected it.
     actor: str | None = None
     detected_by: str | None = None
+    was_open: tuple[str, ...] = ()  # what the change frontguard undid admitted (accounting.py)
 
     @classmethod
     def from_alert(cls, alert: Alert) -> Observation:
@@ -144,7 +145,12 @@ class Observation:
             str(sg) if sg else None,
             str(actor) if actor else None,
             str(detected_by) if detected_by else None,
+            _strings(alert.data.get("was_open")),
         )
+
+
+def _strings(value: object) -> tuple[str, ...]:
+    return tuple(str(v) for v in value) if isinstance(value, list | tuple) else ()
 
 
 def finding_id(load_balancer_arn: str, check: str = CHECK) -> str:
@@ -354,6 +360,10 @@ class SecurityHubFindings:
             finding["ProductFields"]["frontguard/actor"] = _clip(observation.actor, 1024)
         if observation.detected_by:
             finding["ProductFields"]["frontguard/detected-by"] = observation.detected_by
+        if observation.was_open:
+            finding["ProductFields"]["frontguard/was-open"] = _clip(
+                "; ".join(observation.was_open), 1024
+            )
         return finding
 
     def _resources(self, observation: Observation) -> list[dict[str, Any]]:

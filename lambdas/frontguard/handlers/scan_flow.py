@@ -179,6 +179,7 @@ def run_scan(runtime: Runtime, *, time_left: Callable[[], float] | None = None) 
 
 
 def observation(item: ScanItem) -> Observation:
+    actor, detected_by = item.detail.get("actor"), item.detail.get("detected_by")
     return Observation(
         item.load_balancer_arn,
         item.outcome,
@@ -187,6 +188,9 @@ def observation(item: ScanItem) -> Observation:
         item.reason,
         None,
         item.security_group_id,
+        str(actor) if actor else None,
+        str(detected_by) if detected_by else None,
+        tuple(str(rule) for rule in item.detail.get("was_open") or ()),
     )
 
 
