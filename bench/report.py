@@ -14,6 +14,11 @@ SECTIONS = (
     ("API calls per remediated load balancer", ["bench/remediation_calls.py"], False),
     ("Scan scale and cost (20 clusters)", ["bench/scan_scale.py"], False),
     (
+        "The sweep: one steady sweep and its monthly cost (20 clusters)",
+        ["bench/sweep_scale.py"],
+        False,
+    ),
+    (
         "The first scan of an unguarded account (20 clusters, every LB world-open)",
         ["bench/first_scan.py"],
         False,
