@@ -61,6 +61,7 @@ POLICY: dict[str, Any] = {
     ],
 }
 INGRESS_SG = "alb.ingress.kubernetes.io/security-groups"
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 BORN_CLUSTER = "platform"
 ARGO_TRACKING = "argocd.argoproj.io/tracking-id"
 MAX_VERIFY_ROUNDS = 10
@@ -419,6 +420,12 @@ def _demo(sandbox: Sandbox, out: TextIO) -> int:
         "deleted:\n"
     )
     out.write("".join(f"   {line}\n" for line in canary_run(sandbox, wired)) + "\n")
+    out.write(
+        f"8. Still without CloudTrail: someone removes shop/web's {INGRESS_SG} with kubectl "
+        "(field manager kubectl-client-side-apply); the controller puts its world-open SG "
+        "back. The next sweep:\n"
+    )
+    out.write("".join(f"   {line}\n" for line in annotation_removed(sandbox, wired)) + "\n")
     messages = read_alerts(topic_arn)
     out.write(
         f"{len(messages)} alerts published to {topic_arn.rsplit(':', 1)[1]}; demo finished in "
@@ -457,6 +464,36 @@ def canary_run(sandbox: Sandbox, wired: Frontguard) -> list[str]:
     )
     settings = CanarySettings(cluster="prod", kind=Kind.INGRESS, run_id="demo")
     return report.table(Canary(settings, clients, clock=world).run(), width=80)
+
+
+def annotation_removed(sandbox: Sandbox, wired: Frontguard) -> list[str]:
+    """shop/web's SG annotation removed by hand, its effect found by the next sweep."""
+    import kubernetes
+    from frontguard.engine.sweep import sweep
+
+    engine = wired.runtime.engine
+    assert engine.state is not None
+    prod = sandbox.clusters["prod"]
+    sweep(engine, engine.state)  # what the last minute's sweep saw
+    kubernetes.client.NetworkingV1Api(prod.api_client()).patch_namespaced_ingress(
+        "web",
+        "shop",
+        {"metadata": {"annotations": {INGRESS_SG: None, LAST_APPLIED: "{}"}}},
+        field_manager="kubectl-client-side-apply",
+    )
+    prod.lbc.reconcile()
+    report = sweep(engine, engine.state)
+    lines = []
+    for arn, outcome in report.outcomes.items():
+        [alert] = [a for a in read_alerts(wired.topic_arn) if a["load_balancer_arn"] == arn][-1:]
+        lines += [
+            f"{outcome}: {'/'.join(alert['owner'][k] for k in ('kind', 'namespace', 'name'))} "
+            f"(detected by: {alert['detected_by']})",
+            f"  was open:   {'; '.join(alert['was_open'])}",
+            f"  changed by: {alert['actor']}",
+            f"  restored:   {INGRESS_SG}={alert['security_group_id']}",
+        ]
+    return lines
 
 
 def run(out: TextIO, *, sandbox: Sandbox | None = None) -> int:

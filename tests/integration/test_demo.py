@@ -70,6 +70,11 @@ def test_demo_shows_each_outcome_a_verified_lb_and_a_verification_failure(sandbo
     # who changed it, from managedFields (a hint: manager names are unauthenticated)
     assert "(unauthenticated): «kubectl-edit» (user-written) at" in text
     assert "kubectl annotate ingress -n team-b two" in text
+    # Scene 8 (issue 22): with CloudTrail off, the sweep restores a removed annotation and
+    # names what was open and the field manager that removed it.
+    assert "drift: ingress/shop/web (detected by: sweep)" in text
+    assert "was open:   80 from 0.0.0.0/0 (the controller's rule for the owner); 443 from" in text
+    assert "changed by: kubectl-client-side-apply at " in text
     # And the scan summary.
     assert '"open_findings": 3' in text
     assert '"needs-recreation": 1' in text
