@@ -170,3 +170,25 @@ def test_an_annotation_removed_with_kubectl_is_restored_by_the_next_sweep_naming
     ingress = prod.kube.get_object(INGRESSES, "shop", "web")
     assert ingress is not None
     assert ingress["metadata"]["annotations"][INGRESS_SG] == drift["security_group_id"]
+
+
+def test_a_changed_load_balancer_costs_the_sweep_no_more_than_the_event_path(
+    sandbox: Sandbox,
+) -> None:
+    """Issue 22: per changed LB, no more AWS calls than the event path's budget
+    (tests/integration/test_budgets.py), on top of the steady sweep's bulk reads."""
+    from tests.integration.test_first_scan import EVENT_PATH_AWS_BUDGET
+
+    fg = wire(sandbox, ENFORCE)
+    prod = sandbox.cluster("prod")
+    run(fg)  # baseline
+    fg.reset_counts()
+    run(fg)
+    steady = sum(fg.aws_calls.values())
+    prod.ingress("shop/web", ports=[443])  # its event is lost
+    fg.reset_counts()
+
+    report = run(fg)
+
+    assert list(report.outcomes.values()) == ["remediated"]
+    assert sum(fg.aws_calls.values()) - steady <= EVENT_PATH_AWS_BUDGET
