@@ -5,6 +5,7 @@ emulator thread) are stopped when the test ends.
 """
 
 import json
+import logging
 from collections.abc import Iterator
 
 import pytest
@@ -40,3 +41,23 @@ def handler_env(fg: Frontguard, monkeypatch: pytest.MonkeyPatch) -> Iterator[Non
     reset_runtime()
     yield
     reset_runtime()
+
+
+@pytest.fixture
+def malformed_lines() -> Iterator[list[logging.LogRecord]]:
+    """The "malformed input rejected" lines, read from their logger itself (Powertools stops
+    frontguard's loggers propagating once a handler module is imported)."""
+    from frontguard.handlers import malformed
+
+    lines: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.getMessage() == "malformed input rejected":
+                lines.append(record)
+
+    logger = logging.getLogger(malformed.__name__)
+    keep = Keep()
+    logger.addHandler(keep)
+    yield lines
+    logger.removeHandler(keep)

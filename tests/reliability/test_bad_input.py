@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import copy
 import json
-import logging
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -248,25 +246,8 @@ REMEDIATION_GARBAGE = {
 }
 
 
-@pytest.fixture
-def rejected() -> Iterator[list[logging.LogRecord]]:
-    """The "malformed input rejected" lines, read from their own logger."""
-    lines: list[logging.LogRecord] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            if record.getMessage() == "malformed input rejected":
-                lines.append(record)
-
-    logger = logging.getLogger(malformed.__name__)
-    keep = Keep()
-    logger.addHandler(keep)
-    yield lines
-    logger.removeHandler(keep)
-
-
 def test_malformed_remediation_requests_fail_alone_and_the_good_one_is_applied(  # noqa: PLR0917
-    sandbox, fg, handler_env, record, capsys, rejected
+    sandbox, fg, handler_env, record, capsys, malformed_lines
 ):
     web = sandbox.cluster("prod").ingress("shop/web", ports=[443])
     good = RemediationRequest(web.lb_arn, "prod").to_json()
@@ -284,14 +265,14 @@ def test_malformed_remediation_requests_fail_alone_and_the_good_one_is_applied( 
         AREA,
         f"{len(bodies)} wrongly typed remediation requests + 1 good one in one batch",
         "each failed alone (→ queue DLQ) with one line naming its field, good applied",
-        f"{len(failed)} failed alone, {len(rejected)} lines, good "
+        f"{len(failed)} failed alone, {len(malformed_lines)} lines, good "
         + ("failed" if event["Records"][-1]["messageId"] in failed else "applied"),
         half_applied=half_applied(sandbox),
     )
     assert failed == garbage_ids
-    assert sorted(line.message_id for line in rejected) == sorted(garbage_ids)
-    assert {line.handler for line in rejected} == {"remediate"}
-    assert [line.field for line in rejected][:3] == [
+    assert sorted(line.message_id for line in malformed_lines) == sorted(garbage_ids)
+    assert {line.handler for line in malformed_lines} == {"remediate"}
+    assert [line.field for line in malformed_lines][:3] == [
         "body.load_balancer_arn",
         "body.cluster",
         "body.drift",

@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import copy
 import json
-import logging
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from frontguard.engine.scan import scan
 from frontguard.handlers import events as events_handler
 from frontguard.handlers import malformed
@@ -131,24 +128,6 @@ def _type_confused(event: dict[str, Any], value: Any, *path: str | int) -> dict[
         target = target[key]
     target[path[-1]] = value
     return confused
-
-
-@pytest.fixture
-def malformed_lines() -> Iterator[list[logging.LogRecord]]:
-    """The "malformed input rejected" lines, read from their logger itself (Powertools stops
-    frontguard's loggers propagating once a handler module is imported)."""
-    lines: list[logging.LogRecord] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            if record.getMessage() == "malformed input rejected":
-                lines.append(record)
-
-    logger = logging.getLogger(malformed.__name__)
-    keep = Keep()
-    logger.addHandler(keep)
-    yield lines
-    logger.removeHandler(keep)
 
 
 @attack(

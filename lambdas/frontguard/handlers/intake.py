@@ -122,14 +122,10 @@ def _security_group_request_tags(request: CreateSecurityGroupRequest) -> dict[st
 def parse_create_security_group(event: Any) -> ManagedSecurityGroupCreated | Ignored:
     """A CloudTrail ``CreateSecurityGroup``: the controller's managed SG, or ignored (no AWS
     call is needed to tell: the request carries the controller's tags)."""
-    checked = _detail(event)
+    checked = _call(event, EC2_EVENT_SOURCE, "CreateSecurityGroup", "EC2")
     if isinstance(checked, Ignored):
         return checked
     envelope, detail = checked
-    if detail.eventSource != EC2_EVENT_SOURCE:
-        return Ignored(f"eventSource {detail.eventSource!r} is not EC2")
-    if detail.eventName != "CreateSecurityGroup":
-        return Ignored(f"eventName {detail.eventName!r} is not CreateSecurityGroup")
     request = conform(
         CreateSecurityGroupRequest,
         detail.requestParameters or {},
@@ -228,15 +224,26 @@ def _detail(event: Any) -> tuple[EventBridgeEvent, CloudTrailRecord] | Ignored:
     return envelope, conform(CloudTrailRecord, envelope.detail, "detail")
 
 
-def parse_create_load_balancer(event: Any) -> NewLoadBalancer | Ignored:
+def _call(
+    event: Any, source: str, name: str, service: str
+) -> tuple[EventBridgeEvent, CloudTrailRecord] | Ignored:
+    """The CloudTrail record of one API call (``source``'s ``name``), or why it is ignored."""
     checked = _detail(event)
     if isinstance(checked, Ignored):
         return checked
+    detail = checked[1]
+    if detail.eventSource != source:
+        return Ignored(f"eventSource {detail.eventSource!r} is not {service}")
+    if detail.eventName != name:
+        return Ignored(f"eventName {detail.eventName!r} is not {name}")
+    return checked
+
+
+def parse_create_load_balancer(event: Any) -> NewLoadBalancer | Ignored:
+    checked = _call(event, ELB_EVENT_SOURCE, "CreateLoadBalancer", "Elastic Load Balancing")
+    if isinstance(checked, Ignored):
+        return checked
     envelope, detail = checked
-    if detail.eventSource != ELB_EVENT_SOURCE:
-        return Ignored(f"eventSource {detail.eventSource!r} is not Elastic Load Balancing")
-    if detail.eventName != "CreateLoadBalancer":
-        return Ignored(f"eventName {detail.eventName!r} is not CreateLoadBalancer")
     if detail.errorCode:
         return Ignored(f"the call failed ({detail.errorCode}): no load balancer was created")
     if detail.apiVersion != ELBV2_API_VERSION:
