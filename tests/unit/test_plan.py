@@ -144,3 +144,21 @@ def test_owner_naming_only_approved_groups_is_compliant_names_resolved():
     assert not approved_only([by_name], keys, {}, policy)
     assert kept_approved([by_name], keys, {"corp-allowlist": APPROVED}, policy) == [APPROVED]
     assert not approved_only([obj()], keys, {}, policy)
+
+
+def test_an_unclaimed_port_of_a_fail_narrow_owner_is_named_with_what_it_admits():
+    """Issue 26: the plan names the port no member claims and what it was narrowed to, so the
+    alert can say so; claimed ports and restrictions that cover every port alike are not."""
+    member = Sources.of(["203.0.113.64/26"])
+    planned = plan_rules(
+        [Listener(443, "HTTPS"), Listener(8443, "HTTPS")],
+        Sources.of(["203.0.113.0/24"]),
+        Restrictions({443: member}, member, fail_narrow=True),
+    )
+    [narrowed] = planned.narrowed
+    assert (narrowed.port, narrowed.admitted) == (8443, ("203.0.113.64/26",))
+    assert "port 8443 belongs to no member" in narrowed.describe()
+    service = plan_rules(
+        [Listener(8443, "TCP")], Sources.of(["203.0.113.0/24"]), Restrictions.everywhere(member)
+    )
+    assert service.narrowed == ()

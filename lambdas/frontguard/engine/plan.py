@@ -73,10 +73,28 @@ def policy_sources(
 
 
 @dataclass(frozen=True)
+class NarrowedPort:
+    """A listener port no member of the owner claims (controller/restrictions.py
+    ``Restrictions.narrowed``): planned with the narrowest restriction any member declares."""
+
+    port: int
+    restriction: tuple[str, ...]  # what every member's restriction admits at once
+    admitted: tuple[str, ...]  # that, within the policy: what frontguard's SG admits there
+
+    def describe(self) -> str:
+        return (
+            f"port {self.port} belongs to no member's listen ports (a listener frontguard "
+            "cannot attribute to an owner's rules), so it takes the narrowest restriction any "
+            f"member declares: {', '.join(self.admitted) or 'nothing'}"
+        )
+
+
+@dataclass(frozen=True)
 class SourcePlan:
     rules: frozenset[PermissionRule]
     beyond_policy: Sources  # what the owner asked for that the policy refuses: never admitted
     closed_ports: tuple[int, ...]  # listener ports that admit nothing
+    narrowed: tuple[NarrowedPort, ...] = ()  # unclaimed ports that failed narrow
 
 
 def plan_rules(
@@ -87,17 +105,30 @@ def plan_rules(
     rules: set[PermissionRule] = set()
     beyond: list[str] = []
     closed: list[int] = []
+    narrowed: dict[int, NarrowedPort] = {}
     for listener in listeners:
         effective = effective_sources(allowed, restrictions.for_port(listener.port))
         beyond.extend(effective.beyond_policy.as_strings())
         if effective.allowed.empty:
             closed.append(listener.port)
+        fallback = restrictions.narrowed(listener.port)
+        if fallback is not None:
+            narrowed[listener.port] = NarrowedPort(
+                listener.port,
+                tuple(fallback.as_strings()),
+                tuple(effective.allowed.as_strings()),
+            )
         rules.update(
             PermissionRule(protocol, listener.port, source)
             for protocol in listener_protocols(listener)
             for source in effective.allowed.as_strings()
         )
-    return SourcePlan(frozenset(rules), Sources.of(beyond), tuple(sorted(set(closed))))
+    return SourcePlan(
+        frozenset(rules),
+        Sources.of(beyond),
+        tuple(sorted(set(closed))),
+        tuple(narrowed[port] for port in sorted(narrowed)),
+    )
 
 
 def exceeds_rule_limit(rules: frozenset[PermissionRule], policy: Policy) -> bool:
