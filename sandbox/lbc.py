@@ -17,7 +17,9 @@ citing the file it mirrors. It never imports frontguard.
   Objects being deleted are left alone.
 - **Stacks**: one ALB per IngressGroup (explicit: params ``group.name`` beats the annotation;
   implicit: ``ns/name``), one NLB per Service, one LB per Gateway, tagged as the controller
-  tags them. Listen ports default to 443/HTTPS with a certificate, else 80/HTTP.
+  tags them. Listen ports default to 443/HTTPS with a certificate (``certificate-arn``, params
+  ``certificateArn``, or ``create-acm-cert`` with ``enable_certificate_management``, the
+  ``EnableCertificateManagement`` gate), else 80/HTTP.
 - **Managed SG**: built per listen port: each Ingress's ``inbound-cidrs`` /
   ``security-group-prefix-lists`` (or its params' ``inboundCIDRs`` / ``prefixListsIDs``) apply
   to its own ports only; a port nobody restricts is open to the world; conflicting sources on
@@ -521,8 +523,12 @@ class LoadBalancerController:
         account: str = ACCOUNT_ID,
         region: str = REGION,
         deny_managed_security_groups: bool = False,
+        enable_certificate_management: bool = False,
     ) -> None:
         self.cluster = cluster
+        #: The ``EnableCertificateManagement`` feature gate (pkg/config/feature_gates.go,
+        #: default off): ``create-acm-cert`` Ingresses get a certificate, hence 443.
+        self.enable_certificate_management = enable_certificate_management
         #: The controller's role carries fail-closed mode's Deny: its managed SG is refused.
         self.deny_managed_security_groups = deny_managed_security_groups
         self.account = account
@@ -691,7 +697,9 @@ class LoadBalancerController:
         """pkg/ingress/model_builder.go ``run``: listen ports per member merged per port, then
         the LB (scheme, SGs), then the frontend NLB."""
         members = model.classified
-        ports = group_port_configs(members)
+        ports = group_port_configs(
+            members, certificate_management=self.enable_certificate_management
+        )
         scheme = group_scheme(members)
         with_ipv6 = ipv6_rules(members)
         rules: list[Rule] = []

@@ -37,6 +37,7 @@ ING_LISTEN_PORTS = A_ALB + "listen-ports"
 ING_INBOUND_CIDRS = A_ALB + "inbound-cidrs"
 ING_PREFIX_LISTS = A_ALB + "security-group-prefix-lists"
 ING_CERTIFICATE_ARN = A_ALB + "certificate-arn"
+ING_CREATE_ACM_CERT = A_ALB + "create-acm-cert"
 ING_IP_ADDRESS_TYPE = A_ALB + "ip-address-type"
 SVC_SECURITY_GROUPS = A_SVC + "aws-load-balancer-security-groups"
 SVC_MANAGE_BACKEND = A_SVC + "aws-load-balancer-manage-backend-security-group-rules"
@@ -298,12 +299,39 @@ def _explicit_certificates(member: ClassifiedIngress) -> list[str]:
     return split_list(annotations_of(member.ingress).get(ING_CERTIFICATE_ARN, ""))
 
 
-def listen_ports(member: ClassifiedIngress) -> dict[int, str]:
+def created_certificate(member: ClassifiedIngress, *, certificate_management: bool) -> str | None:
+    """pkg/ingress/model_builder.go ``run``: with the ``EnableCertificateManagement`` feature
+    gate on (pkg/config/feature_gates.go, default off) and ``create-acm-cert`` true (its parse
+    error ignored: ``ParseBoolAnnotation`` leaves the value false), the member gets a
+    certificate of its own (pkg/ingress/model_build_certificates.go ``buildACMCertificates``):
+    none when the ``certificate-arn`` annotation names one, a build error when the Ingress
+    names no host (``spec.rules[].host``, ``spec.tls[].hosts``). Returns a token for it."""
+    raw = annotations_of(member.ingress).get(ING_CREATE_ACM_CERT)
+    if not (certificate_management and raw in _GO_TRUE):
+        return None
+    if split_list(annotations_of(member.ingress).get(ING_CERTIFICATE_ARN, "")):
+        return None
+    spec = member.ingress.get("spec") or {}
+    hosts = {str(r["host"]) for r in spec.get("rules") or [] if r.get("host")}
+    hosts |= {str(h) for t in spec.get("tls") or [] for h in t.get("hosts") or []}
+    if not hosts:
+        raise BuildError(
+            f"ingress {ref(member.ingress)} has create-acm-cert enabled but no hostnames "
+            "defined in spec.rules[].host or spec.tls[].hosts — cannot create a certificate "
+            "without at least one hostname"
+        )
+    return f"acm-certificate:{ref(member.ingress)}:{','.join(sorted(hosts))}"
+
+
+def listen_ports(member: ClassifiedIngress, created: str | None = None) -> dict[int, str]:
     """``computeIngressListenPorts``: the ``listen-ports`` JSON; without it 443/HTTPS when a
-    certificate is configured (annotation or params), else 80/HTTP."""
+    certificate is configured (annotation or params) or ``created`` for the member
+    (``computeIngressListenPortConfigByPort``: explicit ARNs, else the created certificate's,
+    make ``preferTLS``), else 80/HTTP."""
     raw = annotations_of(member.ingress).get(ING_LISTEN_PORTS)
     if raw is None:
-        return {443: "HTTPS"} if _explicit_certificates(member) else {80: "HTTP"}
+        prefer_tls = bool(_explicit_certificates(member)) or created is not None
+        return {443: "HTTPS"} if prefer_tls else {80: "HTTP"}
     entries = _listen_port_entries(raw)
     if not entries:
         raise BuildError(f"empty listen-ports configuration: `{raw}`")
@@ -376,14 +404,17 @@ def prefix_lists(member: ClassifiedIngress) -> list[str]:
     return split_list(annotations_of(member.ingress).get(ING_PREFIX_LISTS, ""))
 
 
-def member_port_configs(member: ClassifiedIngress) -> dict[int, PortConfig]:
+def member_port_configs(
+    member: ClassifiedIngress, *, certificate_management: bool = False
+) -> dict[int, PortConfig]:
     """``computeIngressListenPortConfigByPort``: this Ingress's sources apply to this
     Ingress's own listen ports only. Errors are wrapped ``ingress: ns/name: ...``
-    (pkg/ingress/model_builder.go ``run``)."""
+    (pkg/ingress/model_builder.go ``run``); a certificate that cannot be built is not."""
+    created = created_certificate(member, certificate_management=certificate_management)
     try:
         v4, v6 = inbound_cidrs(member)
         prefixes = prefix_lists(member)
-        ports = listen_ports(member)
+        ports = listen_ports(member, created)
     except BuildError as error:
         raise BuildError(f"ingress: {ref(member.ingress)}: {error}") from None
     return {
@@ -446,11 +477,14 @@ def _merge_port(configs: Sequence[tuple[str, PortConfig]]) -> PortConfig:
     return merged
 
 
-def group_port_configs(members: Sequence[ClassifiedIngress]) -> dict[int, PortConfig]:
+def group_port_configs(
+    members: Sequence[ClassifiedIngress], *, certificate_management: bool = False
+) -> dict[int, PortConfig]:
     """The group's listeners, port by port (pkg/ingress/model_builder.go ``run``)."""
     by_port: dict[int, list[tuple[str, PortConfig]]] = {}
     for member in members:
-        for port, config in member_port_configs(member).items():
+        configs = member_port_configs(member, certificate_management=certificate_management)
+        for port, config in configs.items():
             by_port.setdefault(port, []).append((ref(member.ingress), config))
     return {port: merge_port(port, by_port[port]) for port in sorted(by_port)}
 

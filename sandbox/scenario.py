@@ -122,6 +122,9 @@ class ControllerOptions:
     # Not a flag: the controller's IAM role carries fail-closed mode's Deny
     # (infra/fail_closed.py), so its managed-SG creation is refused.
     deny_managed_security_groups: bool = False
+    # --feature-gates=EnableCertificateManagement=true (pkg/config/feature_gates.go, off by
+    # default): create-acm-cert makes the controller create a certificate and listen on 443.
+    enable_certificate_management: bool = False
 
 
 @dataclass
@@ -314,6 +317,7 @@ class Cluster:
                 controller.enable_manage_backend_security_group_rules
             ),
             deny_managed_security_groups=controller.deny_managed_security_groups,
+            enable_certificate_management=controller.enable_certificate_management,
         )
         self.ingress_class("alb")
 

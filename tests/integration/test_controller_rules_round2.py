@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 from sandbox import Sandbox
+from sandbox.scenario import ControllerOptions
 from sandbox.wiring import Frontguard, wire
 from tests.integration.test_controller_fidelity import our_group
 from tests.integration.test_events import inbound
@@ -76,3 +77,31 @@ def test_claimed_ports_report_no_narrowing(sandbox):
     [alert] = fg.alerts()
     assert "fail_narrow_ports" not in alert
     assert "belongs to no member" not in alert["detail"]
+
+
+def test_create_acm_cert_keeps_the_owners_inbound_cidrs_on_443(sandbox):
+    """The issue's case 1: with the controller's EnableCertificateManagement gate on, an
+    Ingress with ``create-acm-cert: "true"`` listens on 443 (the simulator's own reading of
+    pkg/ingress/model_builder.go and model_build_listener.go). frontguard attributes 443 to
+    the Ingress (no fail-narrow report) and admits only the owner's /26, not the policy's /24,
+    before and after the controller swaps the SGs."""
+    fg = enforce(sandbox)
+    prod = sandbox.cluster("prod", controller=ControllerOptions(enable_certificate_management=True))
+    web = prod.ingress(
+        "shop/web",
+        ports=None,
+        annotations={"alb.ingress.kubernetes.io/create-acm-cert": "true"},
+        inbound_cidrs=[OWNER_CIDR],
+        spec={"rules": [{"host": "shop.example.com", "http": {"paths": []}}]},
+    )
+
+    assert fg.deliver(web.event)["outcome"] == "remediated"
+
+    ours = our_group(sandbox, web)
+    assert inbound(sandbox, ours) == {("tcp", 443, OWNER_CIDR)}
+    [alert] = fg.alerts()
+    assert alert["planned_rules"] == [f"tcp/443 from {OWNER_CIDR}"]
+    assert "fail_narrow_ports" not in alert
+    prod.lbc.reconcile()
+    assert web.security_groups()[0] == ours
+    assert inbound(sandbox, ours) == {("tcp", 443, OWNER_CIDR)}

@@ -227,6 +227,53 @@ def test_listen_port_defaults_to_443_with_a_certificate_else_80(prod: Cluster) -
     assert _rules(prod, plain.managed_sg_id) == {(80, "0.0.0.0/0")}
 
 
+HOST_RULE = {"host": "shop.example.com", "http": {"paths": []}}
+
+
+def test_create_acm_cert_listens_on_443_with_the_certificate_management_gate(
+    sandbox: Sandbox,
+) -> None:
+    """pkg/ingress/model_builder.go ``run``: with EnableCertificateManagement on and
+    ``create-acm-cert: "true"`` the member gets a certificate; its ARN makes ``preferTLS``
+    (computeIngressListenPortConfigByPort), so without listen-ports the listener is 443/HTTPS
+    and the member's inbound-cidrs apply there. With the gate off (pkg/config/feature_gates.go,
+    default false) the annotation is ignored: 80/HTTP."""
+    create = {"alb.ingress.kubernetes.io/create-acm-cert": "true"}
+    on = sandbox.cluster("on", controller=ControllerOptions(enable_certificate_management=True))
+    off = sandbox.cluster("off", cidr="10.1.0.0/16")
+    for cluster in (on, off):
+        cluster.ingress(
+            "shop/web",
+            ports=None,
+            annotations=create,
+            inbound_cidrs=["203.0.113.64/26"],
+            spec={"rules": [HOST_RULE]},
+        )
+    [web_on] = on.lbc.stacks.values()
+    [web_off] = off.lbc.stacks.values()
+
+    assert _listeners(on, web_on.load_balancer.arn) == [("HTTPS", 443)]
+    assert _rules(on, web_on.managed_sg_id) == {(443, "203.0.113.64/26")}
+    assert _listeners(off, web_off.load_balancer.arn) == [("HTTP", 80)]
+
+
+def test_create_acm_cert_without_a_host_fails_the_build(sandbox: Sandbox) -> None:
+    """pkg/ingress/model_build_certificates.go ``buildACMCertificates``: no host in
+    spec.rules[].host or spec.tls[].hosts is a build error, reported unwrapped."""
+    on = sandbox.cluster("on", controller=ControllerOptions(enable_certificate_management=True))
+    web = on.ingress(
+        "shop/web", ports=None, annotations={"alb.ingress.kubernetes.io/create-acm-cert": "true"}
+    )
+
+    assert web.stack is None
+    [event] = web.events("FailedBuildModel")
+    assert event["message"] == (
+        "Failed build model due to ingress shop/web has create-acm-cert enabled but no "
+        "hostnames defined in spec.rules[].host or spec.tls[].hosts — cannot create a "
+        "certificate without at least one hostname"
+    )
+
+
 def test_ipv6_world_rule_only_on_a_dualstack_alb(prod: Cluster) -> None:
     """buildManagedSecurityGroupIngressPermissions adds the IPv6 CIDRs (::/0 by default) only
     when isIPv6Supported (pkg/ingress/model_build_managed_sg.go, model_build_load_balancer.go)."""
