@@ -85,6 +85,7 @@ from sandbox.lbc_rules import (
     ALB_CONTROLLER,
     DEFAULT_INGRESS_CLASS_FLAG,
     DEFAULT_SCHEME,
+    ICMP_PATH_MTU,
     ING_FRONTEND_NLB,
     ING_FRONTEND_NLB_SGS,
     ING_GROUP,
@@ -96,6 +97,7 @@ from sandbox.lbc_rules import (
     NLB_CLASS,
     PARAMS_API_GROUP,
     SVC_DISABLE_NLB_SG,
+    SVC_ICMP_PATH_MTU,
     SVC_MANAGE_BACKEND,
     SVC_PREFIX_LISTS,
     SVC_SCHEME,
@@ -119,6 +121,7 @@ from sandbox.lbc_rules import (
     group_scheme,
     ipv6_rules,
     merge_gateway_configs,
+    path_mtu_rules,
     ref,
     service_handled,
     sort_members,
@@ -244,7 +247,13 @@ Rule = tuple[str, int, str]  # (protocol, port, CIDR or prefix-list ID) of a man
 
 def _permission(rule: Rule) -> IpPermissionTypeDef:
     protocol, port, source = rule
-    permission: IpPermissionTypeDef = {"IpProtocol": protocol, "FromPort": port, "ToPort": port}
+    # An ICMP rule's "port" is its type; ToPort is the code (pkg/shared_constants/icmp.go).
+    to_port = ICMP_PATH_MTU[protocol][1] if protocol in ICMP_PATH_MTU else port
+    permission: IpPermissionTypeDef = {
+        "IpProtocol": protocol,
+        "FromPort": port,
+        "ToPort": to_port,
+    }
     if source.startswith("pl-"):
         permission["PrefixListIds"] = [{"PrefixListId": source}]
     elif ":" in source:
@@ -370,8 +379,9 @@ class InProcessAws:
     def authorize_ingress(self, group_id: str, rule: Rule) -> None:
         protocol, port, source = rule
         ranges = [{"CidrIpv6": source}] if ":" in source else [{"CidrIp": source}]
+        to_port = ICMP_PATH_MTU[protocol][1] if protocol in ICMP_PATH_MTU else port
         self._ec2().authorize_security_group_ingress(
-            group_id, protocol, str(port), str(port), ranges
+            group_id, protocol, str(port), str(to_port), ranges
         )
 
     def create_load_balancer(
@@ -752,6 +762,9 @@ class LoadBalancerController:
             for protocol, port in ports
             for source in [*(sources or default), *prefix_lists]
         ]
+        # The path-MTU rules, on the value "on" exactly; the same rule per port is one rule.
+        if notes.get(SVC_ICMP_PATH_MTU) == "on" and ports:
+            rules += path_mtu_rules(sources or default)
         built = BuiltModel(
             scheme=notes.get(SVC_SCHEME, DEFAULT_SCHEME),
             listeners=ports,
@@ -790,14 +803,17 @@ class LoadBalancerController:
             for listener in gateway.get("spec", {}).get("listeners", [])
         ]
         sources = list(config.get("sourceRanges") or []) or [WORLD_V4]
+        rules: list[Rule] = [
+            ("udp" if protocol == "UDP" else "tcp", port, source)
+            for protocol, port in listeners
+            for source in sources
+        ]
+        if config.get("enableICMP") is True and listeners:
+            rules += path_mtu_rules(sources)
         built = BuiltModel(
             scheme=str(config.get("scheme") or DEFAULT_SCHEME),
             listeners=listeners,
-            rules=[
-                ("udp" if protocol == "UDP" else "tcp", port, source)
-                for protocol, port in listeners
-                for source in sources
-            ],
+            rules=rules,
             security_groups=None,
         )
         explicit = [str(g) for g in config.get("securityGroups") or []]

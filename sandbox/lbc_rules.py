@@ -47,6 +47,7 @@ SVC_DISABLE_NLB_SG = A_SVC + "aws-load-balancer-disable-nlb-sg"
 SVC_SCHEME = A_SVC + "aws-load-balancer-scheme"
 SVC_SOURCE_RANGES = A_SVC + "load-balancer-source-ranges"
 SVC_PREFIX_LISTS = A_SVC + "aws-load-balancer-security-group-prefix-lists"
+SVC_ICMP_PATH_MTU = A_SVC + "aws-load-balancer-enable-icmp-for-path-mtu-discovery"
 
 # pkg/ingress/class_loader.go
 ALB_CONTROLLER = "ingress.k8s.aws/alb"
@@ -62,6 +63,20 @@ DEFAULT_SCHEME = "internal"
 
 WORLD_V4 = "0.0.0.0/0"
 WORLD_V6 = "::/0"
+# pkg/shared_constants/icmp.go: path-MTU discovery ICMP, protocol → (type, code).
+ICMP_PATH_MTU = {"icmp": (3, 4), "icmpv6": (2, 0)}
+
+
+def path_mtu_rules(cidrs: Iterable[str]) -> list[tuple[str, int, str]]:
+    """The managed SG's path-MTU rules: ICMP type 3 code 4 from each IPv4 CIDR, ICMPv6 type 2
+    code 0 from each IPv6 one, none for prefix lists (pkg/service/model_build_managed_sg.go,
+    pkg/gateway/model/model_build_security_group.go
+    ``buildManagedSecurityGroupIngressPermissions``). A rule's port is the ICMP type."""
+    rules = []
+    for cidr in cidrs:
+        protocol = "icmpv6" if ":" in cidr else "icmp"
+        rules.append((protocol, ICMP_PATH_MTU[protocol][0], cidr))
+    return rules
 
 
 class BuildError(Exception):

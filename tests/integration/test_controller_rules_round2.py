@@ -6,11 +6,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from frontguard.engine.scan import scan
+
 from sandbox import Sandbox
 from sandbox.scenario import ControllerOptions
 from sandbox.wiring import Frontguard, wire
 from tests.integration.test_controller_fidelity import our_group
 from tests.integration.test_events import inbound
+from tests.integration.test_scan import outcomes
 
 POLICY = {
     "mode": "enforce",
@@ -105,3 +108,71 @@ def test_create_acm_cert_keeps_the_owners_inbound_cidrs_on_443(sandbox):
     prod.lbc.reconcile()
     assert web.security_groups()[0] == ours
     assert inbound(sandbox, ours) == {("tcp", 443, OWNER_CIDR)}
+
+
+PATH_MTU = "service.beta.kubernetes.io/aws-load-balancer-enable-icmp-for-path-mtu-discovery"
+
+
+def icmp_rules(sandbox: Sandbox, group_id: str) -> set[tuple[str, int, int, str]]:
+    [group] = sandbox.client("ec2").describe_security_groups(GroupIds=[group_id])["SecurityGroups"]
+    return {
+        (p["IpProtocol"], p["FromPort"], p["ToPort"], r.get("CidrIp") or r.get("CidrIpv6"))
+        for p in group["IpPermissions"]
+        if p["IpProtocol"].startswith("icmp")
+        for r in [*p.get("IpRanges", []), *p.get("Ipv6Ranges", [])]
+    }
+
+
+def test_path_mtu_icmp_is_kept_from_the_planned_sources(sandbox):
+    """The issue's case 2: a Service asking for path-MTU discovery keeps ICMP type 3 code 4
+    on frontguard's SG, from the planned sources (the owner's /26 within the policy), not the
+    world, after the controller swaps the SGs."""
+    fg = enforce(sandbox)
+    prod = sandbox.cluster("prod")
+    api = prod.service(
+        "shop/api",
+        ports=[("TCP", 443)],
+        source_ranges=[OWNER_CIDR, "192.0.2.0/24"],
+        annotations={PATH_MTU: "on"},
+    )
+
+    assert fg.deliver(api.event)["outcome"] == "remediated"
+
+    ours = our_group(sandbox, api)
+    assert inbound(sandbox, ours) == {("tcp", 443, OWNER_CIDR), ("icmp", 3, OWNER_CIDR)}
+    assert icmp_rules(sandbox, ours) == {("icmp", 3, 4, OWNER_CIDR)}
+    prod.lbc.reconcile()
+    assert ours in api.security_groups()
+    assert fg.deliver(api.event)["outcome"] == "compliant"
+
+
+def test_the_scan_judges_icmp_rules_like_any_other(sandbox):
+    """An allowed-source path-MTU rule the owner asked for is compliant; a world-open one on
+    frontguard's SG is not: the scan repairs it (drift) and only the planned one stays."""
+    fg = enforce(sandbox)
+    prod = sandbox.cluster("prod")
+    api = prod.service(
+        "shop/api", ports=[("TCP", 443)], source_ranges=[OWNER_CIDR], annotations={PATH_MTU: "on"}
+    )
+    # The scan reads the listeners from the controller's managed SG: its ICMP rule is none.
+    assert outcomes(scan(fg.runtime.engine)) == {"service/shop/api": "remediated"}
+    ours = our_group(sandbox, api)
+    assert inbound(sandbox, ours) == {("tcp", 443, OWNER_CIDR), ("icmp", 3, OWNER_CIDR)}
+    prod.lbc.reconcile()
+
+    assert outcomes(scan(fg.runtime.engine)) == {"service/shop/api": "compliant"}
+
+    sandbox.client("ec2").authorize_security_group_ingress(
+        GroupId=ours,
+        IpPermissions=[
+            {
+                "IpProtocol": "icmp",
+                "FromPort": 3,
+                "ToPort": 4,
+                "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
+            }
+        ],
+    )
+
+    assert outcomes(scan(fg.runtime.engine)) == {"service/shop/api": "drift"}
+    assert icmp_rules(sandbox, ours) == {("icmp", 3, 4, OWNER_CIDR)}

@@ -274,6 +274,29 @@ def test_create_acm_cert_without_a_host_fails_the_build(sandbox: Sandbox) -> Non
     )
 
 
+def test_path_mtu_icmp_from_every_source_cidr_when_the_service_asks(prod: Cluster) -> None:
+    """pkg/service/model_build_managed_sg.go buildManagedSecurityGroupIngressPermissions: with
+    ``enable-icmp-for-path-mtu-discovery: "on"`` (that value exactly) ICMP type 3 code 4 from
+    each source CIDR (pkg/shared_constants/icmp.go), none from a prefix list."""
+    key = "service.beta.kubernetes.io/aws-load-balancer-enable-icmp-for-path-mtu-discovery"
+    on = prod.service(
+        "shop/on",
+        ports=[("TCP", 443), ("UDP", 53)],
+        source_ranges=["203.0.113.64/26"],
+        annotations={key: "on"},
+    )
+    yes = prod.service("shop/yes", ports=[("TCP", 443)], annotations={key: "true"})
+
+    [group] = prod.sandbox.client("ec2").describe_security_groups(GroupIds=[on.managed_sg_id])[
+        "SecurityGroups"
+    ]
+    icmp = [p for p in group["IpPermissions"] if p["IpProtocol"] == "icmp"]
+    assert [(p["FromPort"], p["ToPort"], p["IpRanges"][0]["CidrIp"]) for p in icmp] == [
+        (3, 4, "203.0.113.64/26")
+    ]
+    assert _rules(prod, yes.managed_sg_id) == {(443, "0.0.0.0/0")}
+
+
 def test_ipv6_world_rule_only_on_a_dualstack_alb(prod: Cluster) -> None:
     """buildManagedSecurityGroupIngressPermissions adds the IPv6 CIDRs (::/0 by default) only
     when isIPv6Supported (pkg/ingress/model_build_managed_sg.go, model_build_load_balancer.go)."""

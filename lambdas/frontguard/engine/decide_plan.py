@@ -167,7 +167,7 @@ def _plan(
         namespaces=owner.namespaces,
         vpc_cidrs=_vpc_cidrs(engine, lb, owner, prefetched),
     )
-    source_plan = plan.plan_rules(listeners, allowed, owner.restrictions)
+    source_plan = plan.plan_rules(listeners, allowed, owner.restrictions, path_mtu=owner.path_mtu)
     self_ports = _self_reference_ports(owner, listeners)
     group = _unless_pre_lb_off_plan(group, source_plan.rules, self_ports)
     rules = source_plan.rules | (self_rules(self_ports, group.id) if group else frozenset())

@@ -159,6 +159,13 @@ class GatewayOwner:
             return None
         return Sources.of([*ranges, *prefix_lists])
 
+    @property
+    def path_mtu(self) -> bool:
+        """``enableICMP: true``: the managed SG admits path-MTU ICMP from every source CIDR
+        (LBC:pkg/gateway/model/model_build_security_group.go
+        buildManagedSecurityGroupIngressPermissions)."""
+        return self._merged("enableICMP") is True
+
     def kept_approved(self, policy: Policy) -> list[str]:
         """Approved SGs the Gateway's own configuration already names."""
         current = [str(g) for g in self.config.spec.get(SG_FIELD) or []] if self.config else []

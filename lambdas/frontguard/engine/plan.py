@@ -20,7 +20,7 @@ from frontguard.controller.objects import (
 )
 from frontguard.controller.restrictions import Restrictions
 from frontguard.controller.security_groups import AnnotationKeys, named_security_groups
-from frontguard.model import Listener, LoadBalancer, OwnerRef, PermissionRule
+from frontguard.model import Listener, LoadBalancer, OwnerRef, PermissionRule, path_mtu_rule
 from frontguard.policy import Policy
 from frontguard.sources import Sources, effective_sources, expand_policy_sources
 
@@ -98,10 +98,19 @@ class SourcePlan:
 
 
 def plan_rules(
-    listeners: Iterable[Listener], allowed: Sources, restrictions: Restrictions
+    listeners: Iterable[Listener],
+    allowed: Sources,
+    restrictions: Restrictions,
+    *,
+    path_mtu: bool = False,
 ) -> SourcePlan:
     """Per listener port (TCP; UDP for UDP listeners): the policy's sources narrowed by the
-    owner's restriction *for that port* (controller/restrictions.py)."""
+    owner's restriction *for that port* (controller/restrictions.py). With ``path_mtu`` (the
+    owner asked for path-MTU discovery) also the path-MTU ICMP rule from each planned CIDR,
+    as the controller's managed SG has it from each of its source CIDRs and never from a
+    prefix list (LBC:pkg/service/model_build_managed_sg.go and
+    LBC:pkg/gateway/model/model_build_security_group.go
+    buildManagedSecurityGroupIngressPermissions)."""
     rules: set[PermissionRule] = set()
     beyond: list[str] = []
     closed: list[int] = []
@@ -123,6 +132,8 @@ def plan_rules(
             for protocol in listener_protocols(listener)
             for source in effective.allowed.as_strings()
         )
+        if path_mtu:
+            rules.update(path_mtu_rule(str(cidr)) for cidr in effective.allowed.cidrs)
     return SourcePlan(
         frozenset(rules),
         Sources.of(beyond),
