@@ -41,7 +41,9 @@ citing the file it mirrors. It never imports frontguard.
 - **Gateway API**: the GatewayClass's ``LoadBalancerConfiguration`` (its ``parametersRef``
   must carry a namespace) merged with the Gateway's own (same namespace) per
   ``mergingMode``; group/kind of the references are not checked; a missing configuration
-  stops the Gateway's reconcile.
+  stops the Gateway's reconcile. Listeners one per port (TLS passthrough is TCP, TCP + UDP is
+  TCP_UDP); the managed SG per Gateway listener: ``sourceRanges`` (nil: the world; ``[]``: no
+  CIDR), IPv6 CIDRs only on a dualstack LB, ``securityGroupPrefixes``, ``enableICMP``.
 - **EKS Auto Mode**: Ingresses of an IngressClass with controller ``eks.amazonaws.com/alb``
   and Services with ``loadBalancerClass: eks.amazonaws.com/nlb`` get LBs tagged as Auto Mode
   tags them. The simulator honours the SG annotations for them as the LBC does; whether Auto
@@ -115,6 +117,8 @@ from sandbox.lbc_rules import (
     exclusive_list,
     frontend_nlb_enabled,
     frontend_nlb_scheme,
+    gateway_listeners,
+    gateway_managed_sg_rules,
     group_id,
     group_manage_backend,
     group_port_configs,
@@ -798,22 +802,11 @@ class LoadBalancerController:
         ``manageBackendSecurityGroupRules: true``."""
         [gateway] = model.members
         config = model.gateway_config
-        listeners = [
-            (str(listener.get("protocol", "HTTP")), int(listener["port"]))
-            for listener in gateway.get("spec", {}).get("listeners", [])
-        ]
-        sources = list(config.get("sourceRanges") or []) or [WORLD_V4]
-        rules: list[Rule] = [
-            ("udp" if protocol == "UDP" else "tcp", port, source)
-            for protocol, port in listeners
-            for source in sources
-        ]
-        if config.get("enableICMP") is True and listeners:
-            rules += path_mtu_rules(sources)
+        gateway_listener_specs = list(gateway.get("spec", {}).get("listeners", []))
         built = BuiltModel(
             scheme=str(config.get("scheme") or DEFAULT_SCHEME),
-            listeners=listeners,
-            rules=rules,
+            listeners=gateway_listeners(gateway_listener_specs),
+            rules=gateway_managed_sg_rules(config, gateway_listener_specs),
             security_groups=None,
         )
         explicit = [str(g) for g in config.get("securityGroups") or []]

@@ -600,3 +600,62 @@ def merge_gateway_configs(class_spec: JSON | None, gateway_spec: JSON | None) ->
     merged.update({key: value for key, value in high.items() if value is not None})
     merged.pop("mergingMode", None)
     return merged
+
+
+# --- Gateways: pkg/gateway/model -----------------------------------------------------------
+
+_GATEWAY_PROTOCOL_MERGES = {
+    frozenset({"TCP", "UDP"}): "TCP_UDP",
+    frozenset({"TCP_UDP", "TCP"}): "TCP_UDP",
+    frozenset({"TCP_UDP", "UDP"}): "TCP_UDP",
+}
+
+
+def gateway_listeners(listeners: Sequence[JSON]) -> list[tuple[str, int]]:
+    """The load balancer's listeners, one per port (model_build_listener.go
+    ``mapGatewayListenerConfigsByPort``): TLS in ``Passthrough`` mode is TCP; TCP and UDP on
+    one port merge into TCP_UDP (``mergeProtocols``); any other two protocols on one port fail
+    the build."""
+    by_port: dict[int, str] = {}
+    for listener in listeners:
+        port = int(listener["port"])
+        protocol = str(listener.get("protocol", "HTTP"))
+        if protocol == "TLS" and (listener.get("tls") or {}).get("mode") == "Passthrough":
+            protocol = "TCP"
+        stored = by_port.get(port)
+        if stored is not None and stored != protocol:
+            merged = _GATEWAY_PROTOCOL_MERGES.get(frozenset({stored, protocol}))
+            if merged is None:
+                raise BuildError(
+                    "invalid listeners on gateway, listeners with same ports cannot have "
+                    "different protocols"
+                )
+            protocol = merged
+        by_port[port] = protocol
+    return [(protocol, port) for port, protocol in by_port.items()]
+
+
+def gateway_ipv6(config: JSON) -> bool:
+    """``isIPv6Supported`` (model/utilities.go): dualstack address types only."""
+    return config.get("ipAddressType") in ("dualstack", "dualstack-without-public-ipv4")
+
+
+def gateway_managed_sg_rules(config: JSON, listeners: Sequence[JSON]) -> list[tuple[str, int, str]]:
+    """model_build_security_group.go ``buildManagedSecurityGroupIngressPermissions``: per
+    Gateway listener (not merged by port: ``udp`` for UDP, else ``tcp``), one rule per source
+    CIDR and per ``securityGroupPrefixes`` entry. ``sourceRanges`` replaces the default
+    ``0.0.0.0/0`` + ``::/0`` whenever it is non-nil, so an empty list admits no CIDR at all;
+    IPv6 CIDRs count only on a dualstack LB; ``enableICMP: true`` adds the path-MTU rule per
+    CIDR kept. The same rule twice is one rule (EC2 keeps one)."""
+    ranges = config.get("sourceRanges")
+    sources = [WORLD_V4, WORLD_V6] if ranges is None else [str(r) for r in ranges]
+    sources = [s for s in sources if ":" not in s or gateway_ipv6(config)]
+    prefixes = [str(p) for p in config.get("securityGroupPrefixes") or []]
+    rules: list[tuple[str, int, str]] = []
+    for listener in listeners:
+        protocol = "udp" if listener.get("protocol") == "UDP" else "tcp"
+        port = int(listener["port"])
+        rules += [(protocol, port, source) for source in [*sources, *prefixes]]
+        if config.get("enableICMP") is True:
+            rules += path_mtu_rules(sources)
+    return list(dict.fromkeys(rules))

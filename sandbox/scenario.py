@@ -702,7 +702,7 @@ class Cluster:
                 gateway_class = f"{lb}-gateways"
                 if self.kube.get_object(GATEWAY_CLASSES, None, gateway_class) is None:
                     self.gateway_class(gateway_class, lb=lb)
-        listeners = []
+        listeners: list[JSON] = []
         for port in ports:
             if isinstance(port, tuple):
                 protocol, number = port
@@ -710,9 +710,10 @@ class Cluster:
                 protocol, number = "TCP", port
             else:
                 protocol, number = ("HTTPS" if port == 443 else "HTTP"), port
-            listeners.append(
-                {"name": f"{protocol.lower()}-{number}", "port": number, "protocol": protocol}
-            )
+            name_ = f"{protocol.lower()}-{number}"
+            if any(existing["name"] == name_ for existing in listeners):
+                name_ = f"{name_}-{len(listeners)}"  # listener names are unique in a Gateway
+            listeners.append({"name": name_, "port": number, "protocol": protocol})
         spec: JSON = {"gatewayClassName": gateway_class, "listeners": listeners}
         if config is not None:
             self.load_balancer_configuration(

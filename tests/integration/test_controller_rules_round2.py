@@ -176,3 +176,101 @@ def test_the_scan_judges_icmp_rules_like_any_other(sandbox):
 
     assert outcomes(scan(fg.runtime.engine)) == {"service/shop/api": "drift"}
     assert icmp_rules(sandbox, ours) == {("icmp", 3, 4, OWNER_CIDR)}
+
+
+# --- Gateways at run time: LoadBalancerConfiguration on Gateways with several listeners ------
+
+
+def test_gateway_source_ranges_narrow_every_listener(sandbox):
+    """sourceRanges apply to every listener of the Gateway
+    (LBC:pkg/gateway/model/model_build_security_group.go): frontguard plans each listener port
+    from the owner's /26 within the policy, and the path-MTU rule enableICMP asks for."""
+    fg = enforce(sandbox)
+    prod = sandbox.cluster("prod")
+    gw = prod.gateway(
+        "edge/public",
+        ports=[80, 443, 8443],
+        config={"scheme": "internet-facing", "sourceRanges": [OWNER_CIDR], "enableICMP": True},
+    )
+
+    assert fg.deliver(gw.event)["outcome"] == "remediated"
+
+    ours = our_group(sandbox, gw)
+    assert inbound(sandbox, ours) == {
+        *{("tcp", port, OWNER_CIDR) for port in (80, 443, 8443)},
+        ("icmp", 3, OWNER_CIDR),
+    }
+    prod.lbc.reconcile()
+    assert ours in gw.security_groups()
+    assert fg.deliver(gw.event)["outcome"] == "compliant"
+
+
+def test_gateway_source_ranges_follow_the_class_merging_mode(sandbox):
+    """The class configuration's mergingMode decides whose non-nil sourceRanges count
+    (LBC:pkg/gateway/lb_config_merger.go Merge, performTakeOneMerges): the class's by default,
+    the Gateway's with prefer-gateway."""
+    fg = enforce(sandbox)
+    prod = sandbox.cluster("prod")
+    by_class = prod.gateway(
+        "edge/by-class",
+        ports=[80, 443],
+        config={"sourceRanges": ["203.0.113.0/24"]},
+        class_config={"scheme": "internet-facing", "sourceRanges": [OWNER_CIDR]},
+    )
+    by_gateway = prod.gateway(
+        "edge/by-gateway",
+        ports=[80, 443],
+        config={"sourceRanges": [OWNER_CIDR]},
+        class_config={
+            "scheme": "internet-facing",
+            "mergingMode": "prefer-gateway",
+            "sourceRanges": ["198.51.100.0/24"],
+        },
+    )
+
+    for gw in (by_class, by_gateway):
+        assert fg.deliver(gw.event)["outcome"] == "remediated"
+        assert inbound(sandbox, our_group(sandbox, gw)) == {
+            ("tcp", 80, OWNER_CIDR),
+            ("tcp", 443, OWNER_CIDR),
+        }
+
+
+def test_gateway_empty_source_ranges_are_never_widened_to_the_policy(sandbox):
+    """``sourceRanges: []`` is set (non-nil): the controller's managed SG admits no CIDR
+    (only prefix lists). frontguard admits no one either and says why, instead of reading it
+    as "unrestricted" and opening every listener to the policy's /24."""
+    fg = enforce(sandbox)
+    prod = sandbox.cluster("prod")
+    gw = prod.gateway(
+        "edge/closed", ports=[80, 443], config={"scheme": "internet-facing", "sourceRanges": []}
+    )
+
+    assert fg.deliver(gw.event)["outcome"] == "remediated"
+
+    assert inbound(sandbox, our_group(sandbox, gw)) == set()
+    [alert] = fg.alerts()
+    assert "admits nothing" in alert["warning"]
+
+
+def test_gateway_prefix_lists_without_source_ranges_do_not_narrow(sandbox):
+    """With sourceRanges unset the controller admits 0.0.0.0/0 next to the prefix lists, so
+    the owner restricts nothing: frontguard plans the policy's sources, rather than closing
+    the listeners to all but a prefix list the policy does not name."""
+    fg = enforce(sandbox)
+    prod = sandbox.cluster("prod")
+    partners = sandbox.client("ec2").create_managed_prefix_list(
+        PrefixListName="partners", MaxEntries=5, AddressFamily="IPv4"
+    )["PrefixList"]["PrefixListId"]
+    gw = prod.gateway(
+        "edge/partners",
+        ports=[443, 8443],
+        config={"scheme": "internet-facing", "securityGroupPrefixes": [partners]},
+    )
+
+    assert fg.deliver(gw.event)["outcome"] == "remediated"
+
+    assert inbound(sandbox, our_group(sandbox, gw)) == {
+        ("tcp", 443, "203.0.113.0/24"),
+        ("tcp", 8443, "203.0.113.0/24"),
+    }

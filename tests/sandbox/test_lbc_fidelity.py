@@ -852,6 +852,92 @@ def test_empty_class_security_groups_count_as_set_and_null_as_unset(prod: Cluste
     assert _scheme(prod, nulled.lb_arn) == "internet-facing"
 
 
+def _permissions(cluster: Cluster, group_id: str | None) -> set[tuple[str, int, int, str]]:
+    """(protocol, FromPort, ToPort, source) of every inbound rule."""
+    [group] = cluster.sandbox.client("ec2").describe_security_groups(GroupIds=[group_id])[
+        "SecurityGroups"
+    ]
+    return {
+        (p["IpProtocol"], p["FromPort"], p["ToPort"], source)
+        for p in group["IpPermissions"]
+        for source in [
+            *(r["CidrIp"] for r in p.get("IpRanges", [])),
+            *(r["CidrIpv6"] for r in p.get("Ipv6Ranges", [])),
+            *(r["PrefixListId"] for r in p.get("PrefixListIds", [])),
+        ]
+    }
+
+
+def test_gateway_source_ranges_prefixes_and_icmp_on_every_listener(prod: Cluster) -> None:
+    """model_build_security_group.go buildManagedSecurityGroupIngressPermissions: per Gateway
+    listener (``udp`` for UDP, else ``tcp``), one rule per ``sourceRanges`` CIDR and per
+    ``securityGroupPrefixes`` entry; ``enableICMP`` adds path-MTU ICMP per CIDR; IPv6 CIDRs
+    only on a dualstack LB (model/utilities.go isIPv6Supported). Listeners are one per port,
+    TCP and UDP on one port merged into TCP_UDP (model_build_listener.go
+    mapGatewayListenerConfigsByPort, mergeProtocols)."""
+    prefix = _prefix_list(prod, "partners")
+    gw = prod.gateway(
+        "edge/dns",
+        lb="nlb",
+        ports=[("TCP", 53), ("UDP", 53), ("TCP", 443)],
+        config={
+            "sourceRanges": ["203.0.113.64/26", "2001:db8::/32"],
+            "securityGroupPrefixes": [prefix],
+            "enableICMP": True,
+        },
+    )
+
+    assert _listeners(prod, gw.lb_arn) == [("TCP", 443), ("TCP_UDP", 53)]
+    assert _permissions(prod, gw.managed_sg_id) == {
+        *{
+            (p, port, port, s)
+            for p, port in [("tcp", 53), ("udp", 53), ("tcp", 443)]
+            for s in ("203.0.113.64/26", prefix)
+        },
+        ("icmp", 3, 4, "203.0.113.64/26"),
+    }
+
+
+def test_gateway_source_ranges_set_to_an_empty_list_admit_no_cidr(prod: Cluster) -> None:
+    """``sourceRanges`` replaces the 0.0.0.0/0 default whenever it is non-nil
+    (model_build_security_group.go): ``[]`` leaves only the prefix lists; unset (nil) keeps
+    the world next to them."""
+    prefix = _prefix_list(prod, "partners")
+    emptied = prod.gateway(
+        "edge/emptied", ports=[443], config={"sourceRanges": [], "securityGroupPrefixes": [prefix]}
+    )
+    unset = prod.gateway("edge/unset", ports=[443], config={"securityGroupPrefixes": [prefix]})
+
+    assert _rules(prod, emptied.managed_sg_id) == {(443, prefix)}
+    assert _rules(prod, unset.managed_sg_id) == {(443, prefix), (443, "0.0.0.0/0")}
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [
+        (None, "203.0.113.64/26"),
+        ("prefer-gateway-class", "203.0.113.64/26"),
+        ("prefer-gateway", "198.51.100.0/24"),
+    ],
+)
+def test_gateway_source_ranges_follow_the_class_merging_mode(
+    prod: Cluster, mode: str | None, expected: str
+) -> None:
+    """lb_config_merger.go Merge: the class configuration's mergingMode (default
+    prefer-gateway-class) picks the side whose non-nil sourceRanges win."""
+    class_config: dict[str, Any] = {"sourceRanges": ["203.0.113.64/26"]}
+    if mode is not None:
+        class_config["mergingMode"] = mode
+    gw = prod.gateway(
+        "edge/public",
+        ports=[80, 443],
+        config={"sourceRanges": ["198.51.100.0/24"]},
+        class_config=class_config,
+    )
+
+    assert _rules(prod, gw.managed_sg_id) == {(80, expected), (443, expected)}
+
+
 # --- independence -----------------------------------------------------------------------------
 
 
