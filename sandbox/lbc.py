@@ -17,7 +17,9 @@ citing the file it mirrors. It never imports frontguard.
   Objects being deleted are left alone.
 - **Stacks**: one ALB per IngressGroup (explicit: params ``group.name`` beats the annotation;
   implicit: ``ns/name``), one NLB per Service, one LB per Gateway, tagged as the controller
-  tags them. Listen ports default to 443/HTTPS with a certificate, else 80/HTTP.
+  tags them. Listen ports default to 443/HTTPS with a certificate (``certificate-arn``, params
+  ``certificateArn``, or ``create-acm-cert`` with ``enable_certificate_management``, the
+  ``EnableCertificateManagement`` gate), else 80/HTTP.
 - **Managed SG**: built per listen port: each Ingress's ``inbound-cidrs`` /
   ``security-group-prefix-lists`` (or its params' ``inboundCIDRs`` / ``prefixListsIDs``) apply
   to its own ports only; a port nobody restricts is open to the world; conflicting sources on
@@ -39,7 +41,9 @@ citing the file it mirrors. It never imports frontguard.
 - **Gateway API**: the GatewayClass's ``LoadBalancerConfiguration`` (its ``parametersRef``
   must carry a namespace) merged with the Gateway's own (same namespace) per
   ``mergingMode``; group/kind of the references are not checked; a missing configuration
-  stops the Gateway's reconcile.
+  stops the Gateway's reconcile. Listeners one per port (TLS passthrough is TCP, TCP + UDP is
+  TCP_UDP); the managed SG per Gateway listener: ``sourceRanges`` (nil: the world; ``[]``: no
+  CIDR), IPv6 CIDRs only on a dualstack LB, ``securityGroupPrefixes``, ``enableICMP``.
 - **EKS Auto Mode**: Ingresses of an IngressClass with controller ``eks.amazonaws.com/alb``
   and Services with ``loadBalancerClass: eks.amazonaws.com/nlb`` get LBs tagged as Auto Mode
   tags them. The simulator honours the SG annotations for them as the LBC does; whether Auto
@@ -83,6 +87,7 @@ from sandbox.lbc_rules import (
     ALB_CONTROLLER,
     DEFAULT_INGRESS_CLASS_FLAG,
     DEFAULT_SCHEME,
+    ICMP_PATH_MTU,
     ING_FRONTEND_NLB,
     ING_FRONTEND_NLB_SGS,
     ING_GROUP,
@@ -94,6 +99,7 @@ from sandbox.lbc_rules import (
     NLB_CLASS,
     PARAMS_API_GROUP,
     SVC_DISABLE_NLB_SG,
+    SVC_ICMP_PATH_MTU,
     SVC_MANAGE_BACKEND,
     SVC_PREFIX_LISTS,
     SVC_SCHEME,
@@ -111,12 +117,15 @@ from sandbox.lbc_rules import (
     exclusive_list,
     frontend_nlb_enabled,
     frontend_nlb_scheme,
+    gateway_listeners,
+    gateway_managed_sg_rules,
     group_id,
     group_manage_backend,
     group_port_configs,
     group_scheme,
     ipv6_rules,
     merge_gateway_configs,
+    path_mtu_rules,
     ref,
     service_handled,
     sort_members,
@@ -242,7 +251,13 @@ Rule = tuple[str, int, str]  # (protocol, port, CIDR or prefix-list ID) of a man
 
 def _permission(rule: Rule) -> IpPermissionTypeDef:
     protocol, port, source = rule
-    permission: IpPermissionTypeDef = {"IpProtocol": protocol, "FromPort": port, "ToPort": port}
+    # An ICMP rule's "port" is its type; ToPort is the code (pkg/shared_constants/icmp.go).
+    to_port = ICMP_PATH_MTU[protocol][1] if protocol in ICMP_PATH_MTU else port
+    permission: IpPermissionTypeDef = {
+        "IpProtocol": protocol,
+        "FromPort": port,
+        "ToPort": to_port,
+    }
     if source.startswith("pl-"):
         permission["PrefixListIds"] = [{"PrefixListId": source}]
     elif ":" in source:
@@ -368,8 +383,9 @@ class InProcessAws:
     def authorize_ingress(self, group_id: str, rule: Rule) -> None:
         protocol, port, source = rule
         ranges = [{"CidrIpv6": source}] if ":" in source else [{"CidrIp": source}]
+        to_port = ICMP_PATH_MTU[protocol][1] if protocol in ICMP_PATH_MTU else port
         self._ec2().authorize_security_group_ingress(
-            group_id, protocol, str(port), str(port), ranges
+            group_id, protocol, str(port), str(to_port), ranges
         )
 
     def create_load_balancer(
@@ -521,8 +537,12 @@ class LoadBalancerController:
         account: str = ACCOUNT_ID,
         region: str = REGION,
         deny_managed_security_groups: bool = False,
+        enable_certificate_management: bool = False,
     ) -> None:
         self.cluster = cluster
+        #: The ``EnableCertificateManagement`` feature gate (pkg/config/feature_gates.go,
+        #: default off): ``create-acm-cert`` Ingresses get a certificate, hence 443.
+        self.enable_certificate_management = enable_certificate_management
         #: The controller's role carries fail-closed mode's Deny: its managed SG is refused.
         self.deny_managed_security_groups = deny_managed_security_groups
         self.account = account
@@ -691,7 +711,9 @@ class LoadBalancerController:
         """pkg/ingress/model_builder.go ``run``: listen ports per member merged per port, then
         the LB (scheme, SGs), then the frontend NLB."""
         members = model.classified
-        ports = group_port_configs(members)
+        ports = group_port_configs(
+            members, certificate_management=self.enable_certificate_management
+        )
         scheme = group_scheme(members)
         with_ipv6 = ipv6_rules(members)
         rules: list[Rule] = []
@@ -744,6 +766,9 @@ class LoadBalancerController:
             for protocol, port in ports
             for source in [*(sources or default), *prefix_lists]
         ]
+        # The path-MTU rules, on the value "on" exactly; the same rule per port is one rule.
+        if notes.get(SVC_ICMP_PATH_MTU) == "on" and ports:
+            rules += path_mtu_rules(sources or default)
         built = BuiltModel(
             scheme=notes.get(SVC_SCHEME, DEFAULT_SCHEME),
             listeners=ports,
@@ -777,19 +802,11 @@ class LoadBalancerController:
         ``manageBackendSecurityGroupRules: true``."""
         [gateway] = model.members
         config = model.gateway_config
-        listeners = [
-            (str(listener.get("protocol", "HTTP")), int(listener["port"]))
-            for listener in gateway.get("spec", {}).get("listeners", [])
-        ]
-        sources = list(config.get("sourceRanges") or []) or [WORLD_V4]
+        gateway_listener_specs = list(gateway.get("spec", {}).get("listeners", []))
         built = BuiltModel(
             scheme=str(config.get("scheme") or DEFAULT_SCHEME),
-            listeners=listeners,
-            rules=[
-                ("udp" if protocol == "UDP" else "tcp", port, source)
-                for protocol, port in listeners
-                for source in sources
-            ],
+            listeners=gateway_listeners(gateway_listener_specs),
+            rules=gateway_managed_sg_rules(config, gateway_listener_specs),
             security_groups=None,
         )
         explicit = [str(g) for g in config.get("securityGroups") or []]

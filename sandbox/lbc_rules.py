@@ -37,6 +37,7 @@ ING_LISTEN_PORTS = A_ALB + "listen-ports"
 ING_INBOUND_CIDRS = A_ALB + "inbound-cidrs"
 ING_PREFIX_LISTS = A_ALB + "security-group-prefix-lists"
 ING_CERTIFICATE_ARN = A_ALB + "certificate-arn"
+ING_CREATE_ACM_CERT = A_ALB + "create-acm-cert"
 ING_IP_ADDRESS_TYPE = A_ALB + "ip-address-type"
 SVC_SECURITY_GROUPS = A_SVC + "aws-load-balancer-security-groups"
 SVC_MANAGE_BACKEND = A_SVC + "aws-load-balancer-manage-backend-security-group-rules"
@@ -46,6 +47,7 @@ SVC_DISABLE_NLB_SG = A_SVC + "aws-load-balancer-disable-nlb-sg"
 SVC_SCHEME = A_SVC + "aws-load-balancer-scheme"
 SVC_SOURCE_RANGES = A_SVC + "load-balancer-source-ranges"
 SVC_PREFIX_LISTS = A_SVC + "aws-load-balancer-security-group-prefix-lists"
+SVC_ICMP_PATH_MTU = A_SVC + "aws-load-balancer-enable-icmp-for-path-mtu-discovery"
 
 # pkg/ingress/class_loader.go
 ALB_CONTROLLER = "ingress.k8s.aws/alb"
@@ -61,6 +63,20 @@ DEFAULT_SCHEME = "internal"
 
 WORLD_V4 = "0.0.0.0/0"
 WORLD_V6 = "::/0"
+# pkg/shared_constants/icmp.go: path-MTU discovery ICMP, protocol → (type, code).
+ICMP_PATH_MTU = {"icmp": (3, 4), "icmpv6": (2, 0)}
+
+
+def path_mtu_rules(cidrs: Iterable[str]) -> list[tuple[str, int, str]]:
+    """The managed SG's path-MTU rules: ICMP type 3 code 4 from each IPv4 CIDR, ICMPv6 type 2
+    code 0 from each IPv6 one, none for prefix lists (pkg/service/model_build_managed_sg.go,
+    pkg/gateway/model/model_build_security_group.go
+    ``buildManagedSecurityGroupIngressPermissions``). A rule's port is the ICMP type."""
+    rules = []
+    for cidr in cidrs:
+        protocol = "icmpv6" if ":" in cidr else "icmp"
+        rules.append((protocol, ICMP_PATH_MTU[protocol][0], cidr))
+    return rules
 
 
 class BuildError(Exception):
@@ -298,12 +314,39 @@ def _explicit_certificates(member: ClassifiedIngress) -> list[str]:
     return split_list(annotations_of(member.ingress).get(ING_CERTIFICATE_ARN, ""))
 
 
-def listen_ports(member: ClassifiedIngress) -> dict[int, str]:
+def created_certificate(member: ClassifiedIngress, *, certificate_management: bool) -> str | None:
+    """pkg/ingress/model_builder.go ``run``: with the ``EnableCertificateManagement`` feature
+    gate on (pkg/config/feature_gates.go, default off) and ``create-acm-cert`` true (its parse
+    error ignored: ``ParseBoolAnnotation`` leaves the value false), the member gets a
+    certificate of its own (pkg/ingress/model_build_certificates.go ``buildACMCertificates``):
+    none when the ``certificate-arn`` annotation names one, a build error when the Ingress
+    names no host (``spec.rules[].host``, ``spec.tls[].hosts``). Returns a token for it."""
+    raw = annotations_of(member.ingress).get(ING_CREATE_ACM_CERT)
+    if not (certificate_management and raw in _GO_TRUE):
+        return None
+    if split_list(annotations_of(member.ingress).get(ING_CERTIFICATE_ARN, "")):
+        return None
+    spec = member.ingress.get("spec") or {}
+    hosts = {str(r["host"]) for r in spec.get("rules") or [] if r.get("host")}
+    hosts |= {str(h) for t in spec.get("tls") or [] for h in t.get("hosts") or []}
+    if not hosts:
+        raise BuildError(
+            f"ingress {ref(member.ingress)} has create-acm-cert enabled but no hostnames "
+            "defined in spec.rules[].host or spec.tls[].hosts — cannot create a certificate "
+            "without at least one hostname"
+        )
+    return f"acm-certificate:{ref(member.ingress)}:{','.join(sorted(hosts))}"
+
+
+def listen_ports(member: ClassifiedIngress, created: str | None = None) -> dict[int, str]:
     """``computeIngressListenPorts``: the ``listen-ports`` JSON; without it 443/HTTPS when a
-    certificate is configured (annotation or params), else 80/HTTP."""
+    certificate is configured (annotation or params) or ``created`` for the member
+    (``computeIngressListenPortConfigByPort``: explicit ARNs, else the created certificate's,
+    make ``preferTLS``), else 80/HTTP."""
     raw = annotations_of(member.ingress).get(ING_LISTEN_PORTS)
     if raw is None:
-        return {443: "HTTPS"} if _explicit_certificates(member) else {80: "HTTP"}
+        prefer_tls = bool(_explicit_certificates(member)) or created is not None
+        return {443: "HTTPS"} if prefer_tls else {80: "HTTP"}
     entries = _listen_port_entries(raw)
     if not entries:
         raise BuildError(f"empty listen-ports configuration: `{raw}`")
@@ -376,14 +419,17 @@ def prefix_lists(member: ClassifiedIngress) -> list[str]:
     return split_list(annotations_of(member.ingress).get(ING_PREFIX_LISTS, ""))
 
 
-def member_port_configs(member: ClassifiedIngress) -> dict[int, PortConfig]:
+def member_port_configs(
+    member: ClassifiedIngress, *, certificate_management: bool = False
+) -> dict[int, PortConfig]:
     """``computeIngressListenPortConfigByPort``: this Ingress's sources apply to this
     Ingress's own listen ports only. Errors are wrapped ``ingress: ns/name: ...``
-    (pkg/ingress/model_builder.go ``run``)."""
+    (pkg/ingress/model_builder.go ``run``); a certificate that cannot be built is not."""
+    created = created_certificate(member, certificate_management=certificate_management)
     try:
         v4, v6 = inbound_cidrs(member)
         prefixes = prefix_lists(member)
-        ports = listen_ports(member)
+        ports = listen_ports(member, created)
     except BuildError as error:
         raise BuildError(f"ingress: {ref(member.ingress)}: {error}") from None
     return {
@@ -446,11 +492,14 @@ def _merge_port(configs: Sequence[tuple[str, PortConfig]]) -> PortConfig:
     return merged
 
 
-def group_port_configs(members: Sequence[ClassifiedIngress]) -> dict[int, PortConfig]:
+def group_port_configs(
+    members: Sequence[ClassifiedIngress], *, certificate_management: bool = False
+) -> dict[int, PortConfig]:
     """The group's listeners, port by port (pkg/ingress/model_builder.go ``run``)."""
     by_port: dict[int, list[tuple[str, PortConfig]]] = {}
     for member in members:
-        for port, config in member_port_configs(member).items():
+        configs = member_port_configs(member, certificate_management=certificate_management)
+        for port, config in configs.items():
             by_port.setdefault(port, []).append((ref(member.ingress), config))
     return {port: merge_port(port, by_port[port]) for port in sorted(by_port)}
 
@@ -551,3 +600,62 @@ def merge_gateway_configs(class_spec: JSON | None, gateway_spec: JSON | None) ->
     merged.update({key: value for key, value in high.items() if value is not None})
     merged.pop("mergingMode", None)
     return merged
+
+
+# --- Gateways: pkg/gateway/model -----------------------------------------------------------
+
+_GATEWAY_PROTOCOL_MERGES = {
+    frozenset({"TCP", "UDP"}): "TCP_UDP",
+    frozenset({"TCP_UDP", "TCP"}): "TCP_UDP",
+    frozenset({"TCP_UDP", "UDP"}): "TCP_UDP",
+}
+
+
+def gateway_listeners(listeners: Sequence[JSON]) -> list[tuple[str, int]]:
+    """The load balancer's listeners, one per port (model_build_listener.go
+    ``mapGatewayListenerConfigsByPort``): TLS in ``Passthrough`` mode is TCP; TCP and UDP on
+    one port merge into TCP_UDP (``mergeProtocols``); any other two protocols on one port fail
+    the build."""
+    by_port: dict[int, str] = {}
+    for listener in listeners:
+        port = int(listener["port"])
+        protocol = str(listener.get("protocol", "HTTP"))
+        if protocol == "TLS" and (listener.get("tls") or {}).get("mode") == "Passthrough":
+            protocol = "TCP"
+        stored = by_port.get(port)
+        if stored is not None and stored != protocol:
+            merged = _GATEWAY_PROTOCOL_MERGES.get(frozenset({stored, protocol}))
+            if merged is None:
+                raise BuildError(
+                    "invalid listeners on gateway, listeners with same ports cannot have "
+                    "different protocols"
+                )
+            protocol = merged
+        by_port[port] = protocol
+    return [(protocol, port) for port, protocol in by_port.items()]
+
+
+def gateway_ipv6(config: JSON) -> bool:
+    """``isIPv6Supported`` (model/utilities.go): dualstack address types only."""
+    return config.get("ipAddressType") in ("dualstack", "dualstack-without-public-ipv4")
+
+
+def gateway_managed_sg_rules(config: JSON, listeners: Sequence[JSON]) -> list[tuple[str, int, str]]:
+    """model_build_security_group.go ``buildManagedSecurityGroupIngressPermissions``: per
+    Gateway listener (not merged by port: ``udp`` for UDP, else ``tcp``), one rule per source
+    CIDR and per ``securityGroupPrefixes`` entry. ``sourceRanges`` replaces the default
+    ``0.0.0.0/0`` + ``::/0`` whenever it is non-nil, so an empty list admits no CIDR at all;
+    IPv6 CIDRs count only on a dualstack LB; ``enableICMP: true`` adds the path-MTU rule per
+    CIDR kept. The same rule twice is one rule (EC2 keeps one)."""
+    ranges = config.get("sourceRanges")
+    sources = [WORLD_V4, WORLD_V6] if ranges is None else [str(r) for r in ranges]
+    sources = [s for s in sources if ":" not in s or gateway_ipv6(config)]
+    prefixes = [str(p) for p in config.get("securityGroupPrefixes") or []]
+    rules: list[tuple[str, int, str]] = []
+    for listener in listeners:
+        protocol = "udp" if listener.get("protocol") == "UDP" else "tcp"
+        port = int(listener["port"])
+        rules += [(protocol, port, source) for source in [*sources, *prefixes]]
+        if config.get("enableICMP") is True:
+            rules += path_mtu_rules(sources)
+    return list(dict.fromkeys(rules))

@@ -122,6 +122,9 @@ class ControllerOptions:
     # Not a flag: the controller's IAM role carries fail-closed mode's Deny
     # (infra/fail_closed.py), so its managed-SG creation is refused.
     deny_managed_security_groups: bool = False
+    # --feature-gates=EnableCertificateManagement=true (pkg/config/feature_gates.go, off by
+    # default): create-acm-cert makes the controller create a certificate and listen on 443.
+    enable_certificate_management: bool = False
 
 
 @dataclass
@@ -314,6 +317,7 @@ class Cluster:
                 controller.enable_manage_backend_security_group_rules
             ),
             deny_managed_security_groups=controller.deny_managed_security_groups,
+            enable_certificate_management=controller.enable_certificate_management,
         )
         self.ingress_class("alb")
 
@@ -698,7 +702,7 @@ class Cluster:
                 gateway_class = f"{lb}-gateways"
                 if self.kube.get_object(GATEWAY_CLASSES, None, gateway_class) is None:
                     self.gateway_class(gateway_class, lb=lb)
-        listeners = []
+        listeners: list[JSON] = []
         for port in ports:
             if isinstance(port, tuple):
                 protocol, number = port
@@ -706,9 +710,10 @@ class Cluster:
                 protocol, number = "TCP", port
             else:
                 protocol, number = ("HTTPS" if port == 443 else "HTTP"), port
-            listeners.append(
-                {"name": f"{protocol.lower()}-{number}", "port": number, "protocol": protocol}
-            )
+            name_ = f"{protocol.lower()}-{number}"
+            if any(existing["name"] == name_ for existing in listeners):
+                name_ = f"{name_}-{len(listeners)}"  # listener names are unique in a Gateway
+            listeners.append({"name": name_, "port": number, "protocol": protocol})
         spec: JSON = {"gatewayClassName": gateway_class, "listeners": listeners}
         if config is not None:
             self.load_balancer_configuration(

@@ -214,11 +214,22 @@ def _classify_stack(
 
 @dataclass(frozen=True, order=True)
 class PermissionRule:
-    """One inbound rule: protocol, port, and one source (CIDR, prefix list or SG)."""
+    """One inbound rule: protocol, port, and one source (CIDR, prefix list or SG).
 
-    protocol: str  # "tcp" | "udp"
+    The path-MTU discovery rules the controller adds (:data:`PATH_MTU_ICMP`) are rules too:
+    ``protocol`` ``icmp``/``icmpv6``, ``port`` the ICMP type, and the code implied by it
+    (EC2 states an ICMP rule as FromPort = type, ToPort = code:
+    https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_IpPermission.html)."""
+
+    protocol: str  # "tcp" | "udp" | "icmp" | "icmpv6"
     port: int
     source: str
+
+    @property
+    def to_port(self) -> int:
+        """EC2's ToPort: the port itself, or the ICMP code of a path-MTU rule."""
+        icmp = PATH_MTU_ICMP.get(self.protocol)
+        return icmp[1] if icmp is not None and icmp[0] == self.port else self.port
 
     @property
     def source_kind(self) -> str:
@@ -227,6 +238,19 @@ class PermissionRule:
         if self.source.startswith("sg-"):
             return "security-group"
         return "ipv6" if ":" in self.source else "ipv4"
+
+
+# The ICMP the controller admits for path-MTU discovery, per protocol: (type, code)
+# (LBC:pkg/shared_constants/icmp.go: ICMPv4 type 3 "Destination Unreachable" code 4
+# "Fragmentation Needed", ICMPv6 type 2 "Packet Too Big" code 0).
+PATH_MTU_ICMP: Mapping[str, tuple[int, int]] = {"icmp": (3, 4), "icmpv6": (2, 0)}
+
+
+def path_mtu_rule(source: str) -> PermissionRule:
+    """The path-MTU rule for an IPv4 or IPv6 CIDR (ICMPv6 for IPv6:
+    LBC:pkg/service/model_build_managed_sg.go buildManagedSecurityGroupIngressPermissions)."""
+    protocol = "icmpv6" if ":" in source else "icmp"
+    return PermissionRule(protocol, PATH_MTU_ICMP[protocol][0], source)
 
 
 def plan_digest(rules: Iterable[PermissionRule]) -> str:

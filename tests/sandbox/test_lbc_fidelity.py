@@ -227,6 +227,76 @@ def test_listen_port_defaults_to_443_with_a_certificate_else_80(prod: Cluster) -
     assert _rules(prod, plain.managed_sg_id) == {(80, "0.0.0.0/0")}
 
 
+HOST_RULE = {"host": "shop.example.com", "http": {"paths": []}}
+
+
+def test_create_acm_cert_listens_on_443_with_the_certificate_management_gate(
+    sandbox: Sandbox,
+) -> None:
+    """pkg/ingress/model_builder.go ``run``: with EnableCertificateManagement on and
+    ``create-acm-cert: "true"`` the member gets a certificate; its ARN makes ``preferTLS``
+    (computeIngressListenPortConfigByPort), so without listen-ports the listener is 443/HTTPS
+    and the member's inbound-cidrs apply there. With the gate off (pkg/config/feature_gates.go,
+    default false) the annotation is ignored: 80/HTTP."""
+    create = {"alb.ingress.kubernetes.io/create-acm-cert": "true"}
+    on = sandbox.cluster("on", controller=ControllerOptions(enable_certificate_management=True))
+    off = sandbox.cluster("off", cidr="10.1.0.0/16")
+    for cluster in (on, off):
+        cluster.ingress(
+            "shop/web",
+            ports=None,
+            annotations=create,
+            inbound_cidrs=["203.0.113.64/26"],
+            spec={"rules": [HOST_RULE]},
+        )
+    [web_on] = on.lbc.stacks.values()
+    [web_off] = off.lbc.stacks.values()
+
+    assert _listeners(on, web_on.load_balancer.arn) == [("HTTPS", 443)]
+    assert _rules(on, web_on.managed_sg_id) == {(443, "203.0.113.64/26")}
+    assert _listeners(off, web_off.load_balancer.arn) == [("HTTP", 80)]
+
+
+def test_create_acm_cert_without_a_host_fails_the_build(sandbox: Sandbox) -> None:
+    """pkg/ingress/model_build_certificates.go ``buildACMCertificates``: no host in
+    spec.rules[].host or spec.tls[].hosts is a build error, reported unwrapped."""
+    on = sandbox.cluster("on", controller=ControllerOptions(enable_certificate_management=True))
+    web = on.ingress(
+        "shop/web", ports=None, annotations={"alb.ingress.kubernetes.io/create-acm-cert": "true"}
+    )
+
+    assert web.stack is None
+    [event] = web.events("FailedBuildModel")
+    assert event["message"] == (
+        "Failed build model due to ingress shop/web has create-acm-cert enabled but no "
+        "hostnames defined in spec.rules[].host or spec.tls[].hosts — cannot create a "
+        "certificate without at least one hostname"
+    )
+
+
+def test_path_mtu_icmp_from_every_source_cidr_when_the_service_asks(prod: Cluster) -> None:
+    """pkg/service/model_build_managed_sg.go buildManagedSecurityGroupIngressPermissions: with
+    ``enable-icmp-for-path-mtu-discovery: "on"`` (that value exactly) ICMP type 3 code 4 from
+    each source CIDR (pkg/shared_constants/icmp.go), none from a prefix list."""
+    key = "service.beta.kubernetes.io/aws-load-balancer-enable-icmp-for-path-mtu-discovery"
+    on = prod.service(
+        "shop/on",
+        ports=[("TCP", 443), ("UDP", 53)],
+        source_ranges=["203.0.113.64/26"],
+        annotations={key: "on"},
+    )
+    yes = prod.service("shop/yes", ports=[("TCP", 443)], annotations={key: "true"})
+
+    [group] = prod.sandbox.client("ec2").describe_security_groups(GroupIds=[on.managed_sg_id])[
+        "SecurityGroups"
+    ]
+    icmp = [p for p in group["IpPermissions"] if p["IpProtocol"] == "icmp"]
+    assert [(p["FromPort"], p["ToPort"], p["IpRanges"][0]["CidrIp"]) for p in icmp] == [
+        (3, 4, "203.0.113.64/26")
+    ]
+    assert _rules(prod, yes.managed_sg_id) == {(443, "0.0.0.0/0")}
+
+
 def test_ipv6_world_rule_only_on_a_dualstack_alb(prod: Cluster) -> None:
     """buildManagedSecurityGroupIngressPermissions adds the IPv6 CIDRs (::/0 by default) only
     when isIPv6Supported (pkg/ingress/model_build_managed_sg.go, model_build_load_balancer.go)."""
@@ -780,6 +850,92 @@ def test_empty_class_security_groups_count_as_set_and_null_as_unset(prod: Cluste
     assert emptied.security_groups() == [emptied.managed_sg_id, _backend_sg(prod)]
     assert nulled.security_groups() == [own]
     assert _scheme(prod, nulled.lb_arn) == "internet-facing"
+
+
+def _permissions(cluster: Cluster, group_id: str | None) -> set[tuple[str, int, int, str]]:
+    """(protocol, FromPort, ToPort, source) of every inbound rule."""
+    [group] = cluster.sandbox.client("ec2").describe_security_groups(GroupIds=[group_id])[
+        "SecurityGroups"
+    ]
+    return {
+        (p["IpProtocol"], p["FromPort"], p["ToPort"], source)
+        for p in group["IpPermissions"]
+        for source in [
+            *(r["CidrIp"] for r in p.get("IpRanges", [])),
+            *(r["CidrIpv6"] for r in p.get("Ipv6Ranges", [])),
+            *(r["PrefixListId"] for r in p.get("PrefixListIds", [])),
+        ]
+    }
+
+
+def test_gateway_source_ranges_prefixes_and_icmp_on_every_listener(prod: Cluster) -> None:
+    """model_build_security_group.go buildManagedSecurityGroupIngressPermissions: per Gateway
+    listener (``udp`` for UDP, else ``tcp``), one rule per ``sourceRanges`` CIDR and per
+    ``securityGroupPrefixes`` entry; ``enableICMP`` adds path-MTU ICMP per CIDR; IPv6 CIDRs
+    only on a dualstack LB (model/utilities.go isIPv6Supported). Listeners are one per port,
+    TCP and UDP on one port merged into TCP_UDP (model_build_listener.go
+    mapGatewayListenerConfigsByPort, mergeProtocols)."""
+    prefix = _prefix_list(prod, "partners")
+    gw = prod.gateway(
+        "edge/dns",
+        lb="nlb",
+        ports=[("TCP", 53), ("UDP", 53), ("TCP", 443)],
+        config={
+            "sourceRanges": ["203.0.113.64/26", "2001:db8::/32"],
+            "securityGroupPrefixes": [prefix],
+            "enableICMP": True,
+        },
+    )
+
+    assert _listeners(prod, gw.lb_arn) == [("TCP", 443), ("TCP_UDP", 53)]
+    assert _permissions(prod, gw.managed_sg_id) == {
+        *{
+            (p, port, port, s)
+            for p, port in [("tcp", 53), ("udp", 53), ("tcp", 443)]
+            for s in ("203.0.113.64/26", prefix)
+        },
+        ("icmp", 3, 4, "203.0.113.64/26"),
+    }
+
+
+def test_gateway_source_ranges_set_to_an_empty_list_admit_no_cidr(prod: Cluster) -> None:
+    """``sourceRanges`` replaces the 0.0.0.0/0 default whenever it is non-nil
+    (model_build_security_group.go): ``[]`` leaves only the prefix lists; unset (nil) keeps
+    the world next to them."""
+    prefix = _prefix_list(prod, "partners")
+    emptied = prod.gateway(
+        "edge/emptied", ports=[443], config={"sourceRanges": [], "securityGroupPrefixes": [prefix]}
+    )
+    unset = prod.gateway("edge/unset", ports=[443], config={"securityGroupPrefixes": [prefix]})
+
+    assert _rules(prod, emptied.managed_sg_id) == {(443, prefix)}
+    assert _rules(prod, unset.managed_sg_id) == {(443, prefix), (443, "0.0.0.0/0")}
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [
+        (None, "203.0.113.64/26"),
+        ("prefer-gateway-class", "203.0.113.64/26"),
+        ("prefer-gateway", "198.51.100.0/24"),
+    ],
+)
+def test_gateway_source_ranges_follow_the_class_merging_mode(
+    prod: Cluster, mode: str | None, expected: str
+) -> None:
+    """lb_config_merger.go Merge: the class configuration's mergingMode (default
+    prefer-gateway-class) picks the side whose non-nil sourceRanges win."""
+    class_config: dict[str, Any] = {"sourceRanges": ["203.0.113.64/26"]}
+    if mode is not None:
+        class_config["mergingMode"] = mode
+    gw = prod.gateway(
+        "edge/public",
+        ports=[80, 443],
+        config={"sourceRanges": ["198.51.100.0/24"]},
+        class_config=class_config,
+    )
+
+    assert _rules(prod, gw.managed_sg_id) == {(80, expected), (443, expected)}
 
 
 # --- independence -----------------------------------------------------------------------------

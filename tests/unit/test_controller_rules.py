@@ -697,3 +697,59 @@ def test_an_unclaimed_port_takes_the_narrowest_member_restriction() -> None:
         group_restrictions([member]),
     )
     assert {r.source for r in plan.rules} == {"203.0.113.64/26"}
+
+
+@pytest.mark.parametrize(
+    ("value", "asked"), [("on", True), ("On", False), ("true", False), ("", False), (None, False)]
+)
+def test_path_mtu_discovery_is_asked_by_the_value_on_exactly(value: str | None, asked: bool):
+    """LBC:pkg/service/model_build_managed_sg.go buildManagedSecurityGroupIngressPermissions:
+    ``icmpForPathMtuConfiguredFlag == "on"``."""
+    from frontguard.controller.service import PATH_MTU_ANNOTATION, path_mtu_discovery
+
+    annotations = {} if value is None else {PATH_MTU_ANNOTATION: value}
+    assert path_mtu_discovery({"metadata": {"annotations": annotations}}) is asked
+
+
+def test_path_mtu_icmp_rules_are_read_as_rules_and_other_icmp_stays_foreign():
+    """A path-MTU rule (icmp 3/4, icmpv6 2/0) is one of the SG's rules, judged like any other;
+    any other ICMP is a foreign permission (frontguard plans none and revokes it)."""
+    from frontguard.adapters.aws import parse_security_group
+    from frontguard.model import PermissionRule
+
+    group = parse_security_group(
+        {
+            "GroupId": "sg-1",
+            "IpPermissions": [
+                {
+                    "IpProtocol": "icmp",
+                    "FromPort": 3,
+                    "ToPort": 4,
+                    "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
+                },
+                {
+                    "IpProtocol": "icmpv6",
+                    "FromPort": 2,
+                    "ToPort": 0,
+                    "Ipv6Ranges": [{"CidrIpv6": "::/0"}],
+                },
+                {
+                    "IpProtocol": "icmp",
+                    "FromPort": -1,
+                    "ToPort": -1,
+                    "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
+                },
+                {
+                    "IpProtocol": "icmp",
+                    "FromPort": 3,
+                    "ToPort": -1,
+                    "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
+                },
+            ],
+        }
+    )
+    assert group.rules == {
+        PermissionRule("icmp", 3, "0.0.0.0/0"),
+        PermissionRule("icmpv6", 2, "::/0"),
+    }
+    assert [(p["FromPort"], p["ToPort"]) for p in group.foreign_permissions] == [(-1, -1), (3, -1)]

@@ -45,8 +45,16 @@ def test_class_level_security_groups_win_and_restrictions_merge_field_by_field()
 
 
 def test_security_group_prefixes_restrict_and_an_unreferenced_configuration_does_not_count():
-    prefixes = owner(config("own", {"securityGroupPrefixes": ["pl-0123456789abcdef0"]}))
-    assert prefixes.restriction() == Sources.of(["pl-0123456789abcdef0"])
+    """Issue 26: prefix lists are added next to sourceRanges, whose nil means 0.0.0.0/0 and
+    ::/0 (LBC:pkg/gateway/model/model_build_security_group.go): alone they restrict nothing;
+    an empty sourceRanges is set and admits no CIDR."""
+    pl = "pl-0123456789abcdef0"
+    prefixes = owner(config("own", {"securityGroupPrefixes": [pl]}))
+    assert prefixes.restriction() is None
+    ranged = owner(config("own", {"sourceRanges": ["10.0.0.0/8"], "securityGroupPrefixes": [pl]}))
+    assert ranged.restriction() == Sources.of(["10.0.0.0/8", pl])
+    emptied = owner(config("own", {"sourceRanges": []}))
+    assert emptied.restriction() == Sources.of([])
     unreferenced = owner(config("own", {"sourceRanges": ["10.0.0.0/8"]}), referenced=False)
     assert unreferenced.restriction() is None
 

@@ -144,3 +144,42 @@ def test_owner_naming_only_approved_groups_is_compliant_names_resolved():
     assert not approved_only([by_name], keys, {}, policy)
     assert kept_approved([by_name], keys, {"corp-allowlist": APPROVED}, policy) == [APPROVED]
     assert not approved_only([obj()], keys, {}, policy)
+
+
+def test_an_unclaimed_port_of_a_fail_narrow_owner_is_named_with_what_it_admits():
+    """Issue 26: the plan names the port no member claims and what it was narrowed to, so the
+    alert can say so; claimed ports and restrictions that cover every port alike are not."""
+    member = Sources.of(["203.0.113.64/26"])
+    planned = plan_rules(
+        [Listener(443, "HTTPS"), Listener(8443, "HTTPS")],
+        Sources.of(["203.0.113.0/24"]),
+        Restrictions({443: member}, member, fail_narrow=True),
+    )
+    [narrowed] = planned.narrowed
+    assert (narrowed.port, narrowed.admitted) == (8443, ("203.0.113.64/26",))
+    assert "port 8443 belongs to no member" in narrowed.describe()
+    service = plan_rules(
+        [Listener(8443, "TCP")], Sources.of(["203.0.113.0/24"]), Restrictions.everywhere(member)
+    )
+    assert service.narrowed == ()
+
+
+def test_path_mtu_rules_come_from_each_planned_cidr_only_when_asked():
+    """Issue 26: ICMP type 3 code 4 from each planned IPv4 CIDR, ICMPv6 type 2 code 0 from each
+    IPv6 one, none from a prefix list (LBC:pkg/service/model_build_managed_sg.go); the
+    owner's restriction and the policy narrow them like the listener rules."""
+    allowed = Sources.of(["203.0.113.0/24", "2001:db8::/32", "pl-0123456789abcdef0"])
+    restriction = Restrictions.everywhere(
+        Sources.of(["203.0.113.64/26", "2001:db8:1::/48", "pl-0123456789abcdef0"])
+    )
+    listeners = [Listener(443, "TCP"), Listener(53, "UDP")]
+
+    planned = plan_rules(listeners, allowed, restriction, path_mtu=True)
+
+    icmp = {r for r in planned.rules if r.protocol in ("icmp", "icmpv6")}
+    assert icmp == {
+        PermissionRule("icmp", 3, "203.0.113.64/26"),
+        PermissionRule("icmpv6", 2, "2001:db8:1::/48"),
+    }
+    assert [r.to_port for r in sorted(icmp)] == [4, 0]
+    assert plan_rules(listeners, allowed, restriction).rules == planned.rules - icmp

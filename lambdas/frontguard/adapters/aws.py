@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 from frontguard import tags as t
 from frontguard.adapters.aws_errors import error_code, translate
 from frontguard.errors import NotFoundError
-from frontguard.model import Listener, LoadBalancer, OwnerRef, PermissionRule
+from frontguard.model import PATH_MTU_ICMP, Listener, LoadBalancer, OwnerRef, PermissionRule
 from frontguard.untrusted import escape
 
 if TYPE_CHECKING:
@@ -179,7 +179,8 @@ class SecurityGroup:
     vpc_id: str
     tags: Mapping[str, str]
     rules: frozenset[PermissionRule]
-    # Inbound permissions that are not single-port TCP/UDP rules (someone added them by hand).
+    # Inbound permissions that are neither single-port TCP/UDP rules nor path-MTU ICMP rules
+    # (someone added them by hand).
     foreign_permissions: tuple[Mapping[str, Any], ...] = field(default=())
     description: str = ""
     # Set on a pre-load-balancer SG frontguard had to create under another name: the SG (or
@@ -197,9 +198,12 @@ def parse_security_group(raw: Mapping[str, Any]) -> SecurityGroup:
     for permission in raw.get("IpPermissions", []):
         protocol = permission.get("IpProtocol")
         from_port, to_port = permission.get("FromPort"), permission.get("ToPort")
-        if protocol not in ("tcp", "udp") or from_port is None or from_port != to_port:
-            foreign.append(permission)
+        path_mtu = PATH_MTU_ICMP.get(str(protocol)) == (from_port, to_port)
+        single_port = protocol in ("tcp", "udp") and from_port is not None and from_port == to_port
+        if not (single_port or path_mtu):
+            foreign.append(permission)  # any other ICMP too: frontguard plans none
             continue
+        assert protocol is not None and from_port is not None
         sources = [
             *(r["CidrIp"] for r in permission.get("IpRanges", [])),
             *(r["CidrIpv6"] for r in permission.get("Ipv6Ranges", [])),
@@ -637,7 +641,7 @@ def _permissions(rules: Iterable[PermissionRule]) -> list[IpPermissionTypeDef]:
         permission: IpPermissionTypeDef = {
             "IpProtocol": rule.protocol,
             "FromPort": rule.port,
-            "ToPort": rule.port,
+            "ToPort": rule.to_port,
         }
         kind = rule.source_kind
         if kind == "ipv4":

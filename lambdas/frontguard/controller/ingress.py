@@ -361,7 +361,7 @@ def group_restrictions(
         for port in _frontend_nlb_ports(member, ports) if frontend_nlb else ports:
             per_port.setdefault(port, []).append(sources)
     by_port = {port: _merge_port(configs) for port, configs in per_port.items()}
-    return Restrictions(by_port, narrowest(by_port.values()))
+    return Restrictions(by_port, narrowest(by_port.values()), fail_narrow=True)
 
 
 def narrowest(restrictions: Iterable[Sources | None]) -> Sources | None:

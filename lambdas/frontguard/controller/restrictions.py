@@ -19,13 +19,23 @@ from frontguard.sources import Sources
 class Restrictions:
     """Per listen port, the sources the owner limits that port to; ``None`` for a port means
     the controller's default (0.0.0.0/0 and ::/0: no restriction). Ports not listed take
-    ``default``: a Service's or Gateway's restriction covers all its ports alike."""
+    ``default``: a Service's or Gateway's restriction covers all its ports alike. With
+    ``fail_narrow`` (an Ingress group) ``default`` is instead the fallback for a listener port
+    no member claims (controller/ingress.py ``narrowest``), which an alert must name."""
 
     by_port: Mapping[int, Sources | None] = field(default_factory=dict)
     default: Sources | None = None
+    fail_narrow: bool = False
 
     def for_port(self, port: int) -> Sources | None:
         return self.by_port.get(port, self.default)
+
+    def narrowed(self, port: int) -> Sources | None:
+        """The fail-narrow restriction ``port`` takes because no member claims it; ``None``
+        when a member claims it, or nothing narrows it (no member restricts any port)."""
+        if not self.fail_narrow or port in self.by_port:
+            return None
+        return self.default
 
     @classmethod
     def everywhere(cls, sources: Sources | None) -> Restrictions:

@@ -122,3 +122,16 @@ def service_scheme(service: KubeObject) -> str:
     if (internal := annotations.get(LEGACY_INTERNAL_ANNOTATION)) is not None:
         return "internet-facing" if internal in PARSE_BOOL_FALSE else "internal"
     return DEFAULT_SCHEME
+
+
+PATH_MTU_ANNOTATION = (
+    "service.beta.kubernetes.io/aws-load-balancer-enable-icmp-for-path-mtu-discovery"
+)
+
+
+def path_mtu_discovery(service: KubeObject) -> bool:
+    """The owner asks for path-MTU discovery: the controller's managed SG then admits ICMP
+    type 3 code 4 (ICMPv6 type 2 code 0) from every source CIDR, on the value ``on`` exactly
+    (LBC:pkg/service/model_build_managed_sg.go buildManagedSecurityGroupIngressPermissions:
+    ``icmpForPathMtuConfiguredFlag == "on"``; no rule for prefix lists)."""
+    return annotations_of(service).get(PATH_MTU_ANNOTATION) == "on"

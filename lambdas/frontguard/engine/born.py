@@ -72,6 +72,7 @@ def expand_restrictions(restrictions: Restrictions, owned: Mapping[str, Sources]
     return Restrictions(
         {port: expand_owned(s, owned) for port, s in restrictions.by_port.items()},
         expand_owned(restrictions.default, owned),
+        restrictions.fail_narrow,
     )
 
 

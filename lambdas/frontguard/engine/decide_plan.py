@@ -8,6 +8,7 @@ EKS Auto Mode (report), or :class:`Apply`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +42,8 @@ from frontguard.sources import Sources
 
 ResultFor = Callable[..., Result]
 
+logger = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class Planned:
@@ -51,6 +54,7 @@ class Planned:
     self_ports: tuple[int, ...]
     group: aws.SecurityGroup | None  # frontguard's SG to converge (None: create one)
     summary: dict[str, Any]  # the plan as alerts show it
+    narrowed: tuple[plan.NarrowedPort, ...] = ()  # unclaimed ports that failed narrow
 
 
 def decide_plan(
@@ -102,10 +106,15 @@ def decide_plan(
             result=result,
             auto_mode=report_only,
         )
+    fixes = [
+        *([_born_open_fix(open_at_birth)] if open_at_birth else []),
+        *([_narrowed_fix(planned.narrowed)] if planned.narrowed else []),
+    ]
     return Apply(
         result(
             _applied_outcome(drift=drift, born_open=open_at_birth is not None),
-            _applied_reason(owner, drift=drift, open_at_birth=open_at_birth),
+            _applied_reason(owner, drift=drift, open_at_birth=open_at_birth)
+            + _narrowed_reason(planned.narrowed),
             rules=rules,
             extra=summary,
         ),
@@ -113,7 +122,7 @@ def decide_plan(
         group,
         kept,
         planned.self_ports,
-        _born_open_fix(open_at_birth) if open_at_birth else None,
+        " ".join(fixes) or None,
     )
 
 
@@ -162,11 +171,24 @@ def _plan(
         namespaces=owner.namespaces,
         vpc_cidrs=_vpc_cidrs(engine, lb, owner, prefetched),
     )
-    source_plan = plan.plan_rules(listeners, allowed, owner.restrictions)
+    source_plan = plan.plan_rules(listeners, allowed, owner.restrictions, path_mtu=owner.path_mtu)
     self_ports = _self_reference_ports(owner, listeners)
     group = _unless_pre_lb_off_plan(group, source_plan.rules, self_ports)
     rules = source_plan.rules | (self_rules(self_ports, group.id) if group else frozenset())
-    return Planned(allowed, rules, self_ports, group, _plan_summary(source_plan))
+    for narrowed in source_plan.narrowed:
+        logger.warning(
+            "listener port unclaimed: planned narrow",
+            extra={
+                "load_balancer_arn": lb.arn,
+                "cluster": lb.cluster,
+                "owner": owner.ref.describe(),
+                "port": narrowed.port,
+                "narrowed_to": list(narrowed.admitted),
+            },
+        )
+    return Planned(
+        allowed, rules, self_ports, group, _plan_summary(source_plan), source_plan.narrowed
+    )
 
 
 def _vpc_cidrs(
@@ -283,9 +305,12 @@ def _report_only(
     return Report(
         result(
             Outcome.AUDIT_FINDING,
-            "not compliant (EKS Auto Mode: reported only, nothing changed)"
-            if auto_mode
-            else "not compliant (audit mode: nothing changed)",
+            (
+                "not compliant (EKS Auto Mode: reported only, nothing changed)"
+                if auto_mode
+                else "not compliant (audit mode: nothing changed)"
+            )
+            + _narrowed_reason(planned.narrowed),
             security_group_id=group_id,
             rules=planned.rules,
             extra=extra,
@@ -316,6 +341,22 @@ def _applied_reason(owner: Owner, *, drift: bool, open_at_birth: born.BornOpen |
         else ""
     )
     return ("drift repaired: " if drift else "") + born_open + how
+
+
+def _narrowed_reason(narrowed: Sequence[plan.NarrowedPort]) -> str:
+    """Fail narrow, said in the outcome (issue 26): which port, why, narrowed to what."""
+    return "".join(f"; {port.describe()}" for port in narrowed)
+
+
+def _narrowed_fix(narrowed: Sequence[plan.NarrowedPort]) -> str:
+    ports = ", ".join(str(port.port) for port in narrowed)
+    return (
+        f"Port(s) {ports} admit only what every member of the owner allows. If one should "
+        "admit more, name it in the listen-ports annotation of the Ingress it serves (with that "
+        "Ingress's inbound-cidrs), and check the controller's feature gates (e.g. "
+        "EnableCertificateManagement for create-acm-cert); frontguard then plans it from that "
+        "member's restriction."
+    )
 
 
 def _unless_pre_lb_off_plan(
@@ -497,6 +538,16 @@ def _plan_summary(source_plan: plan.SourcePlan) -> dict[str, Any]:
         ],
         "beyond_policy": source_plan.beyond_policy.as_strings(),
     }
+    if source_plan.narrowed:
+        summary["fail_narrow_ports"] = [
+            {
+                "port": port.port,
+                "narrowed_to": list(port.admitted),
+                "narrowest_restriction": list(port.restriction),
+                "why": "no member's listen ports claim it",
+            }
+            for port in source_plan.narrowed
+        ]
     if source_plan.closed_ports:
         # Never widen to make traffic flow: such a port admits nothing, and the alert says why.
         summary["warning"] = (

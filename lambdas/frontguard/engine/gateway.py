@@ -152,12 +152,24 @@ class GatewayOwner:
 
     def restriction(self) -> Sources | None:
         """``sourceRanges`` / ``securityGroupPrefixes``: ignored by the controller once a custom
-        SG is set, so frontguard carries them into its own rules."""
-        ranges = _as_strings(self._merged("sourceRanges"))
-        prefix_lists = _as_strings(self._merged("securityGroupPrefixes"))
-        if not ranges and not prefix_lists:
+        SG is set, so frontguard carries them into its own rules. The managed SG admits
+        ``0.0.0.0/0`` and ``::/0`` unless ``sourceRanges`` is non-nil, which replaces them even
+        when empty (then only the prefix lists, or no one); prefix lists are added next to the
+        CIDRs, so with ``sourceRanges`` unset they restrict nothing
+        (LBC:pkg/gateway/model/model_build_security_group.go
+        buildManagedSecurityGroupIngressPermissions)."""
+        ranges = self._merged("sourceRanges")
+        if ranges is None:
             return None
-        return Sources.of([*ranges, *prefix_lists])
+        prefix_lists = _as_strings(self._merged("securityGroupPrefixes"))
+        return Sources.of([*_as_strings(ranges), *prefix_lists])
+
+    @property
+    def path_mtu(self) -> bool:
+        """``enableICMP: true``: the managed SG admits path-MTU ICMP from every source CIDR
+        (LBC:pkg/gateway/model/model_build_security_group.go
+        buildManagedSecurityGroupIngressPermissions)."""
+        return self._merged("enableICMP") is True
 
     def kept_approved(self, policy: Policy) -> list[str]:
         """Approved SGs the Gateway's own configuration already names."""

@@ -31,7 +31,11 @@ from frontguard.controller.ingress import (
 )
 from frontguard.controller.objects import AnnotationError, KubeObject, namespace_of, object_id
 from frontguard.controller.restrictions import UNRESTRICTED, Restrictions
-from frontguard.controller.service import service_handled, service_restrictions
+from frontguard.controller.service import (
+    path_mtu_discovery,
+    service_handled,
+    service_restrictions,
+)
 from frontguard.engine import gateway
 from frontguard.errors import NotFoundError
 from frontguard.model import OwnerKind, OwnerRef
@@ -110,6 +114,9 @@ class Owner:
     gateway: gateway.GatewayOwner | None = None  # Gateway API owners only
     problem: str | None = None
     members: tuple[ClassifiedIngress, ...] = field(default=())
+    # The owner asks for path-MTU discovery ICMP (controller/service.py path_mtu_discovery,
+    # a Gateway's enableICMP): frontguard's SG keeps it, from the planned sources.
+    path_mtu: bool = False
 
     @property
     def namespaces(self) -> list[str]:
@@ -145,6 +152,7 @@ def resolve_owner(
             restrictions,
             gateway=found,
             problem=found.problem,
+            path_mtu=found.path_mtu,
         )
     if ref.kind in (OwnerKind.INGRESS, OwnerKind.INGRESS_GROUP):
         return _ingress_owner(kube, ref, flags, listed)
@@ -167,7 +175,15 @@ def _service_owner(
         restrictions = service_restrictions(service, auto_mode=ref.auto_mode)
     except AnnotationError as error:
         return Owner(ref, (service,), (path,), handled, reason, problem=str(error))
-    return Owner(ref, (service,), (path,), handled, reason, restrictions)
+    return Owner(
+        ref,
+        (service,),
+        (path,),
+        handled,
+        reason,
+        restrictions,
+        path_mtu=path_mtu_discovery(service),
+    )
 
 
 def _ingress_owner(

@@ -20,7 +20,7 @@ from frontguard.controller.objects import (
 )
 from frontguard.controller.restrictions import Restrictions
 from frontguard.controller.security_groups import AnnotationKeys, named_security_groups
-from frontguard.model import Listener, LoadBalancer, OwnerRef, PermissionRule
+from frontguard.model import Listener, LoadBalancer, OwnerRef, PermissionRule, path_mtu_rule
 from frontguard.policy import Policy
 from frontguard.sources import Sources, effective_sources, expand_policy_sources
 
@@ -73,31 +73,73 @@ def policy_sources(
 
 
 @dataclass(frozen=True)
+class NarrowedPort:
+    """A listener port no member of the owner claims (controller/restrictions.py
+    ``Restrictions.narrowed``): planned with the narrowest restriction any member declares."""
+
+    port: int
+    restriction: tuple[str, ...]  # what every member's restriction admits at once
+    admitted: tuple[str, ...]  # that, within the policy: what frontguard's SG admits there
+
+    def describe(self) -> str:
+        return (
+            f"port {self.port} belongs to no member's listen ports (a listener frontguard "
+            "cannot attribute to an owner's rules), so it takes the narrowest restriction any "
+            f"member declares: {', '.join(self.admitted) or 'nothing'}"
+        )
+
+
+@dataclass(frozen=True)
 class SourcePlan:
     rules: frozenset[PermissionRule]
     beyond_policy: Sources  # what the owner asked for that the policy refuses: never admitted
     closed_ports: tuple[int, ...]  # listener ports that admit nothing
+    narrowed: tuple[NarrowedPort, ...] = ()  # unclaimed ports that failed narrow
 
 
 def plan_rules(
-    listeners: Iterable[Listener], allowed: Sources, restrictions: Restrictions
+    listeners: Iterable[Listener],
+    allowed: Sources,
+    restrictions: Restrictions,
+    *,
+    path_mtu: bool = False,
 ) -> SourcePlan:
     """Per listener port (TCP; UDP for UDP listeners): the policy's sources narrowed by the
-    owner's restriction *for that port* (controller/restrictions.py)."""
+    owner's restriction *for that port* (controller/restrictions.py). With ``path_mtu`` (the
+    owner asked for path-MTU discovery) also the path-MTU ICMP rule from each planned CIDR,
+    as the controller's managed SG has it from each of its source CIDRs and never from a
+    prefix list (LBC:pkg/service/model_build_managed_sg.go and
+    LBC:pkg/gateway/model/model_build_security_group.go
+    buildManagedSecurityGroupIngressPermissions)."""
     rules: set[PermissionRule] = set()
     beyond: list[str] = []
     closed: list[int] = []
+    narrowed: dict[int, NarrowedPort] = {}
     for listener in listeners:
         effective = effective_sources(allowed, restrictions.for_port(listener.port))
         beyond.extend(effective.beyond_policy.as_strings())
         if effective.allowed.empty:
             closed.append(listener.port)
+        fallback = restrictions.narrowed(listener.port)
+        if fallback is not None:
+            narrowed[listener.port] = NarrowedPort(
+                listener.port,
+                tuple(fallback.as_strings()),
+                tuple(effective.allowed.as_strings()),
+            )
         rules.update(
             PermissionRule(protocol, listener.port, source)
             for protocol in listener_protocols(listener)
             for source in effective.allowed.as_strings()
         )
-    return SourcePlan(frozenset(rules), Sources.of(beyond), tuple(sorted(set(closed))))
+        if path_mtu:
+            rules.update(path_mtu_rule(str(cidr)) for cidr in effective.allowed.cidrs)
+    return SourcePlan(
+        frozenset(rules),
+        Sources.of(beyond),
+        tuple(sorted(set(closed))),
+        tuple(narrowed[port] for port in sorted(narrowed)),
+    )
 
 
 def exceeds_rule_limit(rules: frozenset[PermissionRule], policy: Policy) -> bool:

@@ -111,7 +111,7 @@ def plan_owner(
         namespaces=owner.namespaces,
         vpc_cidrs=aws.vpc_cidrs(engine.ec2, vpc_id) if needs_vpc else [],
     )
-    source_plan = plan.plan_rules(listeners, allowed, owner.restrictions)
+    source_plan = plan.plan_rules(listeners, allowed, owner.restrictions, path_mtu=owner.path_mtu)
     if plan.exceeds_rule_limit(source_plan.rules, policy):
         return (
             f"the plan needs {len(source_plan.rules)} rules, more than the "

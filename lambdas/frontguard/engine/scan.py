@@ -62,6 +62,7 @@ from frontguard.engine.remediate import remediate_load_balancer
 from frontguard.engine.remediation_alerts import impostor_alert
 from frontguard.errors import FrontguardError, NotFoundError, RetryableError
 from frontguard.model import (
+    PATH_MTU_ICMP,
     Listener,
     LoadBalancer,
     Outcome,
@@ -363,6 +364,8 @@ def listeners_from_controller_sg(
         return None
     protocols: dict[int, set[str]] = {}
     for rule in group.rules:
+        if rule.protocol in PATH_MTU_ICMP:
+            continue  # path-MTU ICMP (model.PATH_MTU_ICMP) is not a listener
         protocols.setdefault(rule.port, set()).add(rule.protocol)
     if not protocols:
         return None
@@ -410,11 +413,20 @@ def _compliant_at_a_glance(engine: Engine, lb: LoadBalancer, owner: Owner, bulk:
         namespaces=owner.namespaces,
         vpc_cidrs=bulk.vpc_cidrs.get(lb.vpc_id, []),
     )
+    # ICMP rules are judged like any other (issue 26): planned only as the path-MTU rule from
+    # the planned sources when the owner asks for it, so a world-open ICMP rule, or one the
+    # owner did not ask for, makes the SG differ from the plan.
     listeners = {
         Listener(port, "UDP" if protocol == "udp" else "TCP")
-        for protocol, port in {(r.protocol, r.port) for r in ours.rules if r.source != ours.id}
+        for protocol, port in {
+            (r.protocol, r.port)
+            for r in ours.rules
+            if r.source != ours.id and r.protocol not in PATH_MTU_ICMP
+        }
     }
-    expected = plan.plan_rules(listeners, allowed, owner.restrictions).rules
+    expected = plan.plan_rules(
+        listeners, allowed, owner.restrictions, path_mtu=owner.path_mtu
+    ).rules
     if not owner.ref.frontend_nlb and owner.members and frontend_nlb_shares_alb_sgs(owner.members):
         expected |= plan.frontend_nlb_rules(
             listeners, frontend_nlb_health_check_ports(owner.members), ours.id
