@@ -293,6 +293,24 @@ def test_an_invocation_out_of_time_saves_a_cursor_and_the_next_resumes(sandbox):
     assert json.loads(json.dumps(digest))  # plain JSON
 
 
+def test_an_invocation_out_of_time_before_its_first_lb_saves_nothing_and_the_next_starts_over(
+    sandbox,
+):
+    """A run that had no time for even one load balancer has nothing to resume from: it
+    writes no cursor (it used to fail on an assertion) and the next invocation does it all."""
+    fg = wire(sandbox, AUDIT)
+    sandbox.cluster("prod").bulk_ingresses(3)
+
+    first = run_scan(fg.runtime, time_left=lambda: 10.0)
+
+    assert not first.complete and first.items == []
+    assert "~cursor" not in finding_records(sandbox) and digests(fg) == []
+    second = run_scan(fg.runtime)
+    assert second.complete and len(second.items) == 3
+    [digest] = digests(fg)
+    assert digest["new"] == 3
+
+
 def test_a_digest_beyond_the_size_limit_is_cut_and_the_rest_logged(sandbox, monkeypatch, caplog):
     from frontguard.engine import digest as digest_module
 

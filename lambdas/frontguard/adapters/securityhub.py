@@ -149,6 +149,16 @@ class Observation:
         )
 
 
+def _provenance(observation: Observation) -> dict[str, str]:
+    """What the change frontguard undid admitted, who made it and what found it."""
+    fields = {
+        "frontguard/actor": _clip(observation.actor or "", 1024),
+        "frontguard/detected-by": observation.detected_by or "",
+        "frontguard/was-open": _clip("; ".join(observation.was_open), 1024),
+    }
+    return {key: value for key, value in fields.items() if value}
+
+
 def _strings(value: object) -> tuple[str, ...]:
     return tuple(str(v) for v in value) if isinstance(value, list | tuple) else ()
 
@@ -356,14 +366,7 @@ class SecurityHubFindings:
             },
             "Resources": self._resources(observation),
         }
-        if observation.actor:
-            finding["ProductFields"]["frontguard/actor"] = _clip(observation.actor, 1024)
-        if observation.detected_by:
-            finding["ProductFields"]["frontguard/detected-by"] = observation.detected_by
-        if observation.was_open:
-            finding["ProductFields"]["frontguard/was-open"] = _clip(
-                "; ".join(observation.was_open), 1024
-            )
+        finding["ProductFields"].update(_provenance(observation))
         return finding
 
     def _resources(self, observation: Observation) -> list[dict[str, Any]]:

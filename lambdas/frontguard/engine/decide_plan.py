@@ -77,16 +77,12 @@ def decide_plan(
     if isinstance(beyond, Settled):
         return beyond
     open_at_birth = born.missing_object(owner, planned.allowed) if beyond and not drift else None
-    summary = planned.summary
-    if open_at_birth is not None:
-        summary = {
-            **summary,
-            "born_open": open_at_birth.describe(),
-            "missing_or_drifted_object": open_at_birth.object,
-            "why_not_born_protected": beyond,
-        }
+    summary = {
+        **planned.summary,
+        **_born_open_summary(open_at_birth, beyond),
+        **_accounted(lb, owner, planned, listeners=listeners),
+    }
     rules, group = planned.rules, planned.group
-    summary = {**summary, **_accounted(lb, owner, planned, listeners=listeners)}
     if plan.exceeds_rule_limit(rules, engine.policy):
         return _rule_limit_report(engine, rules, summary, result)
     changes = owner_changes(owner, group.id if group else "<frontguard-sg>", kept)
@@ -106,6 +102,22 @@ def decide_plan(
             result=result,
             auto_mode=report_only,
         )
+    return _apply(
+        owner, planned, summary, kept=kept, open_at_birth=open_at_birth, drift=drift, result=result
+    )
+
+
+def _apply(
+    owner: Owner,
+    planned: Planned,
+    summary: dict[str, Any],
+    *,
+    kept: tuple[str, ...],
+    open_at_birth: born.BornOpen | None,
+    drift: bool,
+    result: ResultFor,
+) -> Apply:
+    """Enforce mode: converge frontguard's SG to the plan and request it on the owner."""
     fixes = [
         *([_born_open_fix(open_at_birth)] if open_at_birth else []),
         *([_narrowed_fix(planned.narrowed)] if planned.narrowed else []),
@@ -115,11 +127,11 @@ def decide_plan(
             _applied_outcome(drift=drift, born_open=open_at_birth is not None),
             _applied_reason(owner, drift=drift, open_at_birth=open_at_birth)
             + _narrowed_reason(planned.narrowed),
-            rules=rules,
+            rules=planned.rules,
             extra=summary,
         ),
         owner,
-        group,
+        planned.group,
         kept,
         planned.self_ports,
         " ".join(fixes) or None,
@@ -515,6 +527,18 @@ def _controller_failure(engine: Engine, lb: LoadBalancer, owner: Owner) -> str |
         if failure is not None:
             return failure
     return None
+
+
+def _born_open_summary(
+    open_at_birth: born.BornOpen | None, beyond: list[str] | None
+) -> dict[str, Any]:
+    if open_at_birth is None:
+        return {}
+    return {
+        "born_open": open_at_birth.describe(),
+        "missing_or_drifted_object": open_at_birth.object,
+        "why_not_born_protected": beyond,
+    }
 
 
 def _accounted(

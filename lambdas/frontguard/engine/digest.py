@@ -210,58 +210,50 @@ def _render(
     invocations: int,
     run_id: str,
 ) -> None:
+    """The digest's subject and message: the counts, then the lists, cut to fit SNS."""
+    base = _counts(digest, report, counts) | {
+        "account": account,
+        "region": region,
+        "run_id": run_id,
+        "invocations": invocations,
+        "remediations_queued": queued,
+    }
+    digest.subject = (
+        f"frontguard scan: {len(digest.new)} new, {len(digest.fixed)} fixed, "
+        f"{base['open_findings']} open in {account} {region}"
+    )[:100]
+    lists = {
+        "findings": _open_entries(digest),
+        "fixed_findings": _fixed_entries(digest),
+        "changes": digest.changes,
+    }
+    digest.body, digest.message = _fit(base, lists)
+
+
+def _counts(
+    digest: Digest, report: ScanReport, counts: Mapping[str, Mapping[str, int]]
+) -> dict[str, Any]:
+    """What the digest says of the whole run (every invocation), whatever fits."""
     by_outcome: Counter[str] = Counter()
     for outcomes in counts.values():
         by_outcome.update(outcomes)
-    open_count = len(digest.new) + len(digest.still_open)
     summary = (
         f"{len(digest.new)} new, {len(digest.fixed)} fixed, {len(digest.still_open)} still open "
         f"among {sum(by_outcome.values())} load balancers"
     )
-    # Worst first; within an outcome, the new ones first.
-    findings = sorted(
-        [
-            *({"status": NEW, **f.entry} for f in digest.new),
-            *({"status": STILL_OPEN, **f.entry} for f in digest.still_open),
-        ],
-        key=lambda e: (
-            severity(str(e["outcome"])),
-            e["status"] != NEW,
-            str(e.get("cluster") or ""),
-            str(e.get("name") or ""),
-        ),
-    )
-    fixed = [
-        {
-            "status": FIXED,
-            "was": r.outcome,
-            **r.as_dict(),
-            **(
-                {"exposure_seconds": digest.exposure[r.load_balancer_arn]}
-                if r.load_balancer_arn in digest.exposure
-                else {}
-            ),
-        }
-        for r in digest.fixed
-    ]
-    base = {
+    return {
         "outcome": "scan-digest",
         "load_balancer_arn": None,
         "cluster": None,
         "owner": None,
-        "account": account,
-        "region": region,
         "detail": summary,
         "mode": report.mode.value,
-        "run_id": run_id,
-        "invocations": invocations,
         "load_balancers": sum(by_outcome.values()),
-        "open_findings": open_count,
+        "open_findings": len(digest.new) + len(digest.still_open),
         "new": len(digest.new),
         "fixed": len(digest.fixed),
         "still_open": len(digest.still_open),
         "changed": len(digest.changes),
-        "remediations_queued": queued,
         "by_outcome": dict(sorted(by_outcome.items(), key=lambda kv: severity(kv[0]))),
         "by_cluster": {c: dict(v) for c, v in sorted(counts.items())},
         "cleaned_up_security_groups": report.cleaned_up,
@@ -274,48 +266,75 @@ def _render(
         "exempt": [i.as_dict() for i in report.items if i.outcome is Outcome.EXEMPT][:EXEMPT_ITEMS],
         "time": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    digest.subject = (
-        f"frontguard scan: {len(digest.new)} new, {len(digest.fixed)} fixed, "
-        f"{open_count} open in {account} {region}"
-    )[:100]
+
+
+def _open_entries(digest: Digest) -> list[dict[str, Any]]:
+    """Worst first; within an outcome, the new ones first."""
+    return sorted(
+        [
+            *({"status": NEW, **f.entry} for f in digest.new),
+            *({"status": STILL_OPEN, **f.entry} for f in digest.still_open),
+        ],
+        key=lambda e: (
+            severity(str(e["outcome"])),
+            e["status"] != NEW,
+            str(e.get("cluster") or ""),
+            str(e.get("name") or ""),
+        ),
+    )
+
+
+def _fixed_entries(digest: Digest) -> list[dict[str, Any]]:
+    return [
+        {
+            "status": FIXED,
+            "was": r.outcome,
+            **r.as_dict(),
+            **(
+                {"exposure_seconds": digest.exposure[r.load_balancer_arn]}
+                if r.load_balancer_arn in digest.exposure
+                else {}
+            ),
+        }
+        for r in digest.fixed
+    ]
+
+
+def _fit(
+    base: Mapping[str, Any], lists: Mapping[str, Sequence[Mapping[str, Any]]]
+) -> tuple[dict[str, Any], str]:
+    """The body and SNS message with as many entries of each list as fit, worst first, and
+    ``omitted`` counting the rest: a first guess from each entry's own size (the JSON is
+    escaped once more inside the message), then checked, cutting further until it fits."""
 
     def build(limit: int) -> tuple[dict[str, Any], str]:
         body = {
             **base,
-            "findings": findings[:limit],
-            "fixed_findings": fixed[:limit],
-            "changes": digest.changes[:limit],
-            "omitted": {
-                "findings": max(0, len(findings) - limit),
-                "fixed_findings": max(0, len(fixed) - limit),
-                "changes": max(0, len(digest.changes) - limit),
-            },
+            **{name: list(entries[:limit]) for name, entries in lists.items()},
+            "omitted": {name: max(0, len(entries) - limit) for name, entries in lists.items()},
         }
         default = json.dumps(body, indent=1, sort_keys=True, default=str)
-        message = json.dumps({"default": default, "email": digest_text(body)})
-        return body, message
+        return body, json.dumps({"default": default, "email": digest_text(body)})
 
-    # The largest number of entries that fits (worst first): a first guess from each entry's
-    # own size (the JSON is escaped once more inside the message), then checked, cutting
-    # further until it fits.
-    body, message = build(max(len(findings), len(fixed), len(digest.changes)))
-    if len(message.encode()) > MESSAGE_BUDGET:
-        sizes = [
-            round(1.3 * sum(len(json.dumps(e, default=str)) for e in row if e is not None))
-            for row in zip_longest(findings, fixed, digest.changes, fillvalue=None)
-        ]
-        room = MESSAGE_BUDGET - len(build(0)[1].encode())
-        limit = 0
-        for size in sizes:
-            if room < size:
-                break
-            room -= size
-            limit += 1
+    body, message = build(max(len(entries) for entries in lists.values()))
+    if len(message.encode()) <= MESSAGE_BUDGET:
+        return body, message
+    sizes = [
+        round(1.3 * sum(len(json.dumps(e, default=str)) for e in row if e is not None))
+        for row in zip_longest(*lists.values(), fillvalue=None)
+    ]
+    room = MESSAGE_BUDGET - len(build(0)[1].encode())
+    limit = 0
+    for size in sizes:
+        if room < size:
+            break
+        room -= size
+        limit += 1
+    body, message = build(limit)
+    while len(message.encode()) > MESSAGE_BUDGET and limit > 0:
+        limit = int(limit * 0.9)
         body, message = build(limit)
-        while len(message.encode()) > MESSAGE_BUDGET and limit > 0:
-            limit = int(limit * 0.9)
-            body, message = build(limit)
-    digest.body, digest.message = body, message
+    return body, message
 
 
 def _exposure_summary(digest: Digest) -> dict[str, Any]:
@@ -367,6 +386,25 @@ def digest_text(body: Mapping[str, Any]) -> str:
         more = body["open_findings"] - min(len(entries), EMAIL_LINES)
         if more > 0:
             lines.append(f"... and {more} more (every one is in the JSON body of this message).")
+    lines += _change_lines(body) + _fixed_lines(body)
+    omitted = body.get("omitted", {})
+    if any(omitted.values()):
+        lines += [
+            "",
+            f"Left out to fit SNS's 256 KB limit: {omitted['findings']} findings, "
+            f"{omitted['fixed_findings']} fixed and {omitted.get('changes', 0)} changes; the "
+            "counts above cover them all, and the scan's log lists each one.",
+        ]
+    lines += [
+        "",
+        "New findings are alerted once per alert period; this digest is the only message "
+        "this scan sends.",
+    ]
+    return "\n".join(lines)
+
+
+def _change_lines(body: Mapping[str, Any]) -> list[str]:
+    lines: list[str] = []
     changes: Sequence[Mapping[str, Any]] = body.get("changes", [])
     if changes:
         lines += ["", f"Changed by frontguard in this run: {body.get('changed', len(changes))}."]
@@ -374,9 +412,14 @@ def digest_text(body: Mapping[str, Any]) -> str:
             f"- {e['change']}: {e.get('owner') or e.get('name')} in {e.get('cluster')}"
             + (f"; was open: {'; '.join(e['was_open'])}" if e.get("was_open") else "")
             + (f"; exposed {_duration(e['exposure_seconds'])}" if "exposure_seconds" in e else "")
-            + f"; change undone made by: {e['actor']}; detected by: {e['detected_by']}"
+            + f"; changed by: {e['actor']}; detected by: {e['detected_by']}"
             for e in changes[:EMAIL_LINES]
         )
+    return lines
+
+
+def _fixed_lines(body: Mapping[str, Any]) -> list[str]:
+    lines: list[str] = []
     if body["fixed"]:
         lines += ["", f"Fixed since they were alerted: {body['fixed']}."]
         lines.extend(
@@ -396,20 +439,7 @@ def digest_text(body: Mapping[str, Any]) -> str:
                 f"{_duration(exposure['fixed_median_seconds'])}, longest "
                 f"{_duration(exposure['fixed_max_seconds'])}."
             )
-    omitted = body.get("omitted", {})
-    if any(omitted.values()):
-        lines += [
-            "",
-            f"Left out to fit SNS's 256 KB limit: {omitted['findings']} findings, "
-            f"{omitted['fixed_findings']} fixed and {omitted.get('changes', 0)} changes; the "
-            "counts above cover them all, and the scan's log lists each one.",
-        ]
-    lines += [
-        "",
-        "New findings are alerted once per alert period; this digest is the only message "
-        "this scan sends.",
-    ]
-    return "\n".join(lines)
+    return lines
 
 
 def merge_counts(

@@ -14,6 +14,7 @@ is never world-open.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +30,7 @@ from frontguard.controller.ingress import (
 from frontguard.controller.objects import AnnotationError
 from frontguard.controller.service import service_listen_ports, service_scheme
 from frontguard.engine import exemptions, plan
-from frontguard.engine.decision import Engine, owner_changes
+from frontguard.engine.decision import Engine, OwnerChange, owner_changes
 from frontguard.engine.gateway import GatewayOwner, frontguard_config_name
 from frontguard.engine.owner import Owner
 from frontguard.engine.remediation_alerts import impostor_alert
@@ -198,22 +199,7 @@ def react(
             engine.alerts.publish(_squatted_alert(alert_key, key, ref, group))
     changed = aws.converge_rules(engine.ec2, group, prepared.rules)
     changes = owner_changes(owner, group.id)
-    data: dict[str, Any] = {
-        "security_group_id": group.id,
-        "blocked_by": "fail-closed",
-        "pre_load_balancer": True,
-        "vpc_id": vpc_id,
-        "scheme": prepared.scheme,
-        "planned_rules": [f"{r.protocol}/{r.port} from {r.source}" for r in sorted(prepared.rules)],
-        "planned_annotations": {k: v for c in changes for k, v in c.summary().items()},
-        "exposure_seconds": 0.0,
-    }
-    if prepared.closed_ports:
-        data["warning"] = (
-            "no source is allowed by both the policy and the owner's own restrictions on "
-            f"port(s) {', '.join(map(str, prepared.closed_ports))}: frontguard's security "
-            "group admits nothing there"
-        )
+    data = _alert_data(group, prepared, changes, vpc_id)
     if not changes and not changed.changed:
         reason = (
             f"frontguard's pre-load-balancer SG {group.id} is already requested by "
@@ -221,27 +207,11 @@ def react(
         )
         logger.info("pre-load-balancer SG already requested", extra={**context, "reason": reason})
         return Reaction(Outcome.COMPLIANT, reason, security_group_id=group.id)
-    markers = [m for obj in owner.objects for m in plan.gitops_markers(obj)]
-    if changes and markers and engine.policy.gitops is GitOpsAction.ALERT:
-        reason = (
-            f"owner is managed by {', '.join(sorted(set(markers)))}: frontguard's "
-            f"pre-load-balancer SG {group.id} is ready; commit the annotations shown"
-        )
-        return Reaction(
-            Outcome.GITOPS_PENDING,
-            reason,
-            Alert(
-                Outcome.GITOPS_PENDING,
-                alert_key,
-                key.cluster,
-                ref,
-                reason,
-                data=data,
-                fix="Commit these annotations to the object's source repository: "
-                + ", ".join(f"{k}={v}" for k, v in data["planned_annotations"].items()),
-            ),
-            group.id,
-        )
+    pending = _gitops_pending(
+        engine, owner, changes, alert_key=alert_key, key=key, group=group, data=data
+    )
+    if pending is not None:
+        return pending
     kube = engine.kube(key.cluster)
     for change in changes:
         change.apply(kube)
@@ -267,6 +237,63 @@ def react(
             fix="Nothing to do; the scan and the CreateLoadBalancer event check the load "
             "balancer once it exists.",
             data=data,
+        ),
+        group.id,
+    )
+
+
+def _alert_data(
+    group: aws.SecurityGroup, prepared: PrePlan, changes: Sequence[OwnerChange], vpc_id: str
+) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "security_group_id": group.id,
+        "blocked_by": "fail-closed",
+        "pre_load_balancer": True,
+        "vpc_id": vpc_id,
+        "scheme": prepared.scheme,
+        "planned_rules": [f"{r.protocol}/{r.port} from {r.source}" for r in sorted(prepared.rules)],
+        "planned_annotations": {k: v for c in changes for k, v in c.summary().items()},
+        "exposure_seconds": 0.0,
+    }
+    if prepared.closed_ports:
+        data["warning"] = (
+            "no source is allowed by both the policy and the owner's own restrictions on "
+            f"port(s) {', '.join(map(str, prepared.closed_ports))}: frontguard's security "
+            "group admits nothing there"
+        )
+    return data
+
+
+def _gitops_pending(
+    engine: Engine,
+    owner: Owner,
+    changes: Sequence[OwnerChange],
+    *,
+    alert_key: str,
+    key: aws.PreLoadBalancerKey,
+    group: aws.SecurityGroup,
+    data: dict[str, Any],
+) -> Reaction | None:
+    """A GitOps-managed owner gets the annotations to commit, not a patch (policy gitops)."""
+    markers = [m for obj in owner.objects for m in plan.gitops_markers(obj)]
+    if not (changes and markers and engine.policy.gitops is GitOpsAction.ALERT):
+        return None
+    reason = (
+        f"owner is managed by {', '.join(sorted(set(markers)))}: frontguard's "
+        f"pre-load-balancer SG {group.id} is ready; commit the annotations shown"
+    )
+    return Reaction(
+        Outcome.GITOPS_PENDING,
+        reason,
+        Alert(
+            Outcome.GITOPS_PENDING,
+            alert_key,
+            key.cluster,
+            owner.ref,
+            reason,
+            data=data,
+            fix="Commit these annotations to the object's source repository: "
+            + ", ".join(f"{k}={v}" for k, v in data["planned_annotations"].items()),
         ),
         group.id,
     )

@@ -137,20 +137,10 @@ def run_scan(runtime: Runtime, *, time_left: Callable[[], float] | None = None) 
     queued = (cursor.queued if cursor is not None else 0) + report.queued
     invocations = (cursor.invocations if cursor is not None else 0) + 1
     if not report.complete:
-        assert report.resume_at is not None
-        if store is None:
-            return report  # nowhere to keep a cursor: the next run starts over
-        store.write(
-            puts=[
-                *(
-                    store.pending_item(Finding.of_item(item).record(), run_id)
-                    for item in report.open_findings
-                ),
-                store.cursor_item(
-                    ScanCursor(run_id, report.resume_at, counts, invocations, queued)
-                ),
-            ]
-        )
+        # Nowhere to keep a cursor, or nothing done yet: the next invocation starts over.
+        if store is not None and report.resume_at is not None:
+            resume = ScanCursor(run_id, report.resume_at, counts, invocations, queued)
+            _save_cursor(store, report, resume)
         return report
 
     digest = compile_digest(
@@ -176,6 +166,19 @@ def run_scan(runtime: Runtime, *, time_left: Callable[[], float] | None = None) 
             deletes=[*(digest.closed_keys if published else []), *finished],
         )
     return report
+
+
+def _save_cursor(store: FindingStore, report: ScanReport, cursor: ScanCursor) -> None:
+    """An unfinished run: its open findings so far, and where the next invocation resumes."""
+    store.write(
+        puts=[
+            *(
+                store.pending_item(Finding.of_item(item).record(), cursor.run_id)
+                for item in report.open_findings
+            ),
+            store.cursor_item(cursor),
+        ]
+    )
 
 
 def observation(item: ScanItem) -> Observation:
