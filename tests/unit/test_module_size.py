@@ -25,16 +25,8 @@ LONG_FUNCTIONS: dict[str, str] = {
     "frontguard/engine/digest.py:_render": "issue 22 reworks the digest in parallel",
     "frontguard/engine/pre_lb.py:react": "issue 22's area (fail-closed reaction) in parallel",
     "frontguard/handlers/scan_flow.py:run_scan": "issue 22 reworks the handlers in parallel",
-    "frontguard/canary/owners.py:canary_owner": "one literal manifest per owner kind "
-    "(Ingress, Service, Gateway + HTTPRoute + configuration): data, read top to bottom",
-    "frontguard/render.py:admission_objects": "the admission policies' CEL, one literal "
-    "object per policy: data, read top to bottom",
     "frontguard/runtime.py:build_runtime": "wiring of every client and adapter in one place, "
     "read top to bottom",
-    "frontguard/fleet.py:fleet_scan": "the pool and its per-target error handling; split with "
-    "the scan (issue 22)",
-    "frontguard/doctor/channels.py:check_channels": "one check per channel in a row; split "
-    "when the channels change again",
 }
 
 
