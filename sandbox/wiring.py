@@ -7,18 +7,14 @@ tests can assert API budgets and "no mutating call".
 
 from __future__ import annotations
 
-import functools
 import json
 import math
-import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
-import botocore.loaders
-import botocore.session
 from frontguard.adapters.verify_queue import VerifyRequest
 from frontguard.engine.verify import Verification, verify
 from frontguard.handlers.events_flow import handle_event
@@ -194,35 +190,6 @@ def create_state_table(sandbox: Sandbox) -> str:
     return STATE_TABLE
 
 
-@functools.cache
-def _service_models() -> botocore.loaders.Loader:
-    """One process-wide loader of botocore's service models (read-only JSON, cached once
-    parsed): a new session would parse EC2's multi-megabyte model again for every container,
-    the largest fixed cost of a wiring."""
-    return botocore.loaders.create_loader()
-
-
-_MODELS_LOCK = threading.Lock()
-
-
-def container_session() -> boto3.Session:
-    """A fresh boto3 session against the sandbox, as a new Lambda container makes: its own
-    credentials, handlers, clients and caches; only the parsed service models are shared."""
-    core = botocore.session.get_session()
-    loader = _service_models()
-    core.register_component("data_loader", loader)
-    with _MODELS_LOCK:
-        session = boto3.Session(
-            botocore_session=core,
-            region_name=REGION,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",  # noqa: S106 - moto accepts anything
-        )
-        # boto3 appends its own data directory to the loader of every session it is given.
-        loader.search_paths[:] = list(dict.fromkeys(loader.search_paths))
-    return session
-
-
 def wire(
     sandbox: Sandbox,
     policy: dict[str, Any],
@@ -252,7 +219,11 @@ def wire(
         # Fail-closed mode's configured controller roles: those of the clusters so far.
         controller_role_names=tuple(controller_role_name(name) for name in sandbox.clusters),
     )
-    session = container_session()
+    session = boto3.Session(
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",  # noqa: S106 - moto accepts anything
+    )
     calls: Counter[str] = Counter()
     enqueued: list[tuple[dict[str, Any], int]] = []
 
