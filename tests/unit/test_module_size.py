@@ -25,8 +25,8 @@ LONG_FUNCTIONS: dict[str, str] = {
     "frontguard/engine/digest.py:_render": "issue 22 reworks the digest in parallel",
     "frontguard/engine/pre_lb.py:react": "issue 22's area (fail-closed reaction) in parallel",
     "frontguard/handlers/scan_flow.py:run_scan": "issue 22 reworks the handlers in parallel",
-    "frontguard/runtime.py:build_runtime": "wiring of every client and adapter in one place, "
-    "read top to bottom",
+    "frontguard/runtime.py:build_runtime": "its alert sinks' wiring is issue 22's area (alerts), "
+    "changed in parallel: split after that merge (alert sinks, queues, engine)",
 }
 
 
