@@ -10,8 +10,8 @@ previous or null, "created": true, "gateway.spec.infrastructure.parametersRef": 
 the recorded fields merged back; the Gateway's ``parametersRef`` is removed again when
 frontguard set it, and a configuration frontguard created is deleted. Then frontguard's own SGs
 (tag ``frontguard.io/managed-by=frontguard``) that no load balancer, annotation or configuration
-uses any more are deleted; one still attached is kept until the controller has reconciled. SGs frontguard did not tag are never touched.
-
+uses any more are deleted; one still attached is kept until the controller has reconciled.
+SGs frontguard did not tag are never touched.
 
 :func:`~frontguard.engine.revert.plan.plan_revert` reads and decides (no change), from what
 :mod:`~frontguard.engine.revert.restore` (annotations, configurations) and
