@@ -83,6 +83,7 @@ from sandbox.lbc_rules import (
 from sandbox.lbc_rules import (
     ref as object_ref,
 )
+from sandbox.models import shared_service_models
 from sandbox.tls import CertificateAuthority, create_ca
 
 if TYPE_CHECKING:
@@ -900,6 +901,7 @@ class Sandbox:
         self.stop()
 
     def start(self) -> None:
+        self._exit_stack.enter_context(shared_service_models())
         self.moto.start()
         self._exit_stack.callback(self.moto.stop)
         self._exit_stack.enter_context(self.moto.environment())

@@ -6,13 +6,46 @@ emulator thread) are stopped when the test ends.
 
 import json
 import logging
+import time
 from collections.abc import Iterator
+from typing import Any
 
+import botocore.retries.bucket
+import botocore.retries.standard
 import pytest
 from frontguard.handlers._runtime import reset_runtime
 
 from sandbox import Sandbox
 from sandbox.wiring import ENFORCE, STATE_TABLE, Frontguard
+
+
+@pytest.fixture(autouse=True)
+def no_backoff_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
+    """botocore's real retry decisions and adaptive rate limiting, in virtual time, for
+    every test (a fault that outlasts botocore's retries otherwise sleeps through its whole
+    exponential backoff).
+
+    Backoff delays are zero, and when the adaptive client's token bucket would wait, its clock
+    jumps ahead instead: the limiter computes the same rates, the suite does not sleep.
+    """
+    skew = [0.0]
+
+    def current_time(self: botocore.retries.bucket.Clock) -> float:
+        return time.time() + skew[0]
+
+    def acquire(self: Any, amount: int, block: bool) -> bool:
+        self._refill()
+        while amount > self._current_capacity:
+            skew[0] += max(self._sleep_amount(amount), 0.001)
+            self._refill()
+        self._current_capacity -= amount
+        return True
+
+    monkeypatch.setattr(
+        botocore.retries.standard.ExponentialBackoff, "delay_amount", lambda self, context: 0.0
+    )
+    monkeypatch.setattr(botocore.retries.bucket.Clock, "current_time", current_time)
+    monkeypatch.setattr(botocore.retries.bucket.TokenBucket, "_acquire", acquire)
 
 
 @pytest.fixture(scope="session")

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from frontguard.alerts import Alert
     from frontguard.engine.scan import ScanReport
     from frontguard.policy import Policy
+    from frontguard.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -168,8 +169,6 @@ def fleet_scan(
     clock: Callable[[], float] = time.monotonic,
 ) -> FleetReport:
     """Scan every target with at most ``parallel`` at a time (1: one after the other)."""
-    from frontguard.engine.scan import scan
-    from frontguard.runtime import build_runtime
     from frontguard.settings import Settings
 
     if parallel < 1:
@@ -190,26 +189,15 @@ def fleet_scan(
 
     def run(target: Target) -> TargetResult:
         nonlocal done
-        context = {"account": target.account.id, "region": target.region}
-        try:
-            found = credentials(target.account.id) if target.assume else None
-            session = session_factory(found, target.region)
-            runtime = build_runtime(settings, session=session, policy=policy)
-            _check_account(target, runtime.account)
-            runtime.engine.alerts = _Collected()
-            report = scan(runtime.engine, clusters=clusters)
-            result = TargetResult(target, report=report, kube_calls=runtime.connector.calls())
-        except (FrontguardError, BotoCoreError) as error:
-            logger.warning("account/region not scanned", extra={**context, "problem": str(error)})
-            result = TargetResult(target, error=str(error))
-        except Exception as error:  # the per-target boundary: one account's
-            # surprise (a bug, an unexpected answer) is its own error row, counted in the exit
-            # code, never the end of the other accounts' results.
-            logger.exception(
-                "account/region scan failed unexpectedly",
-                extra={**context, "problem": repr(error)},
-            )
-            result = TargetResult(target, error=f"unexpected error: {error!r}")
+        result = _scan_target(
+            target,
+            lambda: session_factory(
+                credentials(target.account.id) if target.assume else None, target.region
+            ),
+            settings,
+            policy,
+            clusters,
+        )
         with done_lock:
             done += 1
             if progress is not None:
@@ -220,6 +208,37 @@ def fleet_scan(
     with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="frontguard-scan") as pool:
         results = list(pool.map(run, targets))
     return FleetReport(results, clock() - started)
+
+
+def _scan_target(
+    target: Target,
+    session: Callable[[], Any],
+    settings: Settings,
+    policy: Policy,
+    clusters: Collection[str] | None,
+) -> TargetResult:
+    """One account-region's scan, or its error row: the per-target boundary."""
+    from frontguard.engine.scan import scan
+    from frontguard.runtime import build_runtime
+
+    context = {"account": target.account.id, "region": target.region}
+    try:
+        runtime = build_runtime(settings, session=session(), policy=policy)
+        _check_account(target, runtime.account)
+        runtime.engine.alerts = _Collected()
+        report = scan(runtime.engine, clusters=clusters)
+        return TargetResult(target, report=report, kube_calls=runtime.connector.calls())
+    except (FrontguardError, BotoCoreError) as error:
+        logger.warning("account/region not scanned", extra={**context, "problem": str(error)})
+        return TargetResult(target, error=str(error))
+    except Exception as error:  # the per-target boundary: one account's
+        # surprise (a bug, an unexpected answer) is its own error row, counted in the exit
+        # code, never the end of the other accounts' results.
+        logger.exception(
+            "account/region scan failed unexpectedly",
+            extra={**context, "problem": repr(error)},
+        )
+        return TargetResult(target, error=f"unexpected error: {error!r}")
 
 
 @functools.cache

@@ -199,22 +199,32 @@ def _only_approved(key: str, approved: Sequence[str]) -> str:
     return f"!({_has_annotation(key)}) || {_annotation(key)}.matches('{pattern}')"
 
 
-def admission_objects(
-    governed_classes: Sequence[str],
-    approved: Sequence[str],
-    *,
-    deny: bool,
-    other_classes: Sequence[str] = (),
-    views: Sequence[RuleView] = (),
-) -> list[JSON]:
-    """The ValidatingAdmissionPolicy (GA in Kubernetes 1.30; its CIDR checks need 1.31) and
-    its binding. Owners' source ranges must lie inside the CIDRs of the policy rule for
-    their namespace and scheme (``views``; none: no owner range is admitted)."""
-    allowed_classes = sorted({*governed_classes, *other_classes})
+def _resource_rules() -> list[JSON]:
+    """The objects the admission policy sees: Ingresses and Services, created or updated
+    (a new list each time: callers may edit what they render)."""
+    return [
+        {
+            "apiGroups": ["networking.k8s.io"],
+            "apiVersions": ["v1"],
+            "operations": ["CREATE", "UPDATE"],
+            "resources": ["ingresses"],
+        },
+        {
+            "apiGroups": [""],
+            "apiVersions": ["v1"],
+            "operations": ["CREATE", "UPDATE"],
+            "resources": ["services"],
+        },
+    ]
+
+
+def _validations(allowed_classes: Sequence[str], approved: Sequence[str]) -> list[JSON]:
+    """What the admission policy checks: the IngressClass, owners' ranges inside the policy's
+    sources for their namespace and scheme, and only approved SGs named."""
     classes = ", ".join(f"'{c}'" for c in allowed_classes)
     is_ingress = "request.kind.kind == 'Ingress'"
     is_service = "request.kind.kind == 'Service'"
-    validations = [
+    return [
         {
             "expression": f"!({is_ingress}) || (has(object.spec.ingressClassName) && "
             f"object.spec.ingressClassName in [{classes}])",
@@ -254,28 +264,28 @@ def admission_objects(
             "reason": "Forbidden",
         },
     ]
+
+
+def admission_objects(
+    governed_classes: Sequence[str],
+    approved: Sequence[str],
+    *,
+    deny: bool,
+    other_classes: Sequence[str] = (),
+    views: Sequence[RuleView] = (),
+) -> list[JSON]:
+    """The ValidatingAdmissionPolicy (GA in Kubernetes 1.30; its CIDR checks need 1.31) and
+    its binding. Owners' source ranges must lie inside the CIDRs of the policy rule for
+    their namespace and scheme (``views``; none: no owner range is admitted)."""
+    is_ingress = "request.kind.kind == 'Ingress'"
+    is_service = "request.kind.kind == 'Service'"
     policy: JSON = {
         "apiVersion": "admissionregistration.k8s.io/v1",
         "kind": "ValidatingAdmissionPolicy",
         "metadata": {"name": POLICY_NAME},
         "spec": {
             "failurePolicy": "Fail",
-            "matchConstraints": {
-                "resourceRules": [
-                    {
-                        "apiGroups": ["networking.k8s.io"],
-                        "apiVersions": ["v1"],
-                        "operations": ["CREATE", "UPDATE"],
-                        "resources": ["ingresses"],
-                    },
-                    {
-                        "apiGroups": [""],
-                        "apiVersions": ["v1"],
-                        "operations": ["CREATE", "UPDATE"],
-                        "resources": ["services"],
-                    },
-                ]
-            },
+            "matchConstraints": {"resourceRules": _resource_rules()},
             "matchConditions": [
                 {
                     # frontguard's own patches name its per-LB SG (no approved list has it).
@@ -297,7 +307,7 @@ def admission_objects(
                 {"name": "serviceCidrs", "expression": allowed_cidrs_expression(views, "service")},
                 {"name": "ingressCidrs", "expression": allowed_cidrs_expression(views, "ingress")},
             ],
-            "validations": validations,
+            "validations": _validations(sorted({*governed_classes, *other_classes}), approved),
         },
     }
     binding: JSON = {

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.exceptions import ClientError
@@ -87,25 +87,30 @@ class Runtime:
     tagging: TaggingClient | None = None
 
 
-def build_runtime(
-    settings: Settings,
-    *,
-    session: boto3.Session | None = None,
-    policy: Policy | None = None,
-    sleep: Callable[[float], None] | None = None,
-) -> Runtime:
-    session = session or boto3.Session()
+def _where(session: boto3.Session, sts: Any) -> tuple[str, str]:
+    """The account (STS GetCallerIdentity) and region this runtime acts in."""
     region = session.region_name
     if not region:
         raise ConfigurationError("no AWS region configured (AWS_REGION / AWS_DEFAULT_REGION)")
-    sts = session.client("sts", config=CLIENT_CONFIG)
     try:
         account = sts.get_caller_identity()["Account"]
     except ClientError as error:
         raise translate(error, "GetCallerIdentity") from error
-    if policy is None:
-        ssm = session.client("ssm", config=CLIENT_CONFIG) if settings.policy_parameter else None
-        policy = load_policy(settings, ssm)
+    return str(account), region
+
+
+def _alert_sinks(
+    session: boto3.Session,
+    settings: Settings,
+    policy: Policy,
+    state: StateTable | None,
+    findings: SecurityHubFindings | None,
+    *,
+    account: str,
+    region: str,
+) -> AlertSink:
+    """SNS (or the log), deduplicated per alert period through the state table, then fanned
+    out to Security Hub."""
     alerts: AlertSink
     if settings.alert_topic_arn:
         alerts = SnsAlerts(
@@ -116,13 +121,33 @@ def build_runtime(
         )
     else:
         alerts = LogOnlyAlerts()
+    if state is not None:
+        alerts = DedupedAlerts(alerts, state, policy.alert_period_hours * 3600)
+    if findings is not None:
+        # Outside the dedupe: a finding reopened within the alert period must reach Security
+        # Hub even though humans were told about it already.
+        alerts = FanOutAlerts(alerts, findings)
+    return alerts
+
+
+def build_runtime(
+    settings: Settings,
+    *,
+    session: boto3.Session | None = None,
+    policy: Policy | None = None,
+    sleep: Callable[[float], None] | None = None,
+) -> Runtime:
+    session = session or boto3.Session()
+    sts = session.client("sts", config=CLIENT_CONFIG)
+    account, region = _where(session, sts)
+    if policy is None:
+        ssm = session.client("ssm", config=CLIENT_CONFIG) if settings.policy_parameter else None
+        policy = load_policy(settings, ssm)
     state = (
         StateTable(session.client("dynamodb", config=CLIENT_CONFIG), settings.state_table)
         if settings.state_table
         else None
     )
-    if state is not None:
-        alerts = DedupedAlerts(alerts, state, policy.alert_period_hours * 3600)
     findings = (
         SecurityHubFindings(
             session.client("securityhub", config=CLIENT_CONFIG), account=account, region=region
@@ -130,15 +155,11 @@ def build_runtime(
         if settings.security_hub
         else None
     )
-    if findings is not None:
-        # Outside the dedupe: a finding reopened within the alert period must reach Security
-        # Hub even though humans were told about it already.
-        alerts = FanOutAlerts(alerts, findings)
-    verify = (
-        SqsVerifyQueue(session.client("sqs", config=CLIENT_CONFIG), settings.verify_queue_url)
-        if settings.verify_queue_url
-        else None
+    alerts = _alert_sinks(
+        session, settings, policy, state, findings, account=account, region=region
     )
+    sqs = session.client("sqs", config=CLIENT_CONFIG)
+    verify = SqsVerifyQueue(sqs, settings.verify_queue_url) if settings.verify_queue_url else None
     connector = ClusterConnector(session.client("eks", config=CLIENT_CONFIG), sts)
     engine = Engine(
         policy=policy,
@@ -153,13 +174,8 @@ def build_runtime(
     )
     if sleep is not None:
         engine.sleep = sleep
-    remediations = (
-        SqsRemediationQueue(
-            session.client("sqs", config=CLIENT_CONFIG), settings.remediation_queue_url
-        )
-        if settings.remediation_queue_url
-        else None
-    )
+    queue_url = settings.remediation_queue_url
+    remediations = SqsRemediationQueue(sqs, queue_url) if queue_url else None
     return Runtime(
         settings,
         session,

@@ -18,7 +18,7 @@ import yaml
 from sandbox import Sandbox
 from sandbox.aws import ACCOUNT_ID, REGION
 from sandbox.deploy import Prepared, deploy
-from tests.infra.conftest import Synthesized, synthesize
+from tests.infra.conftest import Synthesized, synthesize_once
 
 STACK = f"Frontguard-{ACCOUNT_ID}-{REGION}"
 RBAC = Path(__file__).resolve().parents[2] / "infra" / "rbac.yaml"
@@ -39,7 +39,7 @@ CONFIG: dict[str, Any] = {
 
 @pytest.fixture(scope="session")
 def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
-    return synthesize(CONFIG, tmp_path_factory.mktemp("cdk-sandbox"))
+    return synthesize_once("sandbox", CONFIG, tmp_path_factory)
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,8 @@ import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
 from frontguard import cli
-from frontguard.doctor import checks
+from frontguard.doctor.alerting import check_alerting
+from frontguard.doctor.deployment import Deployment
 from frontguard.doctor.report import Status
 from urllib3 import HTTPHeaderDict
 
@@ -135,14 +136,14 @@ def test_a_topic_that_refuses_the_operators_test_alert_is_not_a_failure(
     # what botocore sends back instead of calling the endpoint.
     sns.meta.events.register("before-send.sns.Publish", cast(Any, _refuse_publish))
     (stack,) = sandbox.client("cloudformation").describe_stacks(StackName=STACK)["Stacks"]
-    deployment = checks.Deployment(
+    deployment = Deployment(
         stack=STACK,
         region=REGION,
         account=ACCOUNT_ID,
         outputs={o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]},
     )
 
-    found = checks.check_alerting(sns, sandbox.client("cloudwatch"), deployment, publish=True)
+    found = check_alerting(sns, sandbox.client("cloudwatch"), deployment, publish=True)
 
     by_name = {c.name: c for c in found}
     assert by_name["test alert"].status is Status.PASS

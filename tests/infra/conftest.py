@@ -8,6 +8,9 @@
 
 from __future__ import annotations
 
+import fcntl
+import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,26 +74,65 @@ class Synthesized:
 
 
 def synthesize(raw: dict[str, Any], outdir: Path) -> Synthesized:
+    return _synthesize(raw, outdir)[0]
+
+
+def _synthesize(raw: dict[str, Any], outdir: Path) -> tuple[Synthesized, dict[str, str]]:
+    """The synthesized app, and each stack's template file by stack name."""
     config = parse_config(raw, source="test")
     app = cdk.App(outdir=str(outdir))
     stacks = build(app, config)
     assembly = app.synth()  # raises when cdk-nag reports an unacknowledged finding
-    return Synthesized(
+    synthesized = Synthesized(
         config=config,
         assembly_dir=outdir,
         templates={stack.stack_name: Template.from_stack(stack) for stack in stacks},
         template_files=[Path(outdir) / s.template_file for s in assembly.stacks],
     )
+    return synthesized, {stack.stack_name: stack.template_file for stack in stacks}
+
+
+SYNTHESIZED_STACKS = "frontguard-stacks.json"  # written last: the synth is complete
+
+
+def synthesize_once(
+    name: str, raw: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+) -> Synthesized:
+    """``synthesize`` once per test run, not once per xdist worker: the first worker to need
+    ``name`` synthesizes it under a lock in the run's shared temporary directory; the others
+    read the same cloud assembly (the templates, nag report and metadata the synth wrote)."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # shared by the run's workers
+    outdir = root / f"cdk-{name}"
+    with (root / f"cdk-{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        done = outdir / SYNTHESIZED_STACKS
+        if not done.exists():
+            synthesized, files = _synthesize(raw, outdir)
+            order = [str(path) for path in synthesized.template_files]
+            done.write_text(json.dumps({"stacks": files, "template_files": order}))
+            return synthesized
+    written = json.loads(done.read_text())
+    return Synthesized(
+        config=parse_config(raw, source="test"),
+        assembly_dir=outdir,
+        templates={
+            stack: Template.from_json(json.loads((outdir / file).read_text()))
+            for stack, file in written["stacks"].items()
+        },
+        template_files=[Path(path) for path in written["template_files"]],
+    )
 
 
 @pytest.fixture(scope="session")
 def minimal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesized]:
-    yield synthesize(MINIMAL, tmp_path_factory.mktemp("cdk-minimal"))
+    yield synthesize_once("minimal", MINIMAL, tmp_path_factory)
 
 
 @pytest.fixture(scope="session")
 def full(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesized]:
-    yield synthesize(FULL, tmp_path_factory.mktemp("cdk-full"))
+    yield synthesize_once("full", FULL, tmp_path_factory)
 
 
 def resources(template: Template, kind: str) -> dict[str, dict[str, Any]]:

@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
-from frontguard import cli
-from frontguard.cli import main
+from frontguard.cli import common, main
 from frontguard.engine.scan import scan
 
 from sandbox import Sandbox
@@ -139,7 +138,7 @@ def test_render_deny_and_missing_lists(sandbox, capsys, tmp_path):
 def count_aws_calls(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
     """Every AWS call the CLI makes (a botocore before-call hook on its own session)."""
     calls: Counter[str] = Counter()
-    original = cli._session
+    original = common.session
 
     def count(**kwargs: Any) -> None:
         model = kwargs["model"]
@@ -150,7 +149,7 @@ def count_aws_calls(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
         session._session.register("before-call", count)
         return session
 
-    monkeypatch.setattr(cli, "_session", counting)
+    monkeypatch.setattr(common, "session", counting)
     return calls
 
 

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import botocore.retries.bucket
-import botocore.retries.standard
 import pytest
 
 from sandbox import Sandbox
@@ -19,33 +16,6 @@ from tests.reliability.faults import AwsFaults, Delivery
 from tests.reliability.report import ROWS, Row
 
 REPORT_ENV = "FRONTGUARD_RELIABILITY_JSON"
-
-
-@pytest.fixture(autouse=True)
-def no_backoff_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
-    """botocore's real retry decisions and adaptive rate limiting, in virtual time.
-
-    Backoff delays are zero, and when the adaptive client's token bucket would wait, its clock
-    jumps ahead instead: the limiter computes the same rates, the suite does not sleep.
-    """
-    skew = [0.0]
-
-    def current_time(self: botocore.retries.bucket.Clock) -> float:
-        return time.time() + skew[0]
-
-    def acquire(self: Any, amount: int, block: bool) -> bool:
-        self._refill()
-        while amount > self._current_capacity:
-            skew[0] += max(self._sleep_amount(amount), 0.001)
-            self._refill()
-        self._current_capacity -= amount
-        return True
-
-    monkeypatch.setattr(
-        botocore.retries.standard.ExponentialBackoff, "delay_amount", lambda self, context: 0.0
-    )
-    monkeypatch.setattr(botocore.retries.bucket.Clock, "current_time", current_time)
-    monkeypatch.setattr(botocore.retries.bucket.TokenBucket, "_acquire", acquire)
 
 
 @pytest.fixture

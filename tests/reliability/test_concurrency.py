@@ -60,12 +60,14 @@ def test_fifty_concurrent_events_for_one_ingress_group_end_with_one_sg(
 def test_duplicate_deliveries_are_not_mistaken_for_a_patch_loop(sandbox: Sandbox):
     prod = sandbox.cluster("prod")
     group = prod.ingress_group("shared", members=MEMBERS, ports=[443])
-    containers = [wire(sandbox, ENFORCE) for _ in range(10)]
-    with ThreadPoolExecutor(max_workers=50) as pool:
+    # Four times the policy's loop threshold (3) of concurrent copies: had each counted as a
+    # re-patch, the fourth would already end in a false conflict.
+    containers = [wire(sandbox, ENFORCE) for _ in range(4)]
+    with ThreadPoolExecutor(max_workers=12) as pool:
         deliveries = list(
             pool.map(
                 lambda i: deliver(containers[i % len(containers)], copy.deepcopy(group.event)),
-                range(50),
+                range(12),
             )
         )
     assert not [d for d in deliveries if "conflict" in d.observed]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 from frontguard.alerts import SUBJECT_LIMIT, Alert, render_text, sns_message
-from frontguard.engine.verify import Finding, FindingKind, _fix
+from frontguard.engine.verify_advice import fix as _fix
+from frontguard.engine.verify_findings import Finding, FindingKind
 from frontguard.model import Outcome, OwnerKind, OwnerRef
 
 ARN = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/k8s-shop-web-1/abc"

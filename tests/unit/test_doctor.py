@@ -4,8 +4,9 @@ records' envelopes, and the table."""
 from __future__ import annotations
 
 from frontguard.doctor import records
-from frontguard.doctor.checks import _logs_management_writes, controller_flags
+from frontguard.doctor.clusters import controller_flags
 from frontguard.doctor.report import Check, Status, failed, healthy, passed, table, warned
+from frontguard.doctor.trail import _logs_management_writes
 
 
 def deployment_with(args: list[str]) -> dict[str, object]:

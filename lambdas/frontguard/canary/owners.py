@@ -96,52 +96,70 @@ def canary_owner(
     name = f"{NAME_PREFIX}-{run_id}"
     scheme = "internet-facing" if internet_facing else "internal"
     if kind is Kind.SERVICE:
-        # The controller handles a Service with loadBalancerClass service.k8s.aws/nlb
-        # (pkg/service/service_utils.go); scheme and target type from the annotations
-        # (docs/guide/service/annotations.md).
-        path = ObjectPath(f"{CORE}/services", namespace, name)
-        body = {
-            "apiVersion": "v1",
-            "kind": "Service",
-            "metadata": _metadata(
-                run_id,
-                **{
-                    "service.beta.kubernetes.io/aws-load-balancer-scheme": scheme,
-                    "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip",
-                },
-            ),
-            "spec": {
-                "type": "LoadBalancer",
-                "loadBalancerClass": "service.k8s.aws/nlb",
-                "ports": [{"port": PORT, "protocol": "TCP"}],
-            },
-        }
-        return CanaryOwner(
-            kind, namespace, name, run_id, ((path, body),), path, t.SERVICE_STACK_TAG
-        )
-    backend = _backend_service(namespace, name, run_id)
+        return _service_owner(namespace, name, run_id, scheme)
     if kind is Kind.INGRESS:
-        # An implicit IngressGroup of one: the stack tag is <namespace>/<name>
-        # (pkg/ingress/group.go); annotations from docs/guide/ingress/annotations.md.
-        path = ObjectPath(f"{NETWORKING}/ingresses", namespace, name)
-        body = {
-            "apiVersion": "networking.k8s.io/v1",
-            "kind": "Ingress",
-            "metadata": _metadata(
-                run_id,
-                **{
-                    "alb.ingress.kubernetes.io/scheme": scheme,
-                    "alb.ingress.kubernetes.io/target-type": "ip",
-                },
-            ),
-            "spec": {
-                "ingressClassName": ingress_class,
-                "defaultBackend": {"service": {"name": name, "port": {"number": PORT}}},
+        return _ingress_owner(namespace, name, run_id, scheme, ingress_class)
+    return _gateway_owner(namespace, name, run_id, scheme, gateway_class)
+
+
+def _service_owner(namespace: str, name: str, run_id: str, scheme: str) -> CanaryOwner:
+    kind = Kind.SERVICE
+    # The controller handles a Service with loadBalancerClass service.k8s.aws/nlb
+    # (pkg/service/service_utils.go); scheme and target type from the annotations
+    # (docs/guide/service/annotations.md).
+    path = ObjectPath(f"{CORE}/services", namespace, name)
+    body = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _metadata(
+            run_id,
+            **{
+                "service.beta.kubernetes.io/aws-load-balancer-scheme": scheme,
+                "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip",
             },
-        }
-        return CanaryOwner(
-            kind, namespace, name, run_id, (backend, (path, body)), path, t.INGRESS_STACK_TAG
-        )
+        ),
+        "spec": {
+            "type": "LoadBalancer",
+            "loadBalancerClass": "service.k8s.aws/nlb",
+            "ports": [{"port": PORT, "protocol": "TCP"}],
+        },
+    }
+    return CanaryOwner(kind, namespace, name, run_id, ((path, body),), path, t.SERVICE_STACK_TAG)
+
+
+def _ingress_owner(
+    namespace: str, name: str, run_id: str, scheme: str, ingress_class: str
+) -> CanaryOwner:
+    kind = Kind.INGRESS
+    backend = _backend_service(namespace, name, run_id)
+    # An implicit IngressGroup of one: the stack tag is <namespace>/<name>
+    # (pkg/ingress/group.go); annotations from docs/guide/ingress/annotations.md.
+    path = ObjectPath(f"{NETWORKING}/ingresses", namespace, name)
+    body = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": _metadata(
+            run_id,
+            **{
+                "alb.ingress.kubernetes.io/scheme": scheme,
+                "alb.ingress.kubernetes.io/target-type": "ip",
+            },
+        ),
+        "spec": {
+            "ingressClassName": ingress_class,
+            "defaultBackend": {"service": {"name": name, "port": {"number": PORT}}},
+        },
+    }
+    return CanaryOwner(
+        kind, namespace, name, run_id, (backend, (path, body)), path, t.INGRESS_STACK_TAG
+    )
+
+
+def _gateway_owner(
+    namespace: str, name: str, run_id: str, scheme: str, gateway_class: str
+) -> CanaryOwner:
+    kind = Kind.GATEWAY
+    backend = _backend_service(namespace, name, run_id)
     # A Gateway with its scheme in its own LoadBalancerConfiguration (the default scheme is a
     # controller flag: pkg/gateway/model/base_model_builder.go buildLoadBalancerScheme), and
     # one HTTPRoute to the selector-less Service.

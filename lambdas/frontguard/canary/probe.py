@@ -25,18 +25,18 @@ measures. It needs only reads there, and create/delete of its own objects in its
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
-from frontguard import tags as t
 from frontguard.adapters import aws, tagging
 from frontguard.adapters.kube import CORE, KubeApiError, KubeClient, ObjectPath
+from frontguard.canary import observe
+from frontguard.canary.alerts import ACTED, VERIFICATION, AlertInbox, path_of
 from frontguard.canary.owners import (
     CANARY_LABEL,
     COLLECTIONS,
@@ -50,10 +50,6 @@ from frontguard.model import LoadBalancer
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
-
-# The controller's resource tag on the load balancer itself (not a frontend NLB) and on its
-# world-open managed SG (pkg/deploy/tracking/provider.go; DESIGN.md "Tags").
-RESOURCE_SUFFIX = "/resource"
 
 
 class Clock(Protocol):
@@ -140,7 +136,7 @@ class Canary:
         reserve = timedelta(seconds=min(settings.cleanup_seconds, settings.timeout_seconds / 2))
         self.measure_until = self.started + total - reserve
         self.cleanup_until = self.started + total
-        self._alerts: list[dict[str, Any]] = []
+        self.alerts = AlertInbox(clients.sqs, clients.alerts_queue_url, self.owner)
         self._stage = "leftovers"
 
     # -- the run ------------------------------------------------------------------------------
@@ -292,20 +288,9 @@ class Canary:
     # -- 3. load balancer ---------------------------------------------------------------------
 
     def _find_load_balancer(self) -> LoadBalancer | None:
-        found = tagging.load_balancers_of_stack(
-            self.clients.tagging,
-            cluster=self.settings.cluster,
-            stack_tag=self.owner.stack_tag,
-            stack=self.owner.stack,
+        return observe.find_load_balancer(
+            self.clients.tagging, self.clients.elbv2, self.settings.cluster, self.owner
         )
-        prefix = self.owner.stack_tag.split("/", 1)[0]
-        for arn, tags in sorted(found.items()):
-            if tags.get(f"{prefix}{RESOURCE_SUFFIX}", "LoadBalancer") == "LoadBalancer":
-                try:
-                    return aws.describe_load_balancer(self.clients.elbv2, arn)
-                except NotFoundError:
-                    continue
-        return None
 
     def _await_load_balancer(self) -> LoadBalancer | None:
         lb = self._wait(
@@ -347,13 +332,11 @@ class Canary:
         """(when observed, frontguard's SG) once the load balancer is behind frontguard's SG
         and no longer carries the controller's managed SG; ``(when, None)`` once frontguard
         says ``born-protected`` (the controller's own SG admits only the policy's sources)."""
-        self._read_alerts()
-        lb = aws.describe_load_balancer(self.clients.elbv2, arn)
-        groups = aws.describe_security_groups(self.clients.ec2, lb.security_groups)
-        ours = [g for g in groups.values() if _proven_frontguard(g, lb)]
-        if ours and not any(_controller_managed(g) for g in groups.values()):
-            return self.clock.now(), ours[0]
-        if self._alert_for(arn, ("born-protected",)) is not None:
+        self.alerts.read()
+        group = observe.frontguard_group_alone(self.clients.elbv2, self.clients.ec2, arn)
+        if group is not None:
+            return self.clock.now(), group
+        if self.alerts.latest(arn, ("born-protected",)) is not None:
             return self.clock.now(), None
         return None
 
@@ -398,7 +381,7 @@ class Canary:
         )
 
     def _why_unprotected(self, arn: str) -> str:
-        alert = self._alert_for(arn, None)
+        alert = self.alerts.latest(arn, None)
         if alert is None:
             return (
                 "; no alert from frontguard either: it never acted (the CreateLoadBalancer "
@@ -408,39 +391,8 @@ class Canary:
 
     # -- 5./6. alerts -------------------------------------------------------------------------
 
-    def _read_alerts(self) -> None:
-        """Drain the canary's subscription queue (raw delivery: each body is one alert's
-        ``sqs`` rendering, the JSON body); messages that are not alerts are dropped."""
-        sqs, url = self.clients.sqs, self.clients.alerts_queue_url
-        if sqs is None or not url:
-            return
-        while True:
-            messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
-            if not messages:
-                return
-            for message in messages:
-                alert = _alert_body(str(message.get("Body", "")))
-                if alert is not None:
-                    self._alerts.append(alert)
-                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-
-    def _fresh_alert(self, arn: str, outcomes: tuple[str, ...]) -> dict[str, Any] | None:
-        self._read_alerts()
-        return self._alert_for(arn, outcomes)
-
-    def _alert_for(self, arn: str, outcomes: tuple[str, ...] | None) -> dict[str, Any] | None:
-        """The latest alert about this run's load balancer or owner (a fail-closed reaction's
-        alert names the owner before any load balancer exists)."""
-        matching = [
-            a
-            for a in self._alerts
-            if (a.get("load_balancer_arn") == arn or _names_owner(a, self.owner))
-            and (outcomes is None or a.get("outcome") in outcomes)
-        ]
-        return matching[-1] if matching else None
-
     def _await_alerts(self, lb: LoadBalancer) -> None:
-        if self.clients.sqs is None or not self.clients.alerts_queue_url:
+        if not self.alerts.subscribed:
             for name in ("alert", "verification"):
                 self._record(
                     name,
@@ -449,10 +401,17 @@ class Canary:
                     "or pass --alerts-queue)",
                 )
             return
+        self._await_acted(lb)
+        if self.report.born_protected and self.report.security_group_id is None:
+            self._record("verification", Status.SKIPPED, "born protected: nothing to verify")
+            return
+        self._await_verification(lb)
+
+    def _await_acted(self, lb: LoadBalancer) -> None:
         acted = self._wait(
             "frontguard's alert",
             self.measure_until,
-            lambda: self._fresh_alert(lb.arn, ACTED),
+            lambda: self.alerts.fresh(lb.arn, ACTED),
         )
         if acted is None:
             status = Status.WARNED if self.report.born_protected else Status.FAILED
@@ -465,21 +424,20 @@ class Canary:
                 else "Check the alert topic's subscriptions and "
                 "frontguard's logs; `frontguard doctor --publish` sends a test alert.",
             )
-        else:
-            self.report.alert = str(acted.get("outcome"))
-            self.report.path = self.report.path or _path_of(acted)
-            self._record(
-                "alert",
-                Status.PASSED,
-                f"{acted.get('outcome')} (detected by {self.report.path})",
-            )
-        if self.report.born_protected and self.report.security_group_id is None:
-            self._record("verification", Status.SKIPPED, "born protected: nothing to verify")
             return
+        self.report.alert = str(acted.get("outcome"))
+        self.report.path = self.report.path or path_of(acted)
+        self._record(
+            "alert",
+            Status.PASSED,
+            f"{acted.get('outcome')} (detected by {self.report.path})",
+        )
+
+    def _await_verification(self, lb: LoadBalancer) -> None:
         verdict = self._wait(
             "frontguard's verification",
             self.measure_until,
-            lambda: self._fresh_alert(lb.arn, VERIFICATION),
+            lambda: self.alerts.fresh(lb.arn, VERIFICATION),
         )
         if verdict is None:
             self._record(
@@ -529,7 +487,7 @@ class Canary:
         gone = self._wait(
             "the controller's deletion of the load balancer",
             self.cleanup_until,
-            lambda: True if self._load_balancer_gone(arn) else None,
+            lambda: True if observe.load_balancer_gone(self.clients.elbv2, arn) else None,
         )
         if gone is None:
             self._record(
@@ -548,7 +506,7 @@ class Canary:
             + (
                 f"; frontguard's SG {sg} is unreferenced and deleted by frontguard's scan "
                 "after cleanup_grace_hours"
-                if sg and not self._security_group_gone(sg)
+                if sg and not observe.security_group_gone(self.clients.ec2, sg)
                 else ""
             ),
         )
@@ -559,64 +517,8 @@ class Canary:
         except FrontguardError:
             return None
 
-    def _load_balancer_gone(self, arn: str) -> bool:
-        try:
-            aws.describe_load_balancer(self.clients.elbv2, arn)
-        except NotFoundError:
-            return True
-        return False
-
-    def _security_group_gone(self, group_id: str) -> bool:
-        return group_id not in aws.describe_security_groups(self.clients.ec2, [group_id])
-
     def _budget(self) -> float:
         return (self.measure_until - self.started).total_seconds()
-
-
-ACTED = ("remediated", "drift", "born-protected", "born-open", "audit-finding", "error", "conflict")
-VERIFICATION = ("verified", "verification-failed")
-
-
-def _proven_frontguard(group: aws.SecurityGroup, lb: LoadBalancer) -> bool:
-    if not group.managed_by_frontguard:
-        return False
-    arn = lb.arn if t.LOAD_BALANCER_TAG in group.tags else None
-    return aws.ownership_problem(group, arn, lb.vpc_id) is None
-
-
-def _controller_managed(group: aws.SecurityGroup) -> bool:
-    return any(
-        key.endswith(RESOURCE_SUFFIX) and value == t.MANAGED_LB_SG
-        for key, value in group.tags.items()
-    )
-
-
-def _alert_body(body: str) -> dict[str, Any] | None:
-    """An alert's JSON body from an SQS message: raw delivery (the body itself) or an SNS
-    envelope (its ``Message``)."""
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return None
-    if isinstance(data, dict) and data.get("Type") == "Notification" and "Message" in data:
-        return _alert_body(str(data["Message"]))
-    return data if isinstance(data, dict) and "outcome" in data else None
-
-
-def _names_owner(alert: Mapping[str, Any], owner: CanaryOwner) -> bool:
-    named = alert.get("owner")
-    return (
-        isinstance(named, Mapping)
-        and named.get("namespace") == owner.namespace
-        and named.get("name") == owner.name
-    )
-
-
-def _path_of(alert: Mapping[str, Any]) -> str:
-    detected = alert.get("detected_by")
-    if isinstance(detected, str) and detected:
-        return detected
-    return "unknown (the alert does not say)"
 
 
 def _arn_or_none(lb: LoadBalancer | None) -> str | None:

@@ -163,44 +163,8 @@ def check_channels(
         )
         for url in queue_urls
     ]
-    if topic_arn.split(":")[4] == account:
-        checks.append(
-            _check(
-                f"topic {topic_arn.rsplit(':', 1)[-1]}",
-                lambda: sns.get_topic_attributes(TopicArn=topic_arn)["Attributes"].get("Policy"),
-                TOPIC_WRITES,
-                roles,
-            )
-        )
-    else:
-        checks.append(
-            warned(
-                AREA,
-                f"topic {topic_arn.rsplit(':', 1)[-1]}",
-                f"the organisation's topic is in account {topic_arn.split(':')[4]}: not "
-                "checked from here",
-                "its stack (FrontguardCentralAlerts) admits only member frontguard roles; "
-                "read its policy there",
-            )
-        )
-    if table_arn is None:
-        checks.append(
-            warned(
-                AREA,
-                "state table",
-                "the stack does not name its state table (an older version)",
-                REDEPLOY,
-            )
-        )
-    else:
-        checks.append(
-            _check(
-                f"table {table_arn.rsplit('/', 1)[-1]}",
-                lambda: dynamodb.get_resource_policy(ResourceArn=table_arn).get("Policy"),
-                TABLE_WRITES,
-                roles,
-            )
-        )
+    checks.append(_topic_check(sns, account, topic_arn, roles))
+    checks.append(_table_check(dynamodb, table_arn, roles))
     checks.append(
         warned(
             AREA,
@@ -211,3 +175,39 @@ def check_channels(
         )
     )
     return checks
+
+
+def _topic_check(sns: Client, account: str, topic_arn: str, roles: Collection[str]) -> Check:
+    """The alert topic's policy, when the topic is in this account (an organisation's central
+    topic is checked in its own account)."""
+    if topic_arn.split(":")[4] == account:
+        return _check(
+            f"topic {topic_arn.rsplit(':', 1)[-1]}",
+            lambda: sns.get_topic_attributes(TopicArn=topic_arn)["Attributes"].get("Policy"),
+            TOPIC_WRITES,
+            roles,
+        )
+    return warned(
+        AREA,
+        f"topic {topic_arn.rsplit(':', 1)[-1]}",
+        f"the organisation's topic is in account {topic_arn.split(':')[4]}: not checked from here",
+        "its stack (FrontguardCentralAlerts) admits only member frontguard roles; "
+        "read its policy there",
+    )
+
+
+def _table_check(dynamodb: Client, table_arn: str | None, roles: Collection[str]) -> Check:
+    """The state table's resource policy (an older stack does not name its table)."""
+    if table_arn is None:
+        return warned(
+            AREA,
+            "state table",
+            "the stack does not name its state table (an older version)",
+            REDEPLOY,
+        )
+    return _check(
+        f"table {table_arn.rsplit('/', 1)[-1]}",
+        lambda: dynamodb.get_resource_policy(ResourceArn=table_arn).get("Policy"),
+        TABLE_WRITES,
+        roles,
+    )

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from frontguard import tags as t
-from frontguard.adapters import aws
+from frontguard.adapters import aws, network
 from frontguard.controller.ingress import frontend_nlb_shares_alb_sgs
 from frontguard.controller.objects import annotations_of
 from frontguard.controller.security_groups import (
@@ -185,7 +185,7 @@ def _listeners(
     return with_discovery_retries(
         engine,
         f"listeners of {lb.arn}",
-        lambda: aws.describe_listeners(engine.elbv2, lb.arn) or None,
+        lambda: network.describe_listeners(engine.elbv2, lb.arn) or None,
     )
 
 
@@ -372,7 +372,7 @@ def _privatelink_conflict(
     services = (
         prefetched.endpoint_services
         if prefetched is not None and prefetched.endpoint_services is not None
-        else aws.endpoint_services_by_load_balancer(engine.ec2)
+        else network.endpoint_services_by_load_balancer(engine.ec2)
     ).get(lb.arn)
     if not services:
         return None

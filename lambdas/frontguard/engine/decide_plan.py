@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from frontguard.adapters import aws
+from frontguard.adapters import aws, network
 from frontguard.adapters import prefix_lists as prefix_list_adapter
 from frontguard.controller.ingress import (
     frontend_nlb_health_check_ports,
@@ -219,7 +219,7 @@ def _vpc_cidrs(
     ):
         return []
     known = prefetched.vpc_cidrs.get(lb.vpc_id) if prefetched else None
-    return known if known is not None else aws.vpc_cidrs(engine.ec2, lb.vpc_id)
+    return known if known is not None else network.vpc_cidrs(engine.ec2, lb.vpc_id)
 
 
 def _rule_limit_report(

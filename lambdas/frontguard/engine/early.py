@@ -153,6 +153,23 @@ def blocked_stack(
             done = pre_lb.react(engine, stack_key, owner, vpc_id, prepared)
             return Blocked(done.reason, done.alert, done.outcome)
         unplanned = prepared
+    return _blocked(
+        stack_key, ref, owner, error_code=error_code, vpc_id=vpc_id, unplanned=unplanned
+    )
+
+
+def _blocked(
+    stack_key: aws.PreLoadBalancerKey,
+    ref: OwnerRef,
+    owner: Owner,
+    *,
+    error_code: str,
+    vpc_id: str,
+    unplanned: str | None,
+) -> Blocked:
+    """The owner stays blocked (audit mode, or an owner frontguard cannot plan): an alert
+    that says who is blocked, why, and what fixes it."""
+    cluster = stack_key.cluster
     key = f"{pre_lb.BLOCKED_KEY_PREFIX}{stack_key.describe()}"
     objects = [f"{p.namespace}/{p.name}" for p in owner.paths]
     detail = (

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from frontguard import tags as t
-from frontguard.adapters import aws
+from frontguard.adapters import aws, network
 from frontguard.alerts import Alert
 from frontguard.controller.gateway import gateway_listen_ports
 from frontguard.controller.ingress import (
@@ -110,7 +110,7 @@ def plan_owner(
         lb=future,
         owner=ref,
         namespaces=owner.namespaces,
-        vpc_cidrs=aws.vpc_cidrs(engine.ec2, vpc_id) if needs_vpc else [],
+        vpc_cidrs=network.vpc_cidrs(engine.ec2, vpc_id) if needs_vpc else [],
     )
     source_plan = plan.plan_rules(listeners, allowed, owner.restrictions, path_mtu=owner.path_mtu)
     if plan.exceeds_rule_limit(source_plan.rules, policy):
@@ -185,18 +185,7 @@ def react(
     ref = owner.ref
     alert_key = f"{BLOCKED_KEY_PREFIX}{key.describe()}"
     context: dict[str, Any] = {"cluster": key.cluster, "owner": ref.describe(), "vpc_id": vpc_id}
-    lookup = aws.lookup_pre_lb_security_group(engine.ec2, key, vpc_id)
-    if lookup.impostors:
-        engine.alerts.publish(impostor_alert(alert_key, key.cluster, ref, lookup.impostors))
-    group = lookup.group
-    if group is None:
-        group = aws.create_pre_lb_security_group(engine.ec2, key, vpc_id=vpc_id, owner=ref)
-        logger.info(
-            "pre-load-balancer security group created",
-            extra={**context, "security_group_id": group.id},
-        )
-        if group.squatter is not None and not lookup.impostors:
-            engine.alerts.publish(_squatted_alert(alert_key, key, ref, group))
+    group = _found_or_created(engine, key, ref, vpc_id, alert_key=alert_key, context=context)
     changed = aws.converge_rules(engine.ec2, group, prepared.rules)
     changes = owner_changes(owner, group.id)
     data = _alert_data(group, prepared, changes, vpc_id)
@@ -240,6 +229,32 @@ def react(
         ),
         group.id,
     )
+
+
+def _found_or_created(
+    engine: Engine,
+    key: aws.PreLoadBalancerKey,
+    ref: OwnerRef,
+    vpc_id: str,
+    *,
+    alert_key: str,
+    context: dict[str, Any],
+) -> aws.SecurityGroup:
+    """frontguard's proven pre-load-balancer SG for the stack, or a new one; impostors and a
+    squatted name are alerted, never used."""
+    lookup = aws.lookup_pre_lb_security_group(engine.ec2, key, vpc_id)
+    if lookup.impostors:
+        engine.alerts.publish(impostor_alert(alert_key, key.cluster, ref, lookup.impostors))
+    if lookup.group is not None:
+        return lookup.group
+    group = aws.create_pre_lb_security_group(engine.ec2, key, vpc_id=vpc_id, owner=ref)
+    logger.info(
+        "pre-load-balancer security group created",
+        extra={**context, "security_group_id": group.id},
+    )
+    if group.squatter is not None and not lookup.impostors:
+        engine.alerts.publish(_squatted_alert(alert_key, key, ref, group))
+    return group
 
 
 def _alert_data(

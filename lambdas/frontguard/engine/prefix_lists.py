@@ -182,19 +182,7 @@ def sync(
             if not enforce:
                 report.pending.append(want.key)
                 continue
-            created = adapter.create(
-                ec2,
-                records,
-                key=want.key,
-                name=want.name,
-                cluster=want.cluster,
-                address_family=want.family,
-                max_entries=max_entries(len(want.entries), policy),
-                entries=want.entries,
-            )
-            report.created.append(want.key)
-            report.entries[created] = Sources.of(want.entries)
-            logger.info("prefix list created", extra={**context, "prefix_list_id": created})
+            _create(ec2, records, want, policy, report)
             continue
         if have.entries != want.entries and (
             found.written.get(have.id) != adapter.entries_digest(have.entries)
@@ -215,6 +203,29 @@ def sync(
         report.entries[have.id] = Sources.of(want.entries)
         logger.info("prefix list modified", extra={**context, "prefix_list_id": have.id})
     return report
+
+
+def _create(
+    ec2: EC2Client,
+    records: adapter.CreationRecords,
+    want: DesiredList,
+    policy: Policy,
+    report: SyncReport,
+) -> None:
+    """A list the policy needs and frontguard does not have yet (enforce mode)."""
+    created = adapter.create(
+        ec2,
+        records,
+        key=want.key,
+        name=want.name,
+        cluster=want.cluster,
+        address_family=want.family,
+        max_entries=max_entries(len(want.entries), policy),
+        entries=want.entries,
+    )
+    report.created.append(want.key)
+    report.entries[created] = Sources.of(want.entries)
+    logger.info("prefix list created", extra={"prefix_list": want.key, "prefix_list_id": created})
 
 
 def _drift_alert(want: DesiredList, have: adapter.PrefixList, *, enforce: bool) -> Alert:

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from frontguard.adapters import aws
+from frontguard.adapters import network
 from frontguard.alerts import Alert, AlertSink
 from frontguard.engine.carry_out import carry_out
 from frontguard.engine.decide import decide
@@ -32,7 +32,7 @@ def read_load_balancer(engine: Engine, arn: str) -> LoadBalancer:
 
     for delay in (*engine.discovery_delays, None):
         try:
-            return aws.describe_load_balancer(engine.elbv2, arn)
+            return network.describe_load_balancer(engine.elbv2, arn)
         except NotFoundError:
             if delay is None:
                 break

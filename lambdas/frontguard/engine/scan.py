@@ -25,7 +25,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Final
 
-from frontguard.adapters import aws
+from frontguard.adapters import network
 from frontguard.adapters.remediation_queue import (
     SQS_BATCH,
     RemediationRequest,
@@ -137,7 +137,7 @@ def scan(
     started = clock()
     policy = engine.policy
     report = ScanReport(policy.mode)
-    load_balancers = list(aws.iter_load_balancers(engine.elbv2))
+    load_balancers = list(network.iter_load_balancers(engine.elbv2))
     existing_arns = {lb.arn for lb in load_balancers}
     report.load_balancer_arns = frozenset(existing_arns)
     by_cluster = _select(load_balancers, policy, clusters, resume_after, report)
@@ -452,7 +452,7 @@ def _policy_warnings(engine: Engine) -> list[str]:
         for source in sources
         if source.startswith("pl-")
     }
-    missing = aws.missing_prefix_lists(engine.ec2, named)
+    missing = network.missing_prefix_lists(engine.ec2, named)
     return [
         *policy.warnings(),
         *(

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import ClientError
 
 from frontguard import tags as t
-from frontguard.adapters import aws
+from frontguard.adapters import aws, network
 from frontguard.adapters.aws_errors import translate
 from frontguard.adapters.kube import CORE, NETWORKING
 from frontguard.controller.ingress import (
@@ -108,7 +108,7 @@ class Bulk:
         if lb.type != "network" or engine.policy.privatelink != "alert":
             return None
         if self.endpoint_services is None:
-            self.endpoint_services = aws.endpoint_services_by_load_balancer(engine.ec2)
+            self.endpoint_services = network.endpoint_services_by_load_balancer(engine.ec2)
         return self.endpoint_services
 
 

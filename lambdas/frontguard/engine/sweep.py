@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from frontguard.adapters import aws
+from frontguard.adapters import aws, network
 from frontguard.engine.decision import Engine
 from frontguard.engine.remediate import remediate_load_balancer
 from frontguard.errors import FrontguardError
@@ -97,7 +97,7 @@ def _decode(blob: bytes) -> dict[str, str]:
 def sweep(engine: Engine, store: FingerprintStore) -> SweepReport:
     """One sweep: bulk reads, then the decision for each new or changed load balancer."""
     report = SweepReport()
-    pages = aws.list_load_balancer_entries(engine.elbv2)
+    pages = network.list_load_balancer_entries(engine.elbv2)
     by_arn = {str(raw["LoadBalancerArn"]): raw for raw in pages}
     report.load_balancers = len(by_arn)
     own_rules = {g.id: rules_digest(g) for g in aws.iter_frontguard_security_groups(engine.ec2)}
@@ -113,9 +113,9 @@ def sweep(engine: Engine, store: FingerprintStore) -> SweepReport:
     changed = [
         arn for arn in sorted(by_arn) if previous.get(_digest(arn, 10)) != current[_digest(arn, 10)]
     ]
-    tags = aws.tags_of(engine.elbv2, changed)
+    tags = network.tags_of(engine.elbv2, changed)
     for arn in changed:
-        lb = aws.load_balancer_of(by_arn[arn], tags.get(arn, {}))
+        lb = network.load_balancer_of(by_arn[arn], tags.get(arn, {}))
         if classify(lb.tags).owner is None:
             continue  # not the controller's: not frontguard's business, and no Kubernetes read
         report.changed.append(arn)

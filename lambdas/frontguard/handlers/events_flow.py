@@ -6,7 +6,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any, Final
 
-from frontguard.adapters.aws import describe_load_balancer
+from frontguard.adapters.network import describe_load_balancer
 from frontguard.alerts import Alert
 from frontguard.engine.decision import LoadBalancerGoneError, Result
 from frontguard.engine.early import (

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
-from frontguard.adapters import aws
+from frontguard.adapters import network
 from frontguard.adapters.remediation_queue import RemediationRequest
 from frontguard.alerts import Alert, AlertSink
 from frontguard.engine.decision import Result
@@ -72,7 +72,7 @@ def remediate_queued(
     started = clock()
     try:
         try:
-            lb = aws.describe_load_balancer(engine.elbv2, request.load_balancer_arn)
+            lb = network.describe_load_balancer(engine.elbv2, request.load_balancer_arn)
         except NotFoundError:
             return Result(
                 Outcome.IGNORED,

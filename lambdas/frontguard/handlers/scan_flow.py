@@ -13,7 +13,7 @@ from enum import Enum
 from botocore.exceptions import ClientError
 
 from frontguard import tags as t
-from frontguard.adapters import aws
+from frontguard.adapters import aws, network
 from frontguard.adapters.aws import CLIENT_CONFIG
 from frontguard.adapters.aws_errors import translate
 from frontguard.adapters.findings import (
@@ -273,7 +273,7 @@ def handle_drift_event(runtime: Runtime, call: DriftCall) -> dict[str, str]:
     if name in ("SetSecurityGroups", "CreateListener"):
         arn = request.loadBalancerArn
     elif name == "ModifyListener" and request.listenerArn:
-        arn = aws.load_balancer_of_listener(engine.elbv2, request.listenerArn)
+        arn = network.load_balancer_of_listener(engine.elbv2, request.listenerArn)
     elif (group_id := _drift_group_id(name, request)) is not None:
         found = aws.describe_security_groups(engine.ec2, [group_id])
         group = found.get(group_id)
@@ -284,7 +284,7 @@ def handle_drift_event(runtime: Runtime, call: DriftCall) -> dict[str, str]:
     if not arn:
         return {"outcome": "ignored", "reason": f"{name}: not about a frontguard-guarded LB"}
     try:
-        lb = aws.describe_load_balancer(engine.elbv2, arn)
+        lb = network.describe_load_balancer(engine.elbv2, arn)
     except NotFoundError:
         return {"outcome": "ignored", "reason": "load balancer no longer exists"}
     if classify(lb.tags).owner is None:
