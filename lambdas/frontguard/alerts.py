@@ -395,6 +395,17 @@ class FanOutAlerts:
             sink.publish(alert)
 
 
+class CollectedAlerts:
+    """For reports that carry their findings themselves (the CLI's table, the fleet scan's
+    report): alerts are kept, neither published nor logged."""
+
+    def __init__(self) -> None:
+        self.published: list[Alert] = []
+
+    def publish(self, alert: Alert) -> None:
+        self.published.append(alert)
+
+
 class LogOnlyAlerts:
     """For runs without a topic (the CLI in audit mode): alerts become warning log lines."""
 

@@ -35,7 +35,6 @@ from frontguard.errors import FrontguardError
 if TYPE_CHECKING:
     import boto3
 
-    from frontguard.alerts import Alert
     from frontguard.engine.scan import ScanReport
     from frontguard.policy import Policy
     from frontguard.settings import Settings
@@ -105,16 +104,6 @@ class FleetReport:
         for row in totals.values():
             row["by_outcome"] = dict(sorted(row["by_outcome"].items()))
         return dict(sorted(totals.items()))
-
-
-class _Collected:
-    """The findings go into the report, not to SNS."""
-
-    def __init__(self) -> None:
-        self.published: list[Alert] = []
-
-    def publish(self, alert: Alert) -> None:
-        self.published.append(alert)
 
 
 class _Credentials:
@@ -218,6 +207,7 @@ def _scan_target(
     clusters: Collection[str] | None,
 ) -> TargetResult:
     """One account-region's scan, or its error row: the per-target boundary."""
+    from frontguard.alerts import CollectedAlerts
     from frontguard.engine.scan import scan
     from frontguard.runtime import build_runtime
 
@@ -225,7 +215,7 @@ def _scan_target(
     try:
         runtime = build_runtime(settings, session=session(), policy=policy)
         _check_account(target, runtime.account)
-        runtime.engine.alerts = _Collected()
+        runtime.engine.alerts = CollectedAlerts()
         report = scan(runtime.engine, clusters=clusters)
         return TargetResult(target, report=report, kube_calls=runtime.connector.calls())
     except (FrontguardError, BotoCoreError) as error:

@@ -113,6 +113,21 @@ def test_create_acm_cert_keeps_the_owners_inbound_cidrs_on_443(sandbox):
 PATH_MTU = "service.beta.kubernetes.io/aws-load-balancer-enable-icmp-for-path-mtu-discovery"
 
 
+def open_path_mtu_to_the_world(sandbox: Sandbox, group_id: str) -> None:
+    """Someone adds the path-MTU ICMP rule from 0.0.0.0/0 to frontguard's SG."""
+    sandbox.client("ec2").authorize_security_group_ingress(
+        GroupId=group_id,
+        IpPermissions=[
+            {
+                "IpProtocol": "icmp",
+                "FromPort": 3,
+                "ToPort": 4,
+                "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
+            }
+        ],
+    )
+
+
 def icmp_rules(sandbox: Sandbox, group_id: str) -> set[tuple[str, int, int, str]]:
     [group] = sandbox.client("ec2").describe_security_groups(GroupIds=[group_id])["SecurityGroups"]
     return {
@@ -162,17 +177,7 @@ def test_the_scan_judges_icmp_rules_like_any_other(sandbox):
 
     assert outcomes(scan(fg.runtime.engine)) == {"service/shop/api": "compliant"}
 
-    sandbox.client("ec2").authorize_security_group_ingress(
-        GroupId=ours,
-        IpPermissions=[
-            {
-                "IpProtocol": "icmp",
-                "FromPort": 3,
-                "ToPort": 4,
-                "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
-            }
-        ],
-    )
+    open_path_mtu_to_the_world(sandbox, ours)
 
     assert outcomes(scan(fg.runtime.engine)) == {"service/shop/api": "drift"}
     assert icmp_rules(sandbox, ours) == {("icmp", 3, 4, OWNER_CIDR)}

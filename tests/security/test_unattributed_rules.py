@@ -8,7 +8,11 @@ from frontguard.engine.scan import scan
 from sandbox import Sandbox
 from sandbox.wiring import Frontguard
 from tests.integration.test_controller_fidelity import our_group
-from tests.integration.test_controller_rules_round2 import PATH_MTU, icmp_rules
+from tests.integration.test_controller_rules_round2 import (
+    PATH_MTU,
+    icmp_rules,
+    open_path_mtu_to_the_world,
+)
 from tests.integration.test_events import inbound
 from tests.integration.test_scan import outcomes
 from tests.security.catalogue import attack
@@ -60,17 +64,7 @@ def test_a_world_open_icmp_rule_on_frontguards_sg_is_revoked(sandbox: Sandbox, f
     fg.deliver(api.event)
     prod.lbc.reconcile()
     ours = our_group(sandbox, api)
-    sandbox.client("ec2").authorize_security_group_ingress(
-        GroupId=ours,
-        IpPermissions=[
-            {
-                "IpProtocol": "icmp",
-                "FromPort": 3,
-                "ToPort": 4,
-                "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
-            }
-        ],
-    )
+    open_path_mtu_to_the_world(sandbox, ours)
 
     assert outcomes(scan(fg.runtime.engine)) == {"service/shop/api": "drift"}
 

@@ -12,20 +12,9 @@ from frontguard.cli import common, fleet
 from frontguard.cli.common import EXIT_FINDINGS, EXIT_OK, human, load_policy, render_table, shorten
 
 if TYPE_CHECKING:
-    from frontguard.alerts import Alert
     from frontguard.engine.scan import ScanItem, ScanReport
 
 PROGRESS_THRESHOLD = 50  # load balancers; below it, a non-TTY stderr gets no progress line
-
-
-class CollectedAlerts:
-    """The CLI's alert sink: findings go into the table, not to SNS or the log."""
-
-    def __init__(self) -> None:
-        self.published: list[Alert] = []
-
-    def publish(self, alert: Alert) -> None:
-        self.published.append(alert)
 
 
 class Progress:
@@ -104,6 +93,7 @@ def findings_table(report: ScanReport, *, show_all: bool) -> list[str]:
 
 
 def run_scan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from frontguard.alerts import CollectedAlerts
     from frontguard.engine.scan import scan
     from frontguard.runtime import build_runtime
     from frontguard.settings import Settings
