@@ -311,6 +311,32 @@ def test_an_invocation_out_of_time_before_its_first_lb_saves_nothing_and_the_nex
     assert digest["new"] == 3
 
 
+def test_a_run_over_several_invocations_lists_every_invocations_changes(sandbox, fg):
+    """Issue 22 item 2: the digest of a resumed run itemises the changes of every invocation,
+    not only the last one's; the saved entries are deleted with the run's other records."""
+    prod = sandbox.cluster("prod")
+    prod.bulk_ingresses(6)
+    budget = Counter[str]()
+
+    def time_left() -> float:  # time for 4 LBs, then out of time
+        budget["asked"] += 1
+        return 600.0 if budget["asked"] <= 4 else 10.0
+
+    first = run_scan(fg.runtime, time_left=time_left)
+    assert not first.complete and len(first.items) == 4
+    assert sum(key.startswith("change|") for key in finding_records(sandbox)) == 4
+
+    second = run_scan(fg.runtime)
+
+    assert second.complete and len(second.items) == 2
+    [digest] = digests(fg)
+    assert digest["changed"] == 6 and len(digest["changes"]) == 6
+    assert {c["load_balancer_arn"] for c in digest["changes"]} == {
+        i.load_balancer_arn for i in (*first.items, *second.items)
+    }
+    assert not any(key.startswith("change|") for key in finding_records(sandbox))
+
+
 def test_a_digest_beyond_the_size_limit_is_cut_and_the_rest_logged(sandbox, monkeypatch, caplog):
     from frontguard.engine import digest as digest_module
 

@@ -38,6 +38,8 @@ logger = logging.getLogger(__name__)
 PARTITION = "finding"
 CURSOR_KEY = "~cursor"
 RUN_PREFIX = "run|"
+# The changes an unfinished run's earlier invocations made or queued (the digest's list).
+CHANGE_PREFIX = "change|"
 # https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchWriteItem.html:
 # "up to 25 item put or delete operations".
 WRITE_BATCH = 25
@@ -87,10 +89,23 @@ class ScanCursor:
 
 
 @dataclass(frozen=True)
+class PendingChange:
+    """One change an earlier invocation of an unfinished run made or queued."""
+
+    run_id: str
+    entry: Mapping[str, Any]  # the digest's change entry (engine/digest.py change_entry)
+
+    @property
+    def key(self) -> str:
+        return f"{CHANGE_PREFIX}{self.entry.get('load_balancer_arn', '')}"
+
+
+@dataclass(frozen=True)
 class StoredState:
     alerted: tuple[FindingRecord, ...] = ()
     pending: tuple[FindingRecord, ...] = ()
     cursor: ScanCursor | None = None
+    changes: tuple[PendingChange, ...] = ()
 
 
 def _s(value: str | None) -> dict[str, str]:
@@ -115,6 +130,7 @@ class FindingStore:
         """Everything the partition holds: one Query (more pages only past 1 MB)."""
         alerted: list[FindingRecord] = []
         pending: list[FindingRecord] = []
+        changes: list[PendingChange] = []
         cursor: ScanCursor | None = None
         try:
             pages = self._db.get_paginator("query").paginate(
@@ -128,6 +144,8 @@ class FindingStore:
                     sk = item["sk"]["S"]
                     if sk == CURSOR_KEY:
                         cursor = _cursor(item)
+                    elif sk.startswith(CHANGE_PREFIX):
+                        changes.append(_change(item))
                     elif sk.startswith(RUN_PREFIX):
                         pending.append(_record(item, sk.removeprefix(RUN_PREFIX), "", pending=True))
                     elif "|" in sk:
@@ -135,7 +153,7 @@ class FindingStore:
                         alerted.append(_record(item, arn, outcome))
         except ClientError as error:
             raise translate(error, "read scan findings") from error
-        return StoredState(tuple(alerted), tuple(pending), cursor)
+        return StoredState(tuple(alerted), tuple(pending), cursor, tuple(changes))
 
     # --- writing ------------------------------------------------------------------------------
 
@@ -152,6 +170,15 @@ class FindingStore:
             **self._item(record, RUN_PREFIX + record.load_balancer_arn),
             "outcome": _s(record.outcome),
             "run_id": _s(run_id),
+            "expires_at": {"N": str(int(self._clock() + RUN_TTL_SECONDS))},
+        }
+
+    def change_item(self, change: PendingChange) -> dict[str, Any]:
+        return {
+            "pk": _s(PARTITION),
+            "sk": _s(change.key),
+            "run_id": _s(change.run_id),
+            "entry": _s(json.dumps(change.entry, sort_keys=True, default=str)),
             "expires_at": {"N": str(int(self._clock() + RUN_TTL_SECONDS))},
         }
 
@@ -222,6 +249,14 @@ def _text(item: Mapping[str, Any], key: str) -> str:
 
 def _number(item: Mapping[str, Any], key: str) -> float:
     return float(item.get(key, {}).get("N", "0"))
+
+
+def _change(item: Mapping[str, Any]) -> PendingChange:
+    try:
+        entry = json.loads(_text(item, "entry") or "{}")
+    except ValueError:
+        entry = {}
+    return PendingChange(_text(item, "run_id"), entry if isinstance(entry, dict) else {})
 
 
 def _record(

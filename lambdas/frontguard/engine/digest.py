@@ -98,6 +98,7 @@ def change_entry(item: ScanItem, observed: datetime) -> dict[str, Any]:
         "name": item.name,
         "cluster": item.cluster,
         "owner": item.owner,
+        "outcome": item.outcome.value,
         "change": change,
         "was_open": list(detail.get("was_open") or []),
         "actor": detail.get("actor") or "unknown",
@@ -180,11 +181,9 @@ def compile_digest(
         seconds = exposure_seconds(created.get(arn), observed)
         if seconds is not None:
             digest.exposure[arn] = seconds
-    changed = [i for i in report.items if i.outcome in CHANGES]
-    digest.applied = sum(i.outcome is not Outcome.REMEDIATION_QUEUED for i in changed)
-    digest.changes = sorted(
-        (change_entry(i, observed) for i in changed),
-        key=lambda e: (-len(e["was_open"]), str(e["cluster"] or ""), str(e["name"])),
+    digest.changes = _changes(report, state, observed, run_id)
+    digest.applied = sum(
+        e.get("outcome") != Outcome.REMEDIATION_QUEUED.value for e in digest.changes
     )
     _render(
         digest,
@@ -197,6 +196,25 @@ def compile_digest(
         run_id=run_id,
     )
     return digest
+
+
+def _changes(
+    report: ScanReport, state: StoredState, observed: datetime, run_id: str
+) -> list[dict[str, Any]]:
+    """This invocation's changes and those of the run's earlier invocations (handlers/
+    scan_flow.py saves them), the most open first."""
+    changes = [
+        *(change_entry(i, observed) for i in report.items if i.outcome in CHANGES),
+        *(dict(c.entry) for c in state.changes if c.run_id == run_id),
+    ]
+    return sorted(
+        changes,
+        key=lambda e: (
+            -len(e.get("was_open") or []),
+            str(e.get("cluster") or ""),
+            str(e.get("name")),
+        ),
+    )
 
 
 def _render(

@@ -20,11 +20,19 @@ from frontguard.adapters.findings import (
     CURSOR_KEY,
     RUN_PREFIX,
     FindingStore,
+    PendingChange,
     ScanCursor,
     StoredState,
 )
 from frontguard.adapters.securityhub import Observation
-from frontguard.engine.digest import Digest, Finding, compile_digest, merge_counts
+from frontguard.engine.digest import (
+    CHANGES,
+    Digest,
+    Finding,
+    change_entry,
+    compile_digest,
+    merge_counts,
+)
 from frontguard.engine.remediate import remediate_load_balancer
 from frontguard.engine.scan import ScanItem, ScanReport, scan
 from frontguard.engine.sweep import SweepReport, sweep
@@ -140,7 +148,7 @@ def run_scan(runtime: Runtime, *, time_left: Callable[[], float] | None = None) 
         # Nowhere to keep a cursor, or nothing done yet: the next invocation starts over.
         if store is not None and report.resume_at is not None:
             resume = ScanCursor(run_id, report.resume_at, counts, invocations, queued)
-            _save_cursor(store, report, resume)
+            _save_cursor(store, report, resume, observed=started)
         return report
 
     digest = compile_digest(
@@ -157,24 +165,47 @@ def run_scan(runtime: Runtime, *, time_left: Callable[[], float] | None = None) 
     published = publish_digest(runtime, digest)
     if store is not None:
         period = engine.policy.alert_period_hours * 3600
-        alerted = digest.new if published else []
-        finished = [*(RUN_PREFIX + r.load_balancer_arn for r in state.pending)]
-        if cursor is not None:
-            finished.append(CURSOR_KEY)
-        store.write(
-            puts=[store.alerted_item(f.record(), started + period) for f in alerted],
-            deletes=[*(digest.closed_keys if published else []), *finished],
-        )
+        _record_run(store, state, digest, published=published, alerted_until=started + period)
     return report
 
 
-def _save_cursor(store: FindingStore, report: ScanReport, cursor: ScanCursor) -> None:
-    """An unfinished run: its open findings so far, and where the next invocation resumes."""
+def _record_run(
+    store: FindingStore,
+    state: StoredState,
+    digest: Digest,
+    *,
+    published: bool,
+    alerted_until: float,
+) -> None:
+    """A finished run: what its digest alerted (not again within the period), what it closed,
+    and the unfinished run's records it no longer needs."""
+    finished = [
+        *(RUN_PREFIX + r.load_balancer_arn for r in state.pending),
+        *(c.key for c in state.changes),
+        *([CURSOR_KEY] if state.cursor is not None else []),
+    ]
+    store.write(
+        puts=[store.alerted_item(f.record(), alerted_until) for f in digest.new if published],
+        deletes=[*(digest.closed_keys if published else []), *finished],
+    )
+
+
+def _save_cursor(
+    store: FindingStore, report: ScanReport, cursor: ScanCursor, *, observed: float
+) -> None:
+    """An unfinished run: its open findings and changes so far, and where the next
+    invocation resumes (the digest of the run's last invocation lists them all)."""
+    when = datetime.fromtimestamp(observed, UTC)
     store.write(
         puts=[
             *(
                 store.pending_item(Finding.of_item(item).record(), cursor.run_id)
                 for item in report.open_findings
+            ),
+            *(
+                store.change_item(PendingChange(cursor.run_id, change_entry(item, when)))
+                for item in report.items
+                if item.outcome in CHANGES
             ),
             store.cursor_item(cursor),
         ]
