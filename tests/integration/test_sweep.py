@@ -75,12 +75,12 @@ def test_a_steady_account_costs_bulk_reads_and_no_kubernetes_call(sandbox: Sandb
     report = run(fg)
 
     assert report.changed == [] and not report.baseline
-    # ⌈12/400⌉ DescribeLoadBalancers + ⌈12 SGs/1000⌉ DescribeSecurityGroups + 1 GetItem; no
+    # ⌈12/400⌉ DescribeLoadBalancers + ⌈12 SGs/1000⌉ DescribeSecurityGroups + 1 Query; no
     # write when nothing changed; no tags read; no Kubernetes call.
     assert dict(fg.aws_calls) == {
         "elbv2.DescribeLoadBalancers": 1,
         "ec2.DescribeSecurityGroups": 1,
-        "dynamodb.GetItem": 1,
+        "dynamodb.Query": 1,
     }
     assert fg.kube_calls() == {}
 
@@ -192,3 +192,34 @@ def test_a_changed_load_balancer_costs_the_sweep_no_more_than_the_event_path(
 
     assert list(report.outcomes.values()) == ["remediated"]
     assert sum(fg.aws_calls.values()) - steady <= EVENT_PATH_AWS_BUDGET
+
+
+def test_fingerprints_beyond_one_item_are_sharded_and_read_in_one_query(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DynamoDB holds 400 KB per item (about 17,000 load balancers' fingerprints): past
+    ``SHARD_LOAD_BALANCERS`` the sweep keeps them in several items, read by one Query, and a
+    change is still found in whichever shard holds its load balancer."""
+    from frontguard.engine import sweep as sweep_module
+
+    monkeypatch.setattr(sweep_module, "SHARD_LOAD_BALANCERS", 5)
+    fg = wire(sandbox, ENFORCE)
+    prod = sandbox.cluster("prod")
+    owned = [prod.ingress(f"shop/web{index}", ports=[443]) for index in range(12)]
+    for item in owned:
+        fg.deliver(item.event)
+    prod.lbc.reconcile()
+    run(fg)  # baseline
+    state = fg.runtime.engine.state
+    assert state is not None
+    assert len(state.load_blobs(sweep_module.STATE_KEY)) == 3  # ⌈12/5⌉
+    fg.reset_counts()
+    assert run(fg).changed == []
+    assert fg.aws_calls["dynamodb.Query"] == 1 and fg.aws_calls["dynamodb.PutItem"] == 0
+
+    lost = prod.ingress("shop/lost", ports=[443])  # 13 LBs now: still 3 shards, rewritten
+    report = run(fg)
+
+    assert report.outcomes == {lost.lb_arn: "remediated"}
+    assert len(state.load_blobs(sweep_module.STATE_KEY)) == 3
+    assert run(fg).changed == []  # every fingerprint, in every shard, was kept

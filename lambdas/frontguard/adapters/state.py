@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 logger = logging.getLogger(__name__)
+# The sort key of blobs (the sweep's fingerprints); shards after the first add ``#NNNN``.
+BLOB_SORT_KEY = "blob"
 
 
 class StateTable:
@@ -113,27 +115,34 @@ class StateTable:
 
     # -- one compressed value (the sweep's fingerprints) --------------------------------------
 
-    def load_blob(self, key: str) -> bytes | None:
+    def load_blobs(self, key: str) -> list[bytes]:
+        """Every shard stored under ``key``, in order (one Query: more pages only past 1 MB)."""
+        blobs: list[bytes] = []
         try:
-            item = self._db.get_item(
+            pages = self._db.get_paginator("query").paginate(
                 TableName=self._table,
-                Key={"pk": {"S": key}, "sk": {"S": "blob"}},
+                KeyConditionExpression="pk = :pk AND begins_with(sk, :blob)",
+                ExpressionAttributeValues={":pk": {"S": key}, ":blob": {"S": BLOB_SORT_KEY}},
                 ConsistentRead=True,
-            ).get("Item")
+            )
+            for page in pages:
+                blobs += [bytes(item["blob"]["B"]) for item in page["Items"] if "blob" in item]
         except ClientError as error:
             raise translate(error, f"read {key}") from error
-        return bytes(item["blob"]["B"]) if item and "blob" in item else None
+        return blobs
 
-    def save_blob(self, key: str, blob: bytes) -> None:
-        """One item (DynamoDB holds 400 KB per item: about 15,000 load balancers' sweep
-        fingerprints, compressed)."""
-        try:
-            self._db.put_item(
-                TableName=self._table,
-                Item={"pk": {"S": key}, "sk": {"S": "blob"}, "blob": {"B": blob}},
-            )
-        except ClientError as error:
-            raise translate(error, f"write {key}") from error
+    def save_blobs(self, key: str, blobs: Sequence[bytes]) -> None:
+        """One item per shard (DynamoDB holds 400 KB per item: the caller keeps each shard
+        well below it)."""
+        for index, blob in enumerate(blobs):
+            sort_key = BLOB_SORT_KEY if index == 0 else f"{BLOB_SORT_KEY}#{index:04d}"
+            try:
+                self._db.put_item(
+                    TableName=self._table,
+                    Item={"pk": {"S": key}, "sk": {"S": sort_key}, "blob": {"B": blob}},
+                )
+            except ClientError as error:
+                raise translate(error, f"write {key} ({sort_key})") from error
 
     # -- creation records: what frontguard made, by ID (tags prove nothing) -------------------
 

@@ -18,8 +18,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import zlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -32,15 +33,18 @@ from frontguard.model import classify
 logger = logging.getLogger(__name__)
 
 STATE_KEY = "sweep#fingerprints"
+# Load balancers per stored shard: ~23 bytes each compressed (BENCHMARKS.md), so a shard stays
+# near 280 KB, below DynamoDB's 400 KB item limit. One Query reads up to 1 MB of shards.
+SHARD_LOAD_BALANCERS = 12_000
 DETECTED_BY = "sweep"
 
 
 class FingerprintStore(Protocol):
     """Where the previous sweep's fingerprints live (adapters/state.py StateTable)."""
 
-    def load_blob(self, key: str) -> bytes | None: ...
+    def load_blobs(self, key: str) -> list[bytes]: ...
 
-    def save_blob(self, key: str, blob: bytes) -> None: ...
+    def save_blobs(self, key: str, blobs: Sequence[bytes]) -> None: ...
 
 
 @dataclass
@@ -104,12 +108,14 @@ def sweep(engine: Engine, store: FingerprintStore) -> SweepReport:
     current = fingerprints(
         {arn: list(raw.get("SecurityGroups") or []) for arn, raw in by_arn.items()}, own_rules
     )
-    stored = store.load_blob(STATE_KEY)
-    if stored is None:
-        store.save_blob(STATE_KEY, _encode(current))
+    stored = store.load_blobs(STATE_KEY)
+    if not stored:
+        store.save_blobs(STATE_KEY, _shards(current, 0))
         report.baseline = True
         return report
-    previous = _decode(stored)
+    previous: dict[str, str] = {}
+    for blob in stored:
+        previous.update(_decode(blob))
     changed = [
         arn for arn in sorted(by_arn) if previous.get(_digest(arn, 10)) != current[_digest(arn, 10)]
     ]
@@ -139,5 +145,16 @@ def sweep(engine: Engine, store: FingerprintStore) -> SweepReport:
             continue
         report.outcomes[arn] = result.outcome.value
     if current != previous:
-        store.save_blob(STATE_KEY, _encode(current))
+        store.save_blobs(STATE_KEY, _shards(current, len(stored)))
     return report
+
+
+def _shards(values: Mapping[str, str], stored: int) -> list[bytes]:
+    """The fingerprints in shards of at most about ``SHARD_LOAD_BALANCERS``, by the key's own
+    digest. Never fewer shards than are stored: an emptied shard is rewritten empty, so no
+    stale one survives (no delete needed)."""
+    count = max(stored, math.ceil(len(values) / SHARD_LOAD_BALANCERS), 1)
+    shards: list[dict[str, str]] = [{} for _ in range(count)]
+    for key, value in values.items():
+        shards[int(key[:8], 16) % count][key] = value
+    return [_encode(shard) for shard in shards]
