@@ -223,3 +223,34 @@ def test_fingerprints_beyond_one_item_are_sharded_and_read_in_one_query(
     assert report.outcomes == {lost.lb_arn: "remediated"}
     assert len(state.load_blobs(sweep_module.STATE_KEY)) == 3
     assert run(fg).changed == []  # every fingerprint, in every shard, was kept
+
+
+def test_an_annotation_pointed_at_the_owners_own_sg_names_that_sg_as_what_was_open(
+    sandbox: Sandbox,
+) -> None:
+    """The owner's annotation set back to their own SG (``kubectl edit``): the controller
+    attaches that SG instead of creating its own, so the alert names it, not the controller's
+    default rules."""
+    fg = wire(sandbox, ENFORCE)
+    prod = sandbox.cluster("prod")
+    web = prod.ingress("shop/web", ports=[443])
+    fg.deliver(web.event)
+    prod.lbc.reconcile()
+    fg.run_verifications()
+    run(fg)  # baseline
+    own = sandbox.client("ec2").create_security_group(
+        GroupName="team-legacy", Description="the team's old SG", VpcId=prod.vpc_id
+    )["GroupId"]
+    kubernetes.client.NetworkingV1Api(prod.api_client()).patch_namespaced_ingress(
+        "web",
+        "shop",
+        {"metadata": {"annotations": {INGRESS_SG: own}}},
+        field_manager="kubectl-edit",
+    )
+    prod.lbc.reconcile()
+
+    assert run(fg).outcomes == {web.lb_arn: "drift"}
+
+    [drift] = [a for a in fg.alerts() if a["outcome"] == "drift"]
+    assert drift["was_open"] == [f"the owner's own SGs {own} (their rules were not read)"]
+    assert drift["actor"].startswith("kubectl-edit at ")

@@ -61,11 +61,19 @@ def was_open(
     planned: frozenset[PermissionRule],
     *,
     controller_beyond: Sequence[str],
+    owner_groups: Sequence[str] = (),
     foreign_groups: Sequence[str] = (),
 ) -> list[str]:
-    """What the load balancer admitted beyond frontguard's plan, in words (module docstring)."""
+    """What the load balancer admitted beyond frontguard's plan, in words (module docstring).
+
+    ``owner_groups``: SGs the owner's annotation names instead of frontguard's. The controller
+    then attaches those and creates no managed SG (LBC:pkg/ingress/model_build_load_balancer.go
+    and pkg/service/model_build_load_balancer.go, the security-groups annotation), so its
+    rules are not what was open: those SGs' rules were, and they are not read here."""
     found: list[str] = []
-    if group is None or group.id not in lb.security_groups:
+    if (group is None or group.id not in lb.security_groups) and owner_groups:
+        found.append(f"the owner's own SGs {', '.join(owner_groups)} (their rules were not read)")
+    elif group is None or group.id not in lb.security_groups:
         found += [f"{rule} (the controller's rule for the owner)" for rule in controller_beyond]
     if group is not None:
         extra = sorted(group.rules - planned, key=lambda r: (r.port, r.protocol, r.source))

@@ -19,7 +19,11 @@ from frontguard.controller.ingress import (
     frontend_nlb_health_check_ports,
     frontend_nlb_shares_alb_sgs,
 )
-from frontguard.controller.security_groups import backend_sg_name
+from frontguard.controller.security_groups import (
+    annotation_keys,
+    backend_sg_name,
+    named_security_groups,
+)
 from frontguard.engine import accounting, born, plan
 from frontguard.engine.decision import (
     Apply,
@@ -548,10 +552,16 @@ def _accounted(
     beyond = accounting.controller_rules_beyond_policy(
         listeners, planned.allowed, owner.restrictions
     )
-    facts: dict[str, Any] = {
-        "was_open": accounting.was_open(lb, planned.group, planned.rules, controller_beyond=beyond)
-    }
-    return facts
+    key = annotation_keys(owner.ref).security_groups
+    named = {e for obj in owner.objects for e in named_security_groups(obj, key)}
+    if owner.gateway is not None or (planned.group is not None and planned.group.id in named):
+        # A Gateway's SGs live in its configuration; frontguard's own SG named but not yet
+        # attached: the load balancer still carries what it had (the controller's).
+        named = set()
+    was_open = accounting.was_open(
+        lb, planned.group, planned.rules, controller_beyond=beyond, owner_groups=sorted(named)
+    )
+    return {"was_open": was_open}
 
 
 def _plan_summary(source_plan: plan.SourcePlan) -> dict[str, Any]:
