@@ -36,12 +36,7 @@ def test_an_unclaimed_listener_port_is_planned_narrow_and_the_alert_says_why(san
     fg = enforce(sandbox)
     prod = sandbox.cluster("prod")
     web = prod.ingress("shop/web", ports=[443], inbound_cidrs=[OWNER_CIDR])
-    sandbox.client("elbv2").create_listener(
-        LoadBalancerArn=web.lb_arn,
-        Protocol="HTTP",
-        Port=8443,
-        DefaultActions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}],
-    )
+    add_listener_no_member_claims(sandbox, web.lb_arn)
 
     with caplog.at_level(logging.WARNING, logger="frontguard"):
         assert fg.deliver(web.event)["outcome"] == "remediated"
@@ -111,6 +106,16 @@ def test_create_acm_cert_keeps_the_owners_inbound_cidrs_on_443(sandbox):
 
 
 PATH_MTU = "service.beta.kubernetes.io/aws-load-balancer-enable-icmp-for-path-mtu-discovery"
+
+
+def add_listener_no_member_claims(sandbox: Sandbox, lb_arn: str, port: int = 8443) -> None:
+    """A listener made around the controller: no member's listen ports claim it."""
+    sandbox.client("elbv2").create_listener(
+        LoadBalancerArn=lb_arn,
+        Protocol="HTTP",
+        Port=port,
+        DefaultActions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}],
+    )
 
 
 def open_path_mtu_to_the_world(sandbox: Sandbox, group_id: str) -> None:

@@ -10,6 +10,7 @@ from sandbox.wiring import Frontguard
 from tests.integration.test_controller_fidelity import our_group
 from tests.integration.test_controller_rules_round2 import (
     PATH_MTU,
+    add_listener_no_member_claims,
     icmp_rules,
     open_path_mtu_to_the_world,
 )
@@ -31,12 +32,7 @@ OWNER_CIDR = "203.0.113.64/26"  # within ENFORCE's internet-facing 203.0.113.0/2
 def test_a_hand_made_listener_is_planned_narrow_and_reported(sandbox: Sandbox, fg: Frontguard):
     prod = sandbox.cluster("prod")
     web = prod.ingress("shop/web", ports=[443], inbound_cidrs=[OWNER_CIDR])
-    sandbox.client("elbv2").create_listener(
-        LoadBalancerArn=web.lb_arn,
-        Protocol="HTTP",
-        Port=8443,
-        DefaultActions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}],
-    )
+    add_listener_no_member_claims(sandbox, web.lb_arn)
 
     assert fg.deliver(web.event)["outcome"] == "remediated"
 
