@@ -84,3 +84,23 @@ def test_a_tag_does_not_make_an_sg_the_controllers_backend_sg(sandbox):
     items = {i.load_balancer_arn: i for i in scan(fg.runtime.engine).items}
 
     assert items[web.lb_arn].outcome is Outcome.DRIFT
+
+
+def test_in_audit_mode_an_extra_sg_is_an_open_finding_and_nothing_changes(sandbox):
+    """Audit mode changes nothing, so an extra SG is a finding like any other departure from
+    the plan: the digest reports it (it used to be a `drift` no one was told about)."""
+    fg = wire(sandbox, ENFORCE)
+    prod = sandbox.cluster("prod")
+    web = prod.ingress("shop/web", ports=[443])
+    fg.deliver(web.event)
+    prod.lbc.reconcile()
+    fg.run_verifications()
+    extra = attach_open_sg(sandbox, prod.vpc_id, web.lb_arn)
+    audit = wire(sandbox, {**ENFORCE, "mode": "audit"})
+
+    report = scan(audit.runtime.engine)
+
+    [item] = report.open_findings
+    assert item.outcome is Outcome.AUDIT_FINDING and extra in item.reason
+    assert RECONCILE not in web.object["metadata"]["annotations"]
+    assert extra in web.security_groups()

@@ -481,8 +481,10 @@ def _extra_sg_decision(
         f"the load balancer also carries {', '.join(extra)}, which neither frontguard, the "
         "policy nor the controller put there: its rules apply next to frontguard's"
     )
+    audit = engine.policy.mode is Mode.AUDIT
     drift = result(
-        Outcome.DRIFT,
+        # Audit mode changes nothing: like every other departure from the plan, a finding.
+        Outcome.AUDIT_FINDING if audit else Outcome.DRIFT,
         reason,
         security_group_id=group.id,
         rules=rules,
@@ -497,7 +499,7 @@ def _extra_sg_decision(
         "Find who attached it (CloudTrail SetSecurityGroups on the load balancer). frontguard "
         "asked the controller to reconcile, which puts back exactly the owner's list."
     )
-    if engine.policy.mode is Mode.AUDIT or owner.gateway is not None:
+    if audit or owner.gateway is not None:
         return Report(
             drift,
             fix.replace(

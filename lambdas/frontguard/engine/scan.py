@@ -211,9 +211,6 @@ class _Judge:
             self.deciding, lb, owner, view=view, bulk=self.bulk, cluster=cluster, owned=self.owned
         )
         item = _with_alert(item, self.collected.take(lb.arn))
-        if item.outcome is Outcome.DRIFT and self.deciding.policy.mode is Mode.AUDIT:
-            # Decided, not applied (a foreign SG next to frontguard's): a finding.
-            item = replace(item, outcome=Outcome.AUDIT_FINDING)
         if self.fanout is None or not _needs_change(item, owner, self.policy):
             return item
         self.fanout.add(
