@@ -39,6 +39,13 @@ from frontguard.model import Listener, LoadBalancer, PermissionRule
 from frontguard.sources import Sources, effective_sources
 
 UNKNOWN = "unknown"
+
+
+def provenance(detected_by: str, actor: str = "") -> dict[str, str]:
+    """What every alert of one run carries: what found the change, and who made it."""
+    return {"detected_by": detected_by, "actor": actor or UNKNOWN}
+
+
 # The controller's source when the owner sets none (the module docstring says where).
 CONTROLLER_DEFAULT = Sources.of(["0.0.0.0/0"])
 
@@ -68,8 +75,9 @@ def was_open(
 
     ``owner_groups``: SGs the owner's annotation names instead of frontguard's. The controller
     then attaches those and creates no managed SG (LBC:pkg/ingress/model_build_load_balancer.go
-    and pkg/service/model_build_load_balancer.go, the security-groups annotation), so its
-    rules are not what was open: those SGs' rules were, and they are not read here."""
+    buildLoadBalancerSecurityGroups, pkg/service/model_build_load_balancer.go
+    buildLoadBalancerSecurityGroups: the managed SG only when the annotation names none), so
+    its rules are not what was open: those SGs' rules were, and they are not read here."""
     found: list[str] = []
     if (group is None or group.id not in lb.security_groups) and owner_groups:
         found.append(f"the owner's own SGs {', '.join(owner_groups)} (their rules were not read)")

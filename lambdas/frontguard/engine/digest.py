@@ -30,6 +30,7 @@ from statistics import median
 from typing import Any
 
 from frontguard.adapters.findings import FindingRecord, StoredState
+from frontguard.engine.accounting import UNKNOWN
 from frontguard.engine.born import exposure_seconds
 from frontguard.engine.scan import OPEN_FINDINGS, ScanItem, ScanReport, severity
 from frontguard.model import Outcome
@@ -101,7 +102,7 @@ def change_entry(item: ScanItem, observed: datetime) -> dict[str, Any]:
         "outcome": item.outcome.value,
         "change": change,
         "was_open": list(detail.get("was_open") or []),
-        "actor": detail.get("actor") or "unknown",
+        "actor": detail.get("actor") or UNKNOWN,
         "detected_by": DETECTED_BY,
     }
     if not item.drift:
@@ -122,13 +123,16 @@ class Digest:
     exposure: dict[str, float] = field(default_factory=dict)
     closed_keys: list[str] = field(default_factory=list)  # alert records to delete
     changes: list[dict[str, Any]] = field(default_factory=list)  # change_entry, worst first
-    # Changes this run made itself (the CLI's inline scan). A queued repair is an open
-    # finding too, so it is news only when new: a queue that is not drained must not send
-    # the same list every hour.
-    applied: int = 0
     body: dict[str, Any] = field(default_factory=dict)
     subject: str = ""
     message: str = ""  # the SNS message (MessageStructure="json")
+
+    @property
+    def applied(self) -> int:
+        """Changes the run made itself (the CLI's inline scan). A queued repair is an open
+        finding too, so it is news only when new: a queue that is not drained must not send
+        the same list every hour."""
+        return sum(e.get("outcome") != Outcome.REMEDIATION_QUEUED.value for e in self.changes)
 
     @property
     def worth_sending(self) -> bool:
@@ -182,9 +186,6 @@ def compile_digest(
         if seconds is not None:
             digest.exposure[arn] = seconds
     digest.changes = _changes(report, state, observed, run_id)
-    digest.applied = sum(
-        e.get("outcome") != Outcome.REMEDIATION_QUEUED.value for e in digest.changes
-    )
     _render(
         digest,
         report,

@@ -32,7 +32,7 @@ from frontguard.adapters.remediation_queue import (
     RemediationSink,
 )
 from frontguard.alerts import Alert
-from frontguard.engine import exemptions, prefix_lists
+from frontguard.engine import accounting, exemptions, prefix_lists
 from frontguard.engine.decision import Engine, Prefetched
 from frontguard.engine.owner import ClusterObjects, Owner, resolve_owner
 from frontguard.engine.remediate import remediate_load_balancer
@@ -78,7 +78,7 @@ __all__ = [
 
 DIGEST_ITEMS = 25  # authorised exemptions listed in the digest
 # The scan reads no CloudTrail: who changed an AWS resource it cannot say (engine/accounting.py).
-SCAN_PROVENANCE: Final = {"detected_by": "scan", "actor": "unknown"}
+SCAN_PROVENANCE: Final = accounting.provenance("scan")
 
 
 class _Collected:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from frontguard.adapters import aws, network
+from frontguard.engine import accounting
 from frontguard.engine.decision import Engine
 from frontguard.engine.remediate import remediate_load_balancer
 from frontguard.errors import FrontguardError
@@ -76,15 +77,18 @@ def rules_digest(group: aws.SecurityGroup) -> str:
     return _digest("|".join([*rules, "#", *foreign]))
 
 
+def stored_key(arn: str) -> str:
+    """A load balancer's key in the stored fingerprints: a digest of its ARN."""
+    return _digest(arn, 10)
+
+
 def fingerprints(
     load_balancers: Mapping[str, list[str]], own_rules: Mapping[str, str]
 ) -> dict[str, str]:
-    """Per load balancer (key: a digest of its ARN), a digest of its SG set and of the rules
-    of frontguard's SGs among them."""
+    """Per load balancer ARN, a digest of its SG set and of the rules of frontguard's SGs
+    among them."""
     return {
-        _digest(arn, 10): _digest(
-            ",".join(f"{g}:{own_rules.get(g, '')}" for g in sorted(security_groups))
-        )
+        arn: _digest(",".join(f"{g}:{own_rules.get(g, '')}" for g in sorted(security_groups)))
         for arn, security_groups in load_balancers.items()
     }
 
@@ -105,9 +109,11 @@ def sweep(engine: Engine, store: FingerprintStore) -> SweepReport:
     by_arn = {str(raw["LoadBalancerArn"]): raw for raw in pages}
     report.load_balancers = len(by_arn)
     own_rules = {g.id: rules_digest(g) for g in aws.iter_frontguard_security_groups(engine.ec2)}
-    current = fingerprints(
+    seen = fingerprints(
         {arn: list(raw.get("SecurityGroups") or []) for arn, raw in by_arn.items()}, own_rules
     )
+    keys = {arn: stored_key(arn) for arn in by_arn}
+    current = {keys[arn]: value for arn, value in seen.items()}
     stored = store.load_blobs(STATE_KEY)
     if not stored:
         store.save_blobs(STATE_KEY, _shards(current, 0))
@@ -116,9 +122,7 @@ def sweep(engine: Engine, store: FingerprintStore) -> SweepReport:
     previous: dict[str, str] = {}
     for blob in stored:
         previous.update(_decode(blob))
-    changed = [
-        arn for arn in sorted(by_arn) if previous.get(_digest(arn, 10)) != current[_digest(arn, 10)]
-    ]
+    changed = [arn for arn in sorted(by_arn) if previous.get(keys[arn]) != seen[arn]]
     tags = network.tags_of(engine.elbv2, changed)
     for arn in changed:
         lb = network.load_balancer_of(by_arn[arn], tags.get(arn, {}))
@@ -130,14 +134,14 @@ def sweep(engine: Engine, store: FingerprintStore) -> SweepReport:
                 engine,
                 arn,
                 load_balancer=lb,
-                drift=_digest(arn, 10) in previous,
-                provenance={"detected_by": DETECTED_BY, "actor": "unknown"},
+                drift=keys[arn] in previous,
+                provenance=accounting.provenance(DETECTED_BY),
             )
         except FrontguardError as error:
             # One load balancer's failure is its own: the others are still swept, and the
             # fingerprint is kept as it was so that the next sweep tries it again.
             report.errors[arn] = str(error)
-            current[_digest(arn, 10)] = previous.get(_digest(arn, 10), "")
+            current[keys[arn]] = previous.get(keys[arn], "")
             logger.warning(
                 "sweep: load balancer not settled",
                 extra={"load_balancer_arn": arn, "problem": str(error)},

@@ -8,6 +8,7 @@ from typing import Any, Final
 
 from frontguard.adapters.network import describe_load_balancer
 from frontguard.alerts import Alert
+from frontguard.engine import accounting
 from frontguard.engine.decision import LoadBalancerGoneError, Result
 from frontguard.engine.early import (
     Refusal,
@@ -165,7 +166,7 @@ def _remediate(
 ) -> dict[str, str]:
     """One load balancer through the engine; failures as :func:`handle_event` says.
     Its alerts say the event detected it and who made the call (``unknown`` if not said)."""
-    provenance = {"detected_by": "event", "actor": actor or "unknown"}
+    provenance = accounting.provenance("event", actor)
     try:
         result: Result = remediate_load_balancer(runtime.engine, arn, provenance=provenance)
     except RetryableError:

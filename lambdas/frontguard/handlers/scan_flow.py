@@ -25,6 +25,7 @@ from frontguard.adapters.findings import (
     StoredState,
 )
 from frontguard.adapters.securityhub import Observation
+from frontguard.engine import accounting
 from frontguard.engine.digest import (
     CHANGES,
     Digest,
@@ -327,7 +328,7 @@ def handle_drift_event(runtime: Runtime, call: DriftCall) -> dict[str, str]:
             when = when.replace(tzinfo=UTC)
         if when - created < NEW_LOAD_BALANCER:
             return {"outcome": "ignored", "reason": "new load balancer: the events path has it"}
-    provenance = {"detected_by": "event", "actor": call.caller_arn or "unknown"}
+    provenance = accounting.provenance("event", call.caller_arn)
     result = remediate_load_balancer(
         engine, arn, load_balancer=lb, drift=True, provenance=provenance
     )
