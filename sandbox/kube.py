@@ -15,7 +15,9 @@ Gaps closed here (kmock 0.8):
 - **Server-set metadata**: created objects get ``uid``, ``creationTimestamp``,
   ``resourceVersion`` and their ``namespace``; each merge patch bumps ``resourceVersion``.
 - **Field management** (``metadata.managedFields``) for merge patches, as Kubernetes
-  documents it (https://kubernetes.io/docs/reference/using-api/server-side-apply/#field-management):
+  documents it (https://kubernetes.io/docs/reference/using-api/server-side-apply/#field-management;
+  for PUT/PATCH the managed fields are deduced from what changes, and a field a manager starts
+  managing is taken from every other: kubernetes-sigs/structured-merge-diff README):
   the writer is the ``fieldManager`` query parameter, or the User-Agent's product when there
   is none; an update that changes the object gives its manager the fields it set and the
   time of the write (``operation: Update``), takes the fields it removed away from every

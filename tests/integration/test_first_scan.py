@@ -337,6 +337,35 @@ def test_a_run_over_several_invocations_lists_every_invocations_changes(sandbox,
     assert not any(key.startswith("change|") for key in finding_records(sandbox))
 
 
+def test_a_saved_change_of_another_shape_is_left_out_not_half_shown(sandbox, fg, caplog):
+    """A saved change entry that is not what frontguard writes (an older shape, a hand edit)
+    is logged and left out of the digest; the run's other changes are listed."""
+    sandbox.cluster("prod").bulk_ingresses(4)
+    budget = Counter[str]()
+
+    def time_left() -> float:  # time for 2 LBs, then out of time
+        budget["asked"] += 1
+        return 600.0 if budget["asked"] <= 2 else 10.0
+
+    run_scan(fg.runtime, time_left=time_left)
+    [key] = [k for k in finding_records(sandbox) if k.startswith("change|")][:1]
+    sandbox.client("dynamodb").update_item(
+        TableName=STATE_TABLE,
+        Key={"pk": {"S": "finding"}, "sk": {"S": key}},
+        UpdateExpression="SET entry = :entry",
+        ExpressionAttributeValues={":entry": {"S": json.dumps({"change": 7})}},
+    )
+
+    with caplog.at_level("WARNING", logger="frontguard"):
+        run_scan(fg.runtime)
+
+    [digest] = digests(fg)
+    assert digest["changed"] == 3 and key.removeprefix("change|") not in {
+        c["load_balancer_arn"] for c in digest["changes"]
+    }
+    assert any(r.getMessage() == "saved scan change unreadable: left out" for r in caplog.records)
+
+
 def test_a_digest_beyond_the_size_limit_is_cut_and_the_rest_logged(sandbox, monkeypatch, caplog):
     from frontguard.engine import digest as digest_module
 

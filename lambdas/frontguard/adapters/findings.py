@@ -145,7 +145,8 @@ class FindingStore:
                     if sk == CURSOR_KEY:
                         cursor = _cursor(item)
                     elif sk.startswith(CHANGE_PREFIX):
-                        changes.append(_change(item))
+                        if (change := _change(item)) is not None:
+                            changes.append(change)
                     elif sk.startswith(RUN_PREFIX):
                         pending.append(_record(item, sk.removeprefix(RUN_PREFIX), "", pending=True))
                     elif "|" in sk:
@@ -251,12 +252,25 @@ def _number(item: Mapping[str, Any], key: str) -> float:
     return float(item.get(key, {}).get("N", "0"))
 
 
-def _change(item: Mapping[str, Any]) -> PendingChange:
+# What the digest reads of a saved change entry (engine/digest.py change_entry).
+_CHANGE_FIELDS = ("load_balancer_arn", "outcome", "change", "actor", "detected_by")
+
+
+def _change(item: Mapping[str, Any]) -> PendingChange | None:
+    """A saved change entry, or ``None`` (logged) when it is not of the shape frontguard
+    writes: never half an entry in a digest."""
     try:
-        entry = json.loads(_text(item, "entry") or "{}")
+        entry = json.loads(_text(item, "entry") or "null")
     except ValueError:
-        entry = {}
-    return PendingChange(_text(item, "run_id"), entry if isinstance(entry, dict) else {})
+        entry = None
+    if (
+        not isinstance(entry, dict)
+        or not all(isinstance(entry.get(key), str) for key in _CHANGE_FIELDS)
+        or not isinstance(entry.get("was_open"), list)
+    ):
+        logger.warning("saved scan change unreadable: left out", extra={"key": _text(item, "sk")})
+        return None
+    return PendingChange(_text(item, "run_id"), entry)
 
 
 def _record(
